@@ -1,0 +1,122 @@
+#include "core/requests.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace stockgate::core {
+namespace {
+
+// A full reservation body yields exactly the values it holds, in request order.
+TEST(RequestsTest, ReservationValues) {
+  ReservationRequest r;
+  const Problem p = ParseReservation(
+      R"({"order_id":"ord-1","items":[{"sku":9,"qty":2},{"qty":1,"sku":3}],)"
+      R"("ttl_seconds":60,"customer_id":"c:7","confirm":true})",
+      &r);
+  ASSERT_TRUE(p.ok()) << p.message;
+  EXPECT_EQ(r.order_id, "ord-1");
+  EXPECT_EQ(r.items, (std::vector<Item>{{9, 2}, {3, 1}}));
+  EXPECT_EQ(r.ttl_seconds, 60);
+  EXPECT_EQ(r.customer_id, "c:7");
+  EXPECT_TRUE(r.confirm);
+}
+
+// Optional reservation fields take their documented defaults.
+TEST(RequestsTest, ReservationDefaults) {
+  ReservationRequest r;
+  ASSERT_TRUE(ParseReservation(R"({"order_id":"o","items":[{"sku":1,"qty":1}]})", &r).ok());
+  EXPECT_EQ(r.ttl_seconds, kDefaultTtlSeconds);
+  EXPECT_EQ(r.customer_id, "");
+  EXPECT_FALSE(r.confirm);
+}
+
+// A failed parse leaves the output untouched.
+TEST(RequestsTest, FailureLeavesOutputAlone) {
+  ReservationRequest r;
+  r.order_id = "keep";
+  const Problem p = ParseReservation(R"({"order_id":"x","items":[{"sku":1,"qty":0}]})", &r);
+  EXPECT_EQ(p.code, Code::kInvalidRequest);
+  EXPECT_EQ(p.field, "/items/0/qty");
+  EXPECT_EQ(r.order_id, "keep");
+}
+
+// per_customer_limit distinguishes absent (keep) from 0 (clear).
+TEST(RequestsTest, SetStockLimitPresence) {
+  SetStockRequest s;
+  ASSERT_TRUE(ParseSetStock(R"({"on_hand":5})", &s).ok());
+  EXPECT_FALSE(s.per_customer_limit.has_value());
+  ASSERT_TRUE(ParseSetStock(R"({"on_hand":5,"per_customer_limit":0,"reason":"x"})", &s).ok());
+  ASSERT_TRUE(s.per_customer_limit.has_value());
+  EXPECT_EQ(*s.per_customer_limit, 0);
+  EXPECT_EQ(s.reason, "x");
+}
+
+// The adjustment bound follows the configured max_adjustment, and its message says so.
+TEST(RequestsTest, AdjustmentBoundIsConfigurable) {
+  AdjustmentRequest a;
+  EXPECT_TRUE(ParseAdjustment(R"({"delta":-50,"request_id":"r1"})", 50, &a).ok());
+  EXPECT_EQ(a.delta, -50);
+  const Problem p = ParseAdjustment(R"({"delta":51,"request_id":"r1"})", 50, &a);
+  EXPECT_EQ(p.field, "/delta");
+  EXPECT_EQ(p.message, "delta must be a non-zero integer between -50 and 50");
+}
+
+// Transition bodies may be empty; extend bodies may not.
+TEST(RequestsTest, EmptyBodies) {
+  TransitionRequest t;
+  EXPECT_TRUE(ParseTransition("", &t).ok());
+  EXPECT_TRUE(ParseTransition(" \n", &t).ok());
+  ExtendRequest e;
+  EXPECT_EQ(ParseExtend("", &e).message, "body is empty; expected a JSON object");
+}
+
+// Duplicate keys are refused wherever they occur, since parsers disagree on which one wins.
+TEST(RequestsTest, DuplicateKeys) {
+  ReservationRequest r;
+  Problem p = ParseReservation(R"({"order_id":"a","order_id":"b","items":[]})", &r);
+  EXPECT_EQ(p.field, "/order_id");
+  EXPECT_EQ(p.message, "duplicate field \"order_id\"");
+  p = ParseReservation(R"({"order_id":"a","items":[{"sku":1,"qty":1},{"sku":2,"sku":2}]})", &r);
+  EXPECT_EQ(p.field, "/items/1/sku");
+}
+
+// A deeply nested body is refused at the depth limit, not parsed to the end.
+TEST(RequestsTest, DeepNestingStopsEarly) {
+  const std::string deep = std::string(60'000, '[');  // unterminated: only depth can stop it first
+  ReservationRequest r;
+  const Problem p = ParseReservation(deep, &r);
+  EXPECT_EQ(p.message, "body is nested deeper than 8 levels");
+}
+
+// Path and query parameters.
+TEST(RequestsTest, Parameters) {
+  std::int64_t sku = 0;
+  EXPECT_TRUE(ParseSku("9007199254740991", &sku).ok());
+  EXPECT_EQ(sku, kMaxSku);
+  EXPECT_TRUE(ParseSku("007", &sku).ok());
+  EXPECT_EQ(sku, 7);
+  EXPECT_FALSE(ParseSku("9007199254740992", &sku).ok());
+  EXPECT_FALSE(ParseSku("-1", &sku).ok());
+  std::vector<std::int64_t> skus;
+  ASSERT_TRUE(ParseSkuList("3,1,2", &skus).ok());
+  EXPECT_EQ(skus, (std::vector<std::int64_t>{3, 1, 2}));
+  EXPECT_EQ(ParseSkuList("1,,2", &skus).field, "skus");
+  std::string id;
+  EXPECT_TRUE(ParseOrderId("A-z_0.9:x", &id).ok());
+  EXPECT_EQ(id, "A-z_0.9:x");
+  EXPECT_FALSE(ParseOrderId(std::string(65, 'a'), &id).ok());
+}
+
+// Every request kind is reachable by its vector-file name.
+TEST(RequestsTest, KindNames) {
+  RequestKind k;
+  for (const char* name : {"reservation", "extend", "transition", "set_stock", "adjustment", "sku",
+                           "order_id", "sku_list"}) {
+    EXPECT_TRUE(RequestKindFromName(name, &k)) << name;
+  }
+  EXPECT_FALSE(RequestKindFromName("reserve", &k));
+}
+
+}  // namespace
+}  // namespace stockgate::core
