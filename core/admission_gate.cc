@@ -149,8 +149,8 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
     if (!peek.allowed) bucket_wait = std::max(bucket_wait, peek.retry_after_ms);
     if (config_.admit_multiple > 0 && Fresh(*s, now_ms) && s->budget < 1) {
       const std::int64_t window_end = s->hint_ms + config_.window_ms;
-      window_wait = std::max(window_wait,
-                             window_end > now_ms ? window_end - now_ms : config_.window_ms);
+      window_wait =
+          std::max(window_wait, window_end > now_ms ? window_end - now_ms : config_.window_ms);
     }
   }
   if (bucket_wait > 0) return Limited("sku", bucket_wait);

@@ -19,14 +19,14 @@
 namespace stockgate::core {
 
 struct AdmissionConfig {
-  TokenBucketConfig client{20, 40};     // per client key (JWT sub, X-Client-Id or IP)
-  TokenBucketConfig sku{0, 1};          // reservation attempts per SKU; unlimited by default
+  TokenBucketConfig client{20, 40};         // per client key (JWT sub, X-Client-Id or IP)
+  TokenBucketConfig sku{0, 1};              // reservation attempts per SKU; unlimited by default
   std::uint32_t client_capacity = 100'000;  // client buckets kept; least recently used evicted
   std::uint32_t sku_capacity = 100'000;     // SKU states kept (bucket + snapshot hint)
-  double admit_multiple = 2.0;          // per window, admit at most ceil(available * this); <= 0 off
-  std::int64_t window_ms = 250;         // the snapshot refresh interval the budget is per
+  double admit_multiple = 2.0;   // per window, admit at most ceil(available * this); <= 0 off
+  std::int64_t window_ms = 250;  // the snapshot refresh interval the budget is per
   std::int64_t max_hint_age_ms = 2'000;  // older hints are ignored
-  HashSeed seed;                        // secret; pick at random per process
+  HashSeed seed;                         // secret; pick at random per process
 };
 
 // Numbered across the wasm ABI: append, never renumber.
@@ -39,19 +39,12 @@ enum class Verdict : std::uint8_t {
 
 std::string_view VerdictName(Verdict verdict);
 
-struct FailItem {
-  std::int64_t sku = 0;
-  std::int64_t requested = 0;
-  std::int64_t available = 0;
-  friend bool operator==(const FailItem&, const FailItem&) = default;
-};
-
 struct Decision {
   Verdict verdict = Verdict::kAdmit;
-  Code code = Code::kOk;            // the API error code a rejection answers with
-  std::int64_t retry_after_ms = 0;  // for kRateLimited
-  std::string limited_by;           // "client", "sku" or "sku_window" for kRateLimited
-  Problem problem;                  // for kInvalid
+  Code code = Code::kOk;             // the API error code a rejection answers with
+  std::int64_t retry_after_ms = 0;   // for kRateLimited
+  std::string limited_by;            // "client", "sku" or "sku_window" for kRateLimited
+  Problem problem;                   // for kInvalid
   std::vector<FailItem> fail_items;  // for kSoldOut
 };
 
@@ -86,7 +79,7 @@ class AdmissionGate {
     TokenBucket bucket;
     std::int64_t hint_ms = -1;  // when the snapshot value arrived; -1: none
     std::int64_t available = 0;
-    double budget = 0;          // admissions left in the current window
+    double budget = 0;  // admissions left in the current window
   };
 
   SkuState* Sku(std::int64_t sku, std::int64_t now_ms);

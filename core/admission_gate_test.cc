@@ -8,8 +8,8 @@ namespace stockgate::core {
 namespace {
 
 std::string Body(std::int64_t sku, std::int64_t qty, const std::string& order = "o1") {
-  return R"({"order_id":")" + order + R"(","items":[{"sku":)" + std::to_string(sku) +
-         R"(,"qty":)" + std::to_string(qty) + "}]}";
+  return R"({"order_id":")" + order + R"(","items":[{"sku":)" + std::to_string(sku) + R"(,"qty":)" +
+         std::to_string(qty) + "}]}";
 }
 
 class AdmissionGateTest : public testing::Test {
@@ -40,9 +40,8 @@ TEST_F(AdmissionGateTest, InvalidBody) {
   EXPECT_EQ(d.verdict, Verdict::kInvalid);
   EXPECT_EQ(d.code, Code::kInvalidRequest);
   EXPECT_EQ(d.problem.field, "/items/0/qty");
-  EXPECT_EQ(DecisionBody(d),
-            R"({"error":{"code":"invalid_request","field":"/items/0/qty",)"
-            R"("message":"qty must be between 1 and 1000000"}})");
+  EXPECT_EQ(DecisionBody(d), R"({"error":{"code":"invalid_request","field":"/items/0/qty",)"
+                             R"("message":"qty must be between 1 and 1000000"}})");
   const Decision big = gate.AdmitReservation("c", std::string(70'000, ' '), now_ms_);
   EXPECT_EQ(big.code, Code::kPayloadTooLarge);
 }
@@ -91,8 +90,7 @@ TEST_F(AdmissionGateTest, WindowBudgetBoundsAdmissions) {
   gate.SetAvailable(1, 1, now_ms_ + 250);  // restock or expiry shows up in the next snapshot
   EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 250).verdict, Verdict::kAdmit);
   EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 250).verdict, Verdict::kAdmit);
-  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 250).verdict,
-            Verdict::kRateLimited);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 250).verdict, Verdict::kRateLimited);
 }
 
 // A restock seen in a snapshot reopens a sold-out SKU at once.
@@ -108,7 +106,8 @@ TEST_F(AdmissionGateTest, RestockReopens) {
 TEST_F(AdmissionGateTest, ClientsAreIsolated) {
   config_.client = {10, 3};
   AdmissionGate gate(config_);
-  for (int i = 0; i < 3; ++i) ASSERT_EQ(gate.AdmitClient("greedy", now_ms_).verdict, Verdict::kAdmit);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(gate.AdmitClient("greedy", now_ms_).verdict, Verdict::kAdmit);
   const Decision d = gate.AdmitReservation("greedy", Body(1, 1), now_ms_);
   EXPECT_EQ(d.verdict, Verdict::kRateLimited);
   EXPECT_EQ(d.limited_by, "client");

@@ -125,8 +125,14 @@ class BoundedTable {
 
   void Unlink(std::uint32_t e) {
     Entry& x = entries_[e];
-    if (x.prev != kNone) entries_[x.prev].next = x.next; else head_ = x.next;
-    if (x.next != kNone) entries_[x.next].prev = x.prev; else tail_ = x.prev;
+    if (x.prev != kNone)
+      entries_[x.prev].next = x.next;
+    else
+      head_ = x.next;
+    if (x.next != kNone)
+      entries_[x.next].prev = x.prev;
+    else
+      tail_ = x.prev;
     x.prev = x.next = kNone;
   }
 

@@ -67,8 +67,8 @@ class StrictDomBuilder {
   bool parse_error(std::size_t position, const std::string& /*last_token*/,
                    const nlohmann::detail::exception& /*ex*/) {
     if (problem_.ok()) {
-      problem_ = Invalid("", "body is not valid JSON (error at byte " + std::to_string(position) +
-                                 ")");
+      problem_ =
+          Invalid("", "body is not valid JSON (error at byte " + std::to_string(position) + ")");
     }
     return false;
   }
@@ -76,8 +76,8 @@ class StrictDomBuilder {
  private:
   struct Frame {
     json* value;
-    std::string key;          // pending key when value is an object
-    std::size_t next_index;   // next element index when value is an array
+    std::string key;         // pending key when value is an object
+    std::size_t next_index;  // next element index when value is an array
   };
 
   bool Fail(Problem p) {
@@ -119,8 +119,8 @@ class StrictDomBuilder {
 
   bool Open(json&& container) {
     if (static_cast<int>(stack_.size()) >= kMaxJsonDepth) {
-      return Fail(Invalid("", "body is nested deeper than " + std::to_string(kMaxJsonDepth) +
-                                  " levels"));
+      return Fail(
+          Invalid("", "body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
     }
     stack_.push_back(Frame{Place(std::move(container)), {}, 0});
     return true;
@@ -324,8 +324,8 @@ Problem ParseItems(const json& items, std::vector<Item>* out) {
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
   });
 }
 
@@ -454,9 +454,8 @@ Problem ParseSkuList(std::string_view text, std::vector<std::int64_t>* out) {
     if (comma == std::string_view::npos) comma = text.size();
     std::int64_t sku = 0;
     if (!ParseSkuDigits(text.substr(start, comma - start), &sku)) {
-      return Invalid("skus",
-                     "skus must be a comma-separated list of integers between 1 and " +
-                         std::to_string(kMaxSku));
+      return Invalid("skus", "skus must be a comma-separated list of integers between 1 and " +
+                                 std::to_string(kMaxSku));
     }
     if (std::find(skus.begin(), skus.end(), sku) != skus.end()) {
       return Invalid("skus", "sku " + std::to_string(sku) + " appears more than once in skus");

@@ -1,7 +1,7 @@
 // Parsing and validation of every request stockgate accepts: the JSON bodies of the mutating API
 // calls and the SKU / order-id path and query parameters. The bounds here are the single source of
-// truth; origin, edge (wasm) and browser (wasm) all call these functions, so a request gets the same
-// verdict, field and message wherever it is checked. Nothing here throws; problems are values.
+// truth; origin, edge (wasm) and browser (wasm) all call these functions, so a request gets the
+// same verdict, field and message wherever it is checked. Nothing here throws; problems are values.
 #ifndef STOCKGATE_CORE_REQUESTS_H_
 #define STOCKGATE_CORE_REQUESTS_H_
 
@@ -43,6 +43,14 @@ struct Item {
   std::int64_t sku = 0;
   std::int64_t qty = 0;
   friend bool operator==(const Item&, const Item&) = default;
+};
+
+// An item that cannot be served: the `fail_items` of an insufficient_stock error.
+struct FailItem {
+  std::int64_t sku = 0;
+  std::int64_t requested = 0;
+  std::int64_t available = 0;
+  friend bool operator==(const FailItem&, const FailItem&) = default;
 };
 
 // POST /v1/reservations
@@ -87,8 +95,8 @@ Problem ParseSetStock(std::string_view body, SetStockRequest* out);
 Problem ParseAdjustment(std::string_view body, std::int64_t max_adjustment, AdjustmentRequest* out);
 
 // Path and query parameters.
-Problem ParseSku(std::string_view text, std::int64_t* out);                  // "/v1/stock/{sku}"
-Problem ParseOrderId(std::string_view text, std::string* out);               // "{order_id}"
+Problem ParseSku(std::string_view text, std::int64_t* out);                   // "/v1/stock/{sku}"
+Problem ParseOrderId(std::string_view text, std::string* out);                // "{order_id}"
 Problem ParseSkuList(std::string_view text, std::vector<std::int64_t>* out);  // "?skus=1,2,3"
 
 // True when `id` is 1..kMaxIdLength characters of [A-Za-z0-9._:-].

@@ -10,10 +10,10 @@ namespace {
 // A full reservation body yields exactly the values it holds, in request order.
 TEST(RequestsTest, ReservationValues) {
   ReservationRequest r;
-  const Problem p = ParseReservation(
-      R"({"order_id":"ord-1","items":[{"sku":9,"qty":2},{"qty":1,"sku":3}],)"
-      R"("ttl_seconds":60,"customer_id":"c:7","confirm":true})",
-      &r);
+  const Problem p =
+      ParseReservation(R"({"order_id":"ord-1","items":[{"sku":9,"qty":2},{"qty":1,"sku":3}],)"
+                       R"("ttl_seconds":60,"customer_id":"c:7","confirm":true})",
+                       &r);
   ASSERT_TRUE(p.ok()) << p.message;
   EXPECT_EQ(r.order_id, "ord-1");
   EXPECT_EQ(r.items, (std::vector<Item>{{9, 2}, {3, 1}}));
