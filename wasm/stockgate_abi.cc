@@ -114,9 +114,9 @@ std::int32_t stockgate_validate(std::int32_t kind, const char* input, std::uint3
 SG_EXPORT(stockgate_gate_new)
 std::int32_t stockgate_gate_new(double client_rate, double client_burst, double sku_rate,
                                 double sku_burst, std::uint32_t client_capacity,
-                                std::uint32_t sku_capacity, double admit_multiple,
-                                double window_ms, double max_hint_age_ms, std::uint32_t seed0,
-                                std::uint32_t seed1, std::uint32_t seed2, std::uint32_t seed3) {
+                                std::uint32_t sku_capacity, double admit_multiple, double window_ms,
+                                double max_hint_age_ms, std::uint32_t seed0, std::uint32_t seed1,
+                                std::uint32_t seed2, std::uint32_t seed3) {
   if (client_capacity == 0 || sku_capacity == 0 || !(window_ms >= 1) || !(max_hint_age_ms >= 0)) {
     return kBadArgument;
   }
