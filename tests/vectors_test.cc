@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -59,8 +59,12 @@ TEST(VectorsTest, NativeBuildMatchesEveryVector) {
     const Problem p = Validate(kind, Input(c));
     const json& expect = c.at("expect");
     EXPECT_EQ(CodeName(p.code), expect.at("code").get<std::string>()) << p.message;
-    if (expect.contains("field")) EXPECT_EQ(p.field, expect["field"].get<std::string>());
-    if (expect.contains("message")) EXPECT_EQ(p.message, expect["message"].get<std::string>());
+    if (expect.contains("field")) {
+      EXPECT_EQ(p.field, expect["field"].get<std::string>());
+    }
+    if (expect.contains("message")) {
+      EXPECT_EQ(p.message, expect["message"].get<std::string>());
+    }
     transcript << json{{"name", name},
                        {"code", CodeName(p.code)},
                        {"field", p.field},
