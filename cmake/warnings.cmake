@@ -3,5 +3,5 @@ add_library(stockgate_warnings INTERFACE)
 add_library(stockgate::warnings ALIAS stockgate_warnings)
 target_compile_options(stockgate_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wnon-virtual-dtor -Wold-style-cast
-  -Woverloaded-virtual -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough
+  -Woverloaded-virtual -Wformat=2 -Wimplicit-fallthrough
   $<$<BOOL:${STOCKGATE_WERROR}>:-Werror>)
