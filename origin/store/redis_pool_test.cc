@@ -1,0 +1,411 @@
+#include "origin/store/redis_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/redis_server.h"
+
+namespace stockgate::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using stockgate::testing::RedisServer;
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+milliseconds Since(Clock::time_point start) {
+  return std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+}
+
+// Repeats the command until it succeeds or `limit` passes; returns the last result.
+CommandResult Eventually(RedisPool& pool, const std::vector<std::string>& argv,
+                         milliseconds limit = milliseconds(5000)) {
+  const Clock::time_point start = Clock::now();
+  CommandResult result = pool.Command(argv);
+  while (!result.ok && Since(start) < limit) {
+    std::this_thread::sleep_for(milliseconds(10));
+    result = pool.Command(argv);
+  }
+  return result;
+}
+
+class RedisPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = RedisServer::Start(ServerOptions(), &error);
+    ASSERT_NE(server_, nullptr) << error;
+  }
+  // The shipped durability settings (AOF, appendfsync always) unless a suite says otherwise.
+  virtual RedisServer::Options ServerOptions() const { return {}; }
+
+  RedisConfig Config() const {
+    RedisConfig config;
+    config.port = server_->port();
+    return config;
+  }
+
+  std::unique_ptr<RedisServer> server_;
+};
+
+// Keys and values travel byte for byte, NUL and CR LF included; each reply type maps to Reply.
+TEST_F(RedisPoolTest, CommandRoundTripIsBinarySafe) {
+  RedisPool pool(Config());
+  const std::string key("sku\0:1", 6);
+  const std::string value("a\0b\r\nc\xff", 7);
+
+  const CommandResult set = pool.Command({"SET", key, value});
+  ASSERT_TRUE(set.ok) << set.error;
+  EXPECT_TRUE(set.reply.is_status());
+  EXPECT_EQ(set.reply.str, "OK");
+
+  const CommandResult get = pool.Command({"GET", key});
+  ASSERT_TRUE(get.ok) << get.error;
+  ASSERT_TRUE(get.reply.is_string());
+  EXPECT_EQ(get.reply.str, value);
+  EXPECT_EQ(get.reply.str.size(), 7u);
+
+  const CommandResult other = pool.Command({"GET", std::string("sku\0:2", 6)});
+  ASSERT_TRUE(other.ok) << other.error;
+  EXPECT_TRUE(other.reply.is_nil());
+
+  const CommandResult incr = pool.Command({"INCRBY", "counter", "41"});
+  ASSERT_TRUE(incr.ok) << incr.error;
+  EXPECT_TRUE(incr.reply.is_integer());
+  EXPECT_EQ(incr.reply.integer, 41);
+
+  EXPECT_FALSE(pool.Command({}).ok);
+}
+
+// A Redis error reply is a successful round trip: ok=true, the connection is kept.
+TEST_F(RedisPoolTest, ErrorRepliesAreNotTransportFailures) {
+  RedisPool pool(Config());
+  ASSERT_TRUE(pool.Command({"SET", "text", "abc"}).ok);
+
+  const CommandResult incr = pool.Command({"INCR", "text"});
+  ASSERT_TRUE(incr.ok) << incr.error;
+  EXPECT_TRUE(incr.reply.is_error());
+  EXPECT_TRUE(Contains(incr.reply.str, "not an integer")) << incr.reply.str;
+
+  const CommandResult unknown = pool.Command({"NO-SUCH-COMMAND"});
+  ASSERT_TRUE(unknown.ok) << unknown.error;
+  EXPECT_TRUE(unknown.reply.is_error());
+
+  EXPECT_TRUE(pool.Ping());
+  const RedisPool::Stats stats = pool.stats();
+  EXPECT_EQ(stats.connects, 1);
+  EXPECT_EQ(stats.command_failures, 0);
+}
+
+// Eval passes KEYS and ARGV and returns nested arrays, integers, strings, status, nil and errors;
+// redis.error_reply and Lua runtime errors come back as ok=true with an error reply.
+TEST_F(RedisPoolTest, EvalReturnsArraysIntegersAndErrors) {
+  RedisPool pool(Config());
+  const Script mixed("mixed",
+                     "redis.call('SET', KEYS[1], ARGV[1])\n"
+                     "return {tonumber(ARGV[2]) + 1, redis.call('GET', KEYS[1]), {KEYS[2]}}");
+  const CommandResult r = pool.Eval(mixed, {"k1", "k2"}, {"v", "6"});
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.reply.is_array());
+  ASSERT_EQ(r.reply.elements.size(), 3u);
+  EXPECT_TRUE(r.reply.elements[0].is_integer());
+  EXPECT_EQ(r.reply.elements[0].integer, 7);
+  EXPECT_TRUE(r.reply.elements[1].is_string());
+  EXPECT_EQ(r.reply.elements[1].str, "v");
+  ASSERT_TRUE(r.reply.elements[2].is_array());
+  ASSERT_EQ(r.reply.elements[2].elements.size(), 1u);
+  EXPECT_EQ(r.reply.elements[2].elements[0].str, "k2");
+
+  const Script refuse("refuse", "return redis.error_reply('insufficient_stock sku 7')");
+  const CommandResult refused = pool.Eval(refuse, {}, {});
+  ASSERT_TRUE(refused.ok) << refused.error;
+  EXPECT_TRUE(refused.reply.is_error());
+  EXPECT_TRUE(Contains(refused.reply.str, "insufficient_stock sku 7")) << refused.reply.str;
+
+  const Script status("status", "return redis.status_reply('DONE')");
+  const CommandResult done = pool.Eval(status, {}, {});
+  ASSERT_TRUE(done.ok) << done.error;
+  EXPECT_TRUE(done.reply.is_status());
+  EXPECT_EQ(done.reply.str, "DONE");
+
+  const Script nothing("nothing", "return nil");
+  const CommandResult nil = pool.Eval(nothing, {}, {});
+  ASSERT_TRUE(nil.ok) << nil.error;
+  EXPECT_TRUE(nil.reply.is_nil());
+
+  const Script wrong("wrong", "return redis.call('INCR', KEYS[1])");
+  const CommandResult runtime = pool.Eval(wrong, {"k1"}, {});
+  ASSERT_TRUE(runtime.ok) << runtime.error;
+  EXPECT_TRUE(runtime.reply.is_error());
+
+  const Script broken("broken", "return +");
+  const CommandResult compile = pool.Eval(broken, {}, {});
+  ASSERT_TRUE(compile.ok) << compile.error;
+  EXPECT_TRUE(compile.reply.is_error());
+  EXPECT_TRUE(Contains(compile.reply.str, "compiling")) << compile.reply.str;
+
+  EXPECT_EQ(pool.stats().command_failures, 0);
+}
+
+// The binary-safe check for Eval: a value with a NUL byte reaches the script and comes back whole.
+TEST_F(RedisPoolTest, EvalArgumentsAreBinarySafe) {
+  RedisPool pool(Config());
+  const Script echo("echo", "return ARGV[1]");
+  const std::string value("x\0y\r\n", 5);
+  const CommandResult r = pool.Eval(echo, {}, {value});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.reply.str, value);
+}
+
+// First use and every SCRIPT FLUSH cost one SCRIPT LOAD; the caller only sees the result.
+TEST_F(RedisPoolTest, EvalReloadsScriptAfterNoscript) {
+  RedisPool pool(Config());
+  const Script incr("incr", "return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+  CommandResult r = pool.Eval(incr, {"n"}, {"5"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.reply.integer, 5);
+  EXPECT_EQ(pool.stats().noscript_reloads, 1);
+
+  r = pool.Eval(incr, {"n"}, {"5"});
+  EXPECT_EQ(r.reply.integer, 10);
+  EXPECT_EQ(pool.stats().noscript_reloads, 1);
+
+  ASSERT_TRUE(pool.Command({"SCRIPT", "FLUSH"}).ok);
+  r = pool.Eval(incr, {"n"}, {"5"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.reply.is_integer());
+  EXPECT_EQ(r.reply.integer, 15);  // ran exactly once more
+  EXPECT_EQ(pool.stats().noscript_reloads, 2);
+}
+
+// Script::sha1 is lowercase hex and equals what Redis computes for the same source.
+TEST_F(RedisPoolTest, ScriptSha1MatchesRedis) {
+  EXPECT_EQ(Script("empty", "").sha1(), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  const Script script("one", "return 1");
+  EXPECT_EQ(script.name(), "one");
+  EXPECT_EQ(script.source(), "return 1");
+  RedisPool pool(Config());
+  const CommandResult loaded = pool.Command({"SCRIPT", "LOAD", script.source()});
+  ASSERT_TRUE(loaded.ok) << loaded.error;
+  EXPECT_EQ(loaded.reply.str, script.sha1());
+}
+
+// With Redis killed, every call fails with ok=false, and during the backoff no call touches the
+// network: connect attempts stay flat while 100 calls fail fast.
+TEST_F(RedisPoolTest, KilledRedisFailsFastWithoutReconnecting) {
+  RedisConfig config = Config();
+  config.retry_backoff_ms = 60'000;  // the whole test runs inside one backoff window
+  RedisPool pool(config);
+  ASSERT_TRUE(pool.Ping());
+  server_->Kill();
+
+  const CommandResult first = pool.Command({"INCR", "n"});
+  EXPECT_FALSE(first.ok);
+  EXPECT_FALSE(first.error.empty());
+  const RedisPool::Stats before = pool.stats();
+  // The pooled connection is seen dead (EOF) before use, or fails in use; either way one failure.
+  EXPECT_EQ(before.connect_failures + before.command_failures, 1);
+
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < 100; ++i) {
+    const CommandResult r = pool.Command({"INCR", "n"});
+    ASSERT_FALSE(r.ok);
+    EXPECT_TRUE(Contains(r.error, "backing off")) << r.error;
+  }
+  EXPECT_FALSE(pool.Ping());
+  EXPECT_LT(Since(start), milliseconds(1000));  // 101 calls; a connect per call would cost more
+
+  const RedisPool::Stats after = pool.stats();
+  EXPECT_EQ(after.connect_failures, before.connect_failures);
+  EXPECT_EQ(after.command_failures, before.command_failures);
+  EXPECT_EQ(after.fast_failures, before.fast_failures + 101);
+}
+
+// Against a down Redis, many threads together make at most one connect attempt per backoff
+// window (one probe at a time), yet keep retrying so recovery is automatic.
+TEST_F(RedisPoolTest, DownRedisIsProbedOncePerBackoff) {
+  RedisConfig config = Config();
+  config.retry_backoff_ms = 50;
+  server_->Kill();
+  RedisPool pool(config);
+  constexpr int kThreads = 8;
+
+  std::atomic<long long> calls{0};
+  std::atomic<long long> successes{0};
+  const Clock::time_point start = Clock::now();
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      while (Since(start) < milliseconds(500)) {
+        if (pool.Command({"PING"}).ok) successes.fetch_add(1);
+        calls.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const long long elapsed_ms = Since(start).count();
+
+  const RedisPool::Stats stats = pool.stats();
+  EXPECT_EQ(successes.load(), 0);
+  EXPECT_GE(stats.connect_failures, 2);  // it did probe again after the first backoff
+  // Until the first failure the breaker is closed, so the first round may be one per thread;
+  // after that, one probe per window. Without the single probe it would be 8 per window.
+  EXPECT_LE(stats.connect_failures, elapsed_ms / config.retry_backoff_ms + kThreads);
+  EXPECT_EQ(stats.fast_failures + stats.connect_failures, calls.load());
+}
+
+// After a crash and restart the same pool serves again, and the write acknowledged before the
+// crash is there (AOF with appendfsync always).
+TEST_F(RedisPoolTest, RecoversAfterRestartWithTheSamePool) {
+  RedisConfig config = Config();
+  config.retry_backoff_ms = 50;
+  RedisPool pool(config);
+  ASSERT_TRUE(pool.Command({"SET", "durable", "yes"}).ok);
+
+  server_->Kill();
+  EXPECT_FALSE(pool.Command({"GET", "durable"}).ok);
+
+  const RedisServer::Status restarted = server_->Restart();
+  ASSERT_TRUE(restarted.ok) << restarted.error;
+  const CommandResult r = Eventually(pool, {"GET", "durable"});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.reply.str, "yes");
+  EXPECT_GE(pool.stats().connects, 2);
+}
+
+// A restart between two calls costs no failed call: the stale idle connection is noticed (EOF)
+// before use and replaced.
+TEST_F(RedisPoolTest, StaleIdleConnectionIsReplacedBeforeUse) {
+  RedisPool pool(Config());
+  ASSERT_TRUE(pool.Ping());
+  const RedisServer::Status restarted = server_->Restart();
+  ASSERT_TRUE(restarted.ok) << restarted.error;
+
+  const CommandResult r = pool.Command({"PING"});
+  EXPECT_TRUE(r.ok) << r.error;
+  const RedisPool::Stats stats = pool.stats();
+  EXPECT_EQ(stats.connects, 2);
+  EXPECT_EQ(stats.command_failures, 0);
+  EXPECT_EQ(stats.connect_failures, 0);
+}
+
+// A frozen Redis (SIGSTOP) makes calls fail after about command_timeout_ms instead of hanging,
+// for an established connection and for a fresh one; after SIGCONT the pool recovers.
+TEST_F(RedisPoolTest, PausedRedisTimesOutInsteadOfHanging) {
+  RedisConfig config = Config();
+  config.command_timeout_ms = 200;
+  config.retry_backoff_ms = 50;
+  RedisPool pool(config);
+  ASSERT_TRUE(pool.Ping());
+  server_->Pause();
+
+  Clock::time_point start = Clock::now();
+  CommandResult r = pool.Command({"INCR", "n"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(Contains(r.error, "timed out")) << r.error;
+  EXPECT_LT(Since(start), milliseconds(3000));
+
+  // The kernel still accepts new connections to the stopped process; the read bound catches it.
+  std::this_thread::sleep_for(milliseconds(config.retry_backoff_ms + 20));
+  start = Clock::now();
+  r = pool.Command({"PING"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_LT(Since(start), milliseconds(3000));
+  EXPECT_GE(pool.stats().command_failures, 2);
+
+  server_->Resume();
+  r = Eventually(pool, {"PING"});
+  EXPECT_TRUE(r.ok) << r.error;
+}
+
+// Throughput tests skip the AOF: with appendfsync always, 32000 INCRs are mostly fsync time.
+class RedisPoolLoadTest : public RedisPoolTest {
+ protected:
+  RedisServer::Options ServerOptions() const override {
+    RedisServer::Options options;
+    options.appendonly = false;
+    return options;
+  }
+};
+
+// 16 threads x 2000 INCRs through 4 connections: every increment counted once, never more than
+// 4 connections opened.
+TEST_F(RedisPoolLoadTest, ConcurrentIncrementsAreExact) {
+  RedisConfig config = Config();
+  config.pool_size = 4;
+  config.pool_wait_ms = 10'000;  // this test is about exactness, not about exhaustion
+  RedisPool pool(config);
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 2000;
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const CommandResult r = pool.Command({"INCR", "total"});
+        if (!r.ok || !r.reply.is_integer()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(failures.load(), 0);
+  const CommandResult total = pool.Command({"GET", "total"});
+  ASSERT_TRUE(total.ok) << total.error;
+  EXPECT_EQ(total.reply.str, std::to_string(kThreads * kPerThread));
+  const RedisPool::Stats stats = pool.stats();
+  EXPECT_GE(stats.connects, 1);
+  EXPECT_LE(stats.connects, 4);
+  EXPECT_EQ(stats.pool_exhausted, 0);
+}
+
+// When every connection is busy past pool_wait_ms the caller gets ok=false ("pool exhausted")
+// instead of blocking, the breaker stays closed, and the pool serves again once one is free.
+TEST_F(RedisPoolTest, ExhaustedPoolFailsInsteadOfBlocking) {
+  RedisConfig config = Config();
+  config.pool_size = 1;
+  config.command_timeout_ms = 5000;
+  config.pool_wait_ms = 100;
+  RedisPool pool(config);
+
+  CommandResult held;
+  std::thread holder([&] { held = pool.Command({"BLPOP", "never-pushed", "1.5"}); });
+  // Wait until Redis reports the BLPOP blocked, i.e. the only connection is taken.
+  RedisPool observer(Config());
+  const Clock::time_point wait_start = Clock::now();
+  bool blocked = false;
+  while (!blocked && Since(wait_start) < milliseconds(5000)) {
+    const CommandResult info = observer.Command({"INFO", "clients"});
+    blocked = info.ok && Contains(info.reply.str, "blocked_clients:1\r\n");
+    if (!blocked) std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_TRUE(blocked);
+
+  const Clock::time_point start = Clock::now();
+  const CommandResult r = pool.Command({"PING"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(Contains(r.error, "pool exhausted")) << r.error;
+  EXPECT_LT(Since(start), milliseconds(1000));
+  EXPECT_EQ(pool.stats().pool_exhausted, 1);
+
+  holder.join();
+  ASSERT_TRUE(held.ok) << held.error;
+  EXPECT_TRUE(held.reply.is_nil());  // BLPOP timed out on the server side
+  EXPECT_TRUE(pool.Ping());
+  EXPECT_EQ(pool.stats().connects, 1);
+}
+
+}  // namespace
+}  // namespace stockgate::store
