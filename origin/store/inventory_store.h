@@ -1,0 +1,79 @@
+// InventoryStore: the operations of the inventory API on the store that owns the truth, with the
+// reference model's result types, so the HTTP layer, the sync worker and the tests see one shape
+// whichever store is behind it. RedisInventoryStore is the real one; tests may put the core's
+// InventoryModel behind the same interface. Time is a parameter; a store that cannot reach its
+// backend answers Code::kUnavailable, never blocks past its timeouts.
+#ifndef STOCKGATE_ORIGIN_STORE_INVENTORY_STORE_H_
+#define STOCKGATE_ORIGIN_STORE_INVENTORY_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/inventory_model.h"
+#include "core/requests.h"
+#include "core/status.h"
+
+namespace stockgate::store {
+
+using core::Code;
+using core::ReservationResult;
+using core::StockResult;
+
+// GET /v1/stock?skus=: one result per requested SKU, in request order (kOk or kUnknownSku).
+struct StockListResult {
+  Code code = Code::kOk;  // kUnavailable when the store could not answer at all
+  std::string message;
+  std::vector<StockResult> items;
+};
+
+struct SnapshotItem {
+  std::int64_t sku = 0;
+  std::int64_t available = 0;
+  friend bool operator==(const SnapshotItem&, const SnapshotItem&) = default;
+};
+
+// GET /v1/snapshot: SKUs changed after a snapshot version, with their available units.
+struct SnapshotResult {
+  Code code = Code::kOk;
+  std::string message;
+  std::int64_t version = 0;  // pass as `since` to get the next delta
+  std::vector<SnapshotItem> items;
+};
+
+struct ExpireResult {
+  Code code = Code::kOk;
+  std::string message;
+  std::int64_t expired = 0;
+};
+
+class InventoryStore {
+ public:
+  virtual ~InventoryStore() = default;
+
+  virtual StockResult SetStock(std::int64_t sku, const core::SetStockRequest& request,
+                               std::string_view actor, std::int64_t now_ms) = 0;
+  virtual StockResult Adjust(std::int64_t sku, const core::AdjustmentRequest& request,
+                             std::string_view actor, std::int64_t now_ms) = 0;
+  virtual ReservationResult Reserve(const core::ReservationRequest& request, std::string_view actor,
+                                    std::int64_t now_ms) = 0;
+  virtual ReservationResult Confirm(std::string_view order_id, std::string_view actor,
+                                    std::int64_t now_ms, std::string_view reason) = 0;
+  virtual ReservationResult Release(std::string_view order_id, std::string_view actor,
+                                    std::int64_t now_ms, std::string_view reason) = 0;
+  virtual ReservationResult Return(std::string_view order_id, std::string_view actor,
+                                   std::int64_t now_ms, std::string_view reason) = 0;
+  virtual ReservationResult Extend(std::string_view order_id, std::int64_t ttl_seconds,
+                                   std::string_view actor, std::int64_t now_ms) = 0;
+
+  virtual StockListResult GetStocks(const std::vector<std::int64_t>& skus, std::int64_t now_ms) = 0;
+  virtual ReservationResult GetReservation(std::string_view order_id, std::int64_t now_ms) = 0;
+  virtual SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) = 0;
+  // Expires every hold past its deadline (the sweeper's job; the other calls do it too).
+  virtual ExpireResult ExpireDue(std::int64_t now_ms) = 0;
+};
+
+}  // namespace stockgate::store
+
+#endif  // STOCKGATE_ORIGIN_STORE_INVENTORY_STORE_H_

@@ -1,0 +1,61 @@
+-- reserve.lua: POST /v1/reservations. An all-or-nothing hold over up to 100 items, idempotent by
+-- order_id; with confirm=1 the hold is confirmed at once (a direct sale).
+-- ARGV[4] order_id, ARGV[5] items "S:qty,S:qty" (request order, SKUs distinct), ARGV[6] ttl
+-- seconds, ARGV[7] customer_id ("" none), ARGV[8] confirm "0"/"1".
+-- Returns JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
+-- failure wins, nothing written on failure: same order_id -> the stored reservation (replayed) or
+-- idempotency_conflict; unknown_sku (first in item order); insufficient_stock listing every short
+-- item; per-customer limit (customer_id required where a SKU has one).
+expire_due()
+local order, items_text, ttl, customer, confirm = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local stored = redis.call('HMGET', res_key(order), 'items', 'ttl', 'customer', 'confirm')
+if stored[1] then
+  if stored[1] ~= items_text or tonumber(stored[2]) ~= ttl or stored[3] ~= customer or
+      stored[4] ~= confirm then
+    return result('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
+  end
+  return result('ok', 'already reserved', { reservation = reservation_view(order), replayed = true })
+end
+local items = parse_items(items_text)
+local stocks = {}
+for i, it in ipairs(items) do
+  stocks[i] = read_stock(it.sku)
+  if not stocks[i] then return result('unknown_sku', 'unknown sku ' .. it.sku) end
+end
+local fail_items, message = {}, nil
+for i, it in ipairs(items) do
+  local available = stocks[i].on_hand - stocks[i].reserved
+  if it.qty > available then
+    message = message or ('sku ' .. it.sku .. ': requested ' .. n(it.qty) .. ', available ' ..
+      n(available))
+    fail_items[#fail_items + 1] = { sku = it.sku, requested = it.qty, available = available }
+  end
+end
+if #fail_items > 0 then return result('insufficient_stock', message, { fail_items = fail_items }) end
+for i, it in ipairs(items) do
+  local limit = stocks[i].limit
+  if limit > 0 then
+    if customer == '' then
+      return result('invalid_request', 'customer_id is required: sku ' .. it.sku ..
+        ' has a per-customer limit')
+    end
+    local held = tonumber(redis.call('HGET', cust_key(it.sku), customer) or '0')
+    if held + it.qty > limit then
+      return result('customer_limit_exceeded', 'sku ' .. it.sku .. ' allows ' .. n(limit) ..
+        ' units per customer; ' .. customer .. ' already holds ' .. n(held))
+    end
+  end
+end
+local expires_at = NOW + ttl * 1000
+redis.call('HSET', res_key(order), 'status', 'reserved', 'items', items_text, 'customer', customer,
+  'ttl', n(ttl), 'confirm', confirm, 'expires_at', n(expires_at), 'created_at', n(NOW),
+  'updated_at', n(NOW))
+redis.call('ZADD', DEADLINES, expires_at, order)
+count_for_customer(customer, items, 1)
+apply_items(order, items, 'reserve', ACTOR, '')
+if confirm == '1' then
+  apply_items(order, items, 'confirm', ACTOR, '')
+  set_status(order, 'reserved', 'confirmed', items, customer)
+end
+return result('ok', confirm == '1' and 'sold' or 'reserved',
+  { reservation = reservation_view(order), created = true })

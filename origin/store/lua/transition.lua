@@ -1,0 +1,58 @@
+-- transition.lua: POST /v1/reservations/{order_id}/confirm | release | return.
+-- ARGV[4] order_id, ARGV[5] action "confirm" | "release" | "return", ARGV[6] reason.
+-- Returns JSON {code, message, reservation?, replayed}. The state machine (as the reference model):
+--   confirm: reserved -> confirmed; confirmed/returned replay; released -> invalid_state;
+--            expired (also a hold past its deadline, expired first) -> reservation_expired.
+--   release: reserved -> released; released/expired replay (the units are free already);
+--            confirmed/returned -> invalid_state.
+--   return:  confirmed -> returned; returned replays; anything else -> invalid_state.
+-- not_found for an unknown order_id.
+expire_due()
+local order, action, reason = ARGV[4], ARGV[5], ARGV[6]
+local r = reservation_view(order)
+if not r then return result('not_found', 'no reservation ' .. order) end
+local raw_items = redis.call('HGET', res_key(order), 'items')
+local items = parse_items(raw_items)
+local function done(message, replayed)
+  return result('ok', message, { reservation = reservation_view(order), replayed = replayed })
+end
+local function fail(code, message)
+  return result(code, message, { reservation = r })
+end
+local st = r.status
+if action == 'confirm' then
+  if st == 'reserved' then
+    apply_items(order, items, 'confirm', ACTOR, reason)
+    set_status(order, st, 'confirmed', items, r.customer_id)
+    return done('confirmed', false)
+  elseif st == 'confirmed' or st == 'returned' then
+    return done('already confirmed', true)
+  elseif st == 'released' then
+    return fail('invalid_state', 'reservation was released')
+  else
+    return fail('reservation_expired', 'reservation expired')
+  end
+elseif action == 'release' then
+  if st == 'reserved' then
+    apply_items(order, items, 'release', ACTOR, reason)
+    set_status(order, st, 'released', items, r.customer_id)
+    return done('released', false)
+  elseif st == 'released' then
+    return done('already released', true)
+  elseif st == 'expired' then
+    return done('already expired', true)
+  else
+    return fail('invalid_state', 'reservation is ' .. st .. '; use return')
+  end
+elseif action == 'return' then
+  if st == 'confirmed' then
+    apply_items(order, items, 'return', ACTOR, reason)
+    set_status(order, st, 'returned', items, r.customer_id)
+    return done('returned', false)
+  elseif st == 'returned' then
+    return done('already returned', true)
+  else
+    return fail('invalid_state', 'only confirmed reservations can be returned; this one is ' .. st)
+  end
+end
+return redis.error_reply('stockgate: unknown transition ' .. tostring(action))
