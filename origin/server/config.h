@@ -1,0 +1,103 @@
+// OriginConfig: every setting of the origin service, and LoadConfig, which builds it from
+// defaults < a TOML file (`--config FILE` or STOCKGATE_CONFIG) < STOCKGATE_* environment variables
+// < command-line flags. Every key is checked (unknown keys, types and ranges are errors naming the
+// key and the bound) and the JWT secret must be strong, so a loaded config is one the server can
+// run with. The key table lives in config.cc; origin/stockgate-origin.example.toml documents it.
+#ifndef STOCKGATE_ORIGIN_SERVER_CONFIG_H_
+#define STOCKGATE_ORIGIN_SERVER_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/requests.h"
+#include "core/token_bucket.h"
+
+namespace stockgate::server {
+
+// One token bucket per client key (JWT sub, else X-Client-Id, else address) and route group;
+// rate_per_second 0 turns a group's limit off.
+struct RateLimits {
+  // The order service is one client that bursts at sale start: it must not be throttled by default.
+  core::TokenBucketConfig reservations{1000, 2000};
+  core::TokenBucketConfig reads{200, 400};
+  core::TokenBucketConfig admin{50, 100};
+  // Client keys tracked per group; beyond it the least recently seen are forgotten.
+  std::uint32_t client_capacity = 100'000;
+};
+
+struct OriginConfig {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  int threads = 0;  // HTTP worker threads; LoadConfig resolves 0 to DefaultThreads(hardware)
+  int read_timeout_ms = 5000;
+  int write_timeout_ms = 5000;
+  int keep_alive_max_count = 10'000;  // requests per keep-alive connection
+  // The API's body limit (413 above it). Not configurable: it is part of the API contract and
+  // the edge enforces the same number.
+  std::size_t body_limit_bytes = core::kMaxBodyBytes;
+
+  std::string redis_host = "127.0.0.1";
+  std::uint16_t redis_port = 6379;
+  int redis_pool_size = 16;
+  int redis_connect_timeout_ms = 200;
+  int redis_command_timeout_ms = 500;
+  std::string redis_key_prefix = "sg";
+
+  std::string jwt_secret;  // no default: LoadConfig refuses to return a config without one
+  bool public_stock_reads = true;
+  std::int64_t max_adjustment = core::kDefaultMaxAdjustment;  // bound on |delta| of adjustments
+  RateLimits rate_limits;
+  std::string log_level = "info";  // trace | debug | info | warn | error | critical | off
+
+  std::string config_file;  // the file that was read, "" when none (for the startup log)
+};
+
+// 16 threads per hardware thread, at least 64. cpp-httplib gives each connection a worker for as
+// long as it stays open (keep-alive), so the pool bounds concurrent connections, not CPU use.
+int DefaultThreads(unsigned hardware_threads);
+
+struct HostPort {
+  std::string host;  // brackets removed: "::1" for "[::1]:6379"
+  std::uint16_t port = 0;
+};
+
+struct HostPortResult {
+  bool ok = false;
+  HostPort value;
+  std::string error;
+};
+
+// Strict HOST:PORT: a host name or IPv4 address, or an IPv6 address in brackets ("[::1]:8080");
+// port 1..65535 in plain decimal.
+HostPortResult ParseHostPort(std::string_view text);
+
+// One configuration key as the file, the environment and the flags spell it.
+struct ConfigKeyInfo {
+  std::string_view key;   // TOML key, dotted for tables: "rate_limits.reads.burst"
+  std::string_view env;   // "STOCKGATE_RATE_LIMITS_READS_BURST"
+  std::string_view flag;  // "--threads", or "" when the key has no flag
+};
+// Every key LoadConfig accepts, in the order of the example file.
+const std::vector<ConfigKeyInfo>& ConfigKeys();
+
+struct LoadResult {
+  bool ok = false;
+  OriginConfig config;  // complete and valid when ok
+  std::string error;    // when !ok and !help_requested: one line naming the key and the bound
+  // `--help` was given: ok is false so a careless caller cannot start a server; print help_text
+  // and exit 0.
+  bool help_requested = false;
+  std::string help_text;
+};
+
+// `getenv` is injected so tests can supply an environment; pass a wrapper around std::getenv.
+// Never throws and never exits.
+LoadResult LoadConfig(int argc, char** argv, const std::function<const char*(const char*)>& getenv);
+
+}  // namespace stockgate::server
+
+#endif  // STOCKGATE_ORIGIN_SERVER_CONFIG_H_
