@@ -1,0 +1,176 @@
+// stockgate-origin: reads the configuration, wires the parts, serves. Also
+// `stockgate-origin token --role R --sub S --ttl SECONDS`, which mints a JWT for operators and
+// tests with the secret from STOCKGATE_JWT_SECRET.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "origin/server/api.h"
+#include "origin/server/assets.h"
+#include "origin/server/config.h"
+#include "origin/server/event_hub.h"
+#include "origin/server/http_server.h"
+#include "origin/server/jwt_auth.h"
+#include "origin/server/metrics.h"
+#include "origin/store/redis_inventory_store.h"
+#include "origin/store/redis_pool.h"
+
+namespace stockgate {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const char* Getenv(const char* name) { return std::getenv(name); }
+
+int MintToken(int argc, char** argv) {
+  CLI::App app{"Mints an HS256 token with the secret in STOCKGATE_JWT_SECRET"};
+  std::string role_name, sub;
+  std::int64_t ttl = 3600;
+  app.add_option("--role", role_name, "admin | service | viewer")->required();
+  app.add_option("--sub", sub, "Subject: who the token is for")->required();
+  app.add_option("--ttl", ttl, "Lifetime in seconds")->check(CLI::Range(1, 31'536'000));
+  CLI11_PARSE(app, argc, argv);
+  const auto role = server::RoleFromName(role_name);
+  if (!role) {
+    std::fprintf(stderr, "token: unknown role %s (admin | service | viewer)\n", role_name.c_str());
+    return 2;
+  }
+  const char* secret = std::getenv("STOCKGATE_JWT_SECRET");
+  if (secret == nullptr || !server::JwtAuth::SecretIsStrong(secret)) {
+    std::fprintf(stderr, "token: STOCKGATE_JWT_SECRET must hold at least %zu bytes\n",
+                 server::kMinJwtSecretBytes);
+    return 2;
+  }
+  const std::string token = server::JwtAuth(secret).Mint({sub, *role, NowMs() / 1000 + ttl});
+  if (token.empty()) {
+    std::fprintf(stderr, "token: could not mint a token for sub '%s'\n", sub.c_str());
+    return 2;
+  }
+  std::printf("%s\n", token.c_str());
+  return 0;
+}
+
+int Serve(int argc, char** argv) {
+  const server::LoadResult loaded = server::LoadConfig(argc, argv, Getenv);
+  if (loaded.help_requested) {
+    std::printf("%s", loaded.help_text.c_str());
+    return 0;
+  }
+  if (!loaded.ok) {
+    std::fprintf(stderr, "stockgate-origin: %s\n", loaded.error.c_str());
+    return 2;
+  }
+  const server::OriginConfig& c = loaded.config;
+  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","log":%v})",
+                      spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(c.log_level));
+
+  // Block the stop signals in every thread; one thread waits for them and stops the server.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  store::RedisConfig redis;
+  redis.host = c.redis_host;
+  redis.port = c.redis_port;
+  redis.pool_size = c.redis_pool_size;
+  redis.connect_timeout_ms = c.redis_connect_timeout_ms;
+  redis.command_timeout_ms = c.redis_command_timeout_ms;
+  store::RedisPool pool(redis);
+  store::RedisInventoryStore store(pool, {c.redis_key_prefix});
+  server::JwtAuth auth(c.jwt_secret);
+
+  server::Registry registry;
+  server::HttpMetrics http_metrics(registry);
+  auto& redis_failures =
+      *registry
+           .RegisterCounter("stockgate_redis_failures_total",
+                            "Redis calls that failed in transport, by kind", {"kind"})
+           .family;
+  std::mutex stats_mu;
+  store::RedisPool::Stats reported{};
+  auto render_metrics = [&] {
+    {
+      // Pool statistics are cumulative; move the counters by what happened since last time.
+      std::lock_guard lock(stats_mu);
+      const auto now = pool.stats();
+      redis_failures.WithLabels({"connect"})
+          .Inc(static_cast<std::uint64_t>(now.connect_failures - reported.connect_failures));
+      redis_failures.WithLabels({"command"})
+          .Inc(static_cast<std::uint64_t>(now.command_failures - reported.command_failures));
+      reported = now;
+    }
+    return registry.Render();
+  };
+
+  server::ApiConfig api_config;
+  api_config.public_stock_reads = c.public_stock_reads;
+  api_config.max_adjustment = c.max_adjustment;
+  api_config.reservation_limit = c.rate_limits.reservations;
+  api_config.read_limit = c.rate_limits.reads;
+  api_config.admin_limit = c.rate_limits.admin;
+  api_config.client_capacity = c.rate_limits.client_capacity;
+  api_config.openapi_json = server::OpenApiJson();
+  api_config.swagger_ui_js = server::SwaggerUiJs();
+  api_config.swagger_ui_css = server::SwaggerUiCss();
+  server::Api api(
+      store, auth, api_config, [&pool] { return pool.Ping(); }, render_metrics);
+
+  server::ServerOptions options;
+  options.host = c.listen_host;
+  options.port = c.listen_port;
+  options.threads = c.threads;
+  options.read_timeout_ms = c.read_timeout_ms;
+  options.write_timeout_ms = c.write_timeout_ms;
+  options.keep_alive_max_count = c.keep_alive_max_count;
+  server::EventHub events(store, server::EventHubOptions{}, NowMs);
+  events.Start();
+  server::HttpServer http(api, http_metrics, &events, options, NowMs);
+  const int port = http.Bind();
+  if (port < 0) return 1;
+
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info(json{{"msg", "stopping"}, {"signal", sig}}.dump());
+    events.Stop();  // ends the event streams, which would otherwise hold workers open
+    http.Stop();
+  });
+  spdlog::info(json{{"msg", "listening"},
+                    {"listen", c.listen_host + ":" + std::to_string(port)},
+                    {"redis", c.redis_host + ":" + std::to_string(c.redis_port)},
+                    {"threads", c.threads},
+                    {"config", c.config_file}}
+                   .dump());
+  const bool served = http.Serve();
+  // Wake the stopper if the server ended on its own.
+  pthread_kill(stopper.native_handle(), SIGTERM);
+  stopper.join();
+  return served ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace stockgate
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "token") {
+    return stockgate::MintToken(argc - 1, argv + 1);
+  }
+  return stockgate::Serve(argc, argv);
+}

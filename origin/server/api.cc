@@ -1,0 +1,486 @@
+#include "origin/server/api.h"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+namespace stockgate::server {
+namespace {
+
+using core::Code;
+using nlohmann::json;
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+HttpResponse Json(int status, const json& body, std::string code = "ok") {
+  HttpResponse r;
+  r.status = status;
+  r.body = Dump(body);
+  r.code = std::move(code);
+  return r;
+}
+
+HttpResponse Error(Code code, std::string_view message, json details = json::object()) {
+  json error = {{"code", core::CodeName(code)}, {"message", message}};
+  for (auto& [k, v] : details.items()) error[k] = v;
+  return Json(core::HttpStatus(code), json{{"error", std::move(error)}},
+              std::string(core::CodeName(code)));
+}
+
+HttpResponse FromProblem(const core::Problem& p) {
+  HttpResponse r;
+  r.status = core::HttpStatus(p.code);
+  r.body = core::ProblemBody(p);
+  r.code = std::string(core::CodeName(p.code));
+  return r;
+}
+
+json FailItemsJson(const std::vector<core::FailItem>& items) {
+  json out = json::array();
+  for (const auto& f : items) {
+    out.push_back({{"sku", f.sku}, {"requested", f.requested}, {"available", f.available}});
+  }
+  return out;
+}
+
+json StockJson(const core::StockView& s) {
+  return {{"sku", s.sku},
+          {"on_hand", s.on_hand},
+          {"reserved", s.reserved},
+          {"available", s.available},
+          {"sold", s.sold},
+          {"version", s.version},
+          {"per_customer_limit", s.per_customer_limit},
+          {"updated_at", FormatTime(s.updated_at_ms)}};
+}
+
+json ReservationJson(const core::ReservationView& r) {
+  json items = json::array();
+  for (const auto& i : r.items) items.push_back({{"sku", i.sku}, {"qty", i.qty}});
+  json out = {{"order_id", r.order_id},
+              {"status", core::ReservationStatusName(r.status)},
+              {"items", std::move(items)},
+              {"ttl_seconds", r.ttl_seconds},
+              {"expires_at", FormatTime(r.expires_at_ms)},
+              {"created_at", FormatTime(r.created_at_ms)},
+              {"updated_at", FormatTime(r.updated_at_ms)}};
+  if (!r.customer_id.empty()) out["customer_id"] = r.customer_id;
+  return out;
+}
+
+// A store failure: the API error with the store's message, plus Retry-After for a 503.
+template <class Result>
+HttpResponse StoreError(const Result& result, int retry_after_s) {
+  json details = json::object();
+  if (!result.fail_items.empty()) details["fail_items"] = FailItemsJson(result.fail_items);
+  HttpResponse r = Error(result.code, result.message, std::move(details));
+  if (result.code == Code::kUnavailable) {
+    r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  }
+  return r;
+}
+
+HttpResponse Unavailable(std::string_view message, int retry_after_s) {
+  HttpResponse r = Error(Code::kUnavailable, message);
+  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+  return r;
+}
+
+// "/a/b/c" -> {"a","b","c"}; empty segments (double or trailing slashes) are kept so that such
+// paths match no route.
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path[0] != '/') return out;
+  std::size_t start = 1;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    out.push_back(path.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatTime(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];  // roomy enough for any int the compiler can imagine in each field
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+namespace {
+
+core::AdmissionConfig LimiterConfig(const core::TokenBucketConfig& bucket, std::uint32_t capacity) {
+  core::AdmissionConfig c;
+  c.client = bucket;
+  c.client_capacity = capacity;
+  c.sku_capacity = 1;  // only client buckets are used here
+  return c;
+}
+
+}  // namespace
+
+Api::Api(store::InventoryStore& store, const JwtAuth& auth, ApiConfig config,
+         std::function<bool()> ready, std::function<std::string()> metrics)
+    : store_(store),
+      auth_(auth),
+      config_(config),
+      ready_(std::move(ready)),
+      metrics_(std::move(metrics)),
+      reservation_limiter_(LimiterConfig(config.reservation_limit, config.client_capacity)),
+      read_limiter_(LimiterConfig(config.read_limit, config.client_capacity)),
+      admin_limiter_(LimiterConfig(config.admin_limit, config.client_capacity)) {}
+
+HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
+  if (request.body.size() > core::kMaxBodyBytes) {
+    HttpResponse r = Error(Code::kPayloadTooLarge,
+                           "body is " + std::to_string(request.body.size()) +
+                               " bytes; the limit is " + std::to_string(core::kMaxBodyBytes));
+    return r;
+  }
+  return Route(request, now_ms);
+}
+
+bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group group,
+                std::int64_t now_ms, Caller* caller, HttpResponse* refusal) {
+  if (!request.authorization.empty() || !is_public) {
+    const auto token = BearerToken(request.authorization);
+    if (!token) {
+      *refusal = Error(Code::kUnauthenticated, request.authorization.empty()
+                                                   ? "missing bearer token"
+                                                   : "Authorization must be: Bearer <token>");
+      refusal->headers.emplace_back("WWW-Authenticate", "Bearer");
+      return false;
+    }
+    const VerifyResult v = auth_.Verify(*token, now_ms / 1000);
+    if (!v.ok) {
+      *refusal = Error(Code::kUnauthenticated, v.error);
+      refusal->headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return false;
+    }
+    if (!is_public && !Allows(v.claims.role, required)) {
+      *refusal = Error(Code::kForbidden, "role " + std::string(RoleName(v.claims.role)) +
+                                             " may not call this route; it needs " +
+                                             std::string(RoleName(required)));
+      return false;
+    }
+    caller->authenticated = true;
+    caller->claims = v.claims;
+  }
+  const std::string key = caller->authenticated        ? "sub:" + caller->claims.sub
+                          : !request.client_id.empty() ? "id:" + request.client_id
+                                                       : "ip:" + request.remote_addr;
+  Limiter& limiter = group == Group::kReservation ? reservation_limiter_
+                     : group == Group::kAdmin     ? admin_limiter_
+                                                  : read_limiter_;
+  core::Decision d;
+  {
+    std::lock_guard lock(limiter.mu);
+    d = limiter.gate.AdmitClient(key, now_ms);
+  }
+  if (d.verdict != core::Verdict::kAdmit) {
+    HttpResponse r;
+    r.status = 429;
+    r.body = core::DecisionBody(d);
+    r.code = "rate_limited";
+    r.headers.emplace_back("Retry-After", std::to_string((d.retry_after_ms + 999) / 1000));
+    *refusal = std::move(r);
+    return false;
+  }
+  return true;
+}
+
+HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
+  const auto seg = Segments(request.path);
+  const std::string& m = request.method;
+  HttpResponse refusal;
+  Caller caller;
+  auto admit = [&](bool is_public, Role role, Group group) {
+    return Admit(request, is_public, role, group, now_ms, &caller, &refusal);
+  };
+  auto routed = [](HttpResponse r, const char* route) {
+    r.route = route;
+    return r;
+  };
+  auto actor = [&] { return caller.authenticated ? caller.claims.sub : std::string(); };
+  auto method_not_allowed = [&](const char* route, const char* allow) {
+    HttpResponse r =
+        Error(Code::kInvalidRequest, "method " + m + " is not allowed here; use " + allow);
+    r.status = 405;
+    r.headers.emplace_back("Allow", allow);
+    return routed(std::move(r), route);
+  };
+
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    return routed(Json(200, {{"status", "ok"}}), "/healthz");
+  }
+  if (seg.size() == 1 && seg[0] == "readyz") {
+    if (ready_ && ready_()) return routed(Json(200, {{"status", "ready"}}), "/readyz");
+    return routed(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s),
+                  "/readyz");
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    HttpResponse r;
+    r.body = metrics_ ? metrics_() : "";
+    r.content_type = "text/plain; version=0.0.4";
+    return routed(std::move(r), "/metrics");
+  }
+  if ((seg.size() == 1 && (seg[0] == "openapi.json" || seg[0] == "docs")) ||
+      (seg.size() == 2 && seg[0] == "docs")) {
+    if (m != "GET") return method_not_allowed("/docs", "GET");
+    if (!admit(true, Role::kViewer, Group::kRead)) return routed(refusal, "/docs");
+    return Static(request.path);
+  }
+  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "stock") {
+    const bool reads_public = config_.public_stock_reads;
+    if (seg.size() == 2) {
+      if (m != "GET") return method_not_allowed("/v1/stock", "GET");
+      if (!admit(reads_public, Role::kViewer, Group::kRead)) return routed(refusal, "/v1/stock");
+      return routed(GetStocks(request, now_ms), "/v1/stock");
+    }
+    if (seg.size() == 3) {
+      const char* route = "/v1/stock/{sku}";
+      if (m == "GET") {
+        if (!admit(reads_public, Role::kViewer, Group::kRead)) return routed(refusal, route);
+        return routed(GetStock(seg[2], now_ms), route);
+      }
+      if (m == "PUT") {
+        if (!admit(false, Role::kAdmin, Group::kAdmin)) return routed(refusal, route);
+        return routed(SetStock(request, seg[2], actor(), now_ms), route);
+      }
+      return method_not_allowed(route, "GET, PUT");
+    }
+    if (seg.size() == 4 && seg[3] == "adjustments") {
+      const char* route = "/v1/stock/{sku}/adjustments";
+      if (m != "POST") return method_not_allowed(route, "POST");
+      if (!admit(false, Role::kAdmin, Group::kAdmin)) return routed(refusal, route);
+      return routed(Adjust(request, seg[2], actor(), now_ms), route);
+    }
+  }
+  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "reservations") {
+    if (seg.size() == 2) {
+      if (m != "POST") return method_not_allowed("/v1/reservations", "POST");
+      if (!admit(false, Role::kService, Group::kReservation)) {
+        return routed(refusal, "/v1/reservations");
+      }
+      return routed(Reserve(request, actor(), now_ms), "/v1/reservations");
+    }
+    if (seg.size() == 3) {
+      const char* route = "/v1/reservations/{order_id}";
+      if (m != "GET") return method_not_allowed(route, "GET");
+      if (!admit(false, Role::kService, Group::kReservation)) return routed(refusal, route);
+      return routed(GetReservation(seg[2], now_ms), route);
+    }
+    if (seg.size() == 4) {
+      static const std::map<std::string_view, const char*> kActions = {
+          {"confirm", "/v1/reservations/{order_id}/confirm"},
+          {"release", "/v1/reservations/{order_id}/release"},
+          {"extend", "/v1/reservations/{order_id}/extend"},
+          {"return", "/v1/reservations/{order_id}/return"}};
+      if (const auto it = kActions.find(seg[3]); it != kActions.end()) {
+        if (m != "POST") return method_not_allowed(it->second, "POST");
+        if (!admit(false, Role::kService, Group::kReservation)) {
+          return routed(refusal, it->second);
+        }
+        return routed(Transition(request, seg[2], seg[3], actor(), now_ms), it->second);
+      }
+    }
+  }
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "events") {
+    if (m != "GET") return method_not_allowed("/v1/events", "GET");
+    // The feed shows every SKU's availability: as public as stock reads are.
+    if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
+      return routed(refusal, "/v1/events");
+    }
+    HttpResponse r;
+    r.event_stream = true;
+    r.content_type = "text/event-stream";
+    return routed(std::move(r), "/v1/events");
+  }
+  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "snapshot") {
+    if (m != "GET") return method_not_allowed("/v1/snapshot", "GET");
+    if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
+      return routed(refusal, "/v1/snapshot");
+    }
+    return routed(Snapshot(request, now_ms), "/v1/snapshot");
+  }
+  return Error(Code::kNotFound, "no route " + m + " " + request.path);
+}
+
+namespace {
+
+// The API reference page: swagger-ui rendering /openapi.json, all served by the origin itself.
+constexpr std::string_view kDocsPage = R"html(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>stockgate API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+<div id="ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body>
+</html>
+)html";
+
+}  // namespace
+
+HttpResponse Api::Static(std::string_view path) {
+  struct File {
+    std::string_view path, route, content_type, body;
+  };
+  const File files[] = {
+      {"/openapi.json", "/openapi.json", "application/json", config_.openapi_json},
+      {"/docs", "/docs", "text/html; charset=utf-8", kDocsPage},
+      {"/docs/swagger-ui-bundle.js", "/docs/{asset}", "application/javascript",
+       config_.swagger_ui_js},
+      {"/docs/swagger-ui.css", "/docs/{asset}", "text/css", config_.swagger_ui_css},
+  };
+  for (const File& f : files) {
+    if (f.path != path) continue;
+    HttpResponse r;
+    if (f.body.empty()) {
+      r = Error(Code::kNotFound, "not built into this server: " + std::string(path));
+    } else {
+      r.body = std::string(f.body);
+      r.content_type = std::string(f.content_type);
+      r.headers.emplace_back("Cache-Control", "public, max-age=3600");
+    }
+    r.route = std::string(f.route);
+    return r;
+  }
+  HttpResponse r = Error(Code::kNotFound, "no document " + std::string(path));
+  r.route = "/docs/{asset}";
+  return r;
+}
+
+HttpResponse Api::SetStock(const HttpRequest& r, std::string_view sku_text,
+                           const std::string& actor, std::int64_t now_ms) {
+  std::int64_t sku = 0;
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
+  core::SetStockRequest req;
+  if (auto p = core::ParseSetStock(r.body, &req); !p.ok()) return FromProblem(p);
+  const auto result = store_.SetStock(sku, req, actor, now_ms);
+  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
+  return Json(result.created ? 201 : 200, StockJson(*result.stock));
+}
+
+HttpResponse Api::Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                         std::int64_t now_ms) {
+  std::int64_t sku = 0;
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
+  core::AdjustmentRequest req;
+  if (auto p = core::ParseAdjustment(r.body, config_.max_adjustment, &req); !p.ok()) {
+    return FromProblem(p);
+  }
+  const auto result = store_.Adjust(sku, req, actor, now_ms);
+  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
+  return Json(200, StockJson(*result.stock));
+}
+
+HttpResponse Api::GetStock(std::string_view sku_text, std::int64_t now_ms) {
+  std::int64_t sku = 0;
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
+  const auto list = store_.GetStocks({sku}, now_ms);
+  if (list.code != Code::kOk) return Unavailable(list.message, config_.unavailable_retry_after_s);
+  const auto& result = list.items.at(0);
+  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
+  return Json(200, StockJson(*result.stock));
+}
+
+HttpResponse Api::GetStocks(const HttpRequest& r, std::int64_t now_ms) {
+  const auto it = r.query.find("skus");
+  std::vector<std::int64_t> skus;
+  if (auto p = core::ParseSkuList(it == r.query.end() ? "" : it->second, &skus); !p.ok()) {
+    return FromProblem(p);
+  }
+  const auto list = store_.GetStocks(skus, now_ms);
+  if (list.code != Code::kOk) return Unavailable(list.message, config_.unavailable_retry_after_s);
+  json items = json::array();
+  json unknown = json::array();
+  for (std::size_t i = 0; i < skus.size(); ++i) {
+    if (list.items[i].code == Code::kOk) {
+      items.push_back(StockJson(*list.items[i].stock));
+    } else {
+      unknown.push_back(skus[i]);
+    }
+  }
+  return Json(200, {{"items", std::move(items)}, {"unknown_skus", std::move(unknown)}});
+}
+
+HttpResponse Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms) {
+  core::ReservationRequest req;
+  if (auto p = core::ParseReservation(r.body, &req); !p.ok()) return FromProblem(p);
+  const auto result = store_.Reserve(req, actor, now_ms);
+  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
+  HttpResponse out = Json(result.created ? 201 : 200, ReservationJson(*result.reservation));
+  out.headers.emplace_back("Location", "/v1/reservations/" + req.order_id);
+  return out;
+}
+
+HttpResponse Api::GetReservation(std::string_view order_id, std::int64_t now_ms) {
+  std::string id;
+  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return FromProblem(p);
+  const auto result = store_.GetReservation(id, now_ms);
+  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
+  return Json(200, ReservationJson(*result.reservation));
+}
+
+HttpResponse Api::Transition(const HttpRequest& r, std::string_view order_id,
+                             std::string_view action, const std::string& actor,
+                             std::int64_t now_ms) {
+  std::string id;
+  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return FromProblem(p);
+  core::ReservationResult result;
+  if (action == "extend") {
+    core::ExtendRequest req;
+    if (auto p = core::ParseExtend(r.body, &req); !p.ok()) return FromProblem(p);
+    result = store_.Extend(id, req.ttl_seconds, actor, now_ms);
+  } else {
+    core::TransitionRequest req;
+    if (auto p = core::ParseTransition(r.body, &req); !p.ok()) return FromProblem(p);
+    if (action == "confirm") {
+      result = store_.Confirm(id, actor, now_ms, req.reason);
+    } else if (action == "release") {
+      result = store_.Release(id, actor, now_ms, req.reason);
+    } else {
+      result = store_.Return(id, actor, now_ms, req.reason);
+    }
+  }
+  if (result.code != Code::kOk) {
+    HttpResponse e = StoreError(result, config_.unavailable_retry_after_s);
+    return e;
+  }
+  return Json(200, ReservationJson(*result.reservation));
+}
+
+HttpResponse Api::Snapshot(const HttpRequest& r, std::int64_t now_ms) {
+  std::int64_t since = 0;
+  if (const auto it = r.query.find("since"); it != r.query.end()) {
+    const std::string& s = it->second;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), since);
+    if (ec != std::errc() || end != s.data() + s.size() || since < 0 || s.empty()) {
+      return FromProblem(
+          {Code::kInvalidRequest, "since", "since must be a snapshot version: an integer >= 0"});
+    }
+  }
+  const auto snap = store_.Snapshot(since, now_ms);
+  if (snap.code != Code::kOk) return Unavailable(snap.message, config_.unavailable_retry_after_s);
+  json items = json::array();
+  for (const auto& item : snap.items) {
+    items.push_back({{"sku", item.sku}, {"available", item.available}});
+  }
+  return Json(200, {{"version", snap.version}, {"items", std::move(items)}});
+}
+
+}  // namespace stockgate::server

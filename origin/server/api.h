@@ -1,0 +1,118 @@
+// Api: the inventory HTTP API as a plain class: a request struct in, a response struct out, no
+// sockets. It routes, authenticates (JWT roles), rate-limits per client and route group with the
+// core's limiter, validates with the core's parsers, calls the InventoryStore, and shapes JSON
+// answers and errors. The HTTP server adapts cpp-httplib to it; tests call it directly.
+#ifndef STOCKGATE_ORIGIN_SERVER_API_H_
+#define STOCKGATE_ORIGIN_SERVER_API_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/admission_gate.h"
+#include "core/requests.h"
+#include "core/token_bucket.h"
+#include "origin/server/jwt_auth.h"
+#include "origin/store/inventory_store.h"
+
+namespace stockgate::server {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", "PUT", ...
+  std::string path;    // without the query string
+  std::map<std::string, std::string> query;
+  std::string body;
+  std::string authorization;  // Authorization header value, "" when absent
+  std::string client_id;      // X-Client-Id header value, "" when absent
+  std::string remote_addr;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string route = "unmatched";  // the route template, a bounded label for metrics
+  std::string code = "ok";          // the API code of the answer (error.code or "ok")
+  bool event_stream = false;        // admitted GET /v1/events: the server streams the change feed
+};
+
+struct ApiConfig {
+  bool public_stock_reads = true;  // false: stock reads need a viewer token
+  std::int64_t max_adjustment = core::kDefaultMaxAdjustment;
+  // Per client key (JWT sub, else X-Client-Id, else address), per route group. The reservation
+  // group is generous: one order service is one client and legitimately bursts.
+  core::TokenBucketConfig reservation_limit{1000, 2000};
+  core::TokenBucketConfig read_limit{200, 400};
+  core::TokenBucketConfig admin_limit{50, 100};
+  std::uint32_t client_capacity = 100'000;
+  int unavailable_retry_after_s = 1;  // Retry-After of a 503
+  // Static documents (compiled in by the server binary); an empty one answers 404.
+  std::string_view openapi_json;
+  std::string_view swagger_ui_js;
+  std::string_view swagger_ui_css;
+};
+
+class Api {
+ public:
+  // `ready` answers /readyz (are the backends reachable now); `metrics` renders /metrics.
+  Api(store::InventoryStore& store, const JwtAuth& auth, ApiConfig config,
+      std::function<bool()> ready, std::function<std::string()> metrics);
+
+  HttpResponse Handle(const HttpRequest& request, std::int64_t now_ms);
+
+ private:
+  enum class Group { kReservation, kRead, kAdmin };
+  struct Caller {
+    bool authenticated = false;
+    Claims claims;
+  };
+
+  HttpResponse Route(const HttpRequest& request, std::int64_t now_ms);
+  // Authentication, authorization and rate limiting; an error response, or nothing to say.
+  // A public route still verifies a token when one is sent (a bad token is never ignored).
+  bool Admit(const HttpRequest& request, bool is_public, Role required, Group group,
+             std::int64_t now_ms, Caller* caller, HttpResponse* refusal);
+
+  // Handlers; `actor` (the token's sub) goes into the ledger events a change writes.
+  HttpResponse SetStock(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                        std::int64_t now_ms);
+  HttpResponse Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                      std::int64_t now_ms);
+  HttpResponse GetStock(std::string_view sku_text, std::int64_t now_ms);
+  HttpResponse GetStocks(const HttpRequest& r, std::int64_t now_ms);
+  HttpResponse Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms);
+  HttpResponse GetReservation(std::string_view order_id, std::int64_t now_ms);
+  HttpResponse Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
+                          const std::string& actor, std::int64_t now_ms);
+  HttpResponse Snapshot(const HttpRequest& r, std::int64_t now_ms);
+  HttpResponse Static(std::string_view path);
+
+  store::InventoryStore& store_;
+  const JwtAuth& auth_;
+  ApiConfig config_;
+  std::function<bool()> ready_;
+  std::function<std::string()> metrics_;
+
+  // The core's client limiter per route group; AdmissionGate is single-threaded, hence the locks.
+  struct Limiter {
+    std::mutex mu;
+    core::AdmissionGate gate;
+    explicit Limiter(const core::AdmissionConfig& c) : gate(c) {}
+  };
+  Limiter reservation_limiter_;
+  Limiter read_limiter_;
+  Limiter admin_limiter_;
+};
+
+// RFC 3339 UTC with milliseconds, e.g. "2026-11-23T18:46:47.123Z".
+std::string FormatTime(std::int64_t ms);
+
+}  // namespace stockgate::server
+
+#endif  // STOCKGATE_ORIGIN_SERVER_API_H_

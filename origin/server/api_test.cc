@@ -1,0 +1,394 @@
+// The HTTP API without sockets: every route and error code, the role x route matrix, bad input
+// (400, nothing changes), rate limits (429 + Retry-After) and a lost store (fast 503), against the
+// reference model behind the store interface.
+#include "origin/server/api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tests/support/model_store.h"
+
+namespace stockgate::server {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kT0 = 1'800'000'000'000;
+const char* const kSecret = "test-secret-test-secret-test-secret!";
+
+std::string Header(const HttpResponse& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+json Body(const HttpResponse& r) { return json::parse(r.body, nullptr, false); }
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() : auth_(kSecret) { Make(ApiConfig{}); }
+
+  void Make(ApiConfig config) {
+    api_ = std::make_unique<Api>(
+        store_, auth_, config, [this] { return ready_; }, [] { return std::string("m 1\n"); });
+  }
+
+  std::string Token(Role role, const std::string& sub = "") {
+    return "Bearer " +
+           auth_.Mint({sub.empty() ? std::string(RoleName(role)) : sub, role, kT0 / 1000 + 3600});
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body,
+                    const std::string& authorization = "",
+                    std::map<std::string, std::string> query = {}) {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.authorization = authorization;
+    r.query = std::move(query);
+    r.remote_addr = "127.0.0.1";
+    return api_->Handle(r, now_);
+  }
+
+  HttpResponse Admin(const std::string& method, const std::string& path, const std::string& body) {
+    return Call(method, path, body, Token(Role::kAdmin));
+  }
+  HttpResponse Service(const std::string& method, const std::string& path,
+                       const std::string& body = "") {
+    return Call(method, path, body, Token(Role::kService));
+  }
+
+  void Stock(std::int64_t sku, std::int64_t on_hand) {
+    ASSERT_LT(Admin("PUT", "/v1/stock/" + std::to_string(sku),
+                    R"({"on_hand":)" + std::to_string(on_hand) + "}")
+                  .status,
+              300);
+  }
+
+  testing::ModelStore store_;
+  JwtAuth auth_;
+  bool ready_ = true;
+  std::unique_ptr<Api> api_;
+  std::int64_t now_ = kT0;
+};
+
+// PUT creates (201) then sets (200); GET answers the documented stock shape.
+TEST_F(ApiTest, SetAndGetStock) {
+  HttpResponse r = Admin("PUT", "/v1/stock/42", R"({"on_hand":10,"reason":"initial count"})");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.route, "/v1/stock/{sku}");
+  r = Admin("PUT", "/v1/stock/42", R"({"on_hand":12})");
+  EXPECT_EQ(r.status, 200);
+  r = Call("GET", "/v1/stock/42", "");
+  ASSERT_EQ(r.status, 200);
+  const json b = Body(r);
+  EXPECT_EQ(b["sku"], 42);
+  EXPECT_EQ(b["on_hand"], 12);
+  EXPECT_EQ(b["reserved"], 0);
+  EXPECT_EQ(b["available"], 12);
+  EXPECT_EQ(b["sold"], 0);
+  EXPECT_EQ(b["version"], 2);
+  EXPECT_EQ(b["updated_at"], "2027-01-15T08:00:00.000Z");
+  EXPECT_EQ(Call("GET", "/v1/stock/43", "").status, 404);
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/43", ""))["error"]["code"], "unknown_sku");
+}
+
+// The reservation life cycle through the API: 201, identical retry 200, confirm, return; and a
+// release of another order gives its units back.
+TEST_F(ApiTest, ReservationLifeCycle) {
+  Stock(1, 5);
+  const std::string body = R"({"order_id":"ord-1","items":[{"sku":1,"qty":2}],"ttl_seconds":60})";
+  HttpResponse r = Service("POST", "/v1/reservations", body);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Header(r, "Location"), "/v1/reservations/ord-1");
+  json b = Body(r);
+  EXPECT_EQ(b["status"], "reserved");
+  EXPECT_EQ(b["items"], json::parse(R"([{"sku":1,"qty":2}])"));
+  EXPECT_EQ(b["expires_at"], "2027-01-15T08:01:00.000Z");
+  EXPECT_EQ(Service("POST", "/v1/reservations", body).status, 200);
+  EXPECT_EQ(Body(Service("GET", "/v1/reservations/ord-1"))["status"], "reserved");
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["available"], 3);
+  r = Service("POST", "/v1/reservations/ord-1/confirm");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Body(r)["status"], "confirmed");
+  r = Service("POST", "/v1/reservations/ord-1/return", R"({"reason":"refund"})");
+  EXPECT_EQ(Body(r)["status"], "returned");
+  ASSERT_EQ(
+      Service("POST", "/v1/reservations", R"({"order_id":"ord-2","items":[{"sku":1,"qty":5}]})")
+          .status,
+      201);
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["available"], 0);
+  r = Service("POST", "/v1/reservations/ord-2/release", "");
+  EXPECT_EQ(Body(r)["status"], "released");
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["available"], 5);
+}
+
+// Every error code the API can give, with its status, shape and details.
+TEST_F(ApiTest, ErrorCodes) {
+  Stock(1, 2);
+  Admin("PUT", "/v1/stock/2", R"({"on_hand":10,"per_customer_limit":1})");
+  auto code = [](const HttpResponse& r) { return Body(r)["error"]["code"].get<std::string>(); };
+
+  HttpResponse r = Service("POST", "/v1/reservations", R"({"order_id":"a","items":[]})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(code(r), "invalid_request");
+  EXPECT_EQ(Body(r)["error"]["field"], "/items");
+
+  EXPECT_EQ(code(Call("POST", "/v1/reservations", "{}")), "unauthenticated");
+  EXPECT_EQ(Call("POST", "/v1/reservations", "{}").status, 401);
+  EXPECT_EQ(code(Call("PUT", "/v1/stock/1", "{}", Token(Role::kService))), "forbidden");
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", "{}", Token(Role::kService)).status, 403);
+  EXPECT_EQ(code(Service("GET", "/v1/reservations/nope")), "not_found");
+  EXPECT_EQ(
+      code(Service("POST", "/v1/reservations", R"({"order_id":"u","items":[{"sku":99,"qty":1}]})")),
+      "unknown_sku");
+
+  r = Service("POST", "/v1/reservations", R"({"order_id":"big","items":[{"sku":1,"qty":3}]})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(code(r), "insufficient_stock");
+  EXPECT_EQ(Body(r)["error"]["fail_items"],
+            json::parse(R"([{"sku":1,"requested":3,"available":2}])"));
+
+  ASSERT_EQ(
+      Service("POST", "/v1/reservations", R"({"order_id":"k","items":[{"sku":1,"qty":1}]})").status,
+      201);
+  EXPECT_EQ(
+      code(Service("POST", "/v1/reservations", R"({"order_id":"k","items":[{"sku":1,"qty":2}]})")),
+      "idempotency_conflict");
+  Service("POST", "/v1/reservations/k/release");
+  EXPECT_EQ(code(Service("POST", "/v1/reservations/k/confirm")), "invalid_state");
+
+  ASSERT_EQ(Service("POST", "/v1/reservations",
+                    R"({"order_id":"c1","items":[{"sku":2,"qty":1}],"customer_id":"alice"})")
+                .status,
+            201);
+  EXPECT_EQ(code(Service("POST", "/v1/reservations",
+                         R"({"order_id":"c2","items":[{"sku":2,"qty":1}],"customer_id":"alice"})")),
+            "customer_limit_exceeded");
+
+  Service("POST", "/v1/reservations",
+          R"({"order_id":"short","items":[{"sku":1,"qty":1}],"ttl_seconds":1})");
+  now_ += 1'000;
+  r = Service("POST", "/v1/reservations/short/confirm");
+  EXPECT_EQ(r.status, 410);
+  EXPECT_EQ(code(r), "reservation_expired");
+
+  r = Service("POST", "/v1/reservations", std::string(70'000, ' '));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(code(r), "payload_too_large");
+
+  EXPECT_EQ(Call("GET", "/v1/nothing", "").status, 404);
+  r = Call("DELETE", "/v1/stock/1", "", Token(Role::kAdmin));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(Header(r, "Allow"), "GET, PUT");
+}
+
+// Role x route: admin may call everything, service the reservation routes and reads, viewer only
+// reads; no token is refused on every protected route.
+TEST_F(ApiTest, RoleRouteMatrix) {
+  Stock(1, 1'000);
+  Service("POST", "/v1/reservations", R"({"order_id":"m","items":[{"sku":1,"qty":1}]})");
+  struct Route {
+    const char* method;
+    const char* path;
+    const char* body;
+    const char* needs;  // "admin", "service" or "public"
+  };
+  const std::vector<Route> routes = {
+      {"PUT", "/v1/stock/1", R"({"on_hand":1000})", "admin"},
+      {"POST", "/v1/stock/1/adjustments", R"({"delta":1,"request_id":"x"})", "admin"},
+      {"GET", "/v1/stock/1", "", "public"},
+      {"GET", "/v1/stock", "", "public"},
+      {"POST", "/v1/reservations", R"({"order_id":"m","items":[{"sku":1,"qty":1}]})", "service"},
+      {"GET", "/v1/reservations/m", "", "service"},
+      {"POST", "/v1/reservations/m/extend", R"({"ttl_seconds":60})", "service"},
+      {"POST", "/v1/reservations/m/confirm", "", "service"},
+      {"POST", "/v1/reservations/m/return", "", "service"},
+      {"POST", "/v1/reservations/m/release", "", "service"},
+      {"GET", "/v1/snapshot", "", "public"},
+  };
+  for (const Route& route : routes) {
+    for (const char* role : {"none", "viewer", "service", "admin"}) {
+      SCOPED_TRACE(std::string(route.method) + " " + route.path + " as " + role);
+      std::string auth;
+      if (std::string(role) != "none") auth = Token(*RoleFromName(role));
+      std::map<std::string, std::string> query;
+      if (std::string(route.path) == "/v1/stock") query["skus"] = "1";
+      const HttpResponse r = Call(route.method, route.path, route.body, auth, query);
+      const std::string needs = route.needs;
+      const bool allowed = needs == "public" || std::string(role) == "admin" ||
+                           (needs == "service" && std::string(role) == "service");
+      if (allowed) {
+        EXPECT_NE(r.status, 401) << r.body;
+        EXPECT_NE(r.status, 403) << r.body;
+      } else if (std::string(role) == "none") {
+        EXPECT_EQ(r.status, 401) << r.body;
+      } else {
+        EXPECT_EQ(r.status, 403) << r.body;
+      }
+    }
+  }
+}
+
+// Bad tokens are refused with 401, on public routes too: a token is never silently ignored.
+TEST_F(ApiTest, BadTokens) {
+  Stock(1, 1);
+  const std::string expired = "Bearer " + auth_.Mint({"old", Role::kAdmin, kT0 / 1000 - 1});
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", expired).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/stock/1", "", expired).status, 401);
+  JwtAuth other("another-secret-another-secret-another");
+  const std::string forged = "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60});
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", forged).status, 401);
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", "Basic abc").status, 401);
+  EXPECT_EQ(Call("GET", "/v1/stock/1", "").status, 200);
+}
+
+// Each malformed body or parameter is a 400 that names the field, and changes nothing.
+TEST_F(ApiTest, BadInputChangesNothing) {
+  Stock(1, 5);
+  ASSERT_EQ(
+      Service("POST", "/v1/reservations", R"({"order_id":"o","items":[{"sku":1,"qty":1}]})").status,
+      201);
+  const auto ledger_before = store_.model().Ledger().size();
+  struct Bad {
+    std::string method, path, body, field;
+    bool admin;
+  };
+  const std::vector<Bad> cases = {
+      {"PUT", "/v1/stock/1", R"({"on_hand":-1})", "/on_hand", true},
+      {"PUT", "/v1/stock/0", R"({"on_hand":1})", "sku", true},
+      {"PUT", "/v1/stock/abc", R"({"on_hand":1})", "sku", true},
+      {"PUT", "/v1/stock/1", R"({"on_hand":1,"extra":true})", "/extra", true},
+      {"PUT", "/v1/stock/1", "[]", "", true},
+      {"POST", "/v1/stock/1/adjustments", R"({"delta":0,"request_id":"r"})", "/delta", true},
+      {"POST", "/v1/stock/1/adjustments", R"({"delta":5})", "/request_id", true},
+      {"POST", "/v1/reservations", R"({"order_id":"n","items":[{"sku":1,"qty":1.5}]})",
+       "/items/0/qty", false},
+      {"POST", "/v1/reservations", "{", "", false},
+      {"POST", "/v1/reservations", "", "", false},
+      {"POST", "/v1/reservations/o/extend", R"({"ttl_seconds":0})", "/ttl_seconds", false},
+      {"POST", "/v1/reservations/o/extend", "", "", false},
+      {"POST", "/v1/reservations/o/confirm", R"({"why":"x"})", "/why", false},
+      {"POST", "/v1/reservations/o%20x/confirm", "", "order_id", false},
+      {"GET", "/v1/reservations/" + std::string(65, 'a'), "", "order_id", false},
+  };
+  for (const Bad& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.path + " " + c.body);
+    const HttpResponse r =
+        c.admin ? Admin(c.method, c.path, c.body) : Service(c.method, c.path, c.body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    const json b = Body(r);
+    EXPECT_EQ(b["error"]["code"], "invalid_request");
+    EXPECT_EQ(b["error"].value("field", ""), c.field);
+  }
+  EXPECT_EQ(store_.model().Ledger().size(), ledger_before);
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["available"], 4);
+  EXPECT_EQ(Body(Service("GET", "/v1/reservations/o"))["status"], "reserved");
+  EXPECT_EQ(Call("GET", "/v1/stock", "", "", {{"skus", "1,x"}}).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/snapshot", "", "", {{"since", "-1"}}).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/snapshot", "", "", {{"since", "1e3"}}).status, 400);
+}
+
+// Batch reads answer found SKUs in request order and list the unknown ones.
+TEST_F(ApiTest, BatchRead) {
+  Stock(3, 30);
+  Stock(1, 10);
+  const json b = Body(Call("GET", "/v1/stock", "", "", {{"skus", "3,2,1"}}));
+  ASSERT_EQ(b["items"].size(), 2u);
+  EXPECT_EQ(b["items"][0]["sku"], 3);
+  EXPECT_EQ(b["items"][1]["sku"], 1);
+  EXPECT_EQ(b["unknown_skus"], json::parse("[2]"));
+  EXPECT_EQ(Call("GET", "/v1/stock", "").status, 400);
+}
+
+// The snapshot lists available units per SKU and a version to ask for deltas with.
+TEST_F(ApiTest, Snapshot) {
+  Stock(1, 7);
+  Service("POST", "/v1/reservations", R"({"order_id":"s","items":[{"sku":1,"qty":2}]})");
+  const json b = Body(Call("GET", "/v1/snapshot", ""));
+  EXPECT_EQ(b["items"], json::parse(R"([{"sku":1,"available":5}])"));
+  const auto v = b["version"].get<std::int64_t>();
+  EXPECT_EQ(Body(Call("GET", "/v1/snapshot", "", "", {{"since", std::to_string(v)}}))["items"],
+            json::array());
+}
+
+// With the store unreachable every data route answers 503 with Retry-After, /readyz says so, and
+// /healthz (liveness) still answers 200.
+TEST_F(ApiTest, StoreDownMeansFast503) {
+  Stock(1, 5);
+  store_.set_unavailable(true);
+  ready_ = false;
+  for (const HttpResponse& r :
+       {Call("GET", "/v1/stock/1", ""), Call("GET", "/v1/snapshot", ""),
+        Service("POST", "/v1/reservations", R"({"order_id":"d","items":[{"sku":1,"qty":1}]})"),
+        Service("POST", "/v1/reservations/d/confirm"),
+        Admin("PUT", "/v1/stock/1", R"({"on_hand":1})"),
+        Call("GET", "/v1/stock", "", "", {{"skus", "1"}})}) {
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(Body(r)["error"]["code"], "unavailable");
+    EXPECT_EQ(Header(r, "Retry-After"), "1");
+  }
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 503);
+  EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
+  store_.set_unavailable(false);
+  ready_ = true;
+  EXPECT_EQ(Call("GET", "/v1/stock/1", "").status, 200);
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 200);
+}
+
+// A client over its bucket gets 429 with Retry-After; another client is unaffected; the order
+// service's default allowance takes a legitimate burst.
+TEST_F(ApiTest, RateLimits) {
+  ApiConfig config;
+  config.read_limit = {2, 3};
+  Make(config);
+  Stock(1, 5'000);
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/v1/stock/1";
+  r.client_id = "greedy";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(api_->Handle(r, now_).status, 200);
+  const HttpResponse limited = api_->Handle(r, now_);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(Header(limited, "Retry-After"), "1");
+  EXPECT_EQ(Body(limited)["error"]["retry_after_ms"], 500);
+  r.client_id = "polite";
+  EXPECT_EQ(api_->Handle(r, now_).status, 200);
+  // 1,500 reservations in the same millisecond from one order service: none throttled.
+  for (int i = 0; i < 1'500; ++i) {
+    const HttpResponse res =
+        Service("POST", "/v1/reservations",
+                R"({"order_id":"burst-)" + std::to_string(i) + R"(","items":[{"sku":1,"qty":1}]})");
+    ASSERT_EQ(res.status, 201) << i << " " << res.body;
+  }
+}
+
+// With stock reads private, the snapshot and the event feed need a viewer token too.
+TEST_F(ApiTest, PrivateReadsCoverSnapshotAndEvents) {
+  ApiConfig config;
+  config.public_stock_reads = false;
+  Make(config);
+  Stock(1, 1);
+  for (const char* path : {"/v1/stock/1", "/v1/snapshot", "/v1/events"}) {
+    EXPECT_EQ(Call("GET", path, "").status, 401) << path;
+    const HttpResponse r = Call("GET", path, "", Token(Role::kViewer));
+    EXPECT_EQ(r.status, 200) << path;
+  }
+  EXPECT_TRUE(Call("GET", "/v1/events", "", Token(Role::kViewer)).event_stream);
+}
+
+// Operational endpoints.
+TEST_F(ApiTest, Operations) {
+  EXPECT_EQ(Body(Call("GET", "/healthz", ""))["status"], "ok");
+  const HttpResponse m = Call("GET", "/metrics", "");
+  EXPECT_EQ(m.body, "m 1\n");
+  EXPECT_EQ(m.content_type, "text/plain; version=0.0.4");
+}
+
+}  // namespace
+}  // namespace stockgate::server

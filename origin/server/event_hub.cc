@@ -1,0 +1,98 @@
+#include "origin/server/event_hub.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+namespace stockgate::server {
+
+std::string StockEvent(const store::SnapshotResult& snapshot) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const auto& item : snapshot.items) {
+    items.push_back({{"sku", item.sku}, {"available", item.available}});
+  }
+  const nlohmann::json data = {{"version", snapshot.version}, {"items", std::move(items)}};
+  return "event: stock\ndata: " + data.dump() + "\n\n";
+}
+
+EventHub::EventHub(store::InventoryStore& store, EventHubOptions options,
+                   std::function<std::int64_t()> clock_ms)
+    : store_(store), options_(options), clock_ms_(std::move(clock_ms)) {}
+
+EventHub::~EventHub() { Stop(); }
+
+void EventHub::Start() {
+  std::lock_guard lock(mu_);
+  if (poller_.joinable()) return;
+  stopping_ = false;
+  poller_ = std::thread([this] { Poll(); });
+}
+
+void EventHub::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+std::optional<std::uint64_t> EventHub::Join() {
+  std::lock_guard lock(mu_);
+  if (stopping_ || subscribers_ >= options_.max_subscribers) return std::nullopt;
+  ++subscribers_;
+  return next_seq_;
+}
+
+void EventHub::Leave() {
+  std::lock_guard lock(mu_);
+  --subscribers_;
+}
+
+bool EventHub::Next(std::uint64_t* cursor, std::string* out) {
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, std::chrono::milliseconds(options_.keep_alive_ms),
+                    [&] { return stopping_ || next_seq_ > *cursor; });
+  if (stopping_) return false;
+  const std::uint64_t oldest = next_seq_ - ring_.size();
+  if (*cursor < oldest) *cursor = oldest;
+  for (std::uint64_t seq = *cursor; seq < next_seq_; ++seq) out->append(ring_[seq - oldest]);
+  *cursor = next_seq_;
+  return true;
+}
+
+std::string EventHub::Initial() {
+  const store::SnapshotResult snap = store_.Snapshot(0, clock_ms_());
+  return snap.code == core::Code::kOk ? StockEvent(snap) : std::string();
+}
+
+void EventHub::Poll() {
+  std::int64_t since = -1;  // -1: not yet in sync; the first successful poll sends everything
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      if (changed_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                            [&] { return stopping_; })) {
+        return;
+      }
+    }
+    const store::SnapshotResult snap = store_.Snapshot(since < 0 ? 0 : since, clock_ms_());
+    if (snap.code != core::Code::kOk) {
+      since = -1;  // the store was unreachable: resynchronise fully once it answers again
+      continue;
+    }
+    // A version that went backwards means the store was rebuilt; start over from everything.
+    if (snap.version < since) {
+      since = -1;
+      continue;
+    }
+    since = snap.version;
+    if (snap.items.empty()) continue;
+    std::lock_guard lock(mu_);
+    ring_.push_back(StockEvent(snap));
+    if (ring_.size() > options_.ring_size) ring_.pop_front();
+    ++next_seq_;
+    changed_.notify_all();
+  }
+}
+
+}  // namespace stockgate::server

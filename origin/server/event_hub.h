@@ -1,0 +1,74 @@
+// EventHub: the stock change feed behind GET /v1/events (Server-Sent Events). One thread polls
+// the store's snapshot delta every poll interval and turns each non-empty delta into an SSE
+// `stock` event kept in a short ring; each subscriber follows the ring from where it joined. The
+// number of subscribers is bounded, because each holds an HTTP worker thread for its lifetime.
+#ifndef STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
+#define STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "origin/store/inventory_store.h"
+
+namespace stockgate::server {
+
+struct EventHubOptions {
+  int poll_ms = 200;  // how stale a change may be when it reaches subscribers
+  int keep_alive_ms =
+      15'000;                // comment line sent when nothing happened, so proxies keep the stream
+  int max_subscribers = 32;  // beyond it new subscribers get 503
+  std::size_t ring_size = 256;  // events kept for subscribers that fall behind
+};
+
+// "event: stock\ndata: {"version":V,"items":[{"sku":S,"available":A},...]}\n\n"
+std::string StockEvent(const store::SnapshotResult& snapshot);
+
+class EventHub {
+ public:
+  EventHub(store::InventoryStore& store, EventHubOptions options,
+           std::function<std::int64_t()> clock_ms);
+  ~EventHub();  // stops the poller and wakes every subscriber
+
+  void Start();
+  void Stop();
+
+  // A subscription slot, or nullopt when max_subscribers are connected. Release it with Leave.
+  std::optional<std::uint64_t> Join();  // returns the sequence number to follow from
+  void Leave();
+
+  // Waits up to keep_alive_ms for events after `*cursor`; appends them to `out` and advances
+  // the cursor. Returns false when the hub is stopping. A subscriber that fell behind the ring
+  // continues from its oldest event (a full snapshot follows every gap, see Poll).
+  bool Next(std::uint64_t* cursor, std::string* out);
+
+  // The whole current picture as one event (what a new subscriber gets first); "" when the store
+  // cannot answer now.
+  std::string Initial();
+
+  const EventHubOptions& options() const { return options_; }
+
+ private:
+  void Poll();
+
+  store::InventoryStore& store_;
+  EventHubOptions options_;
+  std::function<std::int64_t()> clock_ms_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::string> ring_;
+  std::uint64_t next_seq_ = 0;  // sequence number of the next event; ring_ ends just before it
+  int subscribers_ = 0;
+  bool stopping_ = false;
+  std::thread poller_;
+};
+
+}  // namespace stockgate::server
+
+#endif  // STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
