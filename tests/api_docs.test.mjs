@@ -1,0 +1,257 @@
+// The API contract files: origin/openapi.json is a sound OpenAPI 3.0.3 document listing exactly the
+// routes the C++ Api serves, with the core's bounds and error codes; docs/api.md matches it; and
+// the checker behind scripts/check-api-docs notices drift. Run: node --test tests/api_docs.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  DOCS_PATH,
+  REPO_ROOT,
+  SPEC_PATH,
+  checkDocs,
+  checkSpec,
+  operations,
+  parseDocs,
+  parseSpec,
+  resolvePointer,
+  specRoutes,
+} from '../scripts/check-api-docs.mjs';
+
+// The operations Api::Route answers, copied by hand from origin/server/api.cc (the source of truth
+// for routing). A later test compares this list with the live server.
+const API_CC_ROUTES = [
+  'PUT /v1/stock/{sku}',
+  'GET /v1/stock/{sku}',
+  'POST /v1/stock/{sku}/adjustments',
+  'GET /v1/stock',
+  'POST /v1/reservations',
+  'GET /v1/reservations/{order_id}',
+  'POST /v1/reservations/{order_id}/confirm',
+  'POST /v1/reservations/{order_id}/release',
+  'POST /v1/reservations/{order_id}/extend',
+  'POST /v1/reservations/{order_id}/return',
+  'GET /v1/snapshot',
+  'GET /v1/events',
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'GET /docs',
+];
+
+const specText = readFileSync(SPEC_PATH, 'utf8');
+const docsText = readFileSync(DOCS_PATH, 'utf8');
+const { spec } = parseSpec(specText);
+const schemas = spec?.components?.schemas ?? {};
+const clone = () => JSON.parse(specText);
+
+// `inline constexpr T kName = expr;` of a core header, evaluated for the few expression forms the
+// headers use; an unknown form fails the test rather than being guessed.
+function coreConstants(file) {
+  const text = readFileSync(resolve(REPO_ROOT, file), 'utf8');
+  const out = {};
+  for (const [, name, raw] of text.matchAll(/inline constexpr [\w:]+ (k\w+) = ([^;]+);/g)) {
+    const expr = raw.replace(/'/g, '').trim();
+    let m;
+    if (/^\d+$/.test(expr)) out[name] = Number(expr);
+    else if ((m = /^(\d+) \* (\d+)$/.exec(expr))) out[name] = Number(m[1]) * Number(m[2]);
+    else if ((m = /^\(std::int64_t\{1\} << (\d+)\) - 1$/.exec(expr))) out[name] = 2 ** Number(m[1]) - 1;
+    else if (/^k\w+$/.test(expr) && expr in out) out[name] = out[expr];
+    else throw new Error(`${file}: cannot evaluate ${name} = ${expr}; teach coreConstants`);
+  }
+  return out;
+}
+
+test('openapi.json is valid JSON, OpenAPI 3.0.3, and every $ref resolves', () => {
+  const parsed = parseSpec(specText);
+  assert.deepEqual(parsed.problems, []);
+  assert.equal(parsed.spec.openapi, '3.0.3');
+  assert.deepEqual(checkSpec(parsed.spec), []);
+});
+
+test('the spec lists exactly the operations origin/server/api.cc routes', () => {
+  assert.deepEqual(specRoutes(spec), [...API_CC_ROUTES].sort());
+  // Designed but not built: documenting them would promise answers the origin does not give.
+  assert.equal(spec.paths['/v1/stock/{sku}/history'], undefined);
+  assert.equal(spec.paths['/v1/history/summary'], undefined);
+});
+
+test('docs/api.md documents exactly the spec, with the same roles, statuses and codes', () => {
+  assert.deepEqual(checkDocs(spec, docsText), []);
+});
+
+test('every operation has its own section in docs/api.md, not only a mention', () => {
+  const { headings } = parseDocs(docsText);
+  for (const route of API_CC_ROUTES) assert.ok(headings.has(route), `no section for ${route}`);
+  assert.equal(headings.size, API_CC_ROUTES.length);
+});
+
+test('the error codes and statuses are those of core/status.cc', () => {
+  const text = readFileSync(resolve(REPO_ROOT, 'core/status.cc'), 'utf8');
+  const rows = [...text.matchAll(/\{"([a-z_]+)", (\d{3})\}/g)].filter(([, name]) => name !== 'ok');
+  const table = Object.fromEntries(rows.map(([, name, status]) => [name, Number(status)]));
+  assert.ok(Object.keys(table).length >= 13, 'could not read the code table of core/status.cc');
+  assert.deepEqual([...schemas.ErrorCode.enum].sort(), Object.keys(table).sort());
+  assert.deepEqual(schemas.ErrorCode['x-stockgate-status'], table);
+});
+
+test('the spec bounds are the constants of core/requests.h', () => {
+  const k = coreConstants('core/requests.h');
+  const props = (name) => schemas[name].properties;
+  assert.equal(schemas.SkuValue.minimum, 1);
+  assert.equal(schemas.SkuValue.maximum, k.kMaxSku);
+  assert.equal(schemas.Quantity.minimum, 1);
+  assert.equal(schemas.Quantity.maximum, k.kMaxQty);
+  assert.equal(props('ReservationRequest').items.minItems, 1);
+  assert.equal(props('ReservationRequest').items.maxItems, k.kMaxItems);
+  assert.equal(schemas.Id.maxLength, k.kMaxIdLength);
+  assert.equal(schemas.Id.pattern, `^[A-Za-z0-9._:-]{1,${k.kMaxIdLength}}$`);
+  assert.equal(props('ReservationRequest').ttl_seconds.maximum, k.kMaxTtlSeconds);
+  assert.equal(props('ReservationRequest').ttl_seconds.default, k.kDefaultTtlSeconds);
+  assert.equal(props('ExtendRequest').ttl_seconds.maximum, k.kMaxTtlSeconds);
+  assert.equal(props('SetStockRequest').on_hand.maximum, k.kMaxOnHand);
+  assert.equal(props('SetStockRequest').per_customer_limit.maximum, k.kMaxPerCustomerLimit);
+  assert.equal(props('AdjustmentRequest').delta.maximum, k.kDefaultMaxAdjustment);
+  assert.equal(props('AdjustmentRequest').delta.minimum, -k.kDefaultMaxAdjustment);
+  assert.equal(schemas.Reason.maxLength, k.kMaxReasonBytes);
+  assert.equal(spec.components.parameters.Skus.schema.maxItems, k.kMaxSkusPerRead);
+  const tooLarge = spec.components.responses.PayloadTooLarge.description;
+  assert.match(tooLarge, new RegExp(`\\b${k.kMaxBodyBytes}\\b`));
+  // Every request body refuses unknown fields, as the core's parsers do.
+  const bodies = ['ReservationRequest', 'ExtendRequest', 'TransitionRequest', 'SetStockRequest'];
+  for (const name of [...bodies, 'AdjustmentRequest', 'Item']) {
+    assert.equal(schemas[name].additionalProperties, false, name);
+  }
+});
+
+test('the id pattern accepts and refuses what core IsValidId does', () => {
+  const id = new RegExp(schemas.Id.pattern);
+  for (const ok of ['a', 'ord-1', 'A.b_c:d-9', 'x'.repeat(64)]) assert.ok(id.test(ok), ok);
+  for (const bad of ['', 'x'.repeat(65), 'o x', 'o/x', 'ö', 'a+b']) assert.ok(!id.test(bad), bad);
+});
+
+test('roles, security and rate-limit groups follow api.cc', () => {
+  const byRoute = Object.fromEntries(operations(spec).map((o) => [`${o.method} ${o.path}`, o.op]));
+  const role = (r) => byRoute[r]['x-stockgate-role'];
+  assert.equal(role('PUT /v1/stock/{sku}'), 'admin');
+  assert.equal(role('POST /v1/stock/{sku}/adjustments'), 'admin');
+  for (const r of API_CC_ROUTES.filter((r) => r.includes('/v1/reservations'))) {
+    assert.equal(role(r), 'service', r);
+    assert.equal(byRoute[r]['x-stockgate-rate-limit'], 'reservations', r);
+  }
+  for (const r of ['GET /v1/stock/{sku}', 'GET /v1/stock']) {
+    assert.equal(role(r), 'public', r);
+    assert.equal(byRoute[r]['x-stockgate-role-when-reads-private'], 'viewer', r);
+  }
+  // Public routes that verify a token when one is sent answer 401 for a bad one; the operational
+  // routes check no token at all.
+  for (const r of ['GET /v1/stock/{sku}', 'GET /v1/stock', 'GET /v1/snapshot', 'GET /v1/events']) {
+    assert.ok(byRoute[r].responses['401'], r);
+    assert.ok(!byRoute[r].responses['403'], r);
+  }
+  for (const r of ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'GET /docs']) {
+    assert.deepEqual(byRoute[r].security, [], r);
+    assert.ok(!byRoute[r].responses['401'], r);
+  }
+  // 413 only where a body reaches the Api: cpp-httplib never reads the body of a GET.
+  const answering = (status) =>
+    operations(spec)
+      .filter((o) => o.op.responses[status])
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
+  assert.deepEqual(answering('413'), API_CC_ROUTES.filter((r) => !r.startsWith('GET ')).sort());
+  // 201 only where the API creates something.
+  assert.deepEqual(answering('201'), ['POST /v1/reservations', 'PUT /v1/stock/{sku}']);
+});
+
+test('the 405 and 429 answers have the shape api.cc gives them', () => {
+  const r405 = spec.components.responses.MethodNotAllowed;
+  assert.deepEqual(r405['x-stockgate-codes'], ['invalid_request']);
+  assert.ok(r405.headers.Allow);
+  const r429 = spec.components.responses.RateLimited;
+  assert.ok(r429.headers['Retry-After']);
+  assert.equal(r429.content['application/json'].example.error.code, 'rate_limited');
+  assert.ok(Number.isInteger(r429.content['application/json'].example.error.retry_after_ms));
+  const error = '#/components/schemas/Error/properties/error/properties';
+  assert.ok(resolvePointer(spec, `${error}/retry_after_ms`));
+  assert.ok(resolvePointer(spec, `${error}/fail_items`));
+  assert.ok(resolvePointer(spec, `${error}/field`));
+});
+
+// The checker must fail on drift, or the passing tests above prove nothing.
+// True when one of the problems contains `text`.
+const reports = (problems, text) => problems.some((p) => p.includes(text));
+
+test('the checker reports drift between the two files', () => {
+  const withoutSection = docsText.replace(/^### `GET \/readyz`$/m, '### Readiness');
+  assert.ok(reports(checkDocs(spec, withoutSection), 'does not document GET /readyz'));
+
+  const extraHeading = `${docsText}\n### \`GET /v1/history/summary\`\n\n**Role:** \`viewer\`\n`;
+  assert.ok(reports(checkDocs(spec, extraHeading), 'GET /v1/history/summary is not in the spec'));
+
+  const section = '### `POST /v1/reservations`\n\n**Role:** ';
+  const wrongRole = docsText.replace(`${section}\`service\``, `${section}\`viewer\``);
+  assert.notEqual(wrongRole, docsText);
+  assert.ok(reports(checkDocs(spec, wrongRole), 'POST /v1/reservations: role is viewer'));
+
+  const expiredRow = '| 410 | `reservation_expired` | the hold passed its deadline |\n';
+  const missingStatus = docsText.replace(expiredRow, '');
+  assert.ok(reports(checkDocs(spec, missingStatus), 'status 410 of the spec is not in the docs'));
+
+  const newOp = clone();
+  const stock = newOp.paths['/v1/stock/{sku}'];
+  stock.delete = { ...stock.put, operationId: 'deleteStock' };
+  assert.ok(reports(checkDocs(newOp, docsText), 'does not document DELETE /v1/stock/{sku}'));
+
+  const wrongCode = clone();
+  wrongCode.components.schemas.ErrorCode['x-stockgate-status'].invalid_state = 422;
+  assert.ok(reports(checkDocs(wrongCode, docsText), 'invalid_state is 409 in the docs, 422 in the spec'));
+});
+
+test('the checker reports a broken spec', () => {
+  assert.ok(parseSpec('{"openapi": "3.0.3",').problems.length > 0);
+
+  const version = clone();
+  version.openapi = '3.1.0';
+  assert.ok(reports(checkSpec(version), 'expected "3.0.3"'));
+
+  const dangling = clone();
+  const ok = dangling.paths['/v1/stock'].get.responses['200'];
+  ok.content['application/json'].schema.$ref = '#/components/schemas/Nope';
+  assert.ok(reports(checkSpec(dangling), '#/components/schemas/Nope does not resolve'));
+
+  const noRetryAfter = clone();
+  delete noRetryAfter.components.responses.Unavailable.headers;
+  assert.ok(reports(checkSpec(noRetryAfter), 'Retry-After header is missing'));
+
+  const publicWrite = clone();
+  publicWrite.paths['/v1/reservations'].post.security = [{}];
+  assert.ok(reports(checkSpec(publicWrite), 'must require bearerAuth'));
+
+  const wrongStatus = clone();
+  const confirm = wrongStatus.paths['/v1/reservations/{order_id}/confirm'].post;
+  confirm.responses['409']['x-stockgate-codes'] = ['reservation_expired'];
+  assert.ok(reports(checkSpec(wrongStatus), 'reservation_expired is a 410 code'));
+});
+
+test('scripts/check-api-docs exits 0 on the repository and 1 on drift', () => {
+  const script = resolve(REPO_ROOT, 'scripts/check-api-docs');
+  const ok = spawnSync(script, [], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /ok \(17 operations\)/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'api-docs-'));
+  try {
+    const docs = join(dir, 'api.md');
+    writeFileSync(docs, docsText.replace(/^### `GET \/metrics`$/m, '### `GET /metricz`'));
+    const drift = spawnSync(script, [SPEC_PATH, docs], { encoding: 'utf8' });
+    assert.equal(drift.status, 1);
+    assert.match(drift.stderr, /GET \/metricz is not in the spec/);
+    assert.match(drift.stderr, /does not document GET \/metrics/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
