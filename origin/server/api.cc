@@ -151,20 +151,49 @@ HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
 
 bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group group,
                 std::int64_t now_ms, Caller* caller, HttpResponse* refusal) {
+  Limiter& limiter = group == Group::kReservation ? reservation_limiter_
+                     : group == Group::kAdmin     ? admin_limiter_
+                                                  : read_limiter_;
+  // Charges one request to `key`; false (with a 429 in *refusal) when its bucket is empty.
+  auto charge = [&](const std::string& key) {
+    core::Decision d;
+    {
+      std::lock_guard lock(limiter.mu);
+      d = limiter.gate.AdmitClient(key, now_ms);
+    }
+    if (d.verdict == core::Verdict::kAdmit) return true;
+    HttpResponse r;
+    r.status = 429;
+    r.body = core::DecisionBody(d);
+    r.code = "rate_limited";
+    r.headers.emplace_back("Retry-After", std::to_string((d.retry_after_ms + 999) / 1000));
+    *refusal = std::move(r);
+    return false;
+  };
+  const std::string anonymous_key =
+      !request.client_id.empty() ? "id:" + request.client_id : "ip:" + request.remote_addr;
+
   if (!request.authorization.empty() || !is_public) {
+    // A refused token is charged to the caller's id or address, so a flood of bad tokens is
+    // throttled like any other flood. Valid tokens are charged to their sub only: services
+    // sharing an address must not throttle each other.
+    auto refuse = [&](HttpResponse r) {
+      if (charge(anonymous_key)) *refusal = std::move(r);
+      return false;
+    };
     const auto token = BearerToken(request.authorization);
     if (!token) {
-      *refusal = Error(Code::kUnauthenticated, request.authorization.empty()
-                                                   ? "missing bearer token"
-                                                   : "Authorization must be: Bearer <token>");
-      refusal->headers.emplace_back("WWW-Authenticate", "Bearer");
-      return false;
+      HttpResponse r = Error(Code::kUnauthenticated, request.authorization.empty()
+                                                         ? "missing bearer token"
+                                                         : "Authorization must be: Bearer <token>");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return refuse(std::move(r));
     }
     const VerifyResult v = auth_.Verify(*token, now_ms / 1000);
     if (!v.ok) {
-      *refusal = Error(Code::kUnauthenticated, v.error);
-      refusal->headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-      return false;
+      HttpResponse r = Error(Code::kUnauthenticated, v.error);
+      r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return refuse(std::move(r));
     }
     if (!is_public && !Allows(v.claims.role, required)) {
       *refusal = Error(Code::kForbidden, "role " + std::string(RoleName(v.claims.role)) +
@@ -175,27 +204,7 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group
     caller->authenticated = true;
     caller->claims = v.claims;
   }
-  const std::string key = caller->authenticated        ? "sub:" + caller->claims.sub
-                          : !request.client_id.empty() ? "id:" + request.client_id
-                                                       : "ip:" + request.remote_addr;
-  Limiter& limiter = group == Group::kReservation ? reservation_limiter_
-                     : group == Group::kAdmin     ? admin_limiter_
-                                                  : read_limiter_;
-  core::Decision d;
-  {
-    std::lock_guard lock(limiter.mu);
-    d = limiter.gate.AdmitClient(key, now_ms);
-  }
-  if (d.verdict != core::Verdict::kAdmit) {
-    HttpResponse r;
-    r.status = 429;
-    r.body = core::DecisionBody(d);
-    r.code = "rate_limited";
-    r.headers.emplace_back("Retry-After", std::to_string((d.retry_after_ms + 999) / 1000));
-    *refusal = std::move(r);
-    return false;
-  }
-  return true;
+  return charge(caller->authenticated ? "sub:" + caller->claims.sub : anonymous_key);
 }
 
 HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {

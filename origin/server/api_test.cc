@@ -382,6 +382,20 @@ TEST_F(ApiTest, PrivateReadsCoverSnapshotAndEvents) {
   EXPECT_TRUE(Call("GET", "/v1/events", "", Token(Role::kViewer)).event_stream);
 }
 
+// A flood of bad tokens from one address is throttled (429), not answered 401 forever.
+TEST_F(ApiTest, BadTokenFloodIsThrottled) {
+  ApiConfig config;
+  config.admin_limit = {1, 3};
+  Make(config);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", "Bearer not.a.token").status, 401);
+  }
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", "Bearer not.a.token").status, 429);
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", "").status, 429);
+  // A valid admin is counted under its own name, unaffected.
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", Token(Role::kAdmin)).status, 201);
+}
+
 // Operational endpoints.
 TEST_F(ApiTest, Operations) {
   EXPECT_EQ(Body(Call("GET", "/healthz", ""))["status"], "ok");
