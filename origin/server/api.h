@@ -35,7 +35,10 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::string body;
-  std::string content_type = "application/json";
+  // With the charset spelled out: cpp-httplib gzips an exact "application/json" whenever the
+  // client accepts it, ~1 ms of CPU per small answer, a 4x slowdown for clients such as Go's
+  // default one that always ask for gzip.
+  std::string content_type = "application/json; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string route = "unmatched";  // the route template, a bounded label for metrics
   std::string code = "ok";          // the API code of the answer (error.code or "ok")

@@ -148,7 +148,7 @@ HttpServer::HttpServer(Api& api, HttpMetrics& metrics, EventHub* events, ServerO
                              {"message", too_large ? "request body too large"
                                                    : "malformed HTTP request (status " +
                                                          std::to_string(res.status) + ")"}}}};
-        res.set_content(body.dump(), "application/json");
+        res.set_content(body.dump(), "application/json; charset=utf-8");
         return httplib::Server::HandlerResponse::Handled;
       }));
 }
@@ -161,7 +161,7 @@ void HttpServer::Stream(httplib::Response& res) {
     res.status = 503;
     res.set_header("Retry-After", "5");
     res.set_content(R"({"error":{"code":"unavailable","message":"too many event subscribers"}})",
-                    "application/json");
+                    "application/json; charset=utf-8");
     return;
   }
   res.set_header("Cache-Control", "no-cache");
