@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
+#include "origin/store/outbox.h"
 #include "origin/store/redis_pool.h"
 #include "tests/support/redis_server.h"
 
@@ -49,33 +50,64 @@ class RedisStoreTest : public ::testing::Test {
     store_ = std::make_unique<RedisInventoryStore>(*pool_, RedisStoreConfig{"t"});
   }
 
-  // The ledger stream as model events (seq = position).
-  std::vector<LedgerEvent> Ledger() {
+  // The stream's outbox entries, decoded; every entry must decode.
+  std::vector<OutboxEntry> Outbox() {
     const CommandResult r = pool_->Command({"XRANGE", store_->LedgerKey(), "-", "+"});
     EXPECT_TRUE(r.ok) << r.error;
-    std::vector<LedgerEvent> events;
+    std::vector<OutboxEntry> entries;
     for (const Reply& entry : r.reply.elements) {
-      std::map<std::string, std::string> f;
-      const auto& kv = entry.elements.at(1).elements;
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].str] = kv[i + 1].str;
+      OutboxEntry e;
+      std::string error;
+      EXPECT_TRUE(DecodeOutboxEntry(entry, &e, &error)) << error;
+      entries.push_back(std::move(e));
+    }
+    return entries;
+  }
+
+  // The ledger events of the stream as model events (seq = position).
+  std::vector<LedgerEvent> Ledger() {
+    std::vector<LedgerEvent> events;
+    for (const OutboxEntry& entry : Outbox()) {
+      if (entry.kind != OutboxEntry::Kind::kLedger) continue;
+      const LedgerRecord& l = entry.ledger;
       LedgerEvent e;
       e.seq = static_cast<std::int64_t>(events.size()) + 1;
-      e.sku = std::stoll(f["sku"]);
-      e.ref = f["ref"];
-      for (auto op : {core::LedgerOp::kSet, core::LedgerOp::kAdjust, core::LedgerOp::kReserve,
-                      core::LedgerOp::kConfirm, core::LedgerOp::kRelease, core::LedgerOp::kExpire,
-                      core::LedgerOp::kReturn}) {
-        if (core::LedgerOpName(op) == f["op"]) e.op = op;
-      }
-      e.qty = std::stoll(f["qty"]);
-      e.before = std::stoll(f["before"]);
-      e.after = std::stoll(f["after"]);
-      e.actor = f["actor"];
-      e.reason = f["reason"];
-      e.time_ms = std::stoll(f["time"]);
+      e.sku = l.sku;
+      e.ref = l.ref;
+      e.op = l.op;
+      e.qty = l.qty;
+      e.before = l.before;
+      e.after = l.after;
+      e.actor = l.actor;
+      e.reason = l.reason;
+      e.time_ms = l.time_ms;
       events.push_back(std::move(e));
     }
     return events;
+  }
+
+  // The newest outbox record of each reservation and each SKU's options: what sync mirrors.
+  void ExpectOutboxMirrors(const core::InventoryModel& model, const std::string& at) {
+    std::map<std::string, core::ReservationView> reservations;
+    std::map<std::int64_t, std::int64_t> limits;
+    std::map<std::int64_t, std::int64_t> versions;
+    for (const OutboxEntry& e : Outbox()) {
+      if (e.kind == OutboxEntry::Kind::kReservation) {
+        reservations[e.reservation.order_id] = e.reservation;
+      } else if (e.kind == OutboxEntry::Kind::kStock) {
+        limits[e.stock.sku] = e.stock.limit;
+        versions[e.stock.sku] = std::max(versions[e.stock.sku], e.stock.version);
+      } else {
+        versions[e.ledger.sku] = std::max(versions[e.ledger.sku], e.ledger.version);
+      }
+    }
+    const auto all = model.AllReservations();
+    ASSERT_EQ(reservations.size(), all.size()) << at;
+    for (const auto& r : all) EXPECT_EQ(reservations[r.order_id], r) << at;
+    for (const auto& s : model.AllStock()) {
+      EXPECT_EQ(limits[s.sku], s.per_customer_limit) << at << " sku " << s.sku;
+      EXPECT_EQ(versions[s.sku], s.version) << at << " sku " << s.sku;
+    }
   }
 
   std::unique_ptr<RedisServer> redis_;
@@ -244,6 +276,7 @@ TEST_F(RedisStoreTest, MatchesReferenceModel) {
                 [](const SnapshotItem& a, const SnapshotItem& b) { return a.sku < b.sku; });
       EXPECT_EQ(got, expected) << at;
       EXPECT_EQ(Ledger(), model.Ledger()) << at;
+      ExpectOutboxMirrors(model, at);
       if (::testing::Test::HasFailure()) FAIL() << "state diverged at " << at;
     }
   }

@@ -14,7 +14,15 @@
 --   P:res:{O}     hash    status items customer ttl confirm expires_at created_at updated_at
 --                         (items: "S:qty,S:qty" in request order)
 --   P:deadlines   zset    order_id of every live hold, scored by expires_at (ms)
---   P:ledger      stream  one entry per ledger event: sku ref op qty before after actor reason time
+--   P:ledger      stream  the outbox the sync worker drains into MariaDB; three kinds of entry:
+--                         kind=ledger       sku ref op qty before after actor reason time version
+--                                           (one per ledger event; version: the SKU's, after it)
+--                         kind=stock        sku limit version time (after every set: the options
+--                                           that no ledger event carries)
+--                         kind=reservation  order status items customer ttl confirm expires_at
+--                                           created_at updated_at (after every change of a
+--                                           reservation record, the full record)
+--                         The entry id orders them; sync applies a record only when it is newer.
 --   P:snapver     string  snapshot version: +1 per SKU change
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
 --
@@ -88,10 +96,27 @@ local function apply(sku, ref, op, qty, actor, reason)
   end
   redis.call('HSET', stock_key(sku), 'on_hand', n(on_hand), 'reserved', n(reserved), 'sold', n(sold),
     'updated_at', n(NOW))
-  redis.call('HINCRBY', stock_key(sku), 'version', 1)
-  redis.call('XADD', LEDGER, '*', 'sku', sku, 'ref', ref, 'op', op, 'qty', n(qty), 'before',
-    n(before), 'after', n(on_hand - reserved), 'actor', actor, 'reason', reason, 'time', n(NOW))
+  local version = redis.call('HINCRBY', stock_key(sku), 'version', 1)
+  redis.call('XADD', LEDGER, '*', 'kind', 'ledger', 'sku', sku, 'ref', ref, 'op', op, 'qty', n(qty),
+    'before', n(before), 'after', n(on_hand - reserved), 'actor', actor, 'reason', reason, 'time',
+    n(NOW), 'version', n(version))
   bump_snapshot(sku)
+end
+
+-- The outbox record of a SKU's options (per-customer limit) and version, after a set.
+local function outbox_stock(sku)
+  local s = redis.call('HMGET', stock_key(sku), 'limit', 'version')
+  redis.call('XADD', LEDGER, '*', 'kind', 'stock', 'sku', sku, 'limit', s[1], 'version', s[2],
+    'time', n(NOW))
+end
+
+-- The outbox record of a reservation: its whole hash, after every change.
+local function outbox_reservation(order)
+  local r = redis.call('HMGET', res_key(order), 'status', 'items', 'customer', 'ttl', 'confirm',
+    'expires_at', 'created_at', 'updated_at')
+  redis.call('XADD', LEDGER, '*', 'kind', 'reservation', 'order', order, 'status', r[1], 'items',
+    r[2], 'customer', r[3], 'ttl', r[4], 'confirm', r[5], 'expires_at', r[6], 'created_at', r[7],
+    'updated_at', r[8])
 end
 
 local function apply_items(order, items, op, actor, reason)
@@ -123,6 +148,7 @@ local function set_status(order, from, to, items, customer)
   local counts = { reserved = true, confirmed = true }
   if counts[from] and not counts[to] then count_for_customer(customer, items, -1) end
   redis.call('HSET', res_key(order), 'status', to, 'updated_at', n(NOW))
+  outbox_reservation(order)
 end
 
 -- Expires every live hold whose deadline has passed, oldest deadline first (ties by order_id,

@@ -1,5 +1,6 @@
 -- extend.lua: POST /v1/reservations/{order_id}/extend. A live hold's deadline moves to
--- max(current, now + ttl): a late retry cannot shorten it. No counter moves, so no ledger event.
+-- max(current, now + ttl): a late retry cannot shorten it. No counter moves, so no ledger event;
+-- the outbox gets the new reservation record.
 -- ARGV[4] order_id, ARGV[5] ttl seconds.
 -- Returns JSON {code, message, reservation?}: not_found; reservation_expired; invalid_state for a
 -- hold that is no longer reserved.
@@ -16,4 +17,5 @@ end
 local deadline = math.max(r.expires_at, NOW + ttl * 1000)
 redis.call('HSET', res_key(order), 'expires_at', n(deadline), 'updated_at', n(NOW))
 redis.call('ZADD', DEADLINES, deadline, order)
+outbox_reservation(order)
 return result('ok', 'extended', { reservation = reservation_view(order) })

@@ -53,6 +53,7 @@ redis.call('HSET', res_key(order), 'status', 'reserved', 'items', items_text, 'c
 redis.call('ZADD', DEADLINES, expires_at, order)
 count_for_customer(customer, items, 1)
 apply_items(order, items, 'reserve', ACTOR, '')
+outbox_reservation(order)
 if confirm == '1' then
   apply_items(order, items, 'confirm', ACTOR, '')
   set_status(order, 'reserved', 'confirmed', items, customer)

@@ -12,6 +12,7 @@ if not s then
   redis.call('HSET', stock_key(sku), 'on_hand', '0', 'reserved', '0', 'sold', '0', 'version', '0',
     'limit', limit_arg == '' and '0' or limit_arg, 'updated_at', n(NOW))
   apply(sku, '', 'set', on_hand, ACTOR, reason)
+  outbox_stock(sku)
   return result('ok', 'sku created', { stock = stock_view(sku), created = true })
 end
 if on_hand < s.reserved then
@@ -31,4 +32,5 @@ else
   redis.call('HSET', stock_key(sku), 'updated_at', n(NOW))
   bump_snapshot(sku)
 end
+outbox_stock(sku)
 return result('ok', 'stock set', { stock = stock_view(sku) })

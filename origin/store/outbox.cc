@@ -1,0 +1,361 @@
+#include "origin/store/outbox.h"
+
+#include <charconv>
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace stockgate::store {
+namespace {
+
+using core::LedgerOp;
+using core::ReservationStatus;
+
+constexpr std::uint64_t kMaxSeq = std::uint64_t{1} << StreamId::kSeqBits;
+
+template <class Int>
+bool ParseInt(std::string_view text, Int* out) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+std::optional<LedgerOp> OpFromName(std::string_view name) {
+  for (auto op : {LedgerOp::kSet, LedgerOp::kAdjust, LedgerOp::kReserve, LedgerOp::kConfirm,
+                  LedgerOp::kRelease, LedgerOp::kExpire, LedgerOp::kReturn}) {
+    if (core::LedgerOpName(op) == name) return op;
+  }
+  return std::nullopt;
+}
+
+std::optional<ReservationStatus> StatusFromName(std::string_view name) {
+  for (auto s :
+       {ReservationStatus::kReserved, ReservationStatus::kConfirmed, ReservationStatus::kReleased,
+        ReservationStatus::kExpired, ReservationStatus::kReturned}) {
+    if (core::ReservationStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+// Field access over an entry's flat [field, value, ...] list; records the first missing or
+// malformed field.
+class Fields {
+ public:
+  explicit Fields(const Reply& list) {
+    for (std::size_t i = 0; i + 1 < list.elements.size(); i += 2) {
+      values_[list.elements[i].str] = list.elements[i + 1].str;
+    }
+  }
+  std::string Str(const char* name) {
+    const auto it = values_.find(name);
+    if (it == values_.end()) return Fail(name, "missing"), std::string();
+    return it->second;
+  }
+  std::int64_t Int(const char* name) {
+    std::int64_t v = 0;
+    const auto it = values_.find(name);
+    if (it == values_.end()) return Fail(name, "missing"), 0;
+    if (!ParseInt(it->second, &v)) return Fail(name, "not an integer"), 0;
+    return v;
+  }
+  void Fail(const char* name, const char* why) {
+    if (error_.empty()) {
+      error_ = name;
+      error_ += ": ";
+      error_ += why;
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::map<std::string, std::string, std::less<>> values_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::string StreamId::Text() const {
+  std::string out = std::to_string(ms);
+  out += '-';
+  out += std::to_string(seq);
+  return out;
+}
+
+StreamId StreamId::FromPacked(std::int64_t packed) {
+  const auto u = static_cast<std::uint64_t>(packed);
+  return {u >> kSeqBits, u & (kMaxSeq - 1)};
+}
+
+bool StreamId::Parse(std::string_view text, StreamId* out) {
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) return false;
+  StreamId id;
+  if (!ParseInt(text.substr(0, dash), &id.ms) || !ParseInt(text.substr(dash + 1), &id.seq)) {
+    return false;
+  }
+  // ms must leave room for the seq bits in a signed 64-bit number.
+  if (id.seq >= kMaxSeq || id.ms >= (std::uint64_t{1} << (63 - kSeqBits))) return false;
+  *out = id;
+  return true;
+}
+
+bool ParseItemsField(std::string_view text, std::vector<core::Item>* items) {
+  items->clear();
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view part = text.substr(0, comma);
+    const auto colon = part.find(':');
+    core::Item item;
+    if (colon == std::string_view::npos || !ParseInt(part.substr(0, colon), &item.sku) ||
+        !ParseInt(part.substr(colon + 1), &item.qty)) {
+      return false;
+    }
+    items->push_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return !items->empty();
+}
+
+std::string FormatItemsField(const std::vector<core::Item>& items) {
+  std::string out;
+  for (const core::Item& item : items) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(item.sku);
+    out += ':';
+    out += std::to_string(item.qty);
+  }
+  return out;
+}
+
+bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error) {
+  if (!entry.is_array() || entry.elements.size() != 2 || !entry.elements[1].is_array()) {
+    *error = "not a stream entry";
+    return false;
+  }
+  if (!StreamId::Parse(entry.elements[0].str, &out->id)) {
+    *error = "bad entry id " + entry.elements[0].str;
+    return false;
+  }
+  Fields f(entry.elements[1]);
+  const std::string kind = f.Str("kind");
+  if (kind == "ledger") {
+    out->kind = OutboxEntry::Kind::kLedger;
+    LedgerRecord& l = out->ledger;
+    l.sku = f.Int("sku");
+    l.ref = f.Str("ref");
+    const std::string op = f.Str("op");
+    if (const auto parsed = OpFromName(op)) {
+      l.op = *parsed;
+    } else {
+      f.Fail("op", "unknown");
+    }
+    l.qty = f.Int("qty");
+    l.before = f.Int("before");
+    l.after = f.Int("after");
+    l.actor = f.Str("actor");
+    l.reason = f.Str("reason");
+    l.time_ms = f.Int("time");
+    l.version = f.Int("version");
+  } else if (kind == "stock") {
+    out->kind = OutboxEntry::Kind::kStock;
+    out->stock.sku = f.Int("sku");
+    out->stock.limit = f.Int("limit");
+    out->stock.version = f.Int("version");
+    out->stock.time_ms = f.Int("time");
+  } else if (kind == "reservation") {
+    out->kind = OutboxEntry::Kind::kReservation;
+    core::ReservationView& r = out->reservation;
+    r.order_id = f.Str("order");
+    if (const auto parsed = StatusFromName(f.Str("status"))) {
+      r.status = *parsed;
+    } else {
+      f.Fail("status", "unknown");
+    }
+    if (!ParseItemsField(f.Str("items"), &r.items)) f.Fail("items", "malformed");
+    r.customer_id = f.Str("customer");
+    r.ttl_seconds = f.Int("ttl");
+    r.confirm = f.Str("confirm") == "1";
+    r.expires_at_ms = f.Int("expires_at");
+    r.created_at_ms = f.Int("created_at");
+    r.updated_at_ms = f.Int("updated_at");
+  } else {
+    f.Fail("kind", kind.empty() ? "missing" : "unknown");
+  }
+  if (!f.error().empty()) {
+    *error = f.error();
+    return false;
+  }
+  return true;
+}
+
+Outbox::Outbox(RedisPool& pool, std::string key_prefix, std::string group)
+    : pool_(pool), key_(std::move(key_prefix) + ":ledger"), group_(std::move(group)) {}
+
+namespace {
+
+OutboxStatus Failed(const CommandResult& r) {
+  OutboxStatus s;
+  s.error = r.ok ? r.reply.str : r.error;
+  return s;
+}
+
+}  // namespace
+
+OutboxStatus Outbox::EnsureGroup() {
+  const CommandResult r = pool_.Command({"XGROUP", "CREATE", key_, group_, "0", "MKSTREAM"});
+  if (!r.ok || (r.reply.is_error() && r.reply.str.rfind("BUSYGROUP", 0) != 0)) return Failed(r);
+  return {true, "", 0};
+}
+
+OutboxRead Outbox::Decode(const CommandResult& r, bool claim) {
+  OutboxRead out;
+  if (!r.ok || r.reply.is_error()) {
+    out.error = r.ok ? r.reply.str : r.error;
+    return out;
+  }
+  out.ok = true;
+  const Reply* entries = nullptr;
+  if (claim) {
+    // XAUTOCLAIM: [next cursor, entries, (Redis 7) deleted ids].
+    if (!r.reply.is_array() || r.reply.elements.size() < 2) {
+      out.ok = false;
+      out.error = "unexpected XAUTOCLAIM reply";
+      return out;
+    }
+    out.next_cursor = r.reply.elements[0].str;
+    entries = &r.reply.elements[1];
+  } else if (r.reply.is_array() && !r.reply.elements.empty()) {
+    // XREADGROUP: [[stream, entries]]; nil when BLOCK timed out.
+    const Reply& stream = r.reply.elements[0];
+    if (stream.elements.size() == 2) entries = &stream.elements[1];
+  }
+  if (entries == nullptr) return out;
+  for (const Reply& e : entries->elements) {
+    // A pending entry that was deleted from the stream reads back as [id, nil]: nothing to do.
+    if (e.elements.size() == 2 && e.elements[1].is_nil()) continue;
+    OutboxEntry decoded;
+    std::string error;
+    if (DecodeOutboxEntry(e, &decoded, &error)) {
+      out.entries.push_back(std::move(decoded));
+    } else {
+      out.malformed.emplace_back(e.elements.empty() ? "" : e.elements[0].str, error);
+    }
+  }
+  return out;
+}
+
+OutboxRead Outbox::ReadNew(std::string_view consumer, int count, int block_ms) {
+  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                               std::to_string(count), "BLOCK", std::to_string(block_ms), "STREAMS",
+                               key_, ">"}),
+                false);
+}
+
+OutboxRead Outbox::ReadOwnPending(std::string_view consumer, int count) {
+  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                               std::to_string(count), "STREAMS", key_, "0"}),
+                false);
+}
+
+OutboxRead Outbox::Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
+                         std::string_view cursor) {
+  return Decode(
+      pool_.Command({"XAUTOCLAIM", key_, group_, std::string(consumer), std::to_string(min_idle_ms),
+                     std::string(cursor), "COUNT", std::to_string(count)}),
+      true);
+}
+
+OutboxStatus Outbox::Ack(const std::vector<StreamId>& ids) {
+  if (ids.empty()) return {true, "", 0};
+  std::vector<std::string> argv = {"XACK", key_, group_};
+  for (const StreamId& id : ids) argv.push_back(id.Text());
+  const CommandResult r = pool_.Command(argv);
+  if (!r.ok || !r.reply.is_integer()) return Failed(r);
+  return {true, "", r.reply.integer};
+}
+
+OutboxStatus Outbox::Trim() {
+  // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
+  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  if (!groups.ok || !groups.reply.is_array()) return Failed(groups);
+  std::optional<StreamId> last_delivered;
+  for (const Reply& g : groups.reply.elements) {
+    std::map<std::string, const Reply*> info;
+    for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+      info[g.elements[i].str] = &g.elements[i + 1];
+    }
+    if (info.count("name") && info["name"]->str == group_ && info.count("last-delivered-id")) {
+      StreamId id;
+      if (StreamId::Parse(info["last-delivered-id"]->str, &id)) last_delivered = id;
+    }
+  }
+  if (!last_delivered) return {false, "group " + group_ + " not found", 0};
+  // Oldest pending entry: XPENDING summary is [count, smallest id, greatest id, consumers].
+  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
+  if (!pending.ok || !pending.reply.is_array() || pending.reply.elements.size() < 2) {
+    return Failed(pending);
+  }
+  StreamId keep_from = *last_delivered;
+  ++keep_from.seq;  // everything up to the last delivered id has been delivered
+  if (pending.reply.elements[0].integer > 0) {
+    StreamId oldest;
+    if (!StreamId::Parse(pending.reply.elements[1].str, &oldest)) {
+      return {false, "bad XPENDING reply", 0};
+    }
+    keep_from = std::min(keep_from, oldest);
+  }
+  const CommandResult r = pool_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
+  if (!r.ok || !r.reply.is_integer()) return Failed(r);
+  return {true, "", r.reply.integer};
+}
+
+Outbox::Backlog Outbox::Measure() {
+  Backlog b;
+  const CommandResult len = pool_.Command({"XLEN", key_});
+  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
+  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  if (!len.ok || !len.reply.is_integer() || !pending.ok || !pending.reply.is_array() ||
+      pending.reply.elements.empty()) {
+    b.error = !len.ok ? len.error : (!pending.ok ? pending.error : pending.reply.str);
+    return b;
+  }
+  b.ok = true;
+  b.length = len.reply.integer;
+  b.pending = pending.reply.elements[0].integer;
+  if (groups.ok && groups.reply.is_array()) {
+    for (const Reply& g : groups.reply.elements) {
+      std::map<std::string, const Reply*> info;
+      for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
+        info[g.elements[i].str] = &g.elements[i + 1];
+      }
+      // Redis 7: "lag" counts entries not yet delivered to the group (nil when unknown).
+      if (info.count("name") && info["name"]->str == group_ && info.count("lag") &&
+          info["lag"]->is_integer()) {
+        b.undelivered = info["lag"]->integer;
+      }
+    }
+  }
+  return b;
+}
+
+OutboxStatus Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
+  const CommandResult r = pool_.Command({"XINFO", "CONSUMERS", key_, group_});
+  if (!r.ok || !r.reply.is_array()) return Failed(r);
+  OutboxStatus s{true, "", 0};
+  for (const Reply& c : r.reply.elements) {
+    std::map<std::string, const Reply*> info;
+    for (std::size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+      info[c.elements[i].str] = &c.elements[i + 1];
+    }
+    if (!info.count("name") || !info.count("pending") || !info.count("idle")) continue;
+    if (info["pending"]->integer != 0 || info["idle"]->integer < idle_ms) continue;
+    const CommandResult d =
+        pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, info["name"]->str});
+    if (d.ok && d.reply.is_integer()) ++s.count;
+  }
+  return s;
+}
+
+}  // namespace stockgate::store
