@@ -1,0 +1,142 @@
+#include "origin/history/mariadb.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+
+#include <utility>
+
+namespace stockgate::history {
+
+bool QueryResult::transport_error() const {
+  // CR_* client errors: connection refused/lost/gone, or a timeout on the socket.
+  return error_number >= CR_MIN_ERROR && error_number <= CR_MAX_ERROR;
+}
+
+std::unique_ptr<MariaDbConnection> MariaDbConnection::Open(const MySqlConfig& config,
+                                                           bool select_database,
+                                                           std::string* error) {
+  MYSQL* mysql = mysql_init(nullptr);
+  if (mysql == nullptr) {
+    *error = "mysql_init failed";
+    return nullptr;
+  }
+  const unsigned connect_timeout = static_cast<unsigned>(std::max(1, config.connect_timeout_s));
+  const unsigned read_timeout = static_cast<unsigned>(std::max(1, config.read_timeout_s));
+  const unsigned write_timeout = static_cast<unsigned>(std::max(1, config.write_timeout_s));
+  const my_bool no = 0;
+  mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+  mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+  mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
+  mysql_options(mysql, MYSQL_OPT_RECONNECT, &no);  // a reconnect would silently drop a transaction
+  mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  const char* socket = config.socket.empty() ? nullptr : config.socket.c_str();
+  const char* host = socket ? "localhost" : config.host.c_str();
+  if (mysql_real_connect(mysql, host, config.user.c_str(), config.password.c_str(),
+                         select_database ? config.database.c_str() : nullptr,
+                         static_cast<unsigned>(config.port), socket, 0) == nullptr) {
+    *error = mysql_error(mysql);
+    mysql_close(mysql);
+    return nullptr;
+  }
+  return std::unique_ptr<MariaDbConnection>(new MariaDbConnection(mysql));
+}
+
+MariaDbConnection::~MariaDbConnection() { mysql_close(mysql_); }
+
+QueryResult MariaDbConnection::Query(std::string_view sql) {
+  QueryResult r;
+  if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) {
+    r.error_number = mysql_errno(mysql_);
+    r.error = mysql_error(mysql_);
+    broken_ = broken_ || r.transport_error();
+    return r;
+  }
+  MYSQL_RES* res = mysql_store_result(mysql_);
+  if (res == nullptr) {
+    if (mysql_field_count(mysql_) != 0) {  // a result set was due but could not be read
+      r.error_number = mysql_errno(mysql_);
+      r.error = mysql_error(mysql_);
+      broken_ = broken_ || r.transport_error();
+      return r;
+    }
+    r.ok = true;
+    r.affected_rows = mysql_affected_rows(mysql_);
+    return r;
+  }
+  const unsigned fields = mysql_num_fields(res);
+  while (MYSQL_ROW row = mysql_fetch_row(res)) {
+    const unsigned long* lengths = mysql_fetch_lengths(res);
+    Row out;
+    out.reserve(fields);
+    for (unsigned i = 0; i < fields; ++i) {
+      if (row[i] == nullptr) {
+        out.emplace_back(std::nullopt);
+      } else {
+        out.emplace_back(std::string(row[i], lengths[i]));
+      }
+    }
+    r.rows.push_back(std::move(out));
+  }
+  mysql_free_result(res);
+  r.ok = true;
+  return r;
+}
+
+std::string MariaDbConnection::Quote(std::string_view text) {
+  std::string out(text.size() * 2 + 3, '\0');
+  out[0] = '\'';
+  const unsigned long n =
+      mysql_real_escape_string(mysql_, out.data() + 1, text.data(), text.size());
+  out.resize(n + 1);
+  out += '\'';
+  return out;
+}
+
+MariaDbPool::MariaDbPool(MySqlConfig config) : config_(std::move(config)) {}
+MariaDbPool::~MariaDbPool() = default;
+
+bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::string* error) {
+  std::unique_ptr<MariaDbConnection> conn;
+  {
+    std::lock_guard lock(mu_);
+    if (Clock::now() < down_until_) {
+      *error = "history database unavailable: " + last_error_;
+      return false;
+    }
+    if (!idle_.empty()) {
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!conn) {
+    std::string why;
+    conn = MariaDbConnection::Open(config_, true, &why);
+    if (!conn) {
+      std::lock_guard lock(mu_);
+      last_error_ = why;
+      down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+      *error = "history database unavailable: " + why;
+      return false;
+    }
+  }
+  fn(*conn);
+  std::lock_guard lock(mu_);
+  if (conn->broken()) {
+    last_error_ = "connection lost";
+    down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+  } else if (static_cast<int>(idle_.size()) < config_.pool_size) {
+    idle_.push_back(std::move(conn));
+  }
+  return true;
+}
+
+std::string JoinInts(const std::vector<std::int64_t>& values) {
+  std::string out;
+  for (const std::int64_t v : values) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(v);
+  }
+  return out;
+}
+
+}  // namespace stockgate::history

@@ -1,0 +1,34 @@
+// MySqlConfig: where the MariaDB (or MySQL) history database is and how long to wait for it, as
+// the origin and the sync worker both take it: from a URI on the command line
+// (mysql://user:password@host:port/database?socket=/path) or from config keys. Timeouts are short
+// on purpose: a database that does not answer is reported as unavailable, never waited for.
+#ifndef STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
+#define STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
+
+#include <string>
+#include <string_view>
+
+namespace stockgate::history {
+
+struct MySqlConfig {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string socket;  // a unix socket path; when set it is used instead of host:port
+  std::string user = "root";
+  std::string password;  // prefer STOCKGATE_MYSQL_PASSWORD over writing it in a file
+  std::string database = "stockgate";
+  int connect_timeout_s = 1;  // libmariadb takes whole seconds
+  int read_timeout_s = 5;
+  int write_timeout_s = 5;
+  int pool_size = 4;       // connections kept open (readers)
+  int down_for_ms = 1000;  // after a failure, answer unavailable at once for this long
+};
+
+// Parses mysql://[user[:password]@][host][:port][/database][?socket=PATH] into *out, keeping
+// fields the URI leaves out. Percent-escapes in user and password are decoded. On failure returns
+// false with a message in *error and leaves *out unchanged.
+bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error);
+
+}  // namespace stockgate::history
+
+#endif  // STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_

@@ -1,0 +1,98 @@
+#include "origin/history/schema.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "origin/history/mariadb.h"
+
+namespace stockgate::history {
+
+std::vector<Migration> MigrationSources();  // migrations.cc, generated
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> all = [] {
+    std::vector<Migration> m = MigrationSources();
+    std::sort(m.begin(), m.end(),
+              [](const Migration& a, const Migration& b) { return a.version < b.version; });
+    return m;
+  }();
+  return all;
+}
+
+std::vector<std::string> SplitStatements(std::string_view sql) {
+  std::vector<std::string> out;
+  std::string current;
+  while (!sql.empty()) {
+    const auto nl = sql.find('\n');
+    std::string_view line = sql.substr(0, nl);
+    sql.remove_prefix(nl == std::string_view::npos ? sql.size() : nl + 1);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line.substr(first).starts_with("--")) continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    line = line.substr(0, last + 1);
+    const bool ends = line.ends_with(';');
+    if (ends) line.remove_suffix(1);
+    current += line;
+    current += '\n';
+    if (ends) {
+      out.push_back(std::move(current));
+      current.clear();
+    }
+  }
+  if (current.find_first_not_of(" \t\r\n") != std::string::npos) out.push_back(std::move(current));
+  return out;
+}
+
+MigrateResult ApplyMigrations(const MySqlConfig& config) {
+  MigrateResult result;
+  std::string error;
+  std::unique_ptr<MariaDbConnection> conn = MariaDbConnection::Open(config, false, &error);
+  if (!conn) {
+    result.error = "cannot connect to MariaDB: " + error;
+    return result;
+  }
+  auto run = [&](const std::string& sql) {
+    QueryResult r = conn->Query(sql);
+    if (!r.ok && result.error.empty()) result.error = r.error + " in: " + sql;
+    return r;
+  };
+  const std::string db = "`" + config.database + "`";
+  if (!run("CREATE DATABASE IF NOT EXISTS " + db + " CHARACTER SET utf8mb4").ok) return result;
+  if (!run("USE " + db).ok) return result;
+  const QueryResult lock = run("SELECT GET_LOCK('stockgate_migrations', 30)");
+  if (!lock.ok) return result;
+  if (lock.rows.empty() || lock.rows[0][0] != "1") {
+    result.error = "another process held the migration lock for 30 s";
+    return result;
+  }
+  bool ok = run("CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, "
+                "name VARCHAR(200) NOT NULL, applied_at TIMESTAMP(3) NOT NULL DEFAULT "
+                "CURRENT_TIMESTAMP(3)) ENGINE = InnoDB")
+                .ok;
+  for (const Migration& m : Migrations()) {
+    if (!ok) break;
+    const QueryResult seen =
+        run("SELECT 1 FROM schema_migrations WHERE version = " + std::to_string(m.version));
+    if (!seen.ok) break;
+    if (!seen.rows.empty()) continue;
+    for (const std::string& statement : SplitStatements(m.sql)) {
+      if (!run(statement).ok) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) break;
+    std::string record = "INSERT INTO schema_migrations (version, name) VALUES (";
+    record += std::to_string(m.version);
+    record += ", ";
+    record += conn->Quote(m.name);
+    record += ")";
+    if (!run(record).ok) break;
+    result.applied.push_back(m.version);
+  }
+  conn->Query("SELECT RELEASE_LOCK('stockgate_migrations')");
+  result.ok = result.error.empty();
+  return result;
+}
+
+}  // namespace stockgate::history
