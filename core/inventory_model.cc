@@ -124,6 +124,23 @@ std::string_view ReservationStatusName(ReservationStatus status) {
   return "unknown";
 }
 
+std::optional<ReservationStatus> ReservationStatusFromName(std::string_view name) {
+  for (auto s :
+       {ReservationStatus::kReserved, ReservationStatus::kConfirmed, ReservationStatus::kReleased,
+        ReservationStatus::kExpired, ReservationStatus::kReturned}) {
+    if (ReservationStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<LedgerOp> LedgerOpFromName(std::string_view name) {
+  for (auto op : {LedgerOp::kSet, LedgerOp::kAdjust, LedgerOp::kReserve, LedgerOp::kConfirm,
+                  LedgerOp::kRelease, LedgerOp::kExpire, LedgerOp::kReturn}) {
+    if (LedgerOpName(op) == name) return op;
+  }
+  return std::nullopt;
+}
+
 std::string_view LedgerOpName(LedgerOp op) {
   switch (op) {
     case LedgerOp::kSet:

@@ -49,6 +49,9 @@ enum class LedgerOp : std::uint8_t {
 std::string_view ReservationStatusName(ReservationStatus status);
 // "set", "adjust", "reserve", "confirm", "release", "expire", "return"; "unknown" otherwise.
 std::string_view LedgerOpName(LedgerOp op);
+// The inverses of the two above; nullopt for any other text.
+std::optional<ReservationStatus> ReservationStatusFromName(std::string_view name);
+std::optional<LedgerOp> LedgerOpFromName(std::string_view name);
 
 struct StockView {
   std::int64_t sku = 0;

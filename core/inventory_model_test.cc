@@ -118,6 +118,22 @@ TEST(InventoryModelNamesTest, StatusAndOpNames) {
   EXPECT_EQ(LedgerOpName(static_cast<LedgerOp>(99)), "unknown");
 }
 
+// Parsing a name gives back the value it names, and nothing for other text.
+TEST(InventoryModelNamesTest, NamesParseBack) {
+  for (int i = 0; i < 5; ++i) {
+    const auto s = static_cast<Status>(i);
+    EXPECT_EQ(ReservationStatusFromName(ReservationStatusName(s)), s);
+  }
+  for (int i = 0; i < 7; ++i) {
+    const auto op = static_cast<LedgerOp>(i);
+    EXPECT_EQ(LedgerOpFromName(LedgerOpName(op)), op);
+  }
+  EXPECT_EQ(ReservationStatusFromName("unknown"), std::nullopt);
+  EXPECT_EQ(ReservationStatusFromName("Reserved"), std::nullopt);
+  EXPECT_EQ(LedgerOpFromName(""), std::nullopt);
+  EXPECT_EQ(LedgerOpFromName("sell"), std::nullopt);
+}
+
 // The first set creates the SKU at version 1 and writes a set event from 0.
 TEST_F(InventoryModelTest, SetStockCreatesSku) {
   StockResult result = model_.SetStock(7, MakeSet(10, 3, "launch"), "alice", now_ms_);

@@ -8,9 +8,6 @@
 namespace stockgate::store {
 namespace {
 
-using core::LedgerOp;
-using core::ReservationStatus;
-
 constexpr std::uint64_t kMaxSeq = std::uint64_t{1} << StreamId::kSeqBits;
 
 template <class Int>
@@ -19,23 +16,6 @@ bool ParseInt(std::string_view text, Int* out) {
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, *out);
   return ec == std::errc() && ptr == end;
-}
-
-std::optional<LedgerOp> OpFromName(std::string_view name) {
-  for (auto op : {LedgerOp::kSet, LedgerOp::kAdjust, LedgerOp::kReserve, LedgerOp::kConfirm,
-                  LedgerOp::kRelease, LedgerOp::kExpire, LedgerOp::kReturn}) {
-    if (core::LedgerOpName(op) == name) return op;
-  }
-  return std::nullopt;
-}
-
-std::optional<ReservationStatus> StatusFromName(std::string_view name) {
-  for (auto s :
-       {ReservationStatus::kReserved, ReservationStatus::kConfirmed, ReservationStatus::kReleased,
-        ReservationStatus::kExpired, ReservationStatus::kReturned}) {
-    if (core::ReservationStatusName(s) == name) return s;
-  }
-  return std::nullopt;
 }
 
 // Field access over an entry's flat [field, value, ...] list; records the first missing or
@@ -146,7 +126,7 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
     l.sku = f.Int("sku");
     l.ref = f.Str("ref");
     const std::string op = f.Str("op");
-    if (const auto parsed = OpFromName(op)) {
+    if (const auto parsed = core::LedgerOpFromName(op)) {
       l.op = *parsed;
     } else {
       f.Fail("op", "unknown");
@@ -168,7 +148,7 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
     out->kind = OutboxEntry::Kind::kReservation;
     core::ReservationView& r = out->reservation;
     r.order_id = f.Str("order");
-    if (const auto parsed = StatusFromName(f.Str("status"))) {
+    if (const auto parsed = core::ReservationStatusFromName(f.Str("status"))) {
       r.status = *parsed;
     } else {
       f.Fail("status", "unknown");

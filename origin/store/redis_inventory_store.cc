@@ -86,19 +86,11 @@ StockView StockOf(const json& j) {
   return v;
 }
 
-std::optional<ReservationStatus> StatusFromName(std::string_view name) {
-  for (auto s :
-       {ReservationStatus::kReserved, ReservationStatus::kConfirmed, ReservationStatus::kReleased,
-        ReservationStatus::kExpired, ReservationStatus::kReturned}) {
-    if (core::ReservationStatusName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
 ReservationView ReservationOf(const json& j) {
   ReservationView v;
   v.order_id = Str(j, "order_id");
-  v.status = StatusFromName(Str(j, "status")).value_or(ReservationStatus::kReserved);
+  v.status =
+      core::ReservationStatusFromName(Str(j, "status")).value_or(ReservationStatus::kReserved);
   if (const json& items = Sub(j, "items"); items.is_array()) {
     for (const json& item : items) v.items.push_back({Sku(Sub(item, "sku")), Int(item, "qty")});
   }

@@ -404,7 +404,7 @@ TEST(InventoryScriptsTest, EmbeddedAndDistinct) {
     EXPECT_NE(s.source().find("local function expire_due"), std::string::npos) << s.name();
     EXPECT_TRUE(shas.insert(s.sha1()).second) << s.name();
   }
-  EXPECT_EQ(InventoryScripts().size(), 8u);
+  EXPECT_EQ(InventoryScripts().size(), 11u);
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// Recovery: the Redis side of `stockgate-sync check | repair | rebuild`, kept here because this
+// library owns the keyspace. Audit reads one consistent picture (counters, live holds, the whole
+// outbox stream); Compensate appends ledger events that account for a drift without moving the
+// counters; Restore writes records back into an empty keyspace after data loss, and
+// FinishRestore makes new stream ids follow the restored history's.
+#ifndef STOCKGATE_ORIGIN_STORE_RECOVERY_H_
+#define STOCKGATE_ORIGIN_STORE_RECOVERY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/inventory_model.h"
+#include "origin/store/outbox.h"
+#include "origin/store/redis_pool.h"
+
+namespace stockgate::store {
+
+struct AuditSku {
+  std::int64_t sku = 0;
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+  std::int64_t sold = 0;
+  std::int64_t version = 0;
+  std::int64_t limit = 0;
+};
+
+struct RedisAudit {
+  bool ok = false;
+  std::string error;
+  std::vector<AuditSku> skus;             // by SKU
+  std::map<std::int64_t, std::int64_t> held;  // SKU -> units in live holds
+  std::int64_t live_holds = 0;
+  StreamId last_id;                  // the stream's last generated id (0-0 when none)
+  std::vector<OutboxEntry> entries;  // the stream, oldest first
+  std::vector<std::string> malformed;
+};
+
+RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms);
+
+// One compensating event: replaying `op` with `qty` moves the ledger's sum by the drift.
+struct Compensation {
+  core::LedgerOp op = core::LedgerOp::kAdjust;
+  std::int64_t qty = 0;
+};
+
+struct RecoveryStatus {
+  bool ok = false;
+  core::Code code = core::Code::kOk;  // kInvalidState: the counters moved since the check
+  std::string error;
+};
+
+RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
+                          const std::vector<Compensation>& events, std::string_view actor,
+                          std::string_view reason, std::int64_t now_ms);
+
+struct RestoreBatch {
+  struct Adjustment {
+    std::int64_t sku = 0;
+    std::string request_id;
+    std::int64_t delta = 0;
+  };
+  struct CustomerUnits {
+    std::int64_t sku = 0;
+    std::string customer;
+    std::int64_t units = 0;
+  };
+  std::vector<core::StockView> stocks;
+  std::vector<core::ReservationView> reservations;
+  std::vector<Adjustment> adjustments;
+  std::vector<CustomerUnits> customers;
+};
+
+// Ok when no key of the prefix exists but an empty outbox stream (sync may have recreated it).
+RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix);
+RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
+                       std::int64_t now_ms);
+// Creates the stream and the sync group if missing and moves the stream's last id to
+// `last_event`, so that ids of new events sort after the restored history's.
+RecoveryStatus FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event);
+
+}  // namespace stockgate::store
+
+#endif  // STOCKGATE_ORIGIN_STORE_RECOVERY_H_

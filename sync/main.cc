@@ -1,0 +1,327 @@
+// stockgate-sync: reads the configuration, wires the parts, runs. `run` (the default) drains the
+// outbox stream into MariaDB and sweeps expired holds until SIGINT/SIGTERM; `check`, `repair`,
+// `rebuild` and `migrate` are the operator commands of docs/operations.md.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "origin/history/mysql_config.h"
+#include "origin/history/schema.h"
+#include "origin/store/outbox.h"
+#include "origin/store/redis_inventory_store.h"
+#include "origin/store/redis_pool.h"
+#include "sync/ingester.h"
+#include "sync/reconcile.h"
+#include "sync/sweeper.h"
+
+namespace stockgate::sync {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Options {
+  std::string redis = "127.0.0.1:6379";
+  std::string redis_prefix = "sg";
+  int redis_timeout_ms = 500;
+  std::string mysql = "mysql://root@127.0.0.1:3306/stockgate";
+  std::string consumer;
+  int batch_size = 500;
+  std::int64_t claim_idle_ms = 10'000;
+  int sweep_interval_ms = 200;
+  int stats_interval_ms = 5'000;
+  std::string actor = "repair";
+  std::string log_level = "info";
+};
+
+// "HOST:PORT" into the Redis config; false with a message otherwise.
+bool ParseRedis(const std::string& text, store::RedisConfig* out, std::string* error) {
+  const auto colon = text.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
+      port < 1 || port > 65535) {
+    *error = "--redis wants HOST:PORT, got '" + text + "'";
+    return false;
+  }
+  out->host = text.substr(0, colon);
+  out->port = port;
+  return true;
+}
+
+// Percentile of samples (sorted in place), 0 when there are none.
+std::int64_t Percentile(std::vector<std::int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConfig& mysql) {
+  // The stop signals are blocked since main began (threads inherit that); this thread takes them.
+  const sigset_t stop_signals = StopSignals();
+  std::atomic<bool> stop{false};
+
+  store::RedisInventoryStore store(pool, {o.redis_prefix});
+  store::Outbox outbox(pool, o.redis_prefix);
+  IngestConfig ingest;
+  ingest.consumer = o.consumer;
+  ingest.batch_size = o.batch_size;
+  ingest.claim_idle_ms = o.claim_idle_ms;
+  ingest.block_ms = std::max(10, std::min(100, o.redis_timeout_ms / 3));
+  Ingester ingester(outbox, mysql, ingest, NowMs);
+  Sweeper sweeper(store, o.sweep_interval_ms, NowMs);
+
+  std::thread sweep_thread;
+  if (o.sweep_interval_ms > 0) sweep_thread = std::thread([&] { sweeper.Run(stop); });
+  std::thread ingest_thread([&] {
+    // The schema first; while MariaDB is unreachable keep trying (the stream holds the backlog
+    // and the sweeper runs regardless).
+    for (int attempt = 0; !stop.load(); ++attempt) {
+      const history::MigrateResult m = history::ApplyMigrations(mysql);
+      if (m.ok) {
+        for (const int v : m.applied) {
+          spdlog::info(json{{"msg", "migration applied"}, {"version", v}}.dump());
+        }
+        break;
+      }
+      if (attempt % 20 == 0) {
+        spdlog::warn(json{{"msg", "mariadb not ready"}, {"error", m.error}}.dump());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    std::string last_error;
+    while (!stop.load()) {
+      const Ingester::Step step = ingester.RunOnce();
+      if (step == Ingester::Step::kRedisDown || step == Ingester::Step::kMySqlDown) {
+        if (ingester.last_error() != last_error) {
+          last_error = ingester.last_error();
+          spdlog::warn(json{{"msg", "ingest paused"}, {"error", last_error}}.dump());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      } else if (!last_error.empty()) {
+        spdlog::info(json{{"msg", "ingest resumed"}}.dump());
+        last_error.clear();
+      }
+    }
+  });
+  std::thread stats_thread([&] {
+    auto last = std::chrono::steady_clock::now();
+    std::int64_t last_events = 0;
+    while (!stop.load()) {
+      for (int slept = 0; slept < o.stats_interval_ms && !stop.load(); slept += 50) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      IngestStats s = ingester.TakeStats();
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - last).count();
+      last = now;
+      const store::Outbox::Backlog b = outbox.Measure();
+      spdlog::info(json{{"msg", "sync stats"},
+                        {"events", s.events},
+                        {"events_per_s", static_cast<double>(s.events - last_events) / seconds},
+                        {"duplicates", s.duplicates},
+                        {"records", s.records},
+                        {"batches", s.batches},
+                        {"claimed", s.claimed},
+                        {"lag_p50_ms", Percentile(s.lag_ms, 0.50)},
+                        {"lag_p99_ms", Percentile(s.lag_ms, 0.99)},
+                        {"stream_length", b.ok ? b.length : -1},
+                        {"pending", b.ok ? b.pending : -1},
+                        {"undelivered", b.ok ? b.undelivered : -1},
+                        {"expired", sweeper.expired()},
+                        {"write_failures", s.write_failures},
+                        {"read_failures", s.read_failures},
+                        {"malformed", s.malformed}}
+                       .dump());
+      last_events = s.events;
+    }
+  });
+  spdlog::info(json{{"msg", "sync started"},
+                    {"consumer", o.consumer},
+                    {"redis", o.redis},
+                    {"prefix", o.redis_prefix},
+                    {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
+                    {"database", mysql.database}}
+                   .dump());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info(json{{"msg", "stopping"}, {"signal", sig}}.dump());
+  stop = true;
+  ingest_thread.join();
+  if (sweep_thread.joinable()) sweep_thread.join();
+  stats_thread.join();
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  // Blocked from the start, so a stop request that arrives while the daemon is starting is kept
+  // for its sigwait instead of killing it half-way; the one-shot commands unblock them below.
+  const sigset_t stop_signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  CLI::App app{"stockgate-sync: exactly-once history in MariaDB, hold expiry, reconciliation"};
+  app.fallthrough();
+  app.set_config("--config", "",
+                 "TOML file of the options below (see stockgate-sync.example.toml)");
+  Options o;
+  app.add_option("--redis", o.redis, "Redis HOST:PORT (an IP address)")
+      ->envname("STOCKGATE_REDIS")
+      ->capture_default_str();
+  app.add_option("--redis-prefix", o.redis_prefix, "Key prefix shared with the origin")
+      ->envname("STOCKGATE_REDIS_PREFIX")
+      ->capture_default_str();
+  app.add_option("--redis-timeout-ms", o.redis_timeout_ms, "Bound on each Redis command")
+      ->check(CLI::Range(50, 60'000))
+      ->capture_default_str();
+  app.add_option("--mysql", o.mysql,
+                 "MariaDB as mysql://user@host:port/database[?socket=PATH]; the password comes "
+                 "from STOCKGATE_MYSQL_PASSWORD")
+      ->envname("STOCKGATE_MYSQL")
+      ->capture_default_str();
+  app.add_option("--consumer", o.consumer, "Name in the consumer group (default host-pid)");
+  app.add_option("--batch-size", o.batch_size, "Outbox entries per MariaDB transaction")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  app.add_option("--claim-idle-ms", o.claim_idle_ms,
+                 "Take over entries another consumer left unacknowledged this long")
+      ->check(CLI::Range(100, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--sweep-interval-ms", o.sweep_interval_ms,
+                 "Expire due holds this often; 0 turns the sweeper off")
+      ->check(CLI::Range(0, 60'000))
+      ->capture_default_str();
+  app.add_option("--stats-interval-ms", o.stats_interval_ms, "Log throughput and lag this often")
+      ->check(CLI::Range(100, 3'600'000))
+      ->capture_default_str();
+  app.add_option("--actor", o.actor, "repair: the actor of compensating events")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")
+      ->envname("STOCKGATE_LOG_LEVEL")
+      ->capture_default_str();
+  app.add_subcommand("run",
+                     "Drain the outbox into MariaDB and sweep expired holds "
+                     "(the default)");
+  auto* check = app.add_subcommand(
+      "check", "Compare Redis, MariaDB inventory and the ledger; exit 1 on any drift");
+  auto* repair = app.add_subcommand(
+      "repair", "Fix drift with compensating ledger events (and recompute inventory rows)");
+  auto* rebuild = app.add_subcommand("rebuild", "Restore Redis from MariaDB after data loss");
+  auto* migrate = app.add_subcommand("migrate", "Apply the MariaDB schema migrations and exit");
+  app.require_subcommand(0, 1);
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","log":%v})",
+                      spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+
+  store::RedisConfig redis;
+  std::string error;
+  if (!ParseRedis(o.redis, &redis, &error)) {
+    std::fprintf(stderr, "stockgate-sync: %s\n", error.c_str());
+    return 2;
+  }
+  redis.pool_size = 4;
+  redis.command_timeout_ms = o.redis_timeout_ms;
+  history::MySqlConfig mysql;
+  if (!history::ParseMySqlUri(o.mysql, &mysql, &error)) {
+    std::fprintf(stderr, "stockgate-sync: --mysql: %s\n", error.c_str());
+    return 2;
+  }
+  if (const char* pw = std::getenv("STOCKGATE_MYSQL_PASSWORD")) mysql.password = pw;
+  // Operator commands read whole tables; give them time.
+  if (*migrate || *check || *repair || *rebuild) {
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+    mysql.read_timeout_s = 60;
+    mysql.write_timeout_s = 60;
+  }
+  if (o.consumer.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    o.consumer = std::string(host) + "-" + std::to_string(getpid());
+  }
+
+  if (*migrate) {
+    const history::MigrateResult m = history::ApplyMigrations(mysql);
+    if (!m.ok) {
+      std::fprintf(stderr, "stockgate-sync migrate: %s\n", m.error.c_str());
+      return 2;
+    }
+    std::printf("migrations applied: %zu (schema has %zu)\n", m.applied.size(),
+                history::Migrations().size());
+    return 0;
+  }
+  store::RedisPool pool(redis);
+  if (*check) {
+    const CheckReport r = Check(pool, o.redis_prefix, mysql, NowMs());
+    if (!r.ok) {
+      std::fprintf(stderr, "stockgate-sync check: %s\n", r.error.c_str());
+      return 2;
+    }
+    for (const Drift& d : r.drifts) std::printf("drift: %s\n", d.Describe().c_str());
+    std::printf(
+        "checked %lld skus, %lld history events, %lld events not yet synced, %lld live "
+        "holds: %zu drift(s)\n",
+        static_cast<long long>(r.skus), static_cast<long long>(r.history_events),
+        static_cast<long long>(r.stream_events), static_cast<long long>(r.live_holds),
+        r.drifts.size());
+    return r.drifts.empty() ? 0 : 1;
+  }
+  if (*repair) {
+    const RepairReport r = Repair(pool, o.redis_prefix, mysql, o.actor, NowMs());
+    for (const std::string& a : r.actions) std::printf("repaired: %s\n", a.c_str());
+    for (const Drift& d : r.unrepaired) {
+      std::printf("not repaired (needs an operator): %s\n", d.Describe().c_str());
+    }
+    if (!r.ok) {
+      std::fprintf(stderr, "stockgate-sync repair: %s\n", r.error.c_str());
+      return 2;
+    }
+    std::printf("%zu fix(es), %zu left\n", r.actions.size(), r.unrepaired.size());
+    return r.unrepaired.empty() ? 0 : 1;
+  }
+  if (*rebuild) {
+    const RebuildReport r = Rebuild(pool, o.redis_prefix, mysql, NowMs());
+    for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
+    if (!r.ok) {
+      std::fprintf(stderr, "stockgate-sync rebuild: %s\n", r.error.c_str());
+      return 2;
+    }
+    std::printf(
+        "rebuilt %lld skus, %lld reservations (%lld live holds), %lld adjustment keys; "
+        "stream continues after %s\n",
+        static_cast<long long>(r.skus), static_cast<long long>(r.reservations),
+        static_cast<long long>(r.live_holds), static_cast<long long>(r.adjustments),
+        r.last_event.c_str());
+    return 0;
+  }
+  return RunDaemon(o, pool, mysql);
+}
+
+}  // namespace
+}  // namespace stockgate::sync
+
+int main(int argc, char** argv) { return stockgate::sync::Main(argc, argv); }

@@ -1,0 +1,399 @@
+#include "sync/reconcile.h"
+
+#include <charconv>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "origin/history/mariadb.h"
+#include "origin/store/recovery.h"
+
+namespace stockgate::sync {
+namespace {
+
+using history::MariaDbConnection;
+using history::QueryResult;
+using store::OutboxEntry;
+
+std::int64_t ToInt(const std::optional<std::string>& v) {
+  std::int64_t out = 0;
+  if (v) std::from_chars(v->data(), v->data() + v->size(), out);
+  return out;
+}
+
+void Add(Counters* c, core::LedgerOp op, std::int64_t qty) {
+  const CounterDelta d = DeltaOf(op, qty);
+  c->on_hand += d.on_hand;
+  c->reserved += d.reserved;
+  c->sold += d.sold;
+}
+
+std::string Show(const Counters& c) {
+  std::ostringstream out;
+  out << "on_hand " << c.on_hand << ", reserved " << c.reserved << ", sold " << c.sold;
+  return out.str();
+}
+
+// The ledger summed per SKU from rows of (sku, op, SUM(qty)).
+bool FoldSums(const QueryResult& r, std::map<std::int64_t, Counters>* out) {
+  if (!r.ok) return false;
+  for (const history::Row& row : r.rows) {
+    const auto op = core::LedgerOpFromName(row[1].value_or(""));
+    if (!op) return false;
+    Add(&(*out)[ToInt(row[0])], *op, ToInt(row[2]));
+  }
+  return true;
+}
+
+// What MariaDB says, read in one consistent snapshot.
+struct MariaDbPicture {
+  std::map<std::int64_t, Counters> history_upto;  // events with id <= the audit's last id
+  std::map<std::int64_t, Counters> history_all;
+  std::map<std::int64_t, Counters> inventory;
+  std::set<std::int64_t> present;  // which of the stream's event ids are in the history
+  std::int64_t events = 0;
+};
+
+std::string ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
+                        const std::vector<std::int64_t>& stream_ids, MariaDbPicture* p) {
+  auto fail = [](const QueryResult& r) { return "mariadb: " + r.error; };
+  QueryResult r = conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+  if (!r.ok) return fail(r);
+  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history WHERE event_id <= " +
+                 std::to_string(last_id) + " GROUP BY sku, op");
+  if (!FoldSums(r, &p->history_upto)) return fail(r);
+  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history GROUP BY sku, op");
+  if (!FoldSums(r, &p->history_all)) return fail(r);
+  r = conn.Query("SELECT COUNT(*) FROM inventory_history");
+  if (!r.ok) return fail(r);
+  p->events = r.rows.empty() ? 0 : ToInt(r.rows[0][0]);
+  r = conn.Query("SELECT sku, on_hand, reserved, sold FROM inventory");
+  if (!r.ok) return fail(r);
+  for (const history::Row& row : r.rows) {
+    p->inventory[ToInt(row[0])] = {ToInt(row[1]), ToInt(row[2]), ToInt(row[3])};
+  }
+  for (std::size_t i = 0; i < stream_ids.size(); i += 1000) {
+    std::vector<std::int64_t> chunk(
+        stream_ids.begin() + static_cast<std::ptrdiff_t>(i),
+        stream_ids.begin() + static_cast<std::ptrdiff_t>(std::min(stream_ids.size(), i + 1000)));
+    r = conn.Query("SELECT event_id FROM inventory_history WHERE event_id IN (" +
+                   history::JoinInts(chunk) + ")");
+    if (!r.ok) return fail(r);
+    for (const history::Row& row : r.rows) p->present.insert(ToInt(row[0]));
+  }
+  conn.Query("COMMIT");
+  return "";
+}
+
+}  // namespace
+
+std::string Drift::Describe() const {
+  std::ostringstream out;
+  out << "sku " << sku << ": ";
+  switch (kind) {
+    case Kind::kRedisVsLedger:
+      out << "redis has " << Show(actual) << "; the ledger sums to " << Show(expected);
+      break;
+    case Kind::kInventoryVsHistory:
+      out << "mariadb inventory has " << Show(actual) << "; its history sums to " << Show(expected);
+      break;
+    case Kind::kReservedVsHolds:
+      out << "redis reserved is " << actual.reserved << " but live holds hold "
+          << expected.reserved;
+      break;
+    case Kind::kMalformedEntry:
+      out << "unreadable outbox entry " << detail;
+      break;
+  }
+  return out.str();
+}
+
+CheckReport Check(store::RedisPool& redis, const std::string& prefix,
+                  const history::MySqlConfig& mysql, std::int64_t now_ms) {
+  CheckReport report;
+  // Redis first: every event counted by its counters is then either still in the stream or
+  // already committed to the history, which is read afterwards and cut at the same last id.
+  const store::RedisAudit audit = store::Audit(redis, prefix, now_ms);
+  if (!audit.ok) {
+    report.error = audit.error;
+    return report;
+  }
+  std::vector<std::int64_t> stream_ids;
+  for (const OutboxEntry& e : audit.entries) {
+    if (e.kind == OutboxEntry::Kind::kLedger) stream_ids.push_back(e.id.Packed());
+  }
+  std::string error;
+  auto conn = MariaDbConnection::Open(mysql, true, &error);
+  if (!conn) {
+    report.error = "mariadb: " + error;
+    return report;
+  }
+  MariaDbPicture db;
+  error = ReadPicture(*conn, audit.last_id.Packed(), stream_ids, &db);
+  if (!error.empty()) {
+    report.error = error;
+    return report;
+  }
+
+  std::map<std::int64_t, Counters> ledger = db.history_upto;
+  for (const OutboxEntry& e : audit.entries) {
+    if (e.kind != OutboxEntry::Kind::kLedger || db.present.count(e.id.Packed())) continue;
+    Add(&ledger[e.ledger.sku], e.ledger.op, e.ledger.qty);
+    ++report.stream_events;
+  }
+  std::map<std::int64_t, Counters> redis_counters;
+  for (const store::AuditSku& s : audit.skus) {
+    redis_counters[s.sku] = {s.on_hand, s.reserved, s.sold};
+  }
+  std::set<std::int64_t> skus;
+  for (const auto& [sku, c] : redis_counters) skus.insert(sku);
+  for (const auto& [sku, c] : ledger) skus.insert(sku);
+  for (const std::int64_t sku : skus) {
+    const Counters actual = redis_counters.count(sku) ? redis_counters[sku] : Counters{};
+    const Counters expected = ledger.count(sku) ? ledger[sku] : Counters{};
+    if (!(actual == expected)) {
+      report.drifts.push_back({Drift::Kind::kRedisVsLedger, sku, actual, expected, ""});
+    }
+    const std::int64_t held = audit.held.count(sku) ? audit.held.at(sku) : 0;
+    if (actual.reserved != held) {
+      report.drifts.push_back(
+          {Drift::Kind::kReservedVsHolds, sku, {0, actual.reserved, 0}, {0, held, 0}, ""});
+    }
+  }
+  std::set<std::int64_t> db_skus;
+  for (const auto& [sku, c] : db.inventory) db_skus.insert(sku);
+  for (const auto& [sku, c] : db.history_all) db_skus.insert(sku);
+  for (const std::int64_t sku : db_skus) {
+    const Counters actual = db.inventory.count(sku) ? db.inventory[sku] : Counters{};
+    const Counters expected = db.history_all.count(sku) ? db.history_all[sku] : Counters{};
+    if (!(actual == expected)) {
+      report.drifts.push_back({Drift::Kind::kInventoryVsHistory, sku, actual, expected, ""});
+    }
+  }
+  for (const std::string& m : audit.malformed) {
+    report.drifts.push_back({Drift::Kind::kMalformedEntry, 0, {}, {}, m});
+  }
+  report.skus = static_cast<std::int64_t>(skus.size());
+  report.history_events = db.events;
+  report.live_holds = audit.live_holds;
+  report.ok = true;
+  return report;
+}
+
+RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
+                    const history::MySqlConfig& mysql, const std::string& actor,
+                    std::int64_t now_ms) {
+  RepairReport report;
+  const CheckReport check = Check(redis, prefix, mysql, now_ms);
+  if (!check.ok) {
+    report.error = check.error;
+    return report;
+  }
+  std::unique_ptr<MariaDbConnection> conn;
+  for (const Drift& d : check.drifts) {
+    if (d.kind == Drift::Kind::kRedisVsLedger) {
+      // d = redis - ledger, explained by events whose replay moves the ledger by exactly d:
+      // return moves sold (and on_hand back), reserve moves reserved, adjust the rest of on_hand.
+      const Counters diff{d.actual.on_hand - d.expected.on_hand,
+                          d.actual.reserved - d.expected.reserved, d.actual.sold - d.expected.sold};
+      std::vector<store::Compensation> events;
+      if (diff.sold != 0) events.push_back({core::LedgerOp::kReturn, -diff.sold});
+      if (diff.reserved != 0) events.push_back({core::LedgerOp::kReserve, diff.reserved});
+      if (diff.on_hand + diff.sold != 0) {
+        events.push_back({core::LedgerOp::kAdjust, diff.on_hand + diff.sold});
+      }
+      store::AuditSku seen;
+      seen.sku = d.sku;
+      seen.on_hand = d.actual.on_hand;
+      seen.reserved = d.actual.reserved;
+      seen.sold = d.actual.sold;
+      const store::RecoveryStatus s =
+          store::Compensate(redis, prefix, seen, events, actor, "repair: " + d.Describe(), now_ms);
+      if (!s.ok) {
+        report.error = "sku " + std::to_string(d.sku) + ": " + s.error;
+        return report;
+      }
+      report.actions.push_back("appended " + std::to_string(events.size()) +
+                               " compensating ledger event(s) for " + d.Describe());
+    } else if (d.kind == Drift::Kind::kInventoryVsHistory) {
+      // The inventory row is derived from the history; recompute it from the history inside one
+      // transaction, so concurrent ingest cannot slip between the sum and the update.
+      std::string error;
+      if (!conn) conn = MariaDbConnection::Open(mysql, true, &error);
+      if (!conn) {
+        report.error = "mariadb: " + error;
+        return report;
+      }
+      const std::string sku = std::to_string(d.sku);
+      std::string failure;
+      auto run = [&](const std::string& sql) {
+        QueryResult r = conn->Query(sql);
+        if (!r.ok && failure.empty()) failure = r.error;
+        return r;
+      };
+      run("START TRANSACTION");
+      run("SELECT sku FROM inventory WHERE sku = " + sku + " FOR UPDATE");
+      std::map<std::int64_t, Counters> sums;
+      FoldSums(run("SELECT sku, op, SUM(qty) FROM inventory_history WHERE sku = " + sku +
+                   " GROUP BY sku, op"),
+               &sums);
+      const Counters c = sums[d.sku];
+      run("INSERT INTO inventory (sku, on_hand, reserved, sold) VALUES (" + sku + "," +
+          std::to_string(c.on_hand) + "," + std::to_string(c.reserved) + "," +
+          std::to_string(c.sold) +
+          ") ON DUPLICATE KEY UPDATE on_hand = VALUES(on_hand), reserved = VALUES(reserved), "
+          "sold = VALUES(sold)");
+      if (!failure.empty()) {
+        conn->Query("ROLLBACK");
+        report.error = "mariadb: " + failure;
+        return report;
+      }
+      run("COMMIT");
+      report.actions.push_back("recomputed the mariadb inventory row from its history: " +
+                               d.Describe() + " -> " + Show(c));
+    } else {
+      report.unrepaired.push_back(d);
+    }
+  }
+  report.ok = true;
+  return report;
+}
+
+RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
+                      const history::MySqlConfig& mysql, std::int64_t now_ms) {
+  RebuildReport report;
+  const store::RecoveryStatus empty = store::KeyspaceIsEmpty(redis, prefix);
+  if (!empty.ok) {
+    report.error = empty.error;
+    return report;
+  }
+  std::string error;
+  auto conn = MariaDbConnection::Open(mysql, true, &error);
+  if (!conn) {
+    report.error = "mariadb: " + error;
+    return report;
+  }
+  std::string failure;
+  auto run = [&](const std::string& sql) {
+    QueryResult r = conn->Query(sql);
+    if (!r.ok && failure.empty()) failure = r.error;
+    return r;
+  };
+  run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+  const QueryResult stocks =
+      run("SELECT sku, on_hand, reserved, sold, version, per_customer_limit, updated_at_ms, "
+          "limit_event FROM inventory ORDER BY sku");
+  const QueryResult reservations =
+      run("SELECT order_id, status, items, customer_id, ttl_seconds, confirm, expires_at_ms, "
+          "created_at_ms, updated_at_ms, last_event FROM reservations ORDER BY order_id");
+  const std::string repair_ref = kRepairRef;
+  const QueryResult adjustments =
+      run("SELECT sku, ref, qty FROM inventory_history WHERE op = 'adjust' AND ref <> '" +
+          repair_ref + "'");
+  const QueryResult last = run("SELECT COALESCE(MAX(event_id), 0) FROM inventory_history");
+  std::map<std::int64_t, Counters> history;
+  FoldSums(run("SELECT sku, op, SUM(qty) FROM inventory_history GROUP BY sku, op"), &history);
+  run("COMMIT");
+  if (!failure.empty()) {
+    report.error = "mariadb: " + failure;
+    return report;
+  }
+
+  std::int64_t last_event = last.rows.empty() ? 0 : ToInt(last.rows[0][0]);
+  store::RestoreBatch batch;
+  std::map<std::int64_t, std::int64_t> held;
+  std::map<std::pair<std::int64_t, std::string>, std::int64_t> customer_units;
+  auto flush = [&](bool force) {
+    const std::size_t n = batch.stocks.size() + batch.reservations.size() +
+                          batch.adjustments.size() + batch.customers.size();
+    if (n == 0 || (!force && n < 500)) return true;
+    const store::RecoveryStatus s = store::Restore(redis, prefix, batch, now_ms);
+    if (!s.ok) {
+      report.error = "restore: " + s.error;
+      return false;
+    }
+    batch = {};
+    return true;
+  };
+  for (const history::Row& row : stocks.rows) {
+    core::StockView s;
+    s.sku = ToInt(row[0]);
+    s.on_hand = ToInt(row[1]);
+    s.reserved = ToInt(row[2]);
+    s.sold = ToInt(row[3]);
+    s.version = ToInt(row[4]);
+    s.per_customer_limit = ToInt(row[5]);
+    s.updated_at_ms = ToInt(row[6]);
+    last_event = std::max(last_event, ToInt(row[7]));
+    const Counters c{s.on_hand, s.reserved, s.sold};
+    if (!(history[s.sku] == c)) {
+      report.warnings.push_back("sku " + std::to_string(s.sku) +
+                                ": the inventory row differs from its history (run check)");
+    }
+    batch.stocks.push_back(s);
+    ++report.skus;
+    if (!flush(false)) return report;
+  }
+  for (const history::Row& row : reservations.rows) {
+    core::ReservationView r;
+    r.order_id = row[0].value_or("");
+    if (const auto status = core::ReservationStatusFromName(row[1].value_or(""))) {
+      r.status = *status;
+    } else {
+      report.error = "reservation " + r.order_id + " has an unknown status";
+      return report;
+    }
+    if (!store::ParseItemsField(row[2].value_or(""), &r.items)) {
+      report.error = "reservation " + r.order_id + " has malformed items";
+      return report;
+    }
+    r.customer_id = row[3].value_or("");
+    r.ttl_seconds = ToInt(row[4]);
+    r.confirm = ToInt(row[5]) != 0;
+    r.expires_at_ms = ToInt(row[6]);
+    r.created_at_ms = ToInt(row[7]);
+    r.updated_at_ms = ToInt(row[8]);
+    last_event = std::max(last_event, ToInt(row[9]));
+    const bool live = r.status == core::ReservationStatus::kReserved;
+    const bool counts = live || r.status == core::ReservationStatus::kConfirmed;
+    for (const core::Item& item : r.items) {
+      if (live) held[item.sku] += item.qty;
+      if (counts && !r.customer_id.empty()) customer_units[{item.sku, r.customer_id}] += item.qty;
+    }
+    report.live_holds += live ? 1 : 0;
+    batch.reservations.push_back(std::move(r));
+    ++report.reservations;
+    if (!flush(false)) return report;
+  }
+  for (const history::Row& row : adjustments.rows) {
+    batch.adjustments.push_back({ToInt(row[0]), row[1].value_or(""), ToInt(row[2])});
+    ++report.adjustments;
+    if (!flush(false)) return report;
+  }
+  for (const auto& [key, units] : customer_units) {
+    batch.customers.push_back({key.first, key.second, units});
+    if (!flush(false)) return report;
+  }
+  if (!flush(true)) return report;
+  for (const history::Row& row : stocks.rows) {
+    const std::int64_t sku = ToInt(row[0]);
+    if (ToInt(row[2]) != held[sku]) {
+      report.warnings.push_back("sku " + std::to_string(sku) + ": reserved " +
+                                std::to_string(ToInt(row[2])) + " but live holds hold " +
+                                std::to_string(held[sku]));
+    }
+  }
+  const store::StreamId last_id = store::StreamId::FromPacked(last_event);
+  const store::RecoveryStatus finish = store::FinishRestore(redis, prefix, last_id);
+  if (!finish.ok) {
+    report.error = "finish: " + finish.error;
+    return report;
+  }
+  report.last_event = last_id.Text();
+  report.ok = true;
+  return report;
+}
+
+}  // namespace stockgate::sync

@@ -1,0 +1,89 @@
+// Reconcile: `stockgate-sync check | repair | rebuild`. Check compares three accounts of every
+// SKU: the Redis counters, the MariaDB inventory row, and the sum of the ledger (history in
+// MariaDB plus events still in the outbox stream), and also each SKU's reserved units with the
+// units of its live holds. Repair appends compensating ledger events for Redis-vs-ledger drift
+// (Redis is what was sold from; the ledger is made to account for it, visibly) and recomputes an
+// inventory row that disagrees with its own history. Rebuild restores Redis from MariaDB after
+// Redis lost its data.
+#ifndef STOCKGATE_SYNC_RECONCILE_H_
+#define STOCKGATE_SYNC_RECONCILE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "origin/history/mysql_config.h"
+#include "origin/store/redis_pool.h"
+#include "sync/history_writer.h"
+
+namespace stockgate::sync {
+
+struct Counters {
+  std::int64_t on_hand = 0;
+  std::int64_t reserved = 0;
+  std::int64_t sold = 0;
+  friend bool operator==(const Counters&, const Counters&) = default;
+};
+
+struct Drift {
+  enum class Kind {
+    kRedisVsLedger,       // Redis counters differ from the sum of the ledger
+    kInventoryVsHistory,  // the MariaDB inventory row differs from the sum of its history
+    kReservedVsHolds,     // Redis reserved differs from the units in the SKU's live holds
+    kMalformedEntry,      // an outbox entry sync cannot read
+  };
+  Kind kind = Kind::kRedisVsLedger;
+  std::int64_t sku = 0;
+  Counters actual;    // Redis (or the inventory row, or reserved as on_hand=0)
+  Counters expected;  // the ledger (or the history, or the live holds)
+  std::string detail;
+  std::string Describe() const;
+};
+
+struct CheckReport {
+  bool ok = false;  // the check ran (both stores answered); drifts may still be found
+  std::string error;
+  std::vector<Drift> drifts;
+  std::int64_t skus = 0;
+  std::int64_t history_events = 0;
+  std::int64_t stream_events = 0;  // ledger events in the stream not yet in the history
+  std::int64_t live_holds = 0;
+};
+
+CheckReport Check(store::RedisPool& redis, const std::string& prefix,
+                  const history::MySqlConfig& mysql, std::int64_t now_ms);
+
+struct RepairReport {
+  bool ok = false;
+  std::string error;
+  std::vector<std::string> actions;  // one line per fix
+  std::vector<Drift> unrepaired;     // drifts repair does not decide (reserved vs holds)
+};
+
+// Checks, fixes what it can, and returns what it did. Compensation events reach MariaDB through
+// the running sync like any other event.
+RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
+                    const history::MySqlConfig& mysql, const std::string& actor,
+                    std::int64_t now_ms);
+
+struct RebuildReport {
+  bool ok = false;
+  std::string error;
+  std::int64_t skus = 0;
+  std::int64_t reservations = 0;
+  std::int64_t live_holds = 0;
+  std::int64_t adjustments = 0;
+  std::string last_event;
+  std::vector<std::string> warnings;
+};
+
+// Restores the prefix's keyspace from MariaDB. Refuses unless the keyspace is empty.
+RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
+                      const history::MySqlConfig& mysql, std::int64_t now_ms);
+
+// The ref of compensating events: not a valid request_id, so it never collides with one.
+inline constexpr const char* kRepairRef = "#repair";
+
+}  // namespace stockgate::sync
+
+#endif  // STOCKGATE_SYNC_RECONCILE_H_
