@@ -9,10 +9,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "origin/history/mariadb_history.h"
 #include "origin/server/api.h"
 #include "origin/server/assets.h"
 #include "origin/server/config.h"
@@ -129,8 +131,19 @@ int Serve(int argc, char** argv) {
   api_config.openapi_json = server::OpenApiJson();
   api_config.swagger_ui_js = server::SwaggerUiJs();
   api_config.swagger_ui_css = server::SwaggerUiCss();
+  std::unique_ptr<history::MariaDbHistory> history;
+  if (!c.mysql_uri.empty()) {
+    history::MySqlConfig mysql;
+    std::string error;
+    history::ParseMySqlUri(c.mysql_uri, &mysql, &error);  // checked by LoadConfig
+    if (const char* password = Getenv("STOCKGATE_MYSQL_PASSWORD")) mysql.password = password;
+    mysql.read_timeout_s = 2;  // a history read that takes longer is answered with 503
+    mysql.write_timeout_s = 2;
+    mysql.pool_size = 8;
+    history = std::make_unique<history::MariaDbHistory>(mysql);
+  }
   server::Api api(
-      store, auth, api_config, [&pool] { return pool.Ping(); }, render_metrics);
+      store, history.get(), auth, api_config, [&pool] { return pool.Ping(); }, render_metrics);
 
   server::ServerOptions options;
   options.host = c.listen_host;

@@ -1,10 +1,14 @@
 #include "origin/server/api.h"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string_view>
+
+#include "core/inventory_model.h"
 
 namespace stockgate::server {
 namespace {
@@ -88,6 +92,93 @@ HttpResponse Unavailable(std::string_view message, int retry_after_s) {
   return r;
 }
 
+core::Problem Invalid(std::string field, std::string message) {
+  return {Code::kInvalidRequest, std::move(field), std::move(message)};
+}
+
+// The value of query parameter `name`, or null when the request does not carry it.
+const std::string* QueryValue(const HttpRequest& r, const std::string& name) {
+  const auto it = r.query.find(name);
+  return it == r.query.end() ? nullptr : &it->second;
+}
+
+bool AllDigits(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// 1..18 ASCII digits (no sign, no exponent, leading zeros allowed) with a value in min..max.
+bool ParseBoundedInt(std::string_view text, std::int64_t min, std::int64_t max, std::int64_t* out) {
+  if (text.empty() || text.size() > 18 || !AllDigits(text)) return false;
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);  // 18 digits cannot overflow
+  if (value < min || value > max) return false;
+  *out = value;
+  return true;
+}
+
+// `?from&to` of the history routes; an absent bound stays nullopt.
+struct TimeRange {
+  std::optional<std::int64_t> from_ms;
+  std::optional<std::int64_t> to_ms;
+};
+
+core::Problem ParseTimeRange(const HttpRequest& r, TimeRange* out) {
+  for (const std::string name : {"from", "to"}) {
+    const std::string* text = QueryValue(r, name);
+    if (text == nullptr) continue;
+    const std::optional<std::int64_t> ms = ParseTime(*text);
+    if (!ms) {
+      std::string message = name +
+                            " must be an RFC 3339 time with a zone (2026-11-23T18:46:47.123Z, "
+                            "2026-11-24T02:46:47+08:00) or milliseconds since the epoch, "
+                            "from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z";
+      // The usual slip: an unescaped + of an offset arrives decoded as a space.
+      if (text->find(' ') != std::string::npos) {
+        message += "; a + in a query string means a space, send it as %2B";
+      }
+      return Invalid(name, std::move(message));
+    }
+    (name == "from" ? out->from_ms : out->to_ms) = *ms;
+  }
+  if (out->from_ms && out->to_ms && *out->from_ms >= *out->to_ms) {
+    return Invalid("to", "to must be later than from; the range is [from, to)");
+  }
+  return {};
+}
+
+// The ledger op names, from the core's table so they cannot drift from what the store writes.
+constexpr core::LedgerOp kLedgerOps[] = {core::LedgerOp::kSet,     core::LedgerOp::kAdjust,
+                                         core::LedgerOp::kReserve, core::LedgerOp::kConfirm,
+                                         core::LedgerOp::kRelease, core::LedgerOp::kExpire,
+                                         core::LedgerOp::kReturn};
+
+core::Problem ParseLedgerOp(std::string_view text, std::string* out) {
+  std::string names;
+  for (const core::LedgerOp op : kLedgerOps) {
+    if (core::LedgerOpName(op) == text) {
+      *out = std::string(text);
+      return {};
+    }
+    if (!names.empty()) names += ", ";
+    names += core::LedgerOpName(op);
+  }
+  return Invalid("op", "op must be one of " + names);
+}
+
+json HistoryEventJson(const history::HistoryEvent& e) {
+  return {{"event_id", e.event_id}, {"sku", e.sku},
+          {"ref", e.ref},           {"op", e.op},
+          {"qty", e.qty},           {"before", e.before},
+          {"after", e.after},       {"actor", e.actor},
+          {"reason", e.reason},     {"time", FormatTime(e.time_ms)},
+          {"version", e.version}};
+}
+
+json SummaryRowJson(const history::SummaryRow& row) {
+  return {{"sku", row.sku}, {"op", row.op},   {"count", row.count}, {"total", row.total},
+          {"min", row.min}, {"max", row.max}, {"avg", row.avg}};
+}
+
 // "/a/b/c" -> {"a","b","c"}; empty segments (double or trailing slashes) are kept so that such
 // paths match no route.
 std::vector<std::string_view> Segments(std::string_view path) {
@@ -116,6 +207,74 @@ std::string FormatTime(std::int64_t ms) {
   return buf;
 }
 
+std::optional<std::int64_t> ParseTime(std::string_view text) {
+  std::int64_t ms = 0;
+  if (AllDigits(text)) {
+    // 15 digits hold kMaxQueryTimeMs; longer is out of range (and could overflow).
+    if (text.empty() || text.size() > 15) return std::nullopt;
+    std::from_chars(text.data(), text.data() + text.size(), ms);
+  } else {
+    // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+    auto digits = [&](std::size_t pos, std::size_t n, int* out) {
+      if (pos + n > text.size() || !AllDigits(text.substr(pos, n))) return false;
+      std::from_chars(text.data() + pos, text.data() + pos + n, *out);
+      return true;
+    };
+    auto is = [&](std::size_t pos, char upper, char lower = '\0') {
+      return pos < text.size() && (text[pos] == upper || (lower != '\0' && text[pos] == lower));
+    };
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    if (!digits(0, 4, &year) || !is(4, '-') || !digits(5, 2, &month) || !is(7, '-') ||
+        !digits(8, 2, &day) || !is(10, 'T', 't') || !digits(11, 2, &hour) || !is(13, ':') ||
+        !digits(14, 2, &minute) || !is(16, ':') || !digits(17, 2, &second)) {
+      return std::nullopt;
+    }
+    std::size_t pos = 19;
+    std::int64_t fraction_ms = 0;
+    if (is(pos, '.')) {
+      const std::size_t start = ++pos;
+      while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+      const std::size_t n = pos - start;
+      if (n < 1 || n > 9) return std::nullopt;
+      for (std::size_t i = 0; i < 3; ++i) {
+        fraction_ms = fraction_ms * 10 + (i < n ? text[start + i] - '0' : 0);
+      }
+      // Events carry whole milliseconds: rounding a rest up keeps "t >= from" and "t < to" exact.
+      for (std::size_t i = 3; i < n; ++i) {
+        if (text[start + i] != '0') {
+          ++fraction_ms;
+          break;
+        }
+      }
+    }
+    std::int64_t offset_minutes = 0;
+    if (is(pos, 'Z', 'z')) {
+      ++pos;
+    } else if (is(pos, '+') || is(pos, '-')) {
+      int offset_hours = 0, offset_mins = 0;
+      if (!digits(pos + 1, 2, &offset_hours) || !is(pos + 3, ':') ||
+          !digits(pos + 4, 2, &offset_mins) || offset_hours > 23 || offset_mins > 59) {
+        return std::nullopt;
+      }
+      const std::int64_t magnitude = std::int64_t{offset_hours} * 60 + offset_mins;
+      offset_minutes = text[pos] == '-' ? -magnitude : magnitude;
+      pos += 6;
+    } else {
+      return std::nullopt;
+    }
+    if (pos != text.size() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+    const std::chrono::year_month_day date{std::chrono::year{year},
+                                           std::chrono::month{static_cast<unsigned>(month)},
+                                           std::chrono::day{static_cast<unsigned>(day)}};
+    if (!date.ok()) return std::nullopt;
+    const std::int64_t days = std::chrono::sys_days{date}.time_since_epoch().count();
+    const std::int64_t local_minutes = (days * 24 + hour) * 60 + minute;
+    ms = ((local_minutes - offset_minutes) * 60 + second) * 1000 + fraction_ms;
+  }
+  if (ms < 0 || ms > kMaxQueryTimeMs) return std::nullopt;
+  return ms;
+}
+
 namespace {
 
 core::AdmissionConfig LimiterConfig(const core::TokenBucketConfig& bucket, std::uint32_t capacity) {
@@ -128,9 +287,10 @@ core::AdmissionConfig LimiterConfig(const core::TokenBucketConfig& bucket, std::
 
 }  // namespace
 
-Api::Api(store::InventoryStore& store, const JwtAuth& auth, ApiConfig config,
-         std::function<bool()> ready, std::function<std::string()> metrics)
+Api::Api(store::InventoryStore& store, history::HistoryReader* history, const JwtAuth& auth,
+         ApiConfig config, std::function<bool()> ready, std::function<std::string()> metrics)
     : store_(store),
+      history_(history),
       auth_(auth),
       config_(config),
       ready_(std::move(ready)),
@@ -232,9 +392,17 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
     return routed(Json(200, {{"status", "ok"}}), "/healthz");
   }
   if (seg.size() == 1 && seg[0] == "readyz") {
-    if (ready_ && ready_()) return routed(Json(200, {{"status", "ready"}}), "/readyz");
-    return routed(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s),
-                  "/readyz");
+    // The store first; the history database only when one is configured.
+    if (!ready_ || !ready_()) {
+      return routed(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s),
+                    "/readyz");
+    }
+    if (history_ != nullptr && !history_->Ping()) {
+      return routed(
+          Unavailable("the history database is unreachable", config_.unavailable_retry_after_s),
+          "/readyz");
+    }
+    return routed(Json(200, {{"status", "ready"}}), "/readyz");
   }
   if (seg.size() == 1 && seg[0] == "metrics") {
     HttpResponse r;
@@ -273,6 +441,19 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
       if (!admit(false, Role::kAdmin, Group::kAdmin)) return routed(refusal, route);
       return routed(Adjust(request, seg[2], actor(), now_ms), route);
     }
+    if (seg.size() == 4 && seg[3] == "history") {
+      // The ledger names orders and actors: never public, whatever public_stock_reads says.
+      const char* route = "/v1/stock/{sku}/history";
+      if (m != "GET") return method_not_allowed(route, "GET");
+      if (!admit(false, Role::kViewer, Group::kRead)) return routed(refusal, route);
+      return routed(History(request, seg[2]), route);
+    }
+  }
+  if (seg.size() == 3 && seg[0] == "v1" && seg[1] == "history" && seg[2] == "summary") {
+    const char* route = "/v1/history/summary";
+    if (m != "GET") return method_not_allowed(route, "GET");
+    if (!admit(false, Role::kViewer, Group::kRead)) return routed(refusal, route);
+    return routed(Summary(request), route);
   }
   if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "reservations") {
     if (seg.size() == 2) {
@@ -490,6 +671,73 @@ HttpResponse Api::Snapshot(const HttpRequest& r, std::int64_t now_ms) {
     items.push_back({{"sku", item.sku}, {"available", item.available}});
   }
   return Json(200, {{"version", snap.version}, {"items", std::move(items)}});
+}
+
+// Without a reader the history routes answer 503. The reader answers kOk or kUnavailable (503);
+// the queries it would refuse (an unknown op) are refused here first, with a field.
+HttpResponse Api::History(const HttpRequest& r, std::string_view sku_text) {
+  history::HistoryQuery query;
+  if (auto p = core::ParseSku(sku_text, &query.sku); !p.ok()) return FromProblem(p);
+  TimeRange range;
+  if (auto p = ParseTimeRange(r, &range); !p.ok()) return FromProblem(p);
+  query.from_ms = range.from_ms.value_or(history::kMinTime);
+  query.to_ms = range.to_ms.value_or(history::kMaxTime);
+  if (const std::string* op = QueryValue(r, "op")) {
+    if (auto p = ParseLedgerOp(*op, &query.op); !p.ok()) return FromProblem(p);
+  }
+  if (const std::string* page = QueryValue(r, "page");
+      page != nullptr && !ParseBoundedInt(*page, 1, kMaxHistoryPage, &query.page)) {
+    return FromProblem(Invalid(
+        "page", "page must be an integer between 1 and " + std::to_string(kMaxHistoryPage)));
+  }
+  if (const std::string* size = QueryValue(r, "page_size");
+      size != nullptr && !ParseBoundedInt(*size, 1, history::kMaxPageSize, &query.page_size)) {
+    return FromProblem(Invalid("page_size", "page_size must be an integer between 1 and " +
+                                                std::to_string(history::kMaxPageSize)));
+  }
+  if (history_ == nullptr) return HistoryNotConfigured();
+  const history::HistoryPage page = history_->History(query);
+  if (page.code != Code::kOk) return HistoryError(page.code, page.message);
+  json items = json::array();
+  for (const auto& e : page.items) items.push_back(HistoryEventJson(e));
+  return Json(200, {{"sku", query.sku},
+                    {"page", query.page},
+                    {"page_size", query.page_size},
+                    {"total", page.total},
+                    {"items", std::move(items)}});
+}
+
+HttpResponse Api::Summary(const HttpRequest& r) {
+  TimeRange range;
+  if (auto p = ParseTimeRange(r, &range); !p.ok()) return FromProblem(p);
+  history::SummaryQuery query;
+  query.from_ms = range.from_ms.value_or(history::kMinTime);
+  query.to_ms = range.to_ms.value_or(history::kMaxTime);
+  if (const std::string* skus = QueryValue(r, "skus")) {
+    if (auto p = core::ParseSkuList(*skus, &query.skus); !p.ok()) return FromProblem(p);
+  }
+  if (history_ == nullptr) return HistoryNotConfigured();
+  const history::SummaryResult result = history_->Summary(query);
+  if (result.code != Code::kOk) return HistoryError(result.code, result.message);
+  json items = json::array();
+  for (const auto& row : result.rows) items.push_back(SummaryRowJson(row));
+  auto bound = [](const std::optional<std::int64_t>& ms) {
+    return ms ? json(FormatTime(*ms)) : json(nullptr);
+  };
+  return Json(
+      200,
+      {{"from", bound(range.from_ms)}, {"to", bound(range.to_ms)}, {"items", std::move(items)}});
+}
+
+HttpResponse Api::HistoryNotConfigured() const {
+  return Unavailable("history is not configured on this origin (no history database)",
+                     config_.unavailable_retry_after_s);
+}
+
+HttpResponse Api::HistoryError(Code code, std::string_view message) const {
+  if (code != Code::kUnavailable) return Error(code, message);
+  return Unavailable(message.empty() ? "history database unavailable" : message,
+                     config_.unavailable_retry_after_s);
 }
 
 }  // namespace stockgate::server

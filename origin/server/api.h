@@ -1,7 +1,8 @@
 // Api: the inventory HTTP API as a plain class: a request struct in, a response struct out, no
 // sockets. It routes, authenticates (JWT roles), rate-limits per client and route group with the
-// core's limiter, validates with the core's parsers, calls the InventoryStore, and shapes JSON
-// answers and errors. The HTTP server adapts cpp-httplib to it; tests call it directly.
+// core's limiter, validates with the core's parsers, calls the InventoryStore (stock, reservations)
+// or the HistoryReader (ledger history, summaries), and shapes JSON answers and errors. The HTTP
+// server adapts cpp-httplib to it; tests call it directly.
 #ifndef STOCKGATE_ORIGIN_SERVER_API_H_
 #define STOCKGATE_ORIGIN_SERVER_API_H_
 
@@ -9,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,10 +19,18 @@
 #include "core/admission_gate.h"
 #include "core/requests.h"
 #include "core/token_bucket.h"
+#include "origin/history/history_reader.h"
 #include "origin/server/jwt_auth.h"
 #include "origin/store/inventory_store.h"
 
 namespace stockgate::server {
+
+// Highest page number the history route accepts; page_size bounds are history::kMaxPageSize and
+// history::kDefaultPageSize.
+inline constexpr std::int64_t kMaxHistoryPage = 1'000'000;
+// Latest time a query may name, 9999-12-31T23:59:59.999Z in ms since the epoch: any later one
+// would not print as RFC 3339. The earliest is the epoch itself.
+inline constexpr std::int64_t kMaxQueryTimeMs = 253'402'300'799'999;
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", "PUT", ...
@@ -63,9 +73,11 @@ struct ApiConfig {
 
 class Api {
  public:
-  // `ready` answers /readyz (are the backends reachable now); `metrics` renders /metrics.
-  Api(store::InventoryStore& store, const JwtAuth& auth, ApiConfig config,
-      std::function<bool()> ready, std::function<std::string()> metrics);
+  // `history` serves the history routes; null when no history database is configured, and then
+  // they answer 503. `ready` answers /readyz for the store (is Redis reachable now); /readyz also
+  // pings `history` when there is one. `metrics` renders /metrics.
+  Api(store::InventoryStore& store, history::HistoryReader* history, const JwtAuth& auth,
+      ApiConfig config, std::function<bool()> ready, std::function<std::string()> metrics);
 
   HttpResponse Handle(const HttpRequest& request, std::int64_t now_ms);
 
@@ -94,9 +106,14 @@ class Api {
   HttpResponse Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
                           const std::string& actor, std::int64_t now_ms);
   HttpResponse Snapshot(const HttpRequest& r, std::int64_t now_ms);
+  HttpResponse History(const HttpRequest& r, std::string_view sku_text);
+  HttpResponse Summary(const HttpRequest& r);
+  HttpResponse HistoryNotConfigured() const;
+  HttpResponse HistoryError(core::Code code, std::string_view message) const;
   HttpResponse Static(std::string_view path);
 
   store::InventoryStore& store_;
+  history::HistoryReader* history_;  // may be null
   const JwtAuth& auth_;
   ApiConfig config_;
   std::function<bool()> ready_;
@@ -115,6 +132,14 @@ class Api {
 
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-23T18:46:47.123Z".
 std::string FormatTime(std::int64_t ms);
+
+// A time as the history queries take it, in ms since the epoch: decimal milliseconds
+// ("1795459607123") or RFC 3339 with a zone, "2026-11-23T18:46:47.123Z", "2026-11-23T18:46:47Z",
+// "2026-11-24T02:46:47+08:00" (T and Z may be lower case; 1 to 9 fraction digits, a sub-millisecond
+// rest rounds up, so that [from, to) keeps its meaning for events stamped in whole ms). nullopt for
+// anything else, for an impossible date or time (second 60 included), and outside
+// 0..kMaxQueryTimeMs.
+std::optional<std::int64_t> ParseTime(std::string_view text);
 
 }  // namespace stockgate::server
 

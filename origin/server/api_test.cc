@@ -1,6 +1,7 @@
 // The HTTP API without sockets: every route and error code, the role x route matrix, bad input
 // (400, nothing changes), rate limits (429 + Retry-After) and a lost store (fast 503), against the
-// reference model behind the store interface.
+// reference model behind the store interface; the history routes against a fake HistoryReader that
+// records the queries it gets and answers canned data.
 #include "origin/server/api.h"
 
 #include <gtest/gtest.h>
@@ -9,12 +10,38 @@
 #include <string>
 #include <vector>
 
+#include "origin/history/history_reader.h"
 #include "tests/support/model_store.h"
 
 namespace stockgate::server {
 namespace {
 
 using nlohmann::json;
+
+// A HistoryReader that records every query and answers what the test put in it.
+class FakeHistory final : public history::HistoryReader {
+ public:
+  history::HistoryPage History(const history::HistoryQuery& query) override {
+    history_queries.push_back(query);
+    return page;
+  }
+  history::SummaryResult Summary(const history::SummaryQuery& query) override {
+    summary_queries.push_back(query);
+    return summary;
+  }
+  bool Ping() override {
+    ++pings;
+    return reachable;
+  }
+  std::size_t calls() const { return history_queries.size() + summary_queries.size(); }
+
+  history::HistoryPage page;
+  history::SummaryResult summary;
+  bool reachable = true;
+  std::vector<history::HistoryQuery> history_queries;
+  std::vector<history::SummaryQuery> summary_queries;
+  int pings = 0;
+};
 
 constexpr std::int64_t kT0 = 1'800'000'000'000;
 const char* const kSecret = "test-secret-test-secret-test-secret!";
@@ -32,9 +59,11 @@ class ApiTest : public ::testing::Test {
  protected:
   ApiTest() : auth_(kSecret) { Make(ApiConfig{}); }
 
-  void Make(ApiConfig config) {
+  void Make(ApiConfig config) { Make(config, &history_); }
+  void Make(ApiConfig config, history::HistoryReader* history) {
     api_ = std::make_unique<Api>(
-        store_, auth_, config, [this] { return ready_; }, [] { return std::string("m 1\n"); });
+        store_, history, auth_, config, [this] { return ready_; },
+        [] { return std::string("m 1\n"); });
   }
 
   std::string Token(Role role, const std::string& sub = "") {
@@ -70,7 +99,12 @@ class ApiTest : public ::testing::Test {
               300);
   }
 
+  HttpResponse Viewer(const std::string& path, std::map<std::string, std::string> query = {}) {
+    return Call("GET", path, "", Token(Role::kViewer), std::move(query));
+  }
+
   testing::ModelStore store_;
+  FakeHistory history_;
   JwtAuth auth_;
   bool ready_ = true;
   std::unique_ptr<Api> api_;
@@ -189,7 +223,7 @@ TEST_F(ApiTest, ErrorCodes) {
 }
 
 // Role x route: admin may call everything, service the reservation routes and reads, viewer only
-// reads; no token is refused on every protected route.
+// reads (history included); no token is refused on every protected route.
 TEST_F(ApiTest, RoleRouteMatrix) {
   Stock(1, 1'000);
   Service("POST", "/v1/reservations", R"({"order_id":"m","items":[{"sku":1,"qty":1}]})");
@@ -197,7 +231,7 @@ TEST_F(ApiTest, RoleRouteMatrix) {
     const char* method;
     const char* path;
     const char* body;
-    const char* needs;  // "admin", "service" or "public"
+    const char* needs;  // "admin", "service", "viewer" or "public"
   };
   const std::vector<Route> routes = {
       {"PUT", "/v1/stock/1", R"({"on_hand":1000})", "admin"},
@@ -211,6 +245,8 @@ TEST_F(ApiTest, RoleRouteMatrix) {
       {"POST", "/v1/reservations/m/return", "", "service"},
       {"POST", "/v1/reservations/m/release", "", "service"},
       {"GET", "/v1/snapshot", "", "public"},
+      {"GET", "/v1/stock/1/history", "", "viewer"},
+      {"GET", "/v1/history/summary", "", "viewer"},
   };
   for (const Route& route : routes) {
     for (const char* role : {"none", "viewer", "service", "admin"}) {
@@ -222,7 +258,8 @@ TEST_F(ApiTest, RoleRouteMatrix) {
       const HttpResponse r = Call(route.method, route.path, route.body, auth, query);
       const std::string needs = route.needs;
       const bool allowed = needs == "public" || std::string(role) == "admin" ||
-                           (needs == "service" && std::string(role) == "service");
+                           (needs == "service" && std::string(role) == "service") ||
+                           (needs == "viewer" && std::string(role) != "none");
       if (allowed) {
         EXPECT_NE(r.status, 401) << r.body;
         EXPECT_NE(r.status, 403) << r.body;
@@ -402,6 +439,313 @@ TEST_F(ApiTest, Operations) {
   const HttpResponse m = Call("GET", "/metrics", "");
   EXPECT_EQ(m.body, "m 1\n");
   EXPECT_EQ(m.content_type, "text/plain; version=0.0.4");
+}
+
+// History and summary need a viewer (or higher) token even while stock reads are public; no token
+// and bad tokens are 401 (with WWW-Authenticate), and a refused call never reaches the reader.
+TEST_F(ApiTest, HistoryAuth) {
+  const std::string expired = "Bearer " + auth_.Mint({"old", Role::kViewer, kT0 / 1000 - 1});
+  JwtAuth other("another-secret-another-secret-another");
+  const std::string forged = "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60});
+  for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
+    SCOPED_TRACE(path);
+    const std::size_t calls_before = history_.calls();
+    for (const std::string& bad : {std::string(), expired, forged, std::string("Basic abc"),
+                                   std::string("Bearer not.a.token")}) {
+      const HttpResponse r = Call("GET", path, "", bad);
+      EXPECT_EQ(r.status, 401) << bad;
+      EXPECT_EQ(Body(r)["error"]["code"], "unauthenticated");
+      EXPECT_NE(Header(r, "WWW-Authenticate"), "");
+    }
+    EXPECT_EQ(history_.calls(), calls_before);
+    for (Role role : {Role::kViewer, Role::kService, Role::kAdmin}) {
+      const HttpResponse r = Call("GET", path, "", Token(role));
+      EXPECT_EQ(r.status, 200) << RoleName(role) << " " << r.body;
+    }
+  }
+  EXPECT_EQ(history_.calls(), 6u);
+}
+
+// A full history query reaches the reader parsed, and the answer has the documented shape.
+TEST_F(ApiTest, HistoryQueryAndShape) {
+  history_.page.total = 21;
+  history_.page.items = {
+      {"1795459607123-0", 42, "ord-7", "reserve", 2, 10, 8, "orders", "", 1'795'459'607'123, 7},
+      {"1795459600000-3", 42, "", "set", 10, 0, 10, "alice", "initial count", 1'795'459'600'000,
+       1}};
+  const HttpResponse r = Viewer("/v1/stock/42/history", {{"from", "2026-11-23T00:00:00Z"},
+                                                         {"to", "1795459700000"},
+                                                         {"op", "reserve"},
+                                                         {"page", "2"},
+                                                         {"page_size", "20"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.route, "/v1/stock/{sku}/history");
+  ASSERT_EQ(history_.history_queries.size(), 1u);
+  const history::HistoryQuery& q = history_.history_queries[0];
+  EXPECT_EQ(q.sku, 42);
+  EXPECT_EQ(q.from_ms, 1'795'392'000'000);
+  EXPECT_EQ(q.to_ms, 1'795'459'700'000);
+  EXPECT_EQ(q.op, "reserve");
+  EXPECT_EQ(q.page, 2);
+  EXPECT_EQ(q.page_size, 20);
+  EXPECT_EQ(Body(r), json::parse(R"({"sku":42,"page":2,"page_size":20,"total":21,"items":[
+      {"event_id":"1795459607123-0","sku":42,"ref":"ord-7","op":"reserve","qty":2,"before":10,
+       "after":8,"actor":"orders","reason":"","time":"2026-11-23T18:46:47.123Z","version":7},
+      {"event_id":"1795459600000-3","sku":42,"ref":"","op":"set","qty":10,"before":0,"after":10,
+       "actor":"alice","reason":"initial count","time":"2026-11-23T18:46:40.000Z","version":1}]})"));
+}
+
+// Without parameters the query is every op over all time, page 1 of 50, and the answer says so;
+// a SKU without events (known or not) is a 200 with total 0, not a 404.
+TEST_F(ApiTest, HistoryDefaultsAndEmptySku) {
+  const HttpResponse r = Viewer("/v1/stock/99/history", {{"unknown", "ignored"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(history_.history_queries.size(), 1u);
+  const history::HistoryQuery& q = history_.history_queries[0];
+  EXPECT_EQ(q.from_ms, history::kMinTime);
+  EXPECT_EQ(q.to_ms, history::kMaxTime);
+  EXPECT_EQ(q.op, "");
+  EXPECT_EQ(q.page, 1);
+  EXPECT_EQ(q.page_size, history::kDefaultPageSize);
+  EXPECT_EQ(Body(r), json::parse(R"({"sku":99,"page":1,"page_size":50,"total":0,"items":[]})"));
+  // The bounds themselves are accepted.
+  ASSERT_EQ(Viewer("/v1/stock/99/history", {{"page", "1000000"}, {"page_size", "1000"}}).status,
+            200);
+  EXPECT_EQ(history_.history_queries[1].page, kMaxHistoryPage);
+  EXPECT_EQ(history_.history_queries[1].page_size, history::kMaxPageSize);
+  ASSERT_EQ(Viewer("/v1/stock/99/history", {{"page_size", "1"}, {"op", "return"}}).status, 200);
+  EXPECT_EQ(history_.history_queries[2].page_size, 1);
+  EXPECT_EQ(history_.history_queries[2].op, "return");
+}
+
+// from and to take every documented form, and each form means the same instant.
+TEST_F(ApiTest, HistoryTimeForms) {
+  const std::int64_t ms = 1'795'459'607'123;  // 2026-11-23T18:46:47.123Z
+  const std::vector<std::pair<std::string, std::int64_t>> forms = {
+      {"2026-11-23T18:46:47.123Z", ms},
+      {"2026-11-23T18:46:47Z", ms - 123},
+      {"2026-11-24T02:46:47.123+08:00", ms},
+      {"2026-11-23T13:16:47.123-05:30", ms},
+      {"2026-11-23T18:46:47.123+00:00", ms},
+      {"2026-11-23t18:46:47.123z", ms},
+      {"2026-11-23T18:46:47.1Z", ms - 23},
+      {"2026-11-23T18:46:47.123000Z", ms},
+      {"2026-11-23T18:46:47.122001Z", ms},  // a sub-millisecond rest rounds up
+      {"1795459607123", ms},
+      {"0", 0},
+      {"1970-01-01T00:00:00Z", 0},
+      {"2028-02-29T00:00:00Z", 1'835'395'200'000},
+      {"9999-12-31T23:59:59.999Z", kMaxQueryTimeMs},
+  };
+  for (const auto& [text, want] : forms) {
+    SCOPED_TRACE(text);
+    history_.history_queries.clear();
+    ASSERT_EQ(Viewer("/v1/stock/1/history", {{"from", text}}).status, 200);
+    EXPECT_EQ(history_.history_queries.at(0).from_ms, want);
+    if (want == 0) continue;  // to must be later than the epoch to be a range
+    ASSERT_EQ(Viewer("/v1/stock/1/history", {{"to", text}}).status, 200);
+    EXPECT_EQ(history_.history_queries.at(1).to_ms, want);
+  }
+  EXPECT_EQ(ParseTime(FormatTime(ms)), ms);
+}
+
+// Every malformed path or query value of both routes is a 400 that names the parameter, and the
+// reader is never asked.
+TEST_F(ApiTest, HistoryBadQueryIsRefused) {
+  struct Bad {
+    std::string path;
+    std::map<std::string, std::string> query;
+    std::string field;
+  };
+  const std::string h = "/v1/stock/1/history";
+  const std::string s = "/v1/history/summary";
+  std::vector<Bad> cases = {
+      {"/v1/stock/0/history", {}, "sku"},
+      {"/v1/stock/abc/history", {}, "sku"},
+      {"/v1/stock/9007199254740992/history", {}, "sku"},
+      {"/v1/stock/-1/history", {}, "sku"},
+      {h, {{"op", ""}}, "op"},
+      {h, {{"op", "sell"}}, "op"},
+      {h, {{"op", "Reserve"}}, "op"},
+      {h, {{"op", "reserve,confirm"}}, "op"},
+      {h, {{"page", ""}}, "page"},
+      {h, {{"page", "0"}}, "page"},
+      {h, {{"page", "-1"}}, "page"},
+      {h, {{"page", "+1"}}, "page"},
+      {h, {{"page", "1.0"}}, "page"},
+      {h, {{"page", "1e3"}}, "page"},
+      {h, {{"page", "1000001"}}, "page"},
+      {h, {{"page", "99999999999999999999"}}, "page"},
+      {h, {{"page", " 1"}}, "page"},
+      {h, {{"page_size", ""}}, "page_size"},
+      {h, {{"page_size", "0"}}, "page_size"},
+      {h, {{"page_size", "1001"}}, "page_size"},
+      {h, {{"page_size", "ten"}}, "page_size"},
+      {h, {{"from", "2026-11-23T18:00:00Z"}, {"to", "2026-11-23T18:00:00Z"}}, "to"},
+      {h, {{"from", "1795459607123"}, {"to", "1795459607122"}}, "to"},
+      {s, {{"from", "2026-11-24T02:00:00+08:00"}, {"to", "2026-11-23T18:00:00Z"}}, "to"},
+      {s, {{"skus", ""}}, "skus"},
+      {s, {{"skus", "1,x"}}, "skus"},
+      {s, {{"skus", "1,1"}}, "skus"},
+      {s, {{"skus", "1, 2"}}, "skus"},
+      {s, {{"skus", "0"}}, "skus"},
+  };
+  const std::vector<std::string> bad_times = {
+      "",
+      "yesterday",
+      "-1",
+      "+1795459607123",
+      "1795459607123.5",
+      "1e12",
+      "253402300800000",  // one ms after 9999-12-31T23:59:59.999Z
+      "9999999999999999999999",
+      "2026-11-23",
+      "2026-11-23T18:46:47",  // no zone
+      "2026-11-23 18:46:47Z",
+      "2026-11-23T18:46Z",
+      "2026-11-23T18:46:47.Z",
+      "2026-11-23T18:46:47.1234567890Z",
+      "2026-11-23T18:46:47.123ZZ",
+      "2026-11-23T18:46:47.123+0800",
+      "2026-11-23T18:46:47.123+8:00",
+      "2026-11-23T18:46:47.123+24:00",
+      "2026-11-23T18:46:47.123+08:60",
+      "2026-02-29T00:00:00Z",
+      "2026-04-31T00:00:00Z",
+      "2026-13-01T00:00:00Z",
+      "2026-00-10T00:00:00Z",
+      "2026-11-00T00:00:00Z",
+      "2026-11-23T24:00:00Z",
+      "2026-11-23T18:60:00Z",
+      "2026-11-23T18:46:60Z",
+      "1969-12-31T23:59:59.999Z",
+      "1970-01-01T00:00:00+00:01",
+      "+2026-11-23T18:46:47Z",
+      "２０２６-11-23T18:46:47Z",
+  };
+  for (const std::string& path : {h, s}) {
+    for (const std::string& name : {std::string("from"), std::string("to")}) {
+      for (const std::string& text : bad_times) cases.push_back({path, {{name, text}}, name});
+    }
+  }
+  for (const Bad& c : cases) {
+    SCOPED_TRACE(c.path + " " + json(c.query).dump());
+    const HttpResponse r = Viewer(c.path, c.query);
+    EXPECT_EQ(r.status, 400) << r.body;
+    const json b = Body(r);
+    EXPECT_EQ(b["error"]["code"], "invalid_request");
+    EXPECT_EQ(b["error"].value("field", ""), c.field);
+  }
+  EXPECT_EQ(history_.calls(), 0u);
+  // An offset whose + was not escaped arrives as a space; the message says what happened.
+  const HttpResponse r = Viewer(h, {{"from", "2026-11-24T02:46:47 08:00"}});
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("%2B"), std::string::npos);
+}
+
+// The summary passes its range and SKUs to the reader and echoes the range as RFC 3339 (null
+// where open), with one item per SKU and op.
+TEST_F(ApiTest, SummaryQueryAndShape) {
+  history_.summary.rows = {{1, "confirm", 3, 5, 1, 2, 5.0 / 3},
+                           {1, "reserve", 4, 7, 1, 3, 1.75},
+                           {2, "adjust", 2, -8, -10, 2, -4}};
+  HttpResponse r =
+      Viewer("/v1/history/summary",
+             {{"from", "2026-11-24T02:46:47.123+08:00"}, {"to", "1795500000000"}, {"skus", "2,1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.route, "/v1/history/summary");
+  ASSERT_EQ(history_.summary_queries.size(), 1u);
+  EXPECT_EQ(history_.summary_queries[0].from_ms, 1'795'459'607'123);
+  EXPECT_EQ(history_.summary_queries[0].to_ms, 1'795'500'000'000);
+  EXPECT_EQ(history_.summary_queries[0].skus, (std::vector<std::int64_t>{2, 1}));
+  EXPECT_EQ(Body(r), json::parse(R"({"from":"2026-11-23T18:46:47.123Z",
+      "to":"2026-11-24T06:00:00.000Z","items":[
+      {"sku":1,"op":"confirm","count":3,"total":5,"min":1,"max":2,"avg":1.6666666666666667},
+      {"sku":1,"op":"reserve","count":4,"total":7,"min":1,"max":3,"avg":1.75},
+      {"sku":2,"op":"adjust","count":2,"total":-8,"min":-10,"max":2,"avg":-4.0}]})"));
+
+  history_.summary.rows.clear();
+  r = Viewer("/v1/history/summary", {{"to", "2026-11-23T00:00:00Z"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(history_.summary_queries[1].from_ms, history::kMinTime);
+  EXPECT_EQ(history_.summary_queries[1].skus, std::vector<std::int64_t>{});
+  EXPECT_EQ(Body(r), json::parse(R"({"from":null,"to":"2026-11-23T00:00:00.000Z","items":[]})"));
+  r = Viewer("/v1/history/summary");
+  EXPECT_EQ(history_.summary_queries[2].to_ms, history::kMaxTime);
+  EXPECT_EQ(Body(r), json::parse(R"({"from":null,"to":null,"items":[]})"));
+}
+
+// Without a history reader both routes answer 503 unavailable with Retry-After and say history is
+// not configured; /readyz does not wait for a database that is not configured.
+TEST_F(ApiTest, HistoryWithoutReaderIs503) {
+  Make(ApiConfig{}, nullptr);
+  for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
+    const HttpResponse r = Viewer(path);
+    EXPECT_EQ(r.status, 503) << path;
+    EXPECT_EQ(Body(r)["error"]["code"], "unavailable");
+    EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("not configured"),
+              std::string::npos);
+    EXPECT_EQ(Header(r, "Retry-After"), "1");
+  }
+  // Authentication and validation still come first.
+  EXPECT_EQ(Call("GET", "/v1/history/summary", "").status, 401);
+  EXPECT_EQ(Viewer("/v1/stock/1/history", {{"page", "0"}}).status, 400);
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 200);
+}
+
+// A reader that cannot reach its database makes both routes a fast 503 with the configured
+// Retry-After and the reader's message.
+TEST_F(ApiTest, HistoryReaderUnavailableIs503) {
+  ApiConfig config;
+  config.unavailable_retry_after_s = 3;
+  Make(config);
+  history_.page.code = history::Code::kUnavailable;
+  history_.page.message = "mariadb unavailable: connection refused";
+  history_.summary.code = history::Code::kUnavailable;
+  history_.summary.message = "mariadb unavailable: connection refused";
+  for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
+    const HttpResponse r = Viewer(path);
+    EXPECT_EQ(r.status, 503) << path;
+    EXPECT_EQ(Body(r)["error"]["code"], "unavailable");
+    EXPECT_EQ(Body(r)["error"]["message"], "mariadb unavailable: connection refused");
+    EXPECT_EQ(Header(r, "Retry-After"), "3");
+  }
+  EXPECT_EQ(history_.calls(), 2u);
+}
+
+// /readyz needs the store's check and, when a reader is configured, its Ping; /healthz needs
+// neither.
+TEST_F(ApiTest, ReadyzNeedsHistoryPing) {
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 200);
+  EXPECT_EQ(history_.pings, 1);
+  history_.reachable = false;
+  const HttpResponse r = Call("GET", "/readyz", "");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(Body(r)["error"]["code"], "unavailable");
+  EXPECT_EQ(Header(r, "Retry-After"), "1");
+  EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
+  history_.reachable = true;
+  ready_ = false;
+  EXPECT_EQ(Call("GET", "/readyz", "").status, 503);
+}
+
+// The history routes answer only GET (405 with Allow otherwise) and draw on the reads bucket that
+// stock reads use.
+TEST_F(ApiTest, HistoryMethodsAndRateLimit) {
+  for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
+    const HttpResponse r = Call("POST", path, "", Token(Role::kAdmin));
+    EXPECT_EQ(r.status, 405) << path;
+    EXPECT_EQ(Header(r, "Allow"), "GET");
+  }
+  ApiConfig config;
+  config.read_limit = {1, 3};
+  Make(config);
+  Stock(1, 1);
+  EXPECT_EQ(Call("GET", "/v1/stock/1", "", Token(Role::kViewer)).status, 200);
+  EXPECT_EQ(Viewer("/v1/stock/1/history").status, 200);
+  EXPECT_EQ(Viewer("/v1/history/summary").status, 200);
+  const HttpResponse limited = Viewer("/v1/history/summary");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(Header(limited, "Retry-After"), "1");
 }
 
 }  // namespace

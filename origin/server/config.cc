@@ -17,6 +17,7 @@
 #include <thread>
 #include <utility>
 
+#include "origin/history/mysql_config.h"
 #include "origin/server/jwt_auth.h"
 
 namespace stockgate::server {
@@ -70,6 +71,14 @@ std::string CheckKeyPrefix(std::string_view prefix) {
   });
   if (!prefix.empty() && prefix.size() <= 32 && ok_chars) return {};
   return "must be 1..32 characters of [A-Za-z0-9._:-]";
+}
+
+std::string CheckMySqlUri(std::string_view uri) {
+  if (uri.empty()) return {};  // history off
+  history::MySqlConfig parsed;
+  std::string error;
+  if (history::ParseMySqlUri(uri, &parsed, &error)) return {};
+  return error;
 }
 
 std::string CheckSecretLength(std::string_view secret) {
@@ -168,6 +177,14 @@ const std::vector<KeySpec>& Specs() {
        .kind = Kind::kString,
        .check = CheckKeyPrefix,
        .apply = [](OriginConfig& c, const Value& v) { c.redis_key_prefix = v.s; }},
+      {.key = "mysql",
+       .env = "STOCKGATE_MYSQL",
+       .flag = "--mysql",
+       .flag_help = "History database (MariaDB); \"\" turns the history routes off",
+       .flag_value = "mysql://USER@HOST:PORT/DB",
+       .kind = Kind::kString,
+       .check = CheckMySqlUri,
+       .apply = [](OriginConfig& c, const Value& v) { c.mysql_uri = v.s; }},
       {.key = "jwt_secret",
        .env = "STOCKGATE_JWT_SECRET",
        .kind = Kind::kString,

@@ -47,6 +47,10 @@ struct OriginConfig {
   int redis_command_timeout_ms = 500;
   std::string redis_key_prefix = "sg";
 
+  // The history database the sync worker writes, as mysql://USER@HOST:PORT/DB[?socket=PATH];
+  // "" leaves the history routes answering 503. The password comes from STOCKGATE_MYSQL_PASSWORD.
+  std::string mysql_uri;
+
   std::string jwt_secret;  // no default: LoadConfig refuses to return a config without one
   bool public_stock_reads = true;
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;  // bound on |delta| of adjustments

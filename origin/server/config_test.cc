@@ -169,6 +169,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_REDIS_CONNECT_TIMEOUT_MS", "15"},
           {"STOCKGATE_REDIS_COMMAND_TIMEOUT_MS", "16"},
           {"STOCKGATE_REDIS_KEY_PREFIX", "p:x"},
+          {"STOCKGATE_MYSQL", "mysql://app@db.internal:3307/shop"},
           {"STOCKGATE_JWT_SECRET", "env-secret-0123456789-0123456789-xyz"},
           {"STOCKGATE_PUBLIC_STOCK_READS", "0"},
           {"STOCKGATE_MAX_ADJUSTMENT", "17"},
@@ -196,6 +197,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_connect_timeout_ms, 15);
   EXPECT_EQ(c.redis_command_timeout_ms, 16);
   EXPECT_EQ(c.redis_key_prefix, "p:x");
+  EXPECT_EQ(c.mysql_uri, "mysql://app@db.internal:3307/shop");
   EXPECT_EQ(c.jwt_secret, "env-secret-0123456789-0123456789-xyz");
   EXPECT_FALSE(c.public_stock_reads);
   EXPECT_EQ(c.max_adjustment, 17);
@@ -296,6 +298,8 @@ TEST_F(ConfigTest, OutOfRangeIsAnError) {
   EXPECT_NE(e.find("key \"log_level\" must be one of trace"), std::string::npos) << e;
   e = ErrorOf({"--config", WriteFile("r5.toml", "redis_key_prefix = \"{sg}\"\n")});
   EXPECT_NE(e.find("key \"redis_key_prefix\" must be 1..32"), std::string::npos) << e;
+  e = ErrorOf({"--mysql", "db.internal:3306"});
+  EXPECT_NE(e.find("a MySQL URI starts with mysql://"), std::string::npos) << e;
   e = ErrorOf({"--config", WriteFile("r6.toml", "max_adjustment = 0\n")});
   EXPECT_NE(e.find("key \"max_adjustment\" must be an integer in 1..2147483647"), std::string::npos)
       << e;

@@ -49,7 +49,7 @@ class OriginHttpTest : public ::testing::Test {
     config.swagger_ui_js = SwaggerUiJs();
     config.swagger_ui_css = SwaggerUiCss();
     api_ = std::make_unique<Api>(
-        *store_, *auth_, config, [this] { return pool_->Ping(); },
+        *store_, /*history=*/nullptr, *auth_, config, [this] { return pool_->Ping(); },
         [this] { return registry_.Render(); });
     EventHubOptions eo;
     eo.poll_ms = 50;
@@ -317,6 +317,23 @@ TEST_F(OriginHttpTest, OpenApiDocumentMatchesTheServer) {
     }
   }
   EXPECT_GE(operations, 16);
+}
+
+// Over the wire a history time's offset needs its + escaped: %2B parses (and, with no history
+// database configured here, gets the 503 that says so), a bare + arrives as a space and is a 400.
+TEST_F(OriginHttpTest, HistoryQueryDecoding) {
+  httplib::Client c = Client();
+  c.set_url_encode(false);  // send the query exactly as written
+  const httplib::Headers viewer = {
+      {"Authorization", "Bearer " + auth_->Mint({"analyst", Role::kViewer, NowMs() / 1000 + 60})}};
+  auto r = c.Get("/v1/stock/1/history?from=2026-11-24T02:46:47%2B08:00", viewer);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  r = c.Get("/v1/stock/1/history?from=2026-11-24T02:46:47+08:00", viewer);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["field"], "from");
 }
 
 }  // namespace
