@@ -17,16 +17,15 @@
 // origin/redis.conf (AOF, appendfsync always); MariaDB with innodb_flush_log_at_trx_commit=1
 // (scripts/mariadb-start). Needs redis-server, redis-cli, redis-benchmark, mariadbd,
 // mariadb-install-db, mariadb-admin, mariadb and mariadb-slap.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+import {
+  cleanups, machineCpuMs, median, processCpuMs, repoRoot, run, runTimed, startMariadb,
+  startOrigin, startRedis, turn, versionOf,
+} from './harness.mjs';
 
 const SKU = 1;
 const STOCK = 2_000_000_000; // units on hand on every side: far more than any run reserves
@@ -79,126 +78,7 @@ function parseArgs(argv) {
 
 const log = (msg) => process.stderr.write(`origin_bench: ${msg}\n`);
 
-// --- processes and cleanup -----------------------------------------------------------------
-
-const cleanups = [];
-function cleanup() {
-  while (cleanups.length) {
-    try {
-      cleanups.pop()();
-    } catch {
-      // Best effort: the rest must still run.
-    }
-  }
-}
-process.on('exit', cleanup);
-// Registers fn to run at exit; the returned function runs it now instead (once).
-function onExit(fn) {
-  cleanups.push(fn);
-  return () => {
-    const i = cleanups.indexOf(fn);
-    if (i >= 0) cleanups.splice(i, 1)[0]();
-  };
-}
-const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
-for (const [sig, n] of Object.entries(SIGNALS)) {
-  process.on(sig, () => {
-    cleanup();
-    process.exit(128 + n);
-  });
-}
-// Clients run synchronously, so a signal is handled only when the event loop next turns; the
-// bench lets it turn after every client run.
-const turn = () => new Promise((ok) => setImmediate(ok));
-
-// Runs a command to completion; throws with its output when it fails.
-function run(cmd, args, { input, env, allowFail = false } = {}) {
-  const r = spawnSync(cmd, args, {
-    input,
-    env: env ? { ...process.env, ...env } : process.env,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0 && !allowFail) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  }
-  return r;
-}
-
-// Runs a client under bash so its CPU time (`times`: user, system) can be read afterwards.
-function runTimed(cmd, args, opts = {}) {
-  const r = run('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', cmd, ...args], opts);
-  const last = r.stderr.trim().split('\n').at(-1);
-  const m = last.match(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/);
-  if (!m) throw new Error(`cannot read the CPU time of ${cmd} from: ${last}`);
-  const userMs = (Number(m[1]) * 60 + Number(m[2])) * 1000;
-  const cpuMs = userMs + (Number(m[3]) * 60 + Number(m[4])) * 1000;
-  return { ...r, cpuMs, userMs };
-}
-
-function killPid(pid) {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
-async function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-
-// One HTTP request on a connection of its own. (fetch would keep connections alive, and while
-// this process blocks in a client run its idle-connection timers cannot fire: the next fetch
-// then picks a connection the origin has long closed.)
-function http(method, url, { headers = {}, body } = {}) {
-  return new Promise((ok, fail) => {
-    const req = request(url, { method, headers, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => ok({ status: res.statusCode, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out`)));
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
 // --- CPU accounting ------------------------------------------------------------------------
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-
-// User and system CPU time of a process and all its threads so far, in ms.
-function processCpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const toMs = (t) => (Number(t) * 1000) / CLK_TCK;
-  return { user: toMs(f[11]), system: toMs(f[12]) }; // utime, stime
-}
-
-// Machine-wide CPU time so far, in ms: user (with nice), busy (user, system, irq, softirq) and
-// total (steal and iowait count as not busy).
-function machineCpuMs() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = f.map(Number);
-  const toMs = (t) => (t * 1000) / CLK_TCK;
-  return {
-    user: toMs(user + nice),
-    busy: toMs(user + nice + system + irq + softirq),
-    total: toMs(user + nice + system + idle + iowait + irq + softirq + steal),
-  };
-}
 
 // CPU used by the given server processes and by the whole machine while fn() runs. fn returns
 // { clientCpuMs, clientUserMs, ... }; the result gains the samples, in ms, which aggregate()
@@ -223,12 +103,6 @@ async function accounted(servers, fn) {
   result.machineWallMs = (m1.total - m0.total) / cpus().length;
   return result;
 }
-
-const median = (xs) => {
-  const v = xs.filter((x) => x != null).sort((a, b) => a - b);
-  if (!v.length) return null;
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 
 // One side's result from its rounds: rate over all rounds, latency percentiles as the median of
 // the rounds' (a client reports percentiles per run, not mergeable samples), CPU per call.
@@ -284,17 +158,6 @@ const luaDir = join(repoRoot, 'origin/store/lua');
 const lua = (name) => readFileSync(join(luaDir, `${name}.lua`), 'utf8');
 const scriptBody = (name) => `${lua('common')}\n${lua(name)}`;
 const sha1 = (text) => createHash('sha1').update(text).digest('hex');
-
-async function startRedis(root, name) {
-  const port = await freePort();
-  const dir = join(root, name);
-  const pid = Number(run(join(repoRoot, 'scripts/redis-start'), [String(port), dir]).stdout.trim());
-  const stop = onExit(() => killPid(pid));
-  const cli = (...args) => run('redis-cli', ['-p', String(port), ...args]).stdout.trim();
-  const cliInput = (input, ...args) =>
-    run('redis-cli', ['-p', String(port), '-x', ...args], { input }).stdout.trim();
-  return { port, pid, dir, cli, cliInput, stop };
-}
 
 function loadScript(redis, name) {
   const body = scriptBody(name);
@@ -358,73 +221,6 @@ async function redisSide(root, c, o) {
 
 // --- the origin ----------------------------------------------------------------------------
 
-// The last lines of a log, for an error message (the temp dir is gone after the run).
-const logTail = (path) => readFileSync(path, 'utf8').trim().split('\n').slice(-20).join('\n');
-
-async function startOrigin(root, name, o, env) {
-  const redis = await startRedis(root, `redis-${name}`);
-  const port = await freePort();
-  const logPath = join(root, `${name}.log`);
-  const logFd = openSync(logPath, 'a');
-  const secret = randomBytes(32).toString('hex');
-  // No STOCKGATE_* from the caller's environment: the origin runs on its defaults plus `env`.
-  const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('STOCKGATE_'));
-  const fullEnv = {
-    ...Object.fromEntries(inherited),
-    STOCKGATE_JWT_SECRET: secret,
-    STOCKGATE_LISTEN: `127.0.0.1:${port}`,
-    STOCKGATE_REDIS: `127.0.0.1:${redis.port}`,
-    ...env,
-  };
-  // Output goes to a file: through a pipe, the origin would block on its request log whenever
-  // this process sits in a synchronous call.
-  const child = spawn(o.origin, [], { env: fullEnv, stdio: ['ignore', logFd, logFd] });
-  closeSync(logFd);
-  const stopOrigin = onExit(() => child.kill('SIGKILL'));
-  const base = `http://127.0.0.1:${port}`;
-  for (let deadline = Date.now() + 10_000; ; ) {
-    if (child.exitCode !== null) {
-      throw new Error(`origin exited ${child.exitCode}:\n${logTail(logPath)}`);
-    }
-    try {
-      if ((await http('GET', `${base}/healthz`)).status === 200) break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`origin did not answer /healthz:\n${logTail(logPath)}`);
-    }
-    await sleep(50);
-  }
-  const token = (role) =>
-    run(o.origin, ['token', '--role', role, '--sub', 'bench', '--ttl', '3600'], {
-      env: { STOCKGATE_JWT_SECRET: secret },
-    }).stdout.trim();
-  const admin = token('admin');
-  const put = await http('PUT', `${base}/v1/stock/${SKU}`, {
-    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ on_hand: STOCK }),
-  });
-  if (put.status !== 200 && put.status !== 201) {
-    throw new Error(`PUT /v1/stock/${SKU} answered ${put.status}: ${put.text}`);
-  }
-  const reserved = async () => {
-    const r = await http('GET', `${base}/v1/stock/${SKU}`);
-    if (r.status !== 200) throw new Error(`GET /v1/stock/${SKU} answered ${r.status}: ${r.text}`);
-    return JSON.parse(r.text).reserved;
-  };
-  const stop = () => {
-    stopOrigin();
-    redis.stop();
-  };
-  // The worker thread count the origin chose, from its startup log line.
-  const listening = readFileSync(logPath, 'utf8')
-    .split('\n')
-    .find((l) => l.includes('"listening"'));
-  const threads = listening ? JSON.parse(listening).log?.threads ?? null : null;
-  return { redis, port, pid: child.pid, serviceToken: token('service'), reserved, stop, threads };
-}
-
 // The origin over HTTP keep-alive, one connection per concurrent client.
 async function originSide(root, c, o, { name, poolSize }) {
   const env = {
@@ -433,7 +229,9 @@ async function originSide(root, c, o, { name, poolSize }) {
     STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
     STOCKGATE_REDIS_POOL_SIZE: String(poolSize),
   };
-  const origin = await startOrigin(root, `${name}-${c}`, o, env);
+  const origin = await startOrigin(root, `${name}-${c}`, {
+    binary: o.origin, sku: SKU, stock: STOCK, env,
+  });
   const load = (args) => {
     const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c), ...args], {
       env: { STOCKGATE_BENCH_TOKEN: origin.serviceToken },
@@ -476,21 +274,6 @@ async function originSide(root, c, o, { name, poolSize }) {
 }
 
 // --- MariaDB -------------------------------------------------------------------------------
-
-async function startMariadb(root) {
-  const port = await freePort();
-  const dir = join(root, 'mariadb');
-  const started = run(join(repoRoot, 'scripts/mariadb-start'), [String(port), dir]);
-  const pid = Number(started.stdout.trim());
-  const stop = onExit(() => killPid(pid));
-  const sql = (text) =>
-    run('mariadb', ['--no-defaults', `--socket=${dir}/mariadb.sock`, '--user=root', '--batch',
-      '--skip-column-names', '-e', text]).stdout.trim();
-  sql('CREATE DATABASE IF NOT EXISTS stockgate_bench; ' +
-    'CREATE TABLE IF NOT EXISTS stockgate_bench.inventory ' +
-    '(goods BIGINT UNSIGNED PRIMARY KEY, stocks BIGINT NOT NULL) ENGINE=InnoDB');
-  return { port, pid, dir, sql, stop };
-}
 
 // (b) the seed design's hot row: every sale is one autocommit UPDATE of the same InnoDB row.
 async function mysqlSide(maria, c, o) {
@@ -535,11 +318,6 @@ async function mysqlSide(maria, c, o) {
 
 // --- main ----------------------------------------------------------------------------------
 
-function versionOf(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return ((r.stdout ?? '') + (r.stderr ?? '')).match(/\d+\.\d+\.\d+(-MariaDB)?/)?.[0] ?? 'unknown';
-}
-
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const root = mkdtempSync(join(tmpdir(), 'stockgate-origin-bench-'));
@@ -568,6 +346,9 @@ async function main() {
 
   log(`starting MariaDB in ${root}`);
   const maria = await startMariadb(root);
+  maria.sql('CREATE DATABASE IF NOT EXISTS stockgate_bench; ' +
+    'CREATE TABLE IF NOT EXISTS stockgate_bench.inventory ' +
+    '(goods BIGINT UNSIGNED PRIMARY KEY, stocks BIGINT NOT NULL) ENGINE=InnoDB');
   const runs = [];
   for (const c of o.concurrency) {
     log(`concurrency ${c}: starting and warming every side`);

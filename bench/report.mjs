@@ -1,7 +1,7 @@
 // Writes docs/benchmarks.md (to stdout) from the raw results bench/run collects:
 //
 //   node bench/report.mjs --core-native core_native.json --core-wasm core_wasm.json \
-//     --origin origin.json
+//     --origin origin.json --sync sync.json
 //
 // The document is a description of the machine followed by one section per benchmark suite.
 // A new suite adds its option and a section function to SECTIONS; a suite whose results are not
@@ -16,6 +16,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const SECTIONS = [
   { options: ['core-native', 'core-wasm'], render: coreSection },
   { options: ['origin'], render: originSection },
+  { options: ['sync'], render: syncSection },
 ];
 
 // The core operations in table order, as named in core_bench.cc (without BM_) and core_bench.mjs.
@@ -30,7 +31,8 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i += 2) {
     if (!argv[i].startsWith('--') || i + 1 >= argv.length) {
       throw new Error(
-        `usage: report.mjs --core-native FILE --core-wasm FILE --origin FILE (got ${argv[i]})`,
+        `usage: report.mjs --core-native FILE --core-wasm FILE --origin FILE --sync FILE ` +
+          `(got ${argv[i]})`,
       );
     }
     args[argv[i].slice(2)] = JSON.parse(readFileSync(argv[i + 1], 'utf8'));
@@ -573,6 +575,71 @@ function originSection(args) {
     `node bench/origin_bench.mjs --concurrency ${runs.map((r) => r.concurrency).join(',')} ` +
       `--seconds ${ctx.seconds} --rounds ${ctx.rounds} > bench/results/origin.json`,
     'node bench/report.mjs --origin bench/results/origin.json   # this section alone',
+    '```',
+    '',
+  ].join('\n');
+}
+
+// History ingest into MariaDB by batch size, and sync's lag behind the stream under load.
+function syncSection(args) {
+  const { context: ctx, ingest, lag } = args.sync;
+  const base = ingest.find((r) => r.batch_size === 1) ?? ingest[0];
+  const spreadOf = (r) => {
+    const v = r.events_per_s_rounds;
+    return `${fmtRound(Math.min(...v))}–${fmtRound(Math.max(...v))}`;
+  };
+  return [
+    '## Sync: history ingest into MariaDB and lag behind the stream',
+    '',
+    para(
+      'How many ledger events per second `stockgate-sync` writes into the MariaDB history, by',
+      'batch size (outbox entries per transaction), and how far the history trails the stream',
+      'while the origin takes reservations. Each reservation is one ledger event (into',
+      '`inventory_history`, moving `inventory`) and one reservation record (into',
+      '`reservations`); the events per second count ledger events only, so the entries read',
+      'are twice that.',
+    ),
+    '',
+    '| batch size | events per drain | events/s (median) | rounds\' spread | ÷ batch size ' +
+      `${base.batch_size} |`,
+    '|---:|---:|---:|---:|---:|',
+    ...ingest.map((r) =>
+      `| ${r.batch_size} | ${fmtRate(r.events_per_round)} | ${fmtRound(r.events_per_s)} | ` +
+      `${spreadOf(r)} | ${fmtRatio(r.events_per_s / base.events_per_s)} |`),
+    '',
+    para(
+      `Each drain: with sync stopped, \`stockgate-origin-load\` made a backlog of reservations`,
+      '(a tenth as many for batch size 1); then `stockgate-sync --batch-size N` started on a',
+      'fresh database and the clock ran until the consumer group had nothing pending or',
+      'undelivered (`XINFO GROUPS`). The time includes the process start and the schema',
+      `migration. Every drain is checked: as many \`reserve\` rows and reservation rows as`,
+      `reservations made. Median of ${ctx.rounds} rounds per batch size.`,
+    ),
+    '',
+    '| under load | value |',
+    '|---|---:|',
+    `| reservations through the origin (concurrency ${lag.concurrency}, ` +
+      `${lag.seconds.toFixed(1)} s) | ${fmtRound(lag.reservations_per_s)}/s |`,
+    `| events written by sync (batch size ${lag.batch_size}) | ${fmtRate(lag.events_written)} ` +
+      `in ${fmtRate(lag.batches)} transactions |`,
+    `| lag p50 | ${lag.lag_p50_ms} ms |`,
+    `| lag p99 | ${lag.lag_p99_ms} ms |`,
+    '',
+    para(
+      'Lag is sampled at each commit: the time since the newest event of the batch entered the',
+      'stream (its entry id). Sync ran next to the origin, its Redis and MariaDB on the same',
+      `${ctx.nproc} CPUs. Durability as shipped: ${ctx.durability}. Redis`,
+      `${ctx.redis_version}, MariaDB ${ctx.mariadb_version}.`,
+    ),
+    '',
+    'Only the sync part:',
+    '',
+    '```sh',
+    'cmake --build --preset native --target stockgate-origin stockgate-origin-load stockgate-sync',
+    `node bench/sync_bench.mjs --batch ${ingest.map((r) => r.batch_size).join(',')} ` +
+      `--backlog ${ctx.backlog} --rounds ${ctx.rounds} --seconds ${ctx.seconds} ` +
+      `--concurrency ${ctx.concurrency} > bench/results/sync.json`,
+    'node bench/report.mjs --sync bench/results/sync.json   # this section alone',
     '```',
     '',
   ].join('\n');

@@ -1,0 +1,242 @@
+// Shared by the benchmark drivers: child processes that are cleaned up however the driver ends,
+// one-shot HTTP, CPU accounting from /proc, and private servers on free loopback ports in a temp
+// dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+// --- processes and cleanup -----------------------------------------------------------------
+
+export const cleanups = [];
+export function cleanup() {
+  while (cleanups.length) {
+    try {
+      cleanups.pop()();
+    } catch {
+      // Best effort: the rest must still run.
+    }
+  }
+}
+process.on('exit', cleanup);
+// Registers fn to run at exit; the returned function runs it now instead (once).
+export function onExit(fn) {
+  cleanups.push(fn);
+  return () => {
+    const i = cleanups.indexOf(fn);
+    if (i >= 0) cleanups.splice(i, 1)[0]();
+  };
+}
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+for (const [sig, n] of Object.entries(SIGNALS)) {
+  process.on(sig, () => {
+    cleanup();
+    process.exit(128 + n);
+  });
+}
+// Clients run synchronously, so a signal is handled only when the event loop next turns; the
+// bench lets it turn after every client run.
+export const turn = () => new Promise((ok) => setImmediate(ok));
+
+// Runs a command to completion; throws with its output when it fails.
+export function run(cmd, args, { input, env, allowFail = false } = {}) {
+  const r = spawnSync(cmd, args, {
+    input,
+    env: env ? { ...process.env, ...env } : process.env,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
+  if (r.status !== 0 && !allowFail) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+  }
+  return r;
+}
+
+// Runs a client under bash so its CPU time (`times`: user, system) can be read afterwards.
+export function runTimed(cmd, args, opts = {}) {
+  const r = run('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', cmd, ...args], opts);
+  const last = r.stderr.trim().split('\n').at(-1);
+  const m = last.match(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/);
+  if (!m) throw new Error(`cannot read the CPU time of ${cmd} from: ${last}`);
+  const userMs = (Number(m[1]) * 60 + Number(m[2])) * 1000;
+  const cpuMs = userMs + (Number(m[3]) * 60 + Number(m[4])) * 1000;
+  return { ...r, cpuMs, userMs };
+}
+
+export function killPid(pid) {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// One HTTP request on a connection of its own. (fetch would keep connections alive, and while
+// this process blocks in a client run its idle-connection timers cannot fire: the next fetch
+// then picks a connection the origin has long closed.)
+export function http(method, url, { headers = {}, body } = {}) {
+  return new Promise((ok, fail) => {
+    const req = request(url, { method, headers, agent: false, timeout: 5000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (text += chunk));
+      res.on('end', () => ok({ status: res.statusCode, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out`)));
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+// --- CPU accounting ------------------------------------------------------------------------
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+// User and system CPU time of a process and all its threads so far, in ms.
+export function processCpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const toMs = (t) => (Number(t) * 1000) / CLK_TCK;
+  return { user: toMs(f[11]), system: toMs(f[12]) }; // utime, stime
+}
+
+// Machine-wide CPU time so far, in ms: user (with nice), busy (user, system, irq, softirq) and
+// total (steal and iowait count as not busy).
+export function machineCpuMs() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f.map(Number);
+  const toMs = (t) => (t * 1000) / CLK_TCK;
+  return {
+    user: toMs(user + nice),
+    busy: toMs(user + nice + system + irq + softirq),
+    total: toMs(user + nice + system + idle + iowait + irq + softirq + steal),
+  };
+}
+
+export const median = (xs) => {
+  const v = xs.filter((x) => x != null).sort((a, b) => a - b);
+  if (!v.length) return null;
+  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+
+export function versionOf(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return ((r.stdout ?? '') + (r.stderr ?? '')).match(/\d+\.\d+\.\d+(-MariaDB)?/)?.[0] ?? 'unknown';
+}
+
+
+// --- servers -----------------------------------------------------------------------------------
+
+export async function startRedis(root, name) {
+  const port = await freePort();
+  const dir = join(root, name);
+  const pid = Number(run(join(repoRoot, 'scripts/redis-start'), [String(port), dir]).stdout.trim());
+  const stop = onExit(() => killPid(pid));
+  const cli = (...args) => run('redis-cli', ['-p', String(port), ...args]).stdout.trim();
+  const cliInput = (input, ...args) =>
+    run('redis-cli', ['-p', String(port), '-x', ...args], { input }).stdout.trim();
+  return { port, pid, dir, cli, cliInput, stop };
+}
+
+// The last lines of a log, for an error message (the temp dir is gone after the run).
+export const logTail = (path) => readFileSync(path, 'utf8').trim().split('\n').slice(-20).join('\n');
+
+export async function startOrigin(root, name, { binary, sku, stock, env = {}, args = [] }) {
+  const redis = await startRedis(root, `redis-${name}`);
+  const port = await freePort();
+  const logPath = join(root, `${name}.log`);
+  const logFd = openSync(logPath, 'a');
+  const secret = randomBytes(32).toString('hex');
+  // No STOCKGATE_* from the caller's environment: the origin runs on its defaults plus `env`.
+  const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('STOCKGATE_'));
+  const fullEnv = {
+    ...Object.fromEntries(inherited),
+    STOCKGATE_JWT_SECRET: secret,
+    STOCKGATE_LISTEN: `127.0.0.1:${port}`,
+    STOCKGATE_REDIS: `127.0.0.1:${redis.port}`,
+    ...env,
+  };
+  // Output goes to a file: through a pipe, the origin would block on its request log whenever
+  // this process sits in a synchronous call.
+  const child = spawn(binary, args, { env: fullEnv, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const stopOrigin = onExit(() => child.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+  for (let deadline = Date.now() + 10_000; ; ) {
+    if (child.exitCode !== null) {
+      throw new Error(`origin exited ${child.exitCode}:\n${logTail(logPath)}`);
+    }
+    try {
+      if ((await http('GET', `${base}/healthz`)).status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`origin did not answer /healthz:\n${logTail(logPath)}`);
+    }
+    await sleep(50);
+  }
+  const token = (role) =>
+    run(binary, ['token', '--role', role, '--sub', 'bench', '--ttl', '3600'], {
+      env: { STOCKGATE_JWT_SECRET: secret },
+    }).stdout.trim();
+  const admin = token('admin');
+  const put = await http('PUT', `${base}/v1/stock/${sku}`, {
+    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ on_hand: stock }),
+  });
+  if (put.status !== 200 && put.status !== 201) {
+    throw new Error(`PUT /v1/stock/${sku} answered ${put.status}: ${put.text}`);
+  }
+  const reserved = async () => {
+    const r = await http('GET', `${base}/v1/stock/${sku}`);
+    if (r.status !== 200) throw new Error(`GET /v1/stock/${sku} answered ${r.status}: ${r.text}`);
+    return JSON.parse(r.text).reserved;
+  };
+  const stop = () => {
+    stopOrigin();
+    redis.stop();
+  };
+  // The worker thread count the origin chose, from its startup log line.
+  const listening = readFileSync(logPath, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('"listening"'));
+  const threads = listening ? JSON.parse(listening).log?.threads ?? null : null;
+  return {
+    redis, port, pid: child.pid, child, logPath, serviceToken: token('service'), reserved, stop,
+    threads,
+  };
+}
+
+export async function startMariadb(root) {
+  const port = await freePort();
+  const dir = join(root, 'mariadb');
+  const started = run(join(repoRoot, 'scripts/mariadb-start'), [String(port), dir]);
+  const pid = Number(started.stdout.trim());
+  const stop = onExit(() => killPid(pid));
+  const sql = (text) =>
+    run('mariadb', ['--no-defaults', `--socket=${dir}/mariadb.sock`, '--user=root', '--batch',
+      '--skip-column-names', '-e', text]).stdout.trim();
+  return { port, pid, dir, sql, stop };
+}
+
