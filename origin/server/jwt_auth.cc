@@ -113,9 +113,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-// `sub` becomes a rate-limit key and a log field: non-empty, no control characters.
+// `sub` becomes a rate-limit key, a log field and the actor in the history: non-empty, at most
+// kMaxSubjectBytes, no control characters.
 bool ValidSubject(std::string_view sub) {
-  if (sub.empty()) return false;
+  if (sub.empty() || sub.size() > kMaxSubjectBytes) return false;
   for (const char c : sub) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7F) return false;

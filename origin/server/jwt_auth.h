@@ -17,6 +17,8 @@ namespace stockgate::server {
 inline constexpr std::size_t kMinJwtSecretBytes = 32;
 // Larger tokens are refused before any parsing; ours are ~200 bytes.
 inline constexpr std::size_t kMaxJwtBytes = 8 * 1024;
+// `sub` is the actor of every ledger event the caller causes; the history keeps up to this many.
+inline constexpr std::size_t kMaxSubjectBytes = 255;
 
 // The three roles of the API. They are not a numeric scale: use Allows(), never `<`.
 enum class Role { kViewer, kService, kAdmin };

@@ -199,13 +199,17 @@ TEST_F(JwtAuthTest, HonoursNotBefore) {
   EXPECT_EQ(Outcome(with_nbf(R"("soon")")), "invalid nbf claim");
 }
 
-// sub must be a non-empty string without control characters.
+// sub must be a non-empty string of at most 255 bytes without control characters.
 TEST_F(JwtAuthTest, RejectsMissingOrEmptySubject) {
   EXPECT_EQ(Outcome(Sign(kHs256Header, R"({"role":"admin","exp":1700003600})")),
             "missing sub claim");
   EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("1700003600", R"("")"))), "missing sub claim");
   EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("1700003600", "42"))), "missing sub claim");
   EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("1700003600", R"("a\nb")"))), "invalid sub claim");
+  const std::string longest(kMaxSubjectBytes, 's');
+  EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("1700003600", "\"" + longest + "\""))), "ok");
+  EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("1700003600", "\"" + longest + "s\""))),
+            "invalid sub claim");
 }
 
 // role must be present and one of the three exact wire names.

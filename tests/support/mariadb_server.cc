@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <mysql.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <iostream>
 #include <string>
@@ -28,6 +30,9 @@ namespace stockgate::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A small redo log (the default is 96 MiB) keeps the data dir small enough to copy quickly.
+constexpr const char* kRedoLogSize = "--innodb-log-file-size=16M";
 
 bool IsExecutable(const std::string& path) {
   return !path.empty() && access(path.c_str(), X_OK) == 0;
@@ -271,9 +276,50 @@ std::unique_ptr<MariaDbServer> MariaDbServer::Start(const Options& options, std:
 }
 
 MariaDbServer::Status MariaDbServer::Install(const std::string& install_db) {
-  const std::string log = dir_ + "/install-db.log";
-  std::vector<std::string> args = {install_db, "--no-defaults", Flag("--datadir", dir_ + "/data"),
-                                   "--auth-root-authentication-method=normal", "--skip-test-db"};
+  // mariadb-install-db takes seconds (about a thousand fsyncs) and ctest runs every test in a
+  // process of its own, so one fresh install per machine and user serves as a template that each
+  // server copies (a fraction of a second). The name changes with the binary, so an upgraded
+  // MariaDB gets a new template.
+  std::error_code ec;
+  const auto stamp = std::filesystem::last_write_time(binary_, ec).time_since_epoch().count();
+  std::string tmpl = "/tmp/sg-maria-template-";
+  tmpl += std::to_string(getuid());
+  tmpl += '-';
+  tmpl += std::to_string(std::hash<std::string>{}(binary_ + std::to_string(stamp)) % 1000000);
+  const std::string ready = tmpl + "/data/.stockgate-template-complete";
+  if (!std::filesystem::exists(ready)) {
+    // One process installs; the others wait on the lock and then find it done.
+    const std::string lock_path = tmpl + ".lock";
+    const int lock = open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    if (lock < 0) return {false, ErrnoText(lock_path.c_str())};
+    flock(lock, LOCK_EX);
+    Status status{true, {}};
+    if (!std::filesystem::exists(ready)) {
+      std::filesystem::remove_all(tmpl, ec);
+      std::filesystem::create_directories(tmpl, ec);
+      status = RunInstallDb(install_db, tmpl + "/data", tmpl + "/install-db.log");
+      if (status.ok) std::ofstream(ready) << "ok\n";
+    }
+    flock(lock, LOCK_UN);
+    close(lock);
+    if (!status.ok) return status;
+  }
+  std::filesystem::copy(tmpl + "/data", dir_ + "/data", std::filesystem::copy_options::recursive,
+                        ec);
+  if (ec) return {false, "copying the MariaDB template " + tmpl + ": " + ec.message()};
+  std::filesystem::remove(dir_ + "/data/.stockgate-template-complete", ec);
+  return {true, {}};
+}
+
+MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
+                                                  const std::string& datadir,
+                                                  const std::string& log) {
+  std::vector<std::string> args = {install_db,
+                                   "--no-defaults",
+                                   Flag("--datadir", datadir),
+                                   "--auth-root-authentication-method=normal",
+                                   "--skip-test-db",
+                                   kRedoLogSize};
   AddUserArg(args);
   // Its own process group: on a timeout the bootstrap mariadbd it runs is killed with it.
   const pid_t pid = Spawn(std::move(args), log, /*own_group=*/true);
@@ -317,7 +363,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
       "--innodb-flush-log-at-trx-commit=1", "--innodb-doublewrite=1", "--skip-log-bin",
       // For fast tests: a small pool, no buffer pool dump or load, no DNS lookups (root@127.0.0.1
       // matches by address).
-      "--innodb-buffer-pool-size=64M", "--innodb-buffer-pool-dump-at-shutdown=0",
+      kRedoLogSize, "--innodb-buffer-pool-size=64M", "--innodb-buffer-pool-dump-at-shutdown=0",
       "--innodb-buffer-pool-load-at-startup=0", "--skip-name-resolve"};
   AddUserArg(args);
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());

@@ -64,7 +64,10 @@ class MariaDbServer {
 
  private:
   MariaDbServer(Options options, std::string binary, std::string dir, int port);
+  // The data dir: a copy of a template made once per machine by RunInstallDb.
   Status Install(const std::string& install_db);
+  Status RunInstallDb(const std::string& install_db, const std::string& datadir,
+                      const std::string& log);
   Status Launch();
 
   Options options_;
