@@ -184,6 +184,35 @@ TEST_F(HistoryTest, DatabaseDownIsUnavailable) {
   EXPECT_TRUE(back);
 }
 
+// After a restart the pooled connections are all stale: the first one to fail drops the others,
+// so recovery costs one failed query and one down window, not one of each per pooled connection.
+TEST_F(HistoryTest, StaleConnectionsAreDroppedTogether) {
+  MariaDbPool pool(config_);
+  std::string error;
+  // Three connections open at once, then all idle in the pool.
+  ASSERT_TRUE(pool.With(
+      [&](MariaDbConnection&) {
+        pool.With([&](MariaDbConnection&) { pool.With([](MariaDbConnection&) {}, &error); },
+                  &error);
+      },
+      &error));
+  server_->Kill();
+  ASSERT_TRUE(server_->Restart());
+  int failed_queries = 0;
+  bool ok = false;
+  for (int i = 0; i < 100 && !ok; ++i) {
+    pool.With(
+        [&](MariaDbConnection& conn) {
+          ok = conn.Query("SELECT 1").ok;
+          failed_queries += ok ? 0 : 1;
+        },
+        &error);
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(failed_queries, 1);
+}
+
 // A frozen database (SIGSTOP) is reported unavailable after the read timeout, not waited on.
 TEST_F(HistoryTest, FrozenDatabaseIsUnavailable) {
   MariaDbHistory history(config_);

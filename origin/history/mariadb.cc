@@ -115,6 +115,7 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
       std::lock_guard lock(mu_);
       last_error_ = why;
       down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+      idle_.clear();
       *error = "history database unavailable: " + why;
       return false;
     }
@@ -124,6 +125,9 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
   if (conn->broken()) {
     last_error_ = "connection lost";
     down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+    // The idle ones were opened before the failure and most likely share it (a restarted server
+    // closed them all); reusing them would cost one failed request and one more down window each.
+    idle_.clear();
   } else if (static_cast<int>(idle_.size()) < config_.pool_size) {
     idle_.push_back(std::move(conn));
   }
