@@ -102,6 +102,10 @@ Ingester::Step Ingester::RunOnce() {
         outbox_.Trim();  // best effort; the next round tries again
         next_trim_ms_ = now + config_.trim_every_ms;
       }
+      if (now >= next_forget_ms_) {
+        outbox_.ForgetIdleConsumers(config_.forget_idle_consumers_ms);
+        next_forget_ms_ = now + 60'000;
+      }
       return Step::kIdle;
     }
   }

@@ -28,6 +28,9 @@ struct IngestConfig {
   std::int64_t claim_every_ms = 1'000;  // how often to look for such entries
   std::int64_t trim_every_ms = 1'000;   // how often to trim acknowledged entries off the stream
   int retry_ms = 250;                   // pause after a failed write or read before trying again
+  // Consumers with nothing pending that have been idle this long leave the group (the names of
+  // stopped processes: each process has its own).
+  std::int64_t forget_idle_consumers_ms = 3'600'000;
 };
 
 // Counters since start, and lag (now minus the stream time of each event written), in ms.
@@ -77,6 +80,7 @@ class Ingester {
   bool own_pending_done_ = false;
   std::int64_t next_claim_ms_ = 0;
   std::int64_t next_trim_ms_ = 0;
+  std::int64_t next_forget_ms_ = 0;
   std::string claim_cursor_ = "0-0";
   std::string last_error_;
   std::mutex stats_mu_;

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <csignal>
@@ -154,6 +155,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
                         {"pending", b.ok ? b.pending : -1},
                         {"undelivered", b.ok ? b.undelivered : -1},
                         {"expired", sweeper.expired()},
+                        {"sweep_failures", sweeper.failures()},
                         {"write_failures", s.write_failures},
                         {"read_failures", s.read_failures},
                         {"malformed", s.malformed}}
@@ -185,14 +187,27 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   CLI::App app{"stockgate-sync: exactly-once history in MariaDB, hold expiry, reconciliation"};
   app.fallthrough();
+  // A misspelled key in the config file is an error, not a silently ignored line.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_config("--config", "",
                  "TOML file of the options below (see stockgate-sync.example.toml)");
   Options o;
   app.add_option("--redis", o.redis, "Redis HOST:PORT (an IP address)")
       ->envname("STOCKGATE_REDIS")
       ->capture_default_str();
-  app.add_option("--redis-prefix", o.redis_prefix, "Key prefix shared with the origin")
-      ->envname("STOCKGATE_REDIS_PREFIX")
+  app.add_option("--redis-prefix", o.redis_prefix,
+                 "Key prefix shared with the origin (its redis_key_prefix)")
+      ->envname("STOCKGATE_REDIS_KEY_PREFIX")
+      ->check(CLI::Validator(
+          [](std::string& p) -> std::string {
+            const bool ok =
+                !p.empty() && p.size() <= 32 && std::all_of(p.begin(), p.end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                         c == ':' || c == '-';
+                });
+            return ok ? std::string() : "must be 1..32 characters of [A-Za-z0-9._:-]";
+          },
+          "PREFIX"))
       ->capture_default_str();
   app.add_option("--redis-timeout-ms", o.redis_timeout_ms, "Bound on each Redis command")
       ->check(CLI::Range(50, 60'000))
@@ -219,8 +234,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--actor", o.actor, "repair: the actor of compensating events")
       ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")
+  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error | off")
       ->envname("STOCKGATE_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   app.add_subcommand("run",
                      "Drain the outbox into MariaDB and sweep expired holds "
@@ -246,6 +262,9 @@ int Main(int argc, char** argv) {
   }
   redis.pool_size = 4;
   redis.command_timeout_ms = o.redis_timeout_ms;
+  // The operator commands read the whole keyspace and stream in one script.
+  if (*check || *repair || *rebuild)
+    redis.command_timeout_ms = std::max(o.redis_timeout_ms, 60'000);
   history::MySqlConfig mysql;
   if (!history::ParseMySqlUri(o.mysql, &mysql, &error)) {
     std::fprintf(stderr, "stockgate-sync: --mysql: %s\n", error.c_str());

@@ -30,7 +30,7 @@ struct AuditSku {
 struct RedisAudit {
   bool ok = false;
   std::string error;
-  std::vector<AuditSku> skus;             // by SKU
+  std::vector<AuditSku> skus;                 // by SKU
   std::map<std::int64_t, std::int64_t> held;  // SKU -> units in live holds
   std::int64_t live_holds = 0;
   StreamId last_id;                  // the stream's last generated id (0-0 when none)
