@@ -566,6 +566,12 @@ TEST_F(SyncTest, RebuildAfterFlushallRestoresExactState) {
   ASSERT_EQ(store_->SetStock(99, set, "admin", work.now()).code, core::Code::kOk);
   EXPECT_FALSE(Rebuild(*pool_, "sg", mysql_, RealNowMs()).ok);
   ASSERT_TRUE(pool_->Command({"FLUSHALL"}).ok);
+  // Nor while the outbox a sync process recreated after the loss exists (it may be running).
+  ASSERT_TRUE(outbox_->EnsureGroup().ok);
+  const RebuildReport refused = Rebuild(*pool_, "sg", mysql_, RealNowMs());
+  EXPECT_FALSE(refused.ok);
+  EXPECT_NE(refused.error.find("Stop every stockgate-sync"), std::string::npos) << refused.error;
+  ASSERT_TRUE(pool_->Command({"DEL", "sg:ledger"}).ok);
 
   const RebuildReport rebuilt = Rebuild(*pool_, "sg", mysql_, RealNowMs());
   ASSERT_TRUE(rebuilt.ok) << rebuilt.error;

@@ -142,8 +142,15 @@ RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
     cursor = r.reply.elements[0].str;
     for (const Reply& key : r.reply.elements[1].elements) {
       if (key.str == ledger) {
-        const CommandResult len = pool.Command({"XLEN", ledger});
-        if (len.ok && len.reply.is_integer() && len.reply.integer == 0) continue;
+        // Only a sync process recreates the outbox after a loss, and one still running would
+        // sweep restored holds while they are being written (an idle one does not even show as
+        // a consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
+        s.code = core::Code::kInvalidState;
+        s.error = "the outbox " + ledger +
+                  " exists: a stockgate-sync ran since the data loss. Stop every stockgate-sync, "
+                  "delete the key (DEL " +
+                  ledger + ") and run rebuild again";
+        return s;
       }
       s.code = core::Code::kInvalidState;
       s.error = "redis already holds " + key.str +

@@ -73,7 +73,8 @@ struct RestoreBatch {
   std::vector<CustomerUnits> customers;
 };
 
-// Ok when no key of the prefix exists but an empty outbox stream (sync may have recreated it).
+// Ok when no key of the prefix exists, the outbox stream included (a sync that recreated it may
+// still be running).
 RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix);
 RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
                        std::int64_t now_ms);
