@@ -1,0 +1,60 @@
+# workerd configuration of the stockgate edge: one HTTP socket, the worker (edge/worker.mjs with
+# the wasm core and its JavaScript face), and the origin as an external HTTP service.
+#
+#   npx workerd serve edge/config.capnp --socket-addr http=127.0.0.1:8787 \
+#     --external-addr origin=127.0.0.1:8080
+#
+# scripts/edge-start does this (and builds core.wasm first). workerd runs one thread: start one
+# process per core on its own port, or share one port with SO_REUSEPORT via --socket-fd
+# (docs/edge.md). Settings come from the environment of the workerd process; each binding below
+# names its variable and an unset variable means the default in edge/edge.mjs.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "edge", worker = .edgeWorker),
+    # The origin. Its address is overridden with --external-addr origin=HOST:PORT.
+    (name = "origin", external = (address = "127.0.0.1:8080", http = ())),
+  ],
+  sockets = [
+    # Where buyers connect. Overridden with --socket-addr http=HOST:PORT.
+    (name = "http", address = "127.0.0.1:8787", http = (), service = "edge"),
+  ],
+);
+
+const edgeWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "edge.mjs", esModule = embed "edge.mjs"),
+    (name = "stockgate_core.mjs", esModule = embed "../wasm/js/stockgate_core.mjs"),
+    # The wasi build of the core (cmake --preset wasi && cmake --build --preset wasi).
+    (name = "core.wasm", wasm = embed "../build/wasi/wasm/core.wasm"),
+  ],
+  compatibilityDate = "2026-11-01",
+  bindings = [
+    (name = "ORIGIN", service = "origin"),
+    # HS256 secret shared with the origin: verified tokens key clients by their `sub`. Unset:
+    # clients are keyed by X-Client-Id or address.
+    (name = "JWT_SECRET", fromEnvironment = "STOCKGATE_JWT_SECRET"),
+    # Requests per second and burst per client; 0 turns the client limit off. Default 20 / 40.
+    (name = "CLIENT_RATE", fromEnvironment = "STOCKGATE_EDGE_CLIENT_RATE"),
+    (name = "CLIENT_BURST", fromEnvironment = "STOCKGATE_EDGE_CLIENT_BURST"),
+    # Reservation attempts per second and burst per SKU; 0 off. Default 0 / 1.
+    (name = "SKU_RATE", fromEnvironment = "STOCKGATE_EDGE_SKU_RATE"),
+    (name = "SKU_BURST", fromEnvironment = "STOCKGATE_EDGE_SKU_BURST"),
+    # Per admission window, forward at most ceil(available x this) reservations of a SKU.
+    # Default 2.
+    (name = "ADMIT_MULTIPLE", fromEnvironment = "STOCKGATE_EDGE_ADMIT_MULTIPLE"),
+    # Admission window and snapshot poll interval, ms. Default 250.
+    (name = "WINDOW_MS", fromEnvironment = "STOCKGATE_EDGE_WINDOW_MS"),
+    # Oldest snapshot (and cached GET /v1/stock/{sku}) the edge decides on, ms; older, it
+    # forwards to the origin. Default 500.
+    (name = "FRESHNESS_MS", fromEnvironment = "STOCKGATE_EDGE_FRESHNESS_MS"),
+    # Client and SKU entries kept in the isolate (least recently used evicted). Default 100000.
+    (name = "TABLE_CAPACITY", fromEnvironment = "STOCKGATE_EDGE_TABLE_CAPACITY"),
+    # Cached stock reads kept. Default 10000.
+    (name = "CACHE_CAPACITY", fromEnvironment = "STOCKGATE_EDGE_CACHE_CAPACITY"),
+    # An origin that does not answer within this many ms is unavailable (503). Default 2000.
+    (name = "ORIGIN_TIMEOUT_MS", fromEnvironment = "STOCKGATE_EDGE_ORIGIN_TIMEOUT_MS"),
+  ],
+);

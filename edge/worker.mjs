@@ -1,0 +1,28 @@
+// The edge worker: an ES module for workerd that runs the stockgate core (wasm32-wasi core.wasm)
+// in front of the origin. One Edge per isolate, built on the first request from the bindings of
+// config.capnp; see edge.mjs for what it decides and docs/edge.md for running it.
+import coreModule from './core.wasm';
+import { Edge, settingsFrom } from './edge.mjs';
+import { loadWasi } from './stockgate_core.mjs';
+
+let edge = null;
+
+async function edgeFor(env) {
+  if (!edge) {
+    const core = await loadWasi(coreModule);
+    edge = new Edge({
+      core,
+      origin: (request) => env.ORIGIN.fetch(request),
+      settings: settingsFrom(env),
+      jwtSecret: env.JWT_SECRET ?? '',
+    });
+  }
+  return edge;
+}
+
+export default {
+  async fetch(request, env, ctx) {
+    const e = await edgeFor(env);
+    return e.handle(request, (p) => ctx.waitUntil(p));
+  },
+};

@@ -1,0 +1,267 @@
+// The edge in workerd, in front of a real origin and Redis, all started here on free loopback
+// ports: invalid requests and the tail of a sold-out sale never reach the origin (its /metrics
+// prove it), one client's burst is limited without touching others, admitted requests get the
+// origin's answers byte for byte, a restock reopens admission within the freshness window, a dead
+// origin gives a fast 503 and a restarted one is used again, and the isolate's tables stay
+// bounded whatever clients send.
+//
+// Needs build/wasi/wasm/core.wasm (edge/config.capnp embeds it), the origin binary
+// (STOCKGATE_ORIGIN_BIN, default build/native/origin/stockgate-origin) and npm's workerd.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  cleanups, originRequests, repoRoot, sleep, startOrigin, startWorkerd,
+} from '../bench/harness.mjs';
+
+const originBin = resolve(repoRoot, process.env.STOCKGATE_ORIGIN_BIN ?? 'build/native/origin/stockgate-origin');
+const SKU = 7;
+
+let root;
+let origin;
+let edge;
+
+// workerd with edge/config.capnp on a free port, pointed at the origin.
+const startEdge = (env) => startWorkerd(root, `edge-${Math.random().toString(36).slice(2, 8)}`,
+  { originPort: origin.port, env });
+const originCount = (route) => originRequests(origin.base, route);
+
+const json = { 'Content-Type': 'application/json' };
+let orderSeq = 0;
+const reserveBody = (sku, qty = 1) =>
+  JSON.stringify({ order_id: `edge-${process.pid}-${orderSeq++}`, items: [{ sku, qty }] });
+
+function reserveVia(base, client, body, token = origin.serviceToken) {
+  return fetch(`${base}/v1/reservations`, {
+    method: 'POST',
+    headers: { ...json, Authorization: `Bearer ${token}`, 'X-Client-Id': client },
+    body,
+  });
+}
+
+async function setStock(sku, onHand) {
+  const r = await fetch(`${origin.base}/v1/stock/${sku}`, {
+    method: 'PUT',
+    headers: { ...json, Authorization: `Bearer ${origin.adminToken}` },
+    body: JSON.stringify({ on_hand: onHand }),
+  });
+  assert.ok(r.status === 200 || r.status === 201, `PUT stock answered ${r.status}`);
+}
+
+before(async () => {
+  root = mkdtempSync(join(tmpdir(), 'stockgate-edge-test-'));
+  cleanups.unshift(() => rmSync(root, { recursive: true, force: true }));
+  origin = await startOrigin(root, 'origin', {
+    binary: originBin, sku: SKU, stock: 20,
+    env: { STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0' },
+  });
+  // Service tokens are keyed by sub at the edge, so each test client gets its own X-Client-Id
+  // and the edge runs without the secret (clients keyed by id), except where a test says so.
+  edge = await startEdge({
+    STOCKGATE_EDGE_CLIENT_RATE: '5', STOCKGATE_EDGE_CLIENT_BURST: '10',
+    STOCKGATE_EDGE_WINDOW_MS: '100', STOCKGATE_EDGE_FRESHNESS_MS: '500',
+    STOCKGATE_EDGE_TABLE_CAPACITY: '1000', STOCKGATE_EDGE_ORIGIN_TIMEOUT_MS: '1000',
+  });
+});
+
+after(() => {
+  edge?.stop();
+  origin?.stop();
+});
+
+describe('edge in workerd', () => {
+  // Bodies the core refuses are answered 400 by the edge; the origin's reservation count does
+  // not move.
+  test('invalid requests never reach the origin', async () => {
+    const before = await originCount('/v1/reservations');
+    const bad = ['{', '{"order_id":"x"}', '{"order_id":"a b","items":[{"sku":1,"qty":1}]}',
+      JSON.stringify({ order_id: 'x', items: [{ sku: 1, qty: 0 }] }), '[]'];
+    for (const [i, body] of bad.entries()) {
+      const r = await reserveVia(edge.base, `bad-${i}`, body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.headers.get('x-stockgate-edge'), 'invalid');
+      assert.equal((await r.json()).error.code, 'invalid_request');
+    }
+    assert.equal(await originCount('/v1/reservations'), before);
+  });
+
+  // The edge forwards what can still succeed; once sold out it answers 409 itself and the
+  // origin stops seeing the sale. Exactly the stock is sold.
+  test('after sell-out the edge answers locally', async () => {
+    const sku = 8;
+    await setStock(sku, 10);
+    const answers = { 201: 0, 409: 0 };
+    const edgeTags = {};
+    for (let i = 0; i < 40; i++) {
+      const r = await reserveVia(edge.base, `buyer-${i}`, reserveBody(sku));
+      answers[r.status] = (answers[r.status] ?? 0) + 1;
+      edgeTags[r.headers.get('x-stockgate-edge')] = (edgeTags[r.headers.get('x-stockgate-edge')] ?? 0) + 1;
+      await r.arrayBuffer();
+    }
+    assert.equal(answers[201], 10, JSON.stringify(answers));
+    assert.equal(answers[409], 30);
+    assert.ok(edgeTags.sold_out > 0, JSON.stringify(edgeTags));
+    const stock = await (await fetch(`${origin.base}/v1/stock/${sku}`)).json();
+    assert.equal(stock.reserved, 10);
+    assert.equal(stock.available, 0);
+    // From here on nothing reaches the origin.
+    const before = await originCount('/v1/reservations');
+    for (let i = 0; i < 50; i++) {
+      const r = await reserveVia(edge.base, `late-${i}`, reserveBody(sku));
+      assert.equal(r.status, 409);
+      assert.equal(r.headers.get('x-stockgate-edge'), 'sold_out');
+      const e = (await r.json()).error;
+      assert.equal(e.code, 'insufficient_stock');
+      assert.deepEqual(e.fail_items, [{ sku, requested: 1, available: 0 }]);
+    }
+    assert.equal(await originCount('/v1/reservations'), before);
+  });
+
+  // A restock is seen through the snapshot feed: admission reopens within the freshness window.
+  test('restock reopens admission', async () => {
+    const sku = 9;
+    await setStock(sku, 1);
+    assert.equal((await reserveVia(edge.base, 'r1', reserveBody(sku))).status, 201);
+    const soldOut = await reserveVia(edge.base, 'r2', reserveBody(sku));
+    assert.equal(soldOut.status, 409);
+    await setStock(sku, 3);
+    const restockedAt = Date.now();
+    let reopened = null;
+    for (let i = 0; i < 40 && !reopened; i++) {
+      const r = await reserveVia(edge.base, `r3-${i}`, reserveBody(sku));
+      if (r.status === 201) reopened = Date.now();
+      await r.arrayBuffer();
+      if (!reopened) await sleep(50);
+    }
+    assert.ok(reopened, 'admission reopened');
+    assert.ok(reopened - restockedAt <= 1000, `reopened after ${reopened - restockedAt} ms`);
+  });
+
+  // One client over its burst gets 429 with Retry-After; another client is not affected.
+  test('a burst from one client is limited, others are not', async () => {
+    const statuses = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${edge.base}/v1/stock/${SKU}`, { headers: { 'X-Client-Id': 'greedy' } });
+      statuses.push(r.status);
+      if (r.status === 429) {
+        assert.equal(r.headers.get('x-stockgate-edge'), 'rate_limited');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+        assert.equal((await r.json()).error.code, 'rate_limited');
+      } else {
+        await r.arrayBuffer();
+      }
+    }
+    assert.ok(statuses.filter((s) => s === 429).length >= 5, statuses.join(','));
+    const other = await fetch(`${edge.base}/v1/stock/${SKU}`, { headers: { 'X-Client-Id': 'polite' } });
+    assert.equal(other.status, 200);
+  });
+
+  // With the origin's secret, a verified token's sub is the client key: two subs behind one
+  // X-Client-Id have buckets of their own, while a token with a bad signature is keyed by the
+  // X-Client-Id like any anonymous caller.
+  test('with the secret, verified subs are the client key', async () => {
+    const keyed = await startEdge({
+      STOCKGATE_JWT_SECRET: origin.secret, STOCKGATE_EDGE_CLIENT_RATE: '1',
+      STOCKGATE_EDGE_CLIENT_BURST: '3',
+    });
+    try {
+      const read = (token) => fetch(`${keyed.base}/v1/stock/${SKU}`, {
+        headers: { 'X-Client-Id': 'shared', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      }).then(async (r) => { await r.arrayBuffer(); return r.status; });
+      const alice = origin.token('viewer', 'alice');
+      const bob = origin.token('viewer', 'bob');
+      const forged = `${alice.slice(0, alice.lastIndexOf('.'))}.AAAA`;
+      const aliceStatuses = [];
+      for (let i = 0; i < 6; i++) aliceStatuses.push(await read(alice));
+      assert.ok(aliceStatuses.includes(429), aliceStatuses.join(','));
+      assert.equal(await read(bob), 200, 'bob has his own bucket');
+      const anonymous = [];
+      for (let i = 0; i < 6; i++) anonymous.push(await read(forged));
+      assert.ok(anonymous.includes(429), 'a forged token is keyed by X-Client-Id');
+      assert.equal(await read(bob), 200);
+    } finally {
+      keyed.stop();
+    }
+  });
+
+  // An admitted reservation gets exactly what the origin answers: the same bytes as the same
+  // (idempotent) request sent straight to the origin.
+  test('admitted requests get the origin answer byte for byte', async () => {
+    const body = reserveBody(SKU);
+    const first = await reserveVia(origin.base, 'direct', body);
+    assert.equal(first.status, 201);
+    await first.arrayBuffer();
+    const viaEdge = await reserveVia(edge.base, 'bytes', body);
+    const direct = await reserveVia(origin.base, 'direct', body);
+    assert.equal(viaEdge.headers.get('x-stockgate-edge'), 'admitted');
+    assert.equal(viaEdge.status, direct.status);
+    assert.equal(viaEdge.headers.get('content-type'), direct.headers.get('content-type'));
+    assert.deepEqual(Buffer.from(await viaEdge.arrayBuffer()), Buffer.from(await direct.arrayBuffer()));
+    // Proxied reads too, with the Authorization header passed on.
+    const id = JSON.parse(body).order_id;
+    const get = (base) => fetch(`${base}/v1/reservations/${id}`, {
+      headers: { Authorization: `Bearer ${origin.serviceToken}`, 'X-Client-Id': 'reader' },
+    });
+    const a = await get(edge.base);
+    const b = await get(origin.base);
+    assert.equal(a.headers.get('x-stockgate-edge'), 'proxied');
+    assert.equal(a.status, 200);
+    assert.equal(await a.text(), await b.text());
+  });
+
+  // Public stock reads are cached for the freshness window, with an Age header.
+  test('stock reads are served from the cache when fresh', async () => {
+    const sku = 10;
+    await setStock(sku, 5);
+    await sleep(600); // whatever was cached is stale now
+    const first = await fetch(`${edge.base}/v1/stock/${sku}`, { headers: { 'X-Client-Id': 'cache-a' } });
+    assert.equal(first.headers.get('x-stockgate-edge'), 'proxied');
+    const firstText = await first.text();
+    const second = await fetch(`${edge.base}/v1/stock/${sku}`, { headers: { 'X-Client-Id': 'cache-b' } });
+    assert.equal(second.headers.get('x-stockgate-edge'), 'cached');
+    assert.equal(second.headers.get('age'), '0');
+    assert.equal(await second.text(), firstText);
+  });
+
+  // The isolate's client table stays at its capacity however many clients appear.
+  test('memory stays bounded', async () => {
+    const before = await edge.stats();
+    for (let i = 0; i < 3000; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, k) =>
+        fetch(`${edge.base}/v1/reservations`, {
+          method: 'POST', headers: { ...json, 'X-Client-Id': `flood-${i + k}` }, body: '{',
+        }).then((r) => r.arrayBuffer())));
+    }
+    const s = await edge.stats();
+    assert.ok(s.client_entries <= 1000, `client entries ${s.client_entries}`);
+    assert.ok(s.client_evictions > 0);
+    assert.ok(s.wasm_memory_bytes <= Math.max(before.wasm_memory_bytes, 4 << 20),
+      `wasm memory ${s.wasm_memory_bytes}`);
+  });
+
+  // With the origin gone the edge answers 503 with Retry-After at once; when it is back, the
+  // edge uses it again.
+  test('origin down gives a fast 503, and service resumes', async () => {
+    await origin.kill();
+    const started = Date.now();
+    const r = await reserveVia(edge.base, 'down', reserveBody(SKU));
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.equal((await r.json()).error.code, 'unavailable');
+    const g = await fetch(`${edge.base}/v1/reservations/none`, { headers: { 'X-Client-Id': 'down-get' } });
+    assert.equal(g.status, 503);
+    assert.ok(Date.now() - started < 5000);
+    await origin.restart();
+    let ok = false;
+    for (let i = 0; i < 40 && !ok; i++) {
+      const again = await reserveVia(edge.base, `up-${i}`, reserveBody(SKU));
+      ok = again.status === 201;
+      await again.arrayBuffer();
+      if (!ok) await sleep(100);
+    }
+    assert.ok(ok, 'reservations go through again');
+  });
+});
