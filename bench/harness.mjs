@@ -1,4 +1,4 @@
-// Shared by the benchmark drivers: child processes that are cleaned up however the driver ends,
+// Shared by the benchmark drivers and the node:test suites that need servers: child processes that are cleaned up however the driver ends,
 // one-shot HTTP, CPU accounting from /proc, and private servers on free loopback ports in a temp
 // dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -161,11 +161,12 @@ export async function startRedis(root, name) {
 // The last lines of a log, for an error message (the temp dir is gone after the run).
 export const logTail = (path) => readFileSync(path, 'utf8').trim().split('\n').slice(-20).join('\n');
 
+// An origin with its own Redis, and `sku` set to `stock` units. The result can mint tokens,
+// kill the origin process (SIGKILL) and start it again on the same port and Redis.
 export async function startOrigin(root, name, { binary, sku, stock, env = {}, args = [] }) {
   const redis = await startRedis(root, `redis-${name}`);
   const port = await freePort();
   const logPath = join(root, `${name}.log`);
-  const logFd = openSync(logPath, 'a');
   const secret = randomBytes(32).toString('hex');
   // No STOCKGATE_* from the caller's environment: the origin runs on its defaults plus `env`.
   const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('STOCKGATE_'));
@@ -176,33 +177,40 @@ export async function startOrigin(root, name, { binary, sku, stock, env = {}, ar
     STOCKGATE_REDIS: `127.0.0.1:${redis.port}`,
     ...env,
   };
-  // Output goes to a file: through a pipe, the origin would block on its request log whenever
-  // this process sits in a synchronous call.
-  const child = spawn(binary, args, { env: fullEnv, stdio: ['ignore', logFd, logFd] });
-  closeSync(logFd);
-  const stopOrigin = onExit(() => child.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;
-  for (let deadline = Date.now() + 10_000; ; ) {
-    if (child.exitCode !== null) {
-      throw new Error(`origin exited ${child.exitCode}:\n${logTail(logPath)}`);
+  let child = null;
+  let stopOrigin = () => {};
+  const launch = async () => {
+    // Output goes to a file: through a pipe, the origin would block on its request log whenever
+    // this process sits in a synchronous call.
+    const logFd = openSync(logPath, 'a');
+    child = spawn(binary, args, { env: fullEnv, stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    const c = child;
+    stopOrigin = onExit(() => c.kill('SIGKILL'));
+    for (let deadline = Date.now() + 10_000; ; ) {
+      if (c.exitCode !== null) {
+        throw new Error(`origin exited ${c.exitCode}:\n${logTail(logPath)}`);
+      }
+      try {
+        if ((await http('GET', `${base}/healthz`)).status === 200) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`origin did not answer /healthz:\n${logTail(logPath)}`);
+      }
+      await sleep(50);
     }
-    try {
-      if ((await http('GET', `${base}/healthz`)).status === 200) break;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`origin did not answer /healthz:\n${logTail(logPath)}`);
-    }
-    await sleep(50);
-  }
-  const token = (role) =>
-    run(binary, ['token', '--role', role, '--sub', 'bench', '--ttl', '3600'], {
+  };
+  await launch();
+  const token = (role, sub = 'bench') =>
+    run(binary, ['token', '--role', role, '--sub', sub, '--ttl', '3600'], {
       env: { STOCKGATE_JWT_SECRET: secret },
     }).stdout.trim();
-  const admin = token('admin');
+  const adminToken = token('admin');
   const put = await http('PUT', `${base}/v1/stock/${sku}`, {
-    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ on_hand: stock }),
   });
   if (put.status !== 200 && put.status !== 201) {
@@ -223,8 +231,19 @@ export async function startOrigin(root, name, { binary, sku, stock, env = {}, ar
     .find((l) => l.includes('"listening"'));
   const threads = listening ? JSON.parse(listening).log?.threads ?? null : null;
   return {
-    redis, port, pid: child.pid, child, logPath, serviceToken: token('service'), reserved, stop,
-    threads,
+    redis, port, base, secret, token, adminToken, logPath, serviceToken: token('service'), reserved,
+    stop, threads,
+    get pid() { return child.pid; },
+    get child() { return child; },
+    // SIGKILL; resolves once the process is gone.
+    async kill() {
+      const c = child;
+      if (c.exitCode !== null || c.signalCode !== null) return;
+      const gone = new Promise((ok) => c.once('exit', ok));
+      stopOrigin();
+      await gone;
+    },
+    restart: launch,
   };
 }
 
@@ -240,3 +259,47 @@ export async function startMariadb(root) {
   return { port, pid, dir, sql, stop };
 }
 
+
+// workerd serving `config` (default edge/config.capnp) on a free port, its external service
+// `origin` pointed at originPort, with `env` added to its environment. Waits until `readyPath`
+// answers.
+export async function startWorkerd(root, name, {
+  config = join(repoRoot, 'edge/config.capnp'), originPort = 1, env = {}, readyPath = '/_edge/stats',
+} = {}) {
+  const { default: workerd } = await import('workerd');
+  const port = await freePort();
+  const logPath = join(root, `${name}.log`);
+  const fd = openSync(logPath, 'a');
+  const child = spawn(workerd.default, ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`,
+    '--external-addr', `origin=127.0.0.1:${originPort}`],
+  { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const stop = onExit(() => child.kill('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 20_000; ;) {
+    if (child.exitCode !== null) throw new Error(`workerd exited:\n${logTail(logPath)}`);
+    try {
+      if ((await http('GET', `${base}${readyPath}`)).status === 200) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`workerd did not answer:\n${logTail(logPath)}`);
+    await sleep(50);
+  }
+  return {
+    port, base, pid: child.pid, logPath, stop,
+    stats: async () => JSON.parse((await http('GET', `${base}/_edge/stats`)).text),
+  };
+}
+
+// Requests the origin at `base` has answered on a route, from its Prometheus text.
+export async function originRequests(base, route) {
+  const text = (await http('GET', `${base}/metrics`)).text;
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('stockgate_http_requests_total{') && line.includes(`route="${route}"`)) {
+      n += Number(line.split(' ').at(-1));
+    }
+  }
+  return n;
+}

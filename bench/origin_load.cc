@@ -1,9 +1,11 @@
-// stockgate-origin-load: drives POST /v1/reservations at a running origin over N keep-alive
-// connections (one thread and one persistent httplib::Client each) and prints one JSON object:
-// how many requests were answered, by status, the rate of successful reservations and the
-// latency percentiles. Every request reserves one unit of one SKU under an order_id never used
-// before in the run ("<prefix>-<connection>-<i>"), so each 201 is a real new hold. The token
-// (role service) comes from --token or STOCKGATE_BENCH_TOKEN; mint one with
+// stockgate-origin-load: drives POST /v1/reservations at a running origin (or an edge in front
+// of one) over N keep-alive connections (one thread and one persistent httplib::Client each) and
+// prints one JSON object: how many requests were answered, by status and by X-Stockgate-Edge
+// verdict, the rate of successful reservations and of all answers, and the latency percentiles.
+// Every request reserves one unit of one SKU under an order_id never used before in the run
+// ("<prefix>-<connection>-<i>"), so each 201 is a real new hold; --invalid sends a body every
+// validator refuses instead. --clients N spreads the requests over N X-Client-Id values. The
+// token (role service) comes from --token or STOCKGATE_BENCH_TOKEN; mint one with
 // `stockgate-origin token --role service --sub bench --ttl 3600`.
 #include <httplib.h>
 #include <sys/resource.h>
@@ -40,7 +42,10 @@ struct Options {
   std::int64_t sku = 1;
   std::string order_prefix = "bench";
   int ttl_seconds = 900;
-  int timeout_ms = 5000;  // connect, read and write timeout of each request
+  int timeout_ms = 5000;     // connect, read and write timeout of each request
+  std::int64_t clients = 0;  // X-Client-Id values to spread requests over; 0: no such header
+  bool invalid = false;      // send a body that validation refuses (qty 0)
+  int expect_status = 201;   // the exit status is 0 only if every request got this
   // "identity" asks for uncompressed answers; cpp-httplib's client would otherwise offer br and
   // gzip, and the server would compress every ~300-byte answer.
   std::string accept_encoding = "identity";
@@ -50,6 +55,7 @@ struct Options {
 struct ConnectionResult {
   std::vector<std::int64_t> latency_ns;          // of every answered request, in send order
   std::map<std::string, std::int64_t> outcomes;  // HTTP status, or "transport:<error>"
+  std::map<std::string, std::int64_t> edge;      // X-Stockgate-Edge values, when present
 };
 
 // A keep-alive client to the origin, connected by one GET /healthz.
@@ -61,10 +67,11 @@ std::unique_ptr<httplib::Client> Connect(const Options& o, std::string* error) {
   client->set_connection_timeout(timeout);
   client->set_read_timeout(timeout);
   client->set_write_timeout(timeout);
+  // Any answer will do: the request only opens the connection (an edge or a rate limiter in
+  // front may well refuse it).
   const httplib::Result res = client->Get("/healthz");
-  if (!res || res->status != 200) {
-    *error = res ? "GET /healthz answered " + std::to_string(res->status)
-                 : "GET /healthz failed: " + httplib::to_string(res.error());
+  if (!res) {
+    *error = "GET /healthz failed: " + httplib::to_string(res.error());
     return nullptr;
   }
   return client;
@@ -75,13 +82,14 @@ std::unique_ptr<httplib::Client> Connect(const Options& o, std::string* error) {
 void RunConnection(const Options& o, int connection, httplib::Client& client,
                    std::atomic<std::int64_t>& claimed, const Clock::time_point& deadline,
                    std::latch& start, ConnectionResult& out) {
-  const httplib::Headers headers = {{"Authorization", "Bearer " + o.token},
-                                    {"Accept-Encoding", o.accept_encoding}};
+  httplib::Headers headers = {{"Accept-Encoding", o.accept_encoding}};
+  if (!o.token.empty()) headers.emplace("Authorization", "Bearer " + o.token);
   const std::string body_head =
       R"({"order_id":")" + o.order_prefix + "-" + std::to_string(connection) + "-";
-  const std::string body_tail = R"(","items":[{"sku":)" + std::to_string(o.sku) +
-                                R"(,"qty":1}],"ttl_seconds":)" + std::to_string(o.ttl_seconds) +
-                                "}";
+  const std::string body_tail =
+      R"(","items":[{"sku":)" + std::to_string(o.sku) +
+      (o.invalid ? R"(,"qty":0}],"ttl_seconds":)" : R"(,"qty":1}],"ttl_seconds":)") +
+      std::to_string(o.ttl_seconds) + "}";
   if (o.requests > 0) {
     out.latency_ns.reserve(static_cast<std::size_t>(o.requests / o.connections + 1));
   }
@@ -92,12 +100,22 @@ void RunConnection(const Options& o, int connection, httplib::Client& client,
     const auto sent = Clock::now();
     if (o.duration_s > 0 && sent >= deadline) break;
     const std::string body = body_head + std::to_string(i) + body_tail;
+    if (o.clients > 0) {
+      // Request i of connection c goes out as client (c + i * connections) mod N.
+      std::string id = "c";
+      id += std::to_string((connection + i * o.connections) % o.clients);
+      headers.erase("X-Client-Id");
+      headers.emplace("X-Client-Id", std::move(id));
+    }
     const httplib::Result res = client.Post("/v1/reservations", headers, body, "application/json");
     const auto answered = Clock::now();
     if (res) {
       out.latency_ns.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(answered - sent).count());
       ++out.outcomes[std::to_string(res->status)];
+      if (res->has_header("X-Stockgate-Edge")) {
+        ++out.edge[res->get_header_value("X-Stockgate-Edge")];
+      }
     } else {
       ++out.outcomes["transport:" + httplib::to_string(res.error())];
     }
@@ -154,17 +172,26 @@ int Run(const Options& o) {
 
   std::vector<std::int64_t> latency;
   std::map<std::string, std::int64_t> outcomes;
+  std::map<std::string, std::int64_t> edge;
   for (auto& r : results) {
     latency.insert(latency.end(), r.latency_ns.begin(), r.latency_ns.end());
     for (const auto& [k, v] : r.outcomes) outcomes[k] += v;
+    for (const auto& [k, v] : r.edge) edge[k] += v;
   }
   std::sort(latency.begin(), latency.end());
   std::int64_t requests = 0;
   for (const auto& [k, v] : outcomes) requests += v;
-  const std::int64_t ok = outcomes.count("201") ? outcomes["201"] : 0;
+  const std::string expected = std::to_string(o.expect_status);
+  const std::int64_t ok = outcomes.count(expected) ? outcomes[expected] : 0;
   json errors = json::object();
   for (const auto& [k, v] : outcomes) {
-    if (k != "201") errors[k] = v;
+    if (k != expected) errors[k] = v;
+  }
+  std::int64_t answered = 0;
+  json statuses = json::object();
+  for (const auto& [k, v] : outcomes) {
+    statuses[k] = v;
+    if (k.rfind("transport:", 0) != 0) answered += v;
   }
   double mean_ms = 0;
   for (const auto ns : latency) mean_ms += static_cast<double>(ns) / 1e6;
@@ -177,6 +204,9 @@ int Run(const Options& o) {
       {"errors", errors},
       {"seconds", seconds},
       {"rps", seconds > 0 ? static_cast<double>(ok) / seconds : 0},
+      {"statuses", statuses},
+      {"edge", edge},
+      {"answered_rps", seconds > 0 ? static_cast<double>(answered) / seconds : 0},
       {"p50_ms", QuantileMs(latency, 0.50)},
       {"p99_ms", QuantileMs(latency, 0.99)},
       {"mean_ms", mean_ms},
@@ -194,8 +224,9 @@ int main(int argc, char** argv) {
   stockgate::bench::Options o;
   CLI::App app{
       "Drives POST /v1/reservations at a stockgate origin over keep-alive connections and prints "
-      "JSON: requests, ok (201), errors by status, seconds, rps (201s per second), p50_ms, "
-      "p99_ms. Exits 1 unless every request was answered 201."};
+      "JSON: requests, ok (answers with --expect-status), errors and statuses by status, edge "
+      "verdicts, seconds, rps (ok per second), answered_rps, p50_ms, p99_ms. Exits 1 unless "
+      "every request got --expect-status."};
   app.add_option("--host", o.host, "Origin host")->capture_default_str();
   app.add_option("--port", o.port, "Origin port")->required()->check(CLI::Range(1, 65535));
   app.add_option("--connections,-c", o.connections, "Concurrent keep-alive connections")
@@ -209,9 +240,8 @@ int main(int argc, char** argv) {
   app.add_option("--duration,-d", o.duration_s, "Seconds to run, 0 for no limit")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--token", o.token, "Bearer token of role service")
-      ->envname("STOCKGATE_BENCH_TOKEN")
-      ->required();
+  app.add_option("--token", o.token, "Bearer token of role service; empty: no Authorization")
+      ->envname("STOCKGATE_BENCH_TOKEN");
   app.add_option("--sku", o.sku, "SKU every request reserves one unit of")->capture_default_str();
   app.add_option("--order-prefix", o.order_prefix,
                  "order_id prefix; ids are <prefix>-<connection>-<i>, unique within one run")
@@ -224,6 +254,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600000));
   app.add_option("--accept-encoding", o.accept_encoding, "Accept-Encoding header sent")
       ->capture_default_str();
+  app.add_option("--clients", o.clients, "Spread requests over this many X-Client-Id values")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--invalid", o.invalid, "Send bodies that validation refuses (qty 0)");
+  app.add_option("--expect-status", o.expect_status,
+                 "The status every request should get; ok and rps count it (default 201)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 599));
   CLI11_PARSE(app, argc, argv);
   if (o.requests == 0 && o.duration_s <= 0) {
     std::fprintf(stderr, "stockgate-origin-load: give --requests or --duration\n");

@@ -1,7 +1,7 @@
 // Writes docs/benchmarks.md (to stdout) from the raw results bench/run collects:
 //
 //   node bench/report.mjs --core-native core_native.json --core-wasm core_wasm.json \
-//     --origin origin.json --sync sync.json
+//     --origin origin.json --sync sync.json --edge edge.json
 //
 // The document is a description of the machine followed by one section per benchmark suite.
 // A new suite adds its option and a section function to SECTIONS; a suite whose results are not
@@ -17,6 +17,7 @@ const SECTIONS = [
   { options: ['core-native', 'core-wasm'], render: coreSection },
   { options: ['origin'], render: originSection },
   { options: ['sync'], render: syncSection },
+  { options: ['edge'], render: edgeSection },
 ];
 
 // The core operations in table order, as named in core_bench.cc (without BM_) and core_bench.mjs.
@@ -32,6 +33,7 @@ function parseArgs(argv) {
     if (!argv[i].startsWith('--') || i + 1 >= argv.length) {
       throw new Error(
         `usage: report.mjs --core-native FILE --core-wasm FILE --origin FILE --sync FILE ` +
+          '--edge FILE ' +
           `(got ${argv[i]})`,
       );
     }
@@ -640,6 +642,83 @@ function syncSection(args) {
       `--backlog ${ctx.backlog} --rounds ${ctx.rounds} --seconds ${ctx.seconds} ` +
       `--concurrency ${ctx.concurrency} > bench/results/sync.json`,
     'node bench/report.mjs --sync bench/results/sync.json   # this section alone',
+    '```',
+    '',
+  ].join('\n');
+}
+
+// A flash sale through the edge and straight at the origin; the edge's reject paths against a
+// bare workerd worker and nginx limit_req.
+function edgeSection(args) {
+  const { context: ctx, sale, reject } = args.edge;
+  const saleRow = (r) =>
+    `| ${r.path} | ${fmtRate(r.requests)} | ${fmtRate(r.units_sold)} of ${fmtRate(r.units)} | ` +
+    `${fmtRate(r.reached_origin)} (${fmtPct(r.reached_origin_share)}) | ` +
+    `${fmtRound(r.answered_per_s)} | ${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ` +
+    `${Object.entries(r.statuses).map(([k, v]) => `${k}: ${fmtRate(v)}`).join(', ')} |`;
+  const bare = reject.bare_workerd.per_s;
+  const nginx = reject.nginx_limit_req.per_s;
+  const rejectRow = (r) =>
+    `| ${r.label} | ${fmtRound(r.per_s)} | ${r.per_s_rounds.map(fmtRound).join(', ')} | ` +
+    `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${fmtRatio(r.per_s / bare)} | ` +
+    `${fmtRatio(r.per_s / nginx)} |`;
+  const goal = (r) => (r.per_s / bare >= 0.8 ? 'met' : '**not met**');
+  return [
+    '## Edge: a flash sale through workerd, and its reject path',
+    '',
+    para(
+      `A sale of ${fmtRate(ctx.units)} units of one SKU: ${fmtRate(ctx.requests)} reservation`,
+      `requests from ${fmtRate(ctx.clients)} clients (\`X-Client-Id\`), ${ctx.concurrency}`,
+      'keep-alive connections of `stockgate-origin-load`, once through one edge process',
+      '(workerd with `edge/config.capnp`, default settings) in front of an origin, once straight',
+      'at an origin. Each path has its own origin and Redis (shipped config), stocked afresh.',
+    ),
+    '',
+    '| path | requests | units sold | reached the origin | answers/s | p50 ms | p99 ms | statuses |',
+    '|---|--:|--:|--:|--:|--:|--:|---|',
+    saleRow(sale.edge),
+    saleRow(sale.direct),
+    '',
+    para(
+      `Through the edge the origin saw ${fmtPct(sale.edge.reached_origin_share)} of the`,
+      `requests (edge verdicts: ${Object.entries(sale.edge.edge_verdicts)
+        .map(([k, v]) => `${k} ${fmtRate(v)}`).join(', ')}), and the sale answered`,
+      `${fmtRatio(sale.edge.answered_per_s / sale.direct.answered_per_s)} times as many requests`,
+      'per second as the origin alone. Both sales sold exactly the stock (checked).',
+    ),
+    '',
+    para(
+      'The reject path: requests the edge answers itself, against a workerd worker that only',
+      'answers 200 (`bench/bare_worker`) and against nginx `limit_req` (one worker process,',
+      'keyed by `X-Client-Id`, 1 r/m, 429 when over; one client, so it refuses all but one',
+      `request a minute). Each side is one single-threaded process; ${ctx.reject_concurrency}`,
+      `connections, ${ctx.seconds} s per round, ${ctx.rounds} rounds interleaved, median shown.`,
+      'Every answer had the status named in the row (checked; nginx may pass one a minute).',
+    ),
+    '',
+    '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | ÷ nginx limit_req |',
+    '|---|--:|---|--:|--:|--:|--:|',
+    ...Object.values(reject).map(rejectRow),
+    '',
+    para(
+      'Goal: the edge\'s reject path at 80% or more of the bare worker\'s rate.',
+      `Sold out: ${fmtRatio(reject.edge_sold_out.per_s / bare)}, ${goal(reject.edge_sold_out)};`,
+      `invalid body: ${fmtRatio(reject.edge_invalid.per_s / bare)},`,
+      `${goal(reject.edge_invalid)}. The load generator ran on the same ${ctx.nproc} CPUs.`,
+      `workerd ${ctx.workerd_version.replace(/^workerd /, '')}, nginx ${ctx.nginx_version},`,
+      `Redis ${ctx.redis_version}.`,
+    ),
+    '',
+    'Only the edge part:',
+    '',
+    '```sh',
+    'cmake --build --preset native --target stockgate-origin stockgate-origin-load',
+    'cmake --build --preset wasi',
+    `node bench/edge_bench.mjs --units ${ctx.units} --requests ${ctx.requests} ` +
+      `--clients ${ctx.clients} --concurrency ${ctx.concurrency} ` +
+      `--reject-concurrency ${ctx.reject_concurrency} --seconds ${ctx.seconds} ` +
+      `--rounds ${ctx.rounds} > bench/results/edge.json`,
+    'node bench/report.mjs --edge bench/results/edge.json   # this section alone',
     '```',
     '',
   ].join('\n');

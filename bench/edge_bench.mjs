@@ -1,0 +1,281 @@
+// The edge measured in one run: (1) a flash sale through the edge and straight at the origin
+// (units sold, share of requests that reached the origin, rate and p99 of each path), and (2) the
+// edge's reject paths against a bare workerd worker that only answers 200 and against nginx
+// limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process.
+//
+//   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
+//                             [--concurrency 64] [--reject-concurrency 32] [--seconds 3]
+//                             [--rounds 3] [--origin BIN] [--load BIN]
+//       JSON to stdout (bench/run keeps it as bench/results/edge.json)
+//   node bench/edge_bench.mjs --smoke
+//       a small sale and short reject runs: everything starts, answers and is counted right; no
+//       timings are judged
+//
+// Loopback only; servers on free ports in a temp dir; Redis with origin/redis.conf. Needs
+// workerd (npm), build/wasi/wasm/core.wasm, nginx.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import {
+  cleanups, freePort, http, logTail, median, onExit, originRequests, repoRoot, run, sleep,
+  startOrigin, startWorkerd, turn, versionOf,
+} from './harness.mjs';
+
+const SALE_SKU = 1;
+const SOLD_OUT_SKU = 2;
+const log = (msg) => process.stderr.write(`edge_bench: ${msg}\n`);
+
+function parseArgs(argv) {
+  const o = {
+    smoke: false,
+    units: 10_000,
+    requests: 200_000,
+    clients: 20_000,
+    concurrency: 64,
+    rejectConcurrency: 32,
+    seconds: 3,
+    rounds: 3,
+    origin: 'build/native/origin/stockgate-origin',
+    load: 'build/native/bench/stockgate-origin-load',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
+      return argv[++i];
+    };
+    switch (argv[i]) {
+      case '--smoke': o.smoke = true; break;
+      case '--units': o.units = Number(value()); break;
+      case '--requests': o.requests = Number(value()); break;
+      case '--clients': o.clients = Number(value()); break;
+      case '--concurrency': o.concurrency = Number(value()); break;
+      case '--reject-concurrency': o.rejectConcurrency = Number(value()); break;
+      case '--seconds': o.seconds = Number(value()); break;
+      case '--rounds': o.rounds = Number(value()); break;
+      case '--origin': o.origin = value(); break;
+      case '--load': o.load = value(); break;
+      default: throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  if (o.smoke) {
+    Object.assign(o, { units: 100, requests: 2_000, clients: 200, concurrency: 8,
+      rejectConcurrency: 4, seconds: 0.5, rounds: 1 });
+  }
+  for (const k of ['origin', 'load']) {
+    o[k] = resolve(repoRoot, o[k]);
+    if (!existsSync(o[k])) throw new Error(`${o[k]} does not exist: build the native preset first`);
+  }
+  return o;
+}
+
+function load(o, port, args, token = '') {
+  const r = run(o.load, ['--port', String(port), ...args], {
+    env: { STOCKGATE_BENCH_TOKEN: token }, allowFail: true,
+  });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+// nginx with one worker: limit_req keyed by X-Client-Id, 1 request per minute, no burst, 429
+// when over; 200 otherwise. The reject path is the 429.
+async function startNginx(root) {
+  const port = await freePort();
+  const dir = join(root, 'nginx');
+  run('mkdir', ['-p', join(dir, 'logs')]);
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(conf, [
+    'worker_processes 1;', 'error_log logs/error.log warn;', 'pid logs/nginx.pid;',
+    'events { worker_connections 4096; }',
+    'http {',
+    '  access_log off;',
+    '  keepalive_requests 1000000;',
+    '  client_body_temp_path logs/body; proxy_temp_path logs/proxy;',
+    '  fastcgi_temp_path logs/fastcgi; uwsgi_temp_path logs/uwsgi; scgi_temp_path logs/scgi;',
+    '  limit_req_zone $http_x_client_id zone=clients:10m rate=1r/m;',
+    '  server {',
+    `    listen 127.0.0.1:${port};`,
+    // `return` would answer in the rewrite phase, before limit_req runs; try_files comes after
+    // it, so every request passes the limiter first.
+    '    location / {',
+    '      limit_req zone=clients nodelay;',
+    '      limit_req_status 429;',
+    '      try_files /nonexistent @ok;',
+    '    }',
+    '    location @ok { return 200 \'{"ok":true}\'; }',
+    '  }',
+    '}',
+  ].join('\n'));
+  const logPath = join(dir, 'logs/stderr.log');
+  const fd = openSync(logPath, 'a');
+  const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'],
+    { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const stop = onExit(() => child.kill('SIGKILL'));
+  for (const deadline = Date.now() + 10_000; ;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited:\n${logTail(logPath)}`);
+    try {
+      await http('GET', `http://127.0.0.1:${port}/`);
+      break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error('nginx did not answer');
+    await sleep(50);
+  }
+  return { port, stop, pid: child.pid };
+}
+
+async function sale(o, root, name, viaEdge) {
+  const origin = await startOrigin(root, `origin-${name}`, {
+    binary: o.origin, sku: SALE_SKU, stock: o.units,
+    env: { STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0' },
+  });
+  let edge = null;
+  if (viaEdge) edge = await startWorkerd(root, `edge-${name}`, { originPort: origin.port });
+  const before = await originRequests(origin.base, '/v1/reservations');
+  const l = load(o, viaEdge ? edge.port : origin.port, ['-c', String(o.concurrency),
+    '-n', String(o.requests), '--duration', '0', '--clients', String(o.clients),
+    '--sku', String(SALE_SKU), '--order-prefix', name], origin.serviceToken);
+  const reached = (await originRequests(origin.base, '/v1/reservations')) - before;
+  const sold = await origin.reserved();
+  edge?.stop();
+  origin.stop();
+  const answered = Object.entries(l.statuses)
+    .filter(([k]) => !k.startsWith('transport:')).reduce((a, [, v]) => a + v, 0);
+  return {
+    path: viaEdge ? 'through the edge' : 'straight at the origin',
+    requests: l.requests,
+    answered,
+    statuses: l.statuses,
+    edge_verdicts: l.edge,
+    units: o.units,
+    units_sold: sold,
+    reached_origin: reached,
+    reached_origin_share: reached / l.requests,
+    seconds: l.seconds,
+    answered_per_s: l.answered_rps,
+    p50_ms: l.p50_ms,
+    p99_ms: l.p99_ms,
+  };
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const root = mkdtempSync(join(tmpdir(), 'stockgate-edge-bench-'));
+  cleanups.unshift(() => rmSync(root, { recursive: true, force: true }));
+  const context = {
+    date: new Date().toISOString(),
+    smoke: o.smoke,
+    nproc: cpus().length,
+    load_avg: loadavg(),
+    workerd_version: run(
+      (await import('workerd')).default.default, ['--version'], { allowFail: true },
+    ).stdout.trim(),
+    nginx_version: versionOf('nginx', ['-v']),
+    redis_version: versionOf('redis-server', ['--version']),
+    units: o.units,
+    requests: o.requests,
+    clients: o.clients,
+    concurrency: o.concurrency,
+    reject_concurrency: o.rejectConcurrency,
+    seconds: o.seconds,
+    rounds: o.rounds,
+  };
+
+  log(`flash sale: ${o.units} units, ${o.requests} requests from ${o.clients} clients, ` +
+    `concurrency ${o.concurrency}, through the edge`);
+  const throughEdge = await sale(o, root, 'edge', true);
+  await turn();
+  log('flash sale: straight at the origin');
+  const direct = await sale(o, root, 'direct', false);
+  await turn();
+
+  log('reject paths: edge (sold out, invalid) vs bare workerd vs nginx limit_req');
+  // One origin behind the reject-path edge, whose SKU is sold out; the client limit is off so
+  // every request reaches the sold-out decision.
+  const origin = await startOrigin(root, 'origin-reject', {
+    binary: o.origin, sku: SOLD_OUT_SKU, stock: 0,
+  });
+  const edge = await startWorkerd(root, 'edge-reject', {
+    originPort: origin.port, env: { STOCKGATE_EDGE_CLIENT_RATE: '0' },
+  });
+  const bare = await startWorkerd(root, 'bare', {
+    config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/',
+  });
+  const nginx = await startNginx(root);
+  const c = String(o.rejectConcurrency);
+  const d = String(o.seconds);
+  const sides = {
+    edge_sold_out: { label: 'edge: sold out (409, local)', port: edge.port, status: 409,
+      args: ['--sku', String(SOLD_OUT_SKU)], token: origin.serviceToken },
+    edge_invalid: { label: 'edge: invalid body (400, local)', port: edge.port, status: 400,
+      args: ['--invalid'], token: origin.serviceToken },
+    bare_workerd: { label: 'bare workerd worker (200)', port: bare.port, status: 200, args: [] },
+    nginx_limit_req: { label: 'nginx limit_req (429)', port: nginx.port, status: 429,
+      args: ['--clients', '1'] },
+  };
+  // Warm each side, then interleave the measured rounds.
+  for (const s of Object.values(sides)) {
+    load(o, s.port, ['-c', c, '-n', String(o.rejectConcurrency * 20), '--duration', '0',
+      '--expect-status', String(s.status), '--order-prefix', 'warm', ...s.args], s.token);
+  }
+  const names = Object.keys(sides);
+  const rounds = Object.fromEntries(names.map((n) => [n, []]));
+  for (let k = 0; k < o.rounds; k++) {
+    for (let j = 0; j < names.length; j++) {
+      const n = names[(j + k) % names.length];
+      const s = sides[n];
+      const l = load(o, s.port, ['-c', c, '--duration', d, '--expect-status', String(s.status),
+        '--order-prefix', `r${k}`, ...s.args], s.token);
+      rounds[n].push(l);
+      await turn();
+    }
+  }
+  const edgeStats = await edge.stats();
+  edge.stop();
+  bare.stop();
+  nginx.stop();
+  origin.stop();
+  const reject = {};
+  for (const n of names) {
+    const rs = rounds[n];
+    const requests = rs.reduce((a, r) => a + r.requests, 0);
+    const ok = rs.reduce((a, r) => a + r.ok, 0);
+    reject[n] = {
+      label: sides[n].label,
+      expected_status: sides[n].status,
+      requests,
+      as_expected: ok,
+      per_s: median(rs.map((r) => r.rps)),
+      per_s_rounds: rs.map((r) => r.rps),
+      p50_ms: median(rs.map((r) => r.p50_ms)),
+      p99_ms: median(rs.map((r) => r.p99_ms)),
+    };
+  }
+  const wrong = [];
+  for (const [n, r] of Object.entries(reject)) {
+    // nginx passes one request a minute: at most one per round.
+    const slack = n === 'nginx_limit_req' ? o.rounds : 0;
+    if (r.requests - r.as_expected > slack) {
+      wrong.push(`${n}: ${r.as_expected} of ${r.requests} as expected`);
+    }
+  }
+  if (throughEdge.units_sold !== o.units) wrong.push(`edge sale sold ${throughEdge.units_sold}`);
+  if (direct.units_sold !== o.units) wrong.push(`direct sale sold ${direct.units_sold}`);
+  process.stdout.write(JSON.stringify({
+    context, sale: { edge: throughEdge, direct }, reject,
+    edge_origin_reservations_during_reject: edgeStats.admitted,
+  }, null, 2) + '\n');
+  if (wrong.length) throw new Error(`the run did not measure what it claims:\n${wrong.join('\n')}`);
+  if (o.smoke) log('smoke: both sales sold exactly the stock; every reject side answered as expected');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`edge_bench: ${err.stack || err}\n`);
+    process.exit(1);
+  },
+);
