@@ -14,12 +14,13 @@
 // Loopback only; servers on free ports in a temp dir; Redis with origin/redis.conf. Needs
 // workerd (npm), build/wasi/wasm/core.wasm, nginx.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import {
-  cleanups, freePort, http, logTail, median, onExit, originRequests, repoRoot, run, sleep,
+  cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, repoRoot, run,
+  sleep,
   startOrigin, startWorkerd, turn, versionOf,
 } from './harness.mjs';
 
@@ -28,7 +29,7 @@ const SOLD_OUT_SKU = 2;
 const log = (msg) => process.stderr.write(`edge_bench: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = {
+  const o = parseOptions(argv, {
     smoke: false,
     units: 10_000,
     requests: 200_000,
@@ -39,34 +40,12 @@ function parseArgs(argv) {
     rounds: 3,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
-      return argv[++i];
-    };
-    switch (argv[i]) {
-      case '--smoke': o.smoke = true; break;
-      case '--units': o.units = Number(value()); break;
-      case '--requests': o.requests = Number(value()); break;
-      case '--clients': o.clients = Number(value()); break;
-      case '--concurrency': o.concurrency = Number(value()); break;
-      case '--reject-concurrency': o.rejectConcurrency = Number(value()); break;
-      case '--seconds': o.seconds = Number(value()); break;
-      case '--rounds': o.rounds = Number(value()); break;
-      case '--origin': o.origin = value(); break;
-      case '--load': o.load = value(); break;
-      default: throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
+  }, { paths: ['origin', 'load'] });
   if (o.smoke) {
     Object.assign(o, { units: 100, requests: 2_000, clients: 200, concurrency: 8,
       rejectConcurrency: 4, seconds: 0.5, rounds: 1 });
   }
-  for (const k of ['origin', 'load']) {
-    o[k] = resolve(repoRoot, o[k]);
-    if (!existsSync(o[k])) throw new Error(`${o[k]} does not exist: build the native preset first`);
-  }
+  o.resolvePaths();
   return o;
 }
 

@@ -3,10 +3,10 @@
 // dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -105,6 +105,46 @@ export function http(method, url, { headers = {}, body } = {}) {
     req.on('error', fail);
     req.end(body);
   });
+}
+
+// --- options -----------------------------------------------------------------------------------
+
+// Command-line options of a benchmark driver: `--kebab-name value` sets defaults.kebabName,
+// converted by the default's type (number; array of numbers, comma-separated; string); a
+// boolean default is a flag. Options named in `paths` are resolved against the repository and
+// must exist. Unknown options are errors.
+export function parseOptions(argv, defaults, { paths = [] } = {}) {
+  const o = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].startsWith('--')
+      ? argv[i].slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase())
+      : null;
+    if (key === null || !(key in defaults)) throw new Error(`unknown option ${argv[i]}`);
+    const def = defaults[key];
+    if (typeof def === 'boolean') {
+      o[key] = true;
+      continue;
+    }
+    if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
+    const text = argv[++i];
+    if (Array.isArray(def)) {
+      o[key] = text.split(',').map(Number);
+    } else if (typeof def === 'number') {
+      o[key] = Number(text);
+    } else {
+      o[key] = text;
+    }
+    if ([o[key]].flat().some((x) => typeof x === 'number' && !Number.isFinite(x))) {
+      throw new Error(`${argv[i - 1]} takes numbers, got ${text}`);
+    }
+  }
+  o.resolvePaths = () => {
+    for (const k of paths) {
+      o[k] = resolve(repoRoot, o[k]);
+      if (!existsSync(o[k])) throw new Error(`${o[k]} does not exist: build the native preset first`);
+    }
+  };
+  return o;
 }
 
 // --- CPU accounting ------------------------------------------------------------------------

@@ -18,12 +18,12 @@
 // (scripts/mariadb-start). Needs redis-server, redis-cli, redis-benchmark, mariadbd,
 // mariadb-install-db, mariadb-admin, mariadb and mariadb-slap.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import {
-  cleanups, machineCpuMs, median, processCpuMs, repoRoot, run, runTimed, startMariadb,
+  cleanups, machineCpuMs, median, parseOptions, processCpuMs, repoRoot, run, runTimed, startMariadb,
   startOrigin, startRedis, turn, versionOf,
 } from './harness.mjs';
 
@@ -36,29 +36,14 @@ const HOT_ROW_SQL = 'UPDATE inventory SET stocks = stocks - 1 WHERE goods = 1 AN
 const SMOKE_CALLS = 200;
 
 function parseArgs(argv) {
-  const o = {
+  const o = parseOptions(argv, {
     smoke: false,
     concurrency: [32, 64],
     seconds: 9, // measured seconds per side and concurrency, split over the rounds
     rounds: 3,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
-      return argv[++i];
-    };
-    switch (argv[i]) {
-      case '--smoke': o.smoke = true; break;
-      case '--concurrency': o.concurrency = value().split(',').map(Number); break;
-      case '--seconds': o.seconds = Number(value()); break;
-      case '--rounds': o.rounds = Number(value()); break;
-      case '--origin': o.origin = value(); break;
-      case '--load': o.load = value(); break;
-      default: throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
+  }, { paths: ['origin', 'load'] });
   if (o.smoke) {
     o.concurrency = [4];
     o.rounds = 1;
@@ -69,10 +54,7 @@ function parseArgs(argv) {
   if (!(o.seconds > 0)) throw new Error('--seconds must be positive');
   if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error('--rounds must be >= 1');
   o.roundSeconds = o.seconds / o.rounds;
-  for (const k of ['origin', 'load']) {
-    o[k] = resolve(repoRoot, o[k]);
-    if (!existsSync(o[k])) throw new Error(`${o[k]} does not exist: build the native preset first`);
-  }
+  o.resolvePaths();
   return o;
 }
 

@@ -18,12 +18,12 @@
 // its final stats line gives the lag percentiles (now minus the stream time of the newest event
 // of each committed batch) and the events it wrote.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import {
-  cleanups, logTail, median, onExit, repoRoot, run, sleep, startMariadb, startOrigin, turn,
+  cleanups, logTail, median, onExit, parseOptions, run, sleep, startMariadb, startOrigin, turn,
   versionOf,
 } from './harness.mjs';
 
@@ -32,7 +32,7 @@ const STOCK = 2_000_000_000;
 const log = (msg) => process.stderr.write(`sync_bench: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = {
+  const o = parseOptions(argv, {
     smoke: false,
     batch: [1, 50, 500],
     backlog: 20_000, // reservations per drain round (a tenth for batch size 1)
@@ -42,30 +42,9 @@ function parseArgs(argv) {
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
     sync: 'build/native/sync/stockgate-sync',
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
-      return argv[++i];
-    };
-    switch (argv[i]) {
-      case '--smoke': o.smoke = true; break;
-      case '--batch': o.batch = value().split(',').map(Number); break;
-      case '--backlog': o.backlog = Number(value()); break;
-      case '--rounds': o.rounds = Number(value()); break;
-      case '--seconds': o.seconds = Number(value()); break;
-      case '--concurrency': o.concurrency = Number(value()); break;
-      case '--origin': o.origin = value(); break;
-      case '--load': o.load = value(); break;
-      case '--sync': o.sync = value(); break;
-      default: throw new Error(`unknown option ${argv[i]}`);
-    }
-  }
+  }, { paths: ['origin', 'load', 'sync'] });
   if (o.smoke) Object.assign(o, { backlog: 300, rounds: 1, seconds: 2, concurrency: 4 });
-  for (const k of ['origin', 'load', 'sync']) {
-    o[k] = resolve(repoRoot, o[k]);
-    if (!existsSync(o[k])) throw new Error(`${o[k]} does not exist: build the native preset first`);
-  }
+  o.resolvePaths();
   return o;
 }
 
