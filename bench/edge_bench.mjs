@@ -5,7 +5,7 @@
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
 //                             [--concurrency 64] [--reject-concurrency 32] [--seconds 3]
-//                             [--rounds 3] [--origin BIN] [--load BIN]
+//                             [--rounds 5] [--origin BIN] [--load BIN]
 //       JSON to stdout (bench/run keeps it as bench/results/edge.json)
 //   node bench/edge_bench.mjs --smoke
 //       a small sale and short reject runs: everything starts, answers and is counted right; no
@@ -37,7 +37,7 @@ function parseArgs(argv) {
     concurrency: 64,
     rejectConcurrency: 32,
     seconds: 3,
-    rounds: 3,
+    rounds: 5,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
   }, { paths: ['origin', 'load'] });

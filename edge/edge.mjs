@@ -91,10 +91,9 @@ export class Edge {
       ? crypto.subtle.importKey('raw', new TextEncoder().encode(jwtSecret),
         { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
       : null;
-    // The snapshot feed: available units per SKU as of snapshotAt, and when each SKU's hint was
-    // last handed to the gate (a hint starts a new admission window).
+    // The snapshot feed: available units per SKU as of snapshotAt (each refresh hands them all to
+    // the gate).
     this.available = new Map();
-    this.hintedAt = new Map();
     this.snapshotVersion = 0;
     this.snapshotAt = -Infinity;
     this.refreshing = null;
@@ -103,21 +102,20 @@ export class Edge {
       unavailable: 0, snapshot_failures: 0 };
   }
 
-  // Keeps the snapshot no older than WINDOW_MS: waits for the refresh when the snapshot is
-  // older than the freshness bound (or missing), otherwise refreshes in the background.
-  async freshen(waitUntil) {
+  // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
+  // older than the freshness bound (or missing), else nothing: the refresh, if one is due, runs
+  // in the background.
+  freshen(waitUntil) {
     const age = this.now() - this.snapshotAt;
-    if (age < this.s.WINDOW_MS) return;
+    if (age < this.s.WINDOW_MS) return undefined;
     if (!this.refreshing) {
       this.refreshing = this.refresh().finally(() => {
         this.refreshing = null;
       });
     }
-    if (age >= this.s.FRESHNESS_MS) {
-      await this.refreshing;
-    } else if (waitUntil) {
-      waitUntil(this.refreshing);
-    }
+    if (age >= this.s.FRESHNESS_MS) return this.refreshing;
+    if (waitUntil) waitUntil(this.refreshing);
+    return undefined;
   }
 
   async refresh() {
@@ -132,79 +130,84 @@ export class Edge {
       if (snap.version < this.snapshotVersion) {
         // The origin's snapshot version went back (its Redis was rebuilt): start over.
         this.available.clear();
-        this.hintedAt.clear();
         this.snapshotVersion = 0;
         return this.refresh();
       }
-      for (const { sku, available } of snap.items) {
-        this.available.set(sku, available);
-        this.hintedAt.delete(sku); // a change opens a new window at once
-      }
+      for (const { sku, available } of snap.items) this.available.set(sku, available);
       this.snapshotVersion = snap.version;
       this.snapshotAt = started;
+      // Every SKU's hint is renewed here, once per refresh: each opens a new admission window
+      // with its budget, and a sold-out SKU keeps being answered locally.
+      for (const [sku, available] of this.available) this.gate.setAvailable(sku, available, started);
     } catch {
       this.stats.snapshot_failures++;
     }
   }
 
-  // The gate's hint for sku, renewed once per window while the snapshot is fresh.
-  hint(sku, now) {
-    const available = this.available.get(sku);
-    if (available === undefined) return;
-    const at = this.hintedAt.get(sku);
-    if (at !== undefined && now - at < this.s.WINDOW_MS) return;
-    if (now - this.snapshotAt >= this.s.FRESHNESS_MS) return;
-    this.gate.setAvailable(sku, available, this.snapshotAt);
-    this.hintedAt.set(sku, now);
+  // JWT sub when the token verifies, else X-Client-Id, else the peer address. A promise only
+  // when there is a token to verify.
+  clientKey(request) {
+    if (this.jwtKey) {
+      const auth = request.headers.get('Authorization');
+      if (auth && auth.startsWith('Bearer ')) return this.verifiedKey(request, auth.slice(7).trim());
+    }
+    return this.anonymousKey(request);
   }
 
-  // JWT sub when the token verifies, else X-Client-Id, else the peer address.
-  async clientKey(request) {
-    const auth = request.headers.get('Authorization') ?? '';
-    if (this.jwtKey && auth.startsWith('Bearer ')) {
-      const parts = auth.slice(7).trim().split('.');
-      if (parts.length === 3) {
-        try {
-          const ok = await crypto.subtle.verify('HMAC', await this.jwtKey, base64UrlDecode(parts[2]),
-            new TextEncoder().encode(`${parts[0]}.${parts[1]}`));
-          if (ok) {
-            const header = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[0])));
-            const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[1])));
-            if (header.alg === 'HS256' && typeof claims.sub === 'string' &&
-                typeof claims.exp === 'number' && claims.exp * 1000 > this.now()) {
-              return `sub:${claims.sub}`;
-            }
-          }
-        } catch {
-          // Not a token we can read: key the client another way; the origin will refuse it.
-        }
-      }
-    }
+  anonymousKey(request) {
     const id = request.headers.get('X-Client-Id');
     if (id) return `id:${id.slice(0, 128)}`;
     const ip = request.cf?.clientIp ?? request.headers.get('CF-Connecting-IP') ?? 'unknown';
     return `ip:${String(ip)}`;
   }
 
-  async forward(request, edge, init = {}) {
+  async verifiedKey(request, token) {
+    const parts = token.split('.');
+    if (parts.length === 3) {
+      try {
+        const ok = await crypto.subtle.verify('HMAC', await this.jwtKey, base64UrlDecode(parts[2]),
+          new TextEncoder().encode(`${parts[0]}.${parts[1]}`));
+        if (ok) {
+          const header = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[0])));
+          const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[1])));
+          if (header.alg === 'HS256' && typeof claims.sub === 'string' &&
+              typeof claims.exp === 'number' && claims.exp * 1000 > this.now()) {
+            return `sub:${claims.sub}`;
+          }
+        }
+      } catch {
+        // Not a token we can read: key the client another way; the origin will refuse it.
+      }
+    }
+    return this.anonymousKey(request);
+  }
+
+  // The request to the origin, answered or null when the origin cannot be reached in time. A
+  // failed connection is tried once more: a keep-alive connection the origin has just closed
+  // fails that way, and every mutation of the API is idempotent by its key, so a retry is safe.
+  async forward(request, edge, body) {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     for (const h of HOP_BY_HOP) headers.delete(h);
-    try {
-      const r = await this.origin(new Request(`http://origin${url.pathname}${url.search}`, {
-        method: request.method,
-        headers,
-        body: init.body ?? (request.method === 'GET' || request.method === 'HEAD' ? undefined
-          : request.body),
-        signal: AbortSignal.timeout(this.s.ORIGIN_TIMEOUT_MS),
-        redirect: 'manual',
-      }));
-      this.stats[edge]++;
-      return r;
-    } catch {
-      this.stats.unavailable++;
-      return null;
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
+    const payload = hasBody ? (body ?? await request.arrayBuffer()) : undefined;
+    const deadline = this.now() + this.s.ORIGIN_TIMEOUT_MS;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const left = deadline - this.now();
+      if (left <= 0) break;
+      try {
+        const r = await this.origin(new Request(`http://origin${url.pathname}${url.search}`, {
+          method: request.method, headers, body: payload, signal: AbortSignal.timeout(left),
+          redirect: 'manual',
+        }));
+        this.stats[edge]++;
+        return r;
+      } catch (e) {
+        if (e?.name === 'TimeoutError') break;
+      }
     }
+    this.stats.unavailable++;
+    return null;
   }
 
   unavailable() {
@@ -229,17 +232,22 @@ export class Edge {
   }
 
   async handle(request, waitUntil) {
-    const url = new URL(request.url);
-    if (url.pathname === '/_edge/stats' && request.method === 'GET') return this.statsResponse();
-    if (url.pathname === RESERVATIONS && request.method === 'POST') {
+    // The path without parsing the whole URL (the hot path of a sale is one POST path).
+    const { url } = request;
+    const start = url.indexOf('/', url.indexOf('//') + 2);
+    const query = url.indexOf('?', start);
+    const path = start < 0 ? '/' : url.slice(start, query < 0 ? url.length : query);
+    if (path === RESERVATIONS && request.method === 'POST') {
       return this.reserve(request, waitUntil);
     }
+    if (path === '/_edge/stats' && request.method === 'GET') return this.statsResponse();
     const now = this.now();
-    const client = await this.clientKey(request);
+    let client = this.clientKey(request);
+    if (typeof client !== 'string') client = await client;
     const d = this.gate.admitClient(client, now);
     if (d.verdict !== 'admitted') return this.rejection(d);
-    const stock = request.method === 'GET' ? STOCK_PATH.exec(url.pathname) : null;
-    if (stock && !url.search) return this.stockRead(request, stock[1], now);
+    const stock = request.method === 'GET' && query < 0 ? STOCK_PATH.exec(path) : null;
+    if (stock) return this.stockRead(request, stock[1], now);
     const r = await this.forward(request, 'proxied');
     return r ? tagged(r, 'proxied') : this.unavailable();
   }
@@ -271,7 +279,8 @@ export class Edge {
   }
 
   async reserve(request, waitUntil) {
-    await this.freshen(waitUntil);
+    const pending = this.freshen(waitUntil);
+    if (pending) await pending;
     const body = await request.arrayBuffer();
     const now = this.now();
     if (body.byteLength > this.core.maxBodyBytes) {
@@ -279,23 +288,11 @@ export class Edge {
       return errorResponse(413, 'payload_too_large',
         `request body over ${this.core.maxBodyBytes} bytes`, 'invalid');
     }
-    const bytes = new Uint8Array(body);
-    // The SKUs' hints must be current before the gate decides; a body that does not parse is
-    // the gate's to refuse.
-    try {
-      const parsed = JSON.parse(new TextDecoder().decode(bytes));
-      if (Array.isArray(parsed?.items)) {
-        for (const item of parsed.items.slice(0, 100)) {
-          if (Number.isSafeInteger(item?.sku)) this.hint(item.sku, now);
-        }
-      }
-    } catch {
-      // Invalid JSON: the gate answers 400.
-    }
-    const client = await this.clientKey(request);
-    const d = this.gate.admitReservation(client, bytes, now);
+    let client = this.clientKey(request);
+    if (typeof client !== 'string') client = await client;
+    const d = this.gate.admitReservation(client, new Uint8Array(body), now);
     if (d.verdict !== 'admitted') return this.rejection(d);
-    const r = await this.forward(request, 'admitted', { body });
+    const r = await this.forward(request, 'admitted', body);
     if (!r) return this.unavailable();
     if (r.status === 409) {
       // The origin's own sold-out answer updates the feed at once.
@@ -306,7 +303,6 @@ export class Edge {
           for (const f of e.fail_items) {
             this.available.set(f.sku, f.available);
             this.gate.setAvailable(f.sku, f.available, now);
-            this.hintedAt.set(f.sku, now);
           }
         }
       } catch {
