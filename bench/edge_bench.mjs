@@ -222,11 +222,16 @@ async function main() {
     const rs = rounds[n];
     const requests = rs.reduce((a, r) => a + r.requests, 0);
     const ok = rs.reduce((a, r) => a + r.ok, 0);
+    const statuses = {};
+    for (const r of rs) {
+      for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+    }
     reject[n] = {
       label: sides[n].label,
       expected_status: sides[n].status,
       requests,
       as_expected: ok,
+      statuses,
       per_s: median(rs.map((r) => r.rps)),
       per_s_rounds: rs.map((r) => r.rps),
       p50_ms: median(rs.map((r) => r.p50_ms)),
@@ -238,7 +243,7 @@ async function main() {
     // nginx passes one request a minute: at most one per round.
     const slack = n === 'nginx_limit_req' ? o.rounds : 0;
     if (r.requests - r.as_expected > slack) {
-      wrong.push(`${n}: ${r.as_expected} of ${r.requests} as expected`);
+      wrong.push(`${n}: ${r.as_expected} of ${r.requests} as expected (${JSON.stringify(r.statuses)})`);
     }
   }
   if (throughEdge.units_sold !== o.units) wrong.push(`edge sale sold ${throughEdge.units_sold}`);
