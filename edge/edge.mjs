@@ -103,18 +103,19 @@ export class Edge {
   }
 
   // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
-  // older than the freshness bound (or missing), else nothing: the refresh, if one is due, runs
-  // in the background.
+  // older than the freshness bound (or missing) and this request started the refresh, else
+  // nothing. A request never waits on a refresh another request started: workerd ties I/O to
+  // the request that began it, and one request must not hang on another's. Those requests go
+  // ahead on the stale snapshot, which the gate ignores (the origin decides).
   freshen(waitUntil) {
     const age = this.now() - this.snapshotAt;
-    if (age < this.s.WINDOW_MS) return undefined;
-    if (!this.refreshing) {
-      this.refreshing = this.refresh().finally(() => {
-        this.refreshing = null;
-      });
-    }
-    if (age >= this.s.FRESHNESS_MS) return this.refreshing;
-    if (waitUntil) waitUntil(this.refreshing);
+    if (age < this.s.WINDOW_MS || this.refreshing) return undefined;
+    const refreshing = this.refresh().finally(() => {
+      this.refreshing = null;
+    });
+    this.refreshing = refreshing;
+    if (age >= this.s.FRESHNESS_MS) return refreshing;
+    if (waitUntil) waitUntil(refreshing);
     return undefined;
   }
 
@@ -183,8 +184,9 @@ export class Edge {
   }
 
   // The request to the origin, answered or null when the origin cannot be reached in time. A
-  // failed connection is tried once more: a keep-alive connection the origin has just closed
-  // fails that way, and every mutation of the API is idempotent by its key, so a retry is safe.
+  // failed connection is tried up to twice more within the deadline: a keep-alive connection the
+  // origin has just closed fails that way, and every mutation of the API is idempotent by its
+  // key, so a retry is safe.
   async forward(request, edge, body) {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
@@ -192,7 +194,7 @@ export class Edge {
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     const payload = hasBody ? (body ?? await request.arrayBuffer()) : undefined;
     const deadline = this.now() + this.s.ORIGIN_TIMEOUT_MS;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < 3; attempt++) {
       const left = deadline - this.now();
       if (left <= 0) break;
       try {
