@@ -5,7 +5,6 @@
 #include <mysql.h>
 #include <netinet/in.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +13,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -34,51 +32,6 @@ using Clock = std::chrono::steady_clock;
 // A small redo log (the default is 96 MiB) keeps the data dir small enough to copy quickly.
 constexpr const char* kRedoLogSize = "--innodb-log-file-size=16M";
 
-bool IsExecutable(const std::string& path) {
-  return !path.empty() && access(path.c_str(), X_OK) == 0;
-}
-
-// `requested` when given, else /usr/sbin/NAME (mariadbd on Debian), /usr/bin/NAME, then PATH.
-std::string FindBinary(const std::string& requested, const std::string& name) {
-  if (!requested.empty()) return IsExecutable(requested) ? requested : std::string();
-  for (const char* dir : {"/usr/sbin/", "/usr/bin/"}) {
-    std::string candidate = dir;
-    candidate += name;
-    if (IsExecutable(candidate)) return candidate;
-  }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(start, end - start);
-    candidate += '/';
-    candidate += name;
-    if (end > start && IsExecutable(candidate)) return candidate;
-    start = end + 1;
-  }
-  return {};
-}
-
-// Binds port 0 on loopback and returns the port the kernel chose. Another process could take it
-// before mariadbd binds it; Start retries on "Address already in use".
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 std::string Flag(const char* name, const std::string& value) {
   std::string flag = name;
   flag += '=';
@@ -86,98 +39,11 @@ std::string Flag(const char* name, const std::string& value) {
   return flag;
 }
 
-std::string Tail(const std::string& path, size_t lines) {
-  std::ifstream in(path);
-  if (!in) {
-    std::string missing = "  (no ";
-    missing += path;
-    missing += ")\n";
-    return missing;
-  }
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(std::move(line));
-    if (last.size() > lines) last.pop_front();
-  }
-  std::string out;
-  for (const std::string& line : last) {
-    out += "  ";
-    out += line;
-    out += '\n';
-  }
-  return out;
-}
-
-// `why`, then the last lines of each file.
-std::string WithTails(std::string why, std::initializer_list<std::string> paths) {
-  for (const std::string& path : paths) {
-    why += "\n-- ";
-    why += path;
-    why += " (tail):\n";
-    why += Tail(path, 20);
-  }
-  return why;
-}
-
 std::string NotExecutable(const char* what, const std::string& path) {
   std::string why = what;
   why += " binary not executable: ";
   why += path;
   return why;
-}
-
-// "call: <strerror(errno)>"
-std::string ErrnoText(const char* call) {
-  std::string text = call;
-  text += ": ";
-  text += std::generic_category().message(errno);
-  return text;
-}
-
-void Reap(pid_t pid) {
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
-
-// Forks and execs args[0] with stdout and stderr appended to `output`, stdin from /dev/null.
-// Returns the child's pid, or -1 with errno set. With own_group the child leads a new process
-// group, so kill(-pid) reaches its descendants too.
-pid_t Spawn(std::vector<std::string> args, const std::string& output, bool own_group) {
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  // Everything the child needs is prepared here: after fork() in a threaded process only
-  // async-signal-safe calls are allowed.
-  const long open_max = sysconf(_SC_OPEN_MAX);
-  const int fd_limit = open_max > 0 && open_max < 65536 ? static_cast<int>(open_max) : 65536;
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Dies with the test process even when that one is killed, so no server outlives a run.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent) _exit(127);
-  if (own_group) setpgid(0, 0);
-  // Ignored signals and the signal mask survive exec; the test process may ignore SIGPIPE.
-  signal(SIGPIPE, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  const int out = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (out >= 0) {
-    dup2(out, STDOUT_FILENO);
-    dup2(out, STDERR_FILENO);
-  }
-  if (in >= 0) dup2(in, STDIN_FILENO);
-  // Inherited sockets (e.g. the test's client connections) would otherwise stay open in the
-  // server and keep those connections alive after the test closed them.
-  if (close_range(3, ~0U, 0) != 0) {
-    for (int fd = 3; fd < fd_limit; ++fd) close(fd);
-  }
-  execv(argv[0], argv.data());
-  _exit(127);
 }
 
 // mariadbd refuses to run as root unless told to; as anyone else --user must be left out.
@@ -369,8 +235,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
   if (pid < 0) return {false, ErrnoText("fork")};
-  pid_ = pid;
-  paused_ = false;
+  child_.Adopt(pid);
 
   std::string where = "mariadbd on port ";
   where += std::to_string(port_);
@@ -379,8 +244,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
   std::string last_error;
   while (true) {
     int wstatus = 0;
-    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = 0;
+    if (child_.Exited(&wstatus)) {
       std::string why = where;
       why += " exited (wait status ";
       why += std::to_string(wstatus);
@@ -415,53 +279,17 @@ MariaDbServer::Status MariaDbServer::Launch() {
   }
 }
 
-void MariaDbServer::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);  // works on a stopped process too
-  Reap(pid_);
-  pid_ = 0;
-  paused_ = false;
-}
+void MariaDbServer::Kill() { child_.Kill(); }
 
-void MariaDbServer::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  if (paused_) kill(pid_, SIGCONT);  // a stopped process would hold SIGTERM pending forever
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    const pid_t done = waitpid(pid_, nullptr, WNOHANG);
-    if (done == pid_ || (done < 0 && errno != EINTR)) {
-      pid_ = 0;
-      paused_ = false;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  Kill();
-}
+void MariaDbServer::Stop() { child_.Stop(std::chrono::seconds(30)); }
 
 MariaDbServer::Status MariaDbServer::Restart() {
   Stop();
   return Launch();
 }
 
-void MariaDbServer::Pause() {
-  if (pid_ <= 0 || paused_) return;
-  kill(pid_, SIGSTOP);
-  int wstatus = 0;
-  while (true) {
-    const pid_t done = waitpid(pid_, &wstatus, WUNTRACED);
-    if (done < 0 && errno == EINTR) continue;
-    if (done == pid_ && !WIFSTOPPED(wstatus)) pid_ = 0;  // it died instead
-    break;
-  }
-  paused_ = pid_ > 0;
-}
+void MariaDbServer::Pause() { child_.Pause(); }
 
-void MariaDbServer::Resume() {
-  if (pid_ <= 0 || !paused_) return;
-  kill(pid_, SIGCONT);
-  paused_ = false;
-}
+void MariaDbServer::Resume() { child_.Resume(); }
 
 }  // namespace stockgate::testing

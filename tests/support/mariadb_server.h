@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace stockgate::testing {
 
 struct MariaDbServerOptions {
@@ -47,8 +49,8 @@ class MariaDbServer {
   int port() const { return port_; }                     // TCP, bound to 127.0.0.1
   const std::string& socket() const { return socket_; }  // dir()/mariadb.sock
   const std::string& dir() const { return dir_; }        // data/, mariadb.err, mariadb.pid
-  pid_t pid() const { return pid_; }                     // 0 when not running
-  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return child_.pid(); }             // 0 when not running
+  bool running() const { return child_.running(); }
 
   // A crash: SIGKILL and reap. Transactions committed before it are in the redo log.
   void Kill();
@@ -75,8 +77,7 @@ class MariaDbServer {
   std::string dir_;
   std::string socket_;
   int port_ = 0;
-  pid_t pid_ = 0;
-  bool paused_ = false;
+  ChildProcess child_;
 };
 
 }  // namespace stockgate::testing

@@ -1,21 +1,15 @@
 #include "tests/support/redis_server.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
-#include <deque>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <system_error>
 #include <thread>
@@ -26,49 +20,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool IsExecutable(const std::string& path) {
-  return !path.empty() && access(path.c_str(), X_OK) == 0;
-}
-
-// /usr/bin/redis-server first (the Debian package), then PATH.
-std::string FindBinary(const std::string& requested) {
-  if (!requested.empty()) return IsExecutable(requested) ? requested : std::string();
-  if (IsExecutable("/usr/bin/redis-server")) return "/usr/bin/redis-server";
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(start, end - start) + "/redis-server";
-    if (end > start && IsExecutable(candidate)) return candidate;
-    start = end + 1;
-  }
-  return {};
-}
-
 sockaddr_in Loopback(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return addr;
-}
-
-// Binds port 0 on loopback and returns the port the kernel chose. Another process could take it
-// before redis-server binds it; Start retries on "Address already in use".
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr = Loopback(0);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // Sends `request` on a fresh connection and returns the first complete RESP reply (a simple line,
@@ -106,26 +63,6 @@ std::string Query(int port, const std::string& request, int timeout_ms = 250) {
   return reply;
 }
 
-std::string Tail(const std::string& path, size_t lines) {
-  std::ifstream in(path);
-  if (!in) return "  (no " + path + ")\n";
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(std::move(line));
-    if (last.size() > lines) last.pop_front();
-  }
-  std::string out;
-  for (const std::string& line : last) out += "  " + line + "\n";
-  return out;
-}
-
-std::string ErrnoText() { return std::generic_category().message(errno); }
-
-void Reap(pid_t pid) {
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
-
 }  // namespace
 
 RedisServer::RedisServer(Options options, std::string binary, std::string dir, int port)
@@ -143,7 +80,7 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
     if (error != nullptr) *error = why;
     return nullptr;
   };
-  const std::string binary = FindBinary(options.binary);
+  const std::string binary = FindBinary(options.binary, "redis-server");
   if (binary.empty()) {
     return fail(options.binary.empty()
                     ? "redis-server not found in /usr/bin or PATH (apt-get install redis-server)"
@@ -153,7 +90,7 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
   std::string pattern =
       std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/stockgate-redis-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
-    return fail("mkdtemp " + pattern + ": " + ErrnoText());
+    return fail(ErrnoText(("mkdtemp " + pattern).c_str()));
   }
   std::unique_ptr<RedisServer> server(new RedisServer(options, binary, pattern, 0));
   Status status;
@@ -190,55 +127,18 @@ RedisServer::Status RedisServer::Launch() {
                                    log};
   if (options_.appendonly) args.insert(args.end(), {"--appendfsync", "always"});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
+  if (pid < 0) return {false, ErrnoText("fork")};
+  child_.Adopt(pid);
 
-  // Everything the child needs is prepared here: after fork() in a threaded process only
-  // async-signal-safe calls are allowed.
-  const long open_max = sysconf(_SC_OPEN_MAX);
-  const int fd_limit = open_max > 0 && open_max < 65536 ? static_cast<int>(open_max) : 65536;
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) return {false, std::string("fork: ") + ErrnoText()};
-  if (pid == 0) {
-    // Dies with the test process even when that one is killed, so no server outlives a run.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    // Ignored signals survive exec; the test process ignores SIGPIPE (RedisPool does).
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int out = open(console.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    const int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (out >= 0) {
-      dup2(out, STDOUT_FILENO);
-      dup2(out, STDERR_FILENO);
-    }
-    if (in >= 0) dup2(in, STDIN_FILENO);
-    // Inherited sockets (e.g. the test's client connections) would otherwise stay open in the
-    // server and keep those connections alive after the test closed them.
-    if (close_range(3, ~0U, 0) != 0) {
-      for (int fd = 3; fd < fd_limit; ++fd) close(fd);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  pid_ = pid;
-  paused_ = false;
-
-  auto failure = [this, &log, &console](const std::string& why) {
-    return Status{false, why + "\n-- " + log + " (tail):\n" + Tail(log, 20) + "-- " + console +
-                             " (tail):\n" + Tail(console, 20)};
+  auto failure = [&log, &console](const std::string& why) {
+    return Status{false, WithTails(why, {log, console})};
   };
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
   while (true) {
     int wstatus = 0;
-    if (waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = 0;
+    if (child_.Exited(&wstatus)) {
       return failure("redis-server on port " + std::to_string(port_) + " exited (status " +
                      std::to_string(wstatus) + ") before answering PING");
     }
@@ -246,7 +146,7 @@ RedisServer::Status RedisServer::Launch() {
     // our server from another one that took the port.
     if (Query(port_, "PING\r\n") == "+PONG\r\n") {
       const std::string info = Query(port_, "INFO server\r\n");
-      if (info.find("process_id:" + std::to_string(pid_) + "\r\n") != std::string::npos) {
+      if (info.find("process_id:" + std::to_string(child_.pid()) + "\r\n") != std::string::npos) {
         return {true, {}};
       }
     }
@@ -260,53 +160,17 @@ RedisServer::Status RedisServer::Launch() {
   }
 }
 
-void RedisServer::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);  // works on a stopped process too
-  Reap(pid_);
-  pid_ = 0;
-  paused_ = false;
-}
+void RedisServer::Kill() { child_.Kill(); }
 
-void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  if (paused_) kill(pid_, SIGCONT);  // a stopped process would hold SIGTERM pending forever
-  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    const pid_t done = waitpid(pid_, nullptr, WNOHANG);
-    if (done == pid_ || (done < 0 && errno != EINTR)) {
-      pid_ = 0;
-      paused_ = false;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  Kill();
-}
+void RedisServer::Stop() { child_.Stop(std::chrono::seconds(10)); }
 
 RedisServer::Status RedisServer::Restart() {
   Stop();
   return Launch();
 }
 
-void RedisServer::Pause() {
-  if (pid_ <= 0 || paused_) return;
-  kill(pid_, SIGSTOP);
-  int wstatus = 0;
-  while (true) {
-    const pid_t done = waitpid(pid_, &wstatus, WUNTRACED);
-    if (done < 0 && errno == EINTR) continue;
-    if (done == pid_ && !WIFSTOPPED(wstatus)) pid_ = 0;  // it died instead
-    break;
-  }
-  paused_ = pid_ > 0;
-}
+void RedisServer::Pause() { child_.Pause(); }
 
-void RedisServer::Resume() {
-  if (pid_ <= 0 || !paused_) return;
-  kill(pid_, SIGCONT);
-  paused_ = false;
-}
+void RedisServer::Resume() { child_.Resume(); }
 
 }  // namespace stockgate::testing

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace stockgate::testing {
 
 struct RedisServerOptions {
@@ -43,8 +45,8 @@ class RedisServer {
 
   int port() const { return port_; }
   const std::string& dir() const { return dir_; }
-  pid_t pid() const { return pid_; }  // 0 when not running
-  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return child_.pid(); }  // 0 when not running
+  bool running() const { return child_.running(); }
 
   // A crash: SIGKILL and reap. Data acknowledged before it is in the AOF (appendfsync always).
   void Kill();
@@ -66,8 +68,7 @@ class RedisServer {
   std::string binary_;
   std::string dir_;
   int port_ = 0;
-  pid_t pid_ = 0;
-  bool paused_ = false;
+  ChildProcess child_;
 };
 
 }  // namespace stockgate::testing
