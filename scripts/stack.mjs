@@ -1,0 +1,298 @@
+// The whole stack on loopback, for the demo, development and tests: Redis, MariaDB, the schema,
+// stockgate-sync, the origin and the edge, each on a free port, all state in one data dir.
+//
+//   scripts/stack up [--dir DIR] [--foreground]   start, wait until each part is ready, seed the
+//                                                 demo SKUs, print the URLs and an admin token;
+//                                                 --foreground stays attached and stops it all
+//                                                 on Ctrl-C
+//   scripts/stack status [--dir DIR]              health of each part; exit 0 when all are up
+//   scripts/stack down [--dir DIR]                stop exactly what `up` started
+//
+// DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids; the JWT
+// secret is made once per DIR (DIR/jwt-secret). Needs the native and wasi builds and npm ci.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const bin = {
+  origin: join(repo, 'build/native/origin/stockgate-origin'),
+  sync: join(repo, 'build/native/sync/stockgate-sync'),
+  coreWasm: join(repo, 'build/wasi/wasm/core.wasm'),
+};
+// The demo's SKUs: id, units on hand, per-customer limit.
+const DEMO_SKUS = [
+  [1001, 100, 2], [1002, 500, 0], [1003, 1000, 5], [1004, 50, 1], [1005, 10, 1],
+];
+const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge'];
+
+const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
+
+function parseArgs(argv) {
+  const o = { command: argv[0], dir: join(repo, '.stockgate'), foreground: false };
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === '--dir' && i + 1 < argv.length) o.dir = resolve(argv[++i]);
+    else if (argv[i] === '--foreground') o.foreground = true;
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  if (!['up', 'down', 'status'].includes(o.command)) {
+    throw new Error('usage: scripts/stack up|down|status [--dir DIR] [--foreground]');
+  }
+  return o;
+}
+
+async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.on('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+function alive(pid) {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped) counts as gone.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
+// A start script that daemonizes and prints the pid.
+function runScript(script, args) {
+  const r = spawnSync(join(repo, 'scripts', script), args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed:\n${r.stderr}`);
+  return Number(r.stdout.trim().split('\n').at(-1));
+}
+
+// A binary started in its own session, detached, output to a log file.
+function daemon(cmd, args, env, log) {
+  const fd = openSync(log, 'a');
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd],
+    detached: true });
+  closeSync(fd);
+  child.unref();
+  return child.pid;
+}
+
+async function until(what, check, timeoutMs = 30_000) {
+  for (const deadline = Date.now() + timeoutMs; ;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // Not yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready in ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+const httpOk = async (url) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+
+function stateOf(dir) {
+  const path = join(dir, 'stack.json');
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null;
+}
+
+function secretOf(dir) {
+  const path = join(dir, 'jwt-secret');
+  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return readFileSync(path, 'utf8').trim();
+}
+
+async function up(o) {
+  for (const [what, path] of Object.entries(bin)) {
+    if (!existsSync(path)) {
+      throw new Error(`${path} is missing (${what}): cmake --preset native && cmake --build ` +
+        '--preset native && cmake --preset wasi && cmake --build --preset wasi');
+    }
+  }
+  const old = stateOf(o.dir);
+  if (old && PARTS.some((p) => alive(old.pids?.[p]))) {
+    throw new Error(`a stack from ${o.dir} is running: scripts/stack down --dir ${o.dir}`);
+  }
+  mkdirSync(o.dir, { recursive: true });
+  const secret = secretOf(o.dir);
+  const ports = {};
+  for (const p of ['redis', 'mariadb', 'origin', 'edge']) ports[p] = await freePort();
+  const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
+  const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
+  const mysql = `mysql://root@127.0.0.1:${ports.mariadb}/stockgate`;
+  try {
+    say(`redis on 127.0.0.1:${ports.redis}`);
+    state.pids.redis = runScript('redis-start', [String(ports.redis), join(o.dir, 'redis')]);
+    save();
+    say(`mariadb on 127.0.0.1:${ports.mariadb}`);
+    state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')]);
+    save();
+    const common = ['--redis', `127.0.0.1:${ports.redis}`, '--mysql', mysql];
+    execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    say('sync');
+    state.pids.sync = daemon(bin.sync, [...common, 'run'], {}, join(o.dir, 'sync.log'));
+    save();
+    say(`origin on 127.0.0.1:${ports.origin}`);
+    state.pids.origin = daemon(bin.origin, [], {
+      STOCKGATE_JWT_SECRET: secret,
+      STOCKGATE_LISTEN: `127.0.0.1:${ports.origin}`,
+      STOCKGATE_REDIS: `127.0.0.1:${ports.redis}`,
+      STOCKGATE_MYSQL: mysql,
+    }, join(o.dir, 'origin.log'));
+    save();
+    await until('origin', () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`));
+    say(`edge on 127.0.0.1:${ports.edge}`);
+    const edgeEnv = { ...process.env, STOCKGATE_JWT_SECRET: secret };
+    const edge = spawnSync(join(repo, 'scripts/edge-start'),
+      [String(ports.edge), `127.0.0.1:${ports.origin}`, join(o.dir, 'edge')],
+      { encoding: 'utf8', env: edgeEnv });
+    if (edge.status !== 0) throw new Error(`edge-start failed:\n${edge.stderr}`);
+    state.pids.edge = Number(edge.stdout.trim().split('\n').at(-1));
+    save();
+    if (!alive(state.pids.sync)) throw new Error(`sync exited:\n${readFileSync(join(o.dir, 'sync.log'), 'utf8').slice(-2000)}`);
+
+    const token = (role, sub) => execFileSync(bin.origin,
+      ['token', '--role', role, '--sub', sub, '--ttl', String(7 * 86400)],
+      { env: { ...process.env, STOCKGATE_JWT_SECRET: secret }, encoding: 'utf8' }).trim();
+    state.tokens = { admin: token('admin', 'demo-admin'), service: token('service', 'demo-shop') };
+    for (const [sku, onHand, limit] of DEMO_SKUS) {
+      const r = await fetch(`http://127.0.0.1:${ports.origin}/v1/stock/${sku}`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${state.tokens.admin}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ on_hand: onHand, per_customer_limit: limit, reason: 'demo seed' }),
+      });
+      if (!r.ok) throw new Error(`seeding SKU ${sku} answered ${r.status}: ${await r.text()}`);
+    }
+    state.urls = {
+      edge: `http://127.0.0.1:${ports.edge}/`,
+      origin: `http://127.0.0.1:${ports.origin}/`,
+      api_docs: `http://127.0.0.1:${ports.origin}/docs`,
+    };
+    save();
+  } catch (e) {
+    say(`up failed, stopping what started: ${e.message}`);
+    await down(o);
+    throw e;
+  }
+  process.stdout.write([
+    `stockgate is up (data in ${o.dir})`,
+    `  edge (buyers, demo page):  ${state.urls.edge}`,
+    `  origin API:                ${state.urls.origin}`,
+    `  API docs:                  ${state.urls.api_docs}`,
+    `  redis 127.0.0.1:${ports.redis}, mariadb ${mysql}`,
+    `  demo SKUs: ${DEMO_SKUS.map(([s]) => s).join(', ')}`,
+    `  admin token (7 days): ${state.tokens.admin}`,
+    '',
+  ].join('\n'));
+  if (o.foreground) {
+    say('running; Ctrl-C stops everything');
+    // Signal handlers do not keep node running; a watch on the parts does, and reports a part
+    // that dies.
+    const watch = setInterval(() => {
+      for (const part of PARTS) {
+        if (state.pids[part] && !alive(state.pids[part])) {
+          say(`${part} (pid ${state.pids[part]}) is gone; see its log in ${o.dir}`);
+          state.pids[part] = 0;
+        }
+      }
+    }, 1000);
+    await new Promise((ok) => {
+      process.once('SIGINT', ok);
+      process.once('SIGTERM', ok);
+    });
+    clearInterval(watch);
+    await down(o);
+  }
+}
+
+// SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone.
+async function stop(pid, graceMs) {
+  if (!alive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+    while (alive(pid)) await sleep(20);
+  }
+}
+
+async function down(o) {
+  const state = stateOf(o.dir);
+  if (!state) {
+    say(`nothing recorded in ${o.dir}`);
+    return;
+  }
+  for (const part of [...PARTS].reverse()) {
+    const pid = state.pids?.[part];
+    if (!pid) continue;
+    await stop(pid, part === 'mariadb' ? 30_000 : 10_000);
+    say(`${part} stopped`);
+  }
+  state.pids = {};
+  writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
+}
+
+async function status(o) {
+  const state = stateOf(o.dir);
+  if (!state) {
+    process.stdout.write(`no stack in ${o.dir}\n`);
+    return 1;
+  }
+  const { ports, pids } = state;
+  const checks = {
+    redis: () => spawnSync('redis-cli', ['-p', String(ports.redis), 'PING'], { encoding: 'utf8' })
+      .stdout.trim() === 'PONG',
+    mariadb: () => spawnSync('mariadb-admin', ['--no-defaults', '-h', '127.0.0.1', '-P',
+      String(ports.mariadb), '-u', 'root', '--connect-timeout=1', 'ping']).status === 0,
+    sync: () => alive(pids.sync),
+    origin: () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`),
+    edge: () => httpOk(`http://127.0.0.1:${ports.edge}/_edge/stats`),
+  };
+  let healthy = 0;
+  for (const part of PARTS) {
+    let up = false;
+    try {
+      up = alive(pids?.[part]) && await checks[part]();
+    } catch {
+      up = false;
+    }
+    healthy += up ? 1 : 0;
+    const where = ports[part] ? `127.0.0.1:${ports[part]}` : '';
+    process.stdout.write(`${part.padEnd(8)} ${up ? 'up  ' : 'DOWN'} pid ${pids?.[part] ?? '-'} ${where}\n`);
+  }
+  return healthy === PARTS.length ? 0 : 1;
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.command === 'up') await up(o);
+  if (o.command === 'down') await down(o);
+  if (o.command === 'status') process.exitCode = await status(o);
+}
+
+main().catch((e) => {
+  process.stderr.write(`stack: ${e.message}\n`);
+  process.exit(1);
+});

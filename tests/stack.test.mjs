@@ -1,0 +1,90 @@
+// scripts/stack brings the whole stack up on loopback in a data dir, and takes down exactly what
+// it started: a reservation through the edge lands in the MariaDB history via sync, `status`
+// reports each part, `down` (and Ctrl-C on the foreground form) leaves no part running.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const stack = join(repo, 'scripts/stack');
+const dirs = [];
+
+function newDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'stockgate-stack-test-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
+after(() => {
+  for (const dir of dirs) {
+    spawnSync(stack, ['down', '--dir', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// up, a sale through the edge recorded in the history, status, down.
+test('up serves a reservation end to end, and down stops every part', async () => {
+  const dir = newDir();
+  const out = execFileSync(stack, ['up', '--dir', dir], { encoding: 'utf8' });
+  assert.match(out, /stockgate is up/);
+  const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
+  assert.deepEqual(Object.keys(state.pids).sort(), ['edge', 'mariadb', 'origin', 'redis', 'sync']);
+  assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 0);
+
+  const seeded = await (await fetch(`${state.urls.edge}v1/stock/1001`)).json();
+  assert.equal(seeded.on_hand, 100);
+  const r = await fetch(`${state.urls.edge}v1/reservations`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${state.tokens.service}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ order_id: 'stack-1', items: [{ sku: 1001, qty: 1 }], customer_id: 'c1' }),
+  });
+  assert.equal(r.status, 201);
+  assert.equal(r.headers.get('x-stockgate-edge'), 'admitted');
+  let history = null;
+  for (let i = 0; i < 50 && !history?.items?.some((e) => e.ref === 'stack-1'); i++) {
+    await new Promise((ok) => setTimeout(ok, 100));
+    history = await (await fetch(`${state.urls.origin}v1/stock/1001/history`, {
+      headers: { Authorization: `Bearer ${state.tokens.admin}` },
+    })).json();
+  }
+  assert.ok(history.items.some((e) => e.ref === 'stack-1' && e.op === 'reserve'), 'synced');
+
+  execFileSync(stack, ['down', '--dir', dir]);
+  for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);
+  assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 1);
+});
+
+// The foreground form stops everything on Ctrl-C (SIGINT) and exits 0.
+test('Ctrl-C on the foreground form stops everything', async () => {
+  const dir = newDir();
+  const child = spawn(stack, ['up', '--dir', dir, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((ok) => child.on('exit', (code) => ok(code)));
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', () => {});
+  for (let i = 0; i < 600 && !out.includes('stockgate is up'); i++) {
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  assert.match(out, /stockgate is up/);
+  const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
+  await new Promise((ok) => setTimeout(ok, 300));
+  assert.equal(child.exitCode, null, 'the foreground form stays attached');
+  assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 0);
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
+  for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);
+});
