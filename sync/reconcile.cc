@@ -1,6 +1,5 @@
 #include "sync/reconcile.h"
 
-#include <charconv>
 #include <map>
 #include <memory>
 #include <set>
@@ -16,12 +15,6 @@ namespace {
 using history::MariaDbConnection;
 using history::QueryResult;
 using store::OutboxEntry;
-
-std::int64_t ToInt(const std::optional<std::string>& v) {
-  std::int64_t out = 0;
-  if (v) std::from_chars(v->data(), v->data() + v->size(), out);
-  return out;
-}
 
 void Add(Counters* c, core::LedgerOp op, std::int64_t qty) {
   const CounterDelta d = DeltaOf(op, qty);
@@ -42,7 +35,7 @@ bool FoldSums(const QueryResult& r, std::map<std::int64_t, Counters>* out) {
   for (const history::Row& row : r.rows) {
     const auto op = core::LedgerOpFromName(row[1].value_or(""));
     if (!op) return false;
-    Add(&(*out)[ToInt(row[0])], *op, ToInt(row[2]));
+    Add(&(*out)[history::IntOf(row[0])], *op, history::IntOf(row[2]));
   }
   return true;
 }
@@ -68,11 +61,12 @@ std::string ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
   if (!FoldSums(r, &p->history_all)) return fail(r);
   r = conn.Query("SELECT COUNT(*) FROM inventory_history");
   if (!r.ok) return fail(r);
-  p->events = r.rows.empty() ? 0 : ToInt(r.rows[0][0]);
+  p->events = r.rows.empty() ? 0 : history::IntOf(r.rows[0][0]);
   r = conn.Query("SELECT sku, on_hand, reserved, sold FROM inventory");
   if (!r.ok) return fail(r);
   for (const history::Row& row : r.rows) {
-    p->inventory[ToInt(row[0])] = {ToInt(row[1]), ToInt(row[2]), ToInt(row[3])};
+    p->inventory[history::IntOf(row[0])] = {history::IntOf(row[1]), history::IntOf(row[2]),
+                                            history::IntOf(row[3])};
   }
   for (std::size_t i = 0; i < stream_ids.size(); i += 1000) {
     std::vector<std::int64_t> chunk(
@@ -81,7 +75,7 @@ std::string ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
     r = conn.Query("SELECT event_id FROM inventory_history WHERE event_id IN (" +
                    history::JoinInts(chunk) + ")");
     if (!r.ok) return fail(r);
-    for (const history::Row& row : r.rows) p->present.insert(ToInt(row[0]));
+    for (const history::Row& row : r.rows) p->present.insert(history::IntOf(row[0]));
   }
   conn.Query("COMMIT");
   return "";
@@ -301,7 +295,7 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     return report;
   }
 
-  std::int64_t last_event = last.rows.empty() ? 0 : ToInt(last.rows[0][0]);
+  std::int64_t last_event = last.rows.empty() ? 0 : history::IntOf(last.rows[0][0]);
   store::RestoreBatch batch;
   std::map<std::int64_t, std::int64_t> held;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> customer_units;
@@ -319,14 +313,14 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
   };
   for (const history::Row& row : stocks.rows) {
     core::StockView s;
-    s.sku = ToInt(row[0]);
-    s.on_hand = ToInt(row[1]);
-    s.reserved = ToInt(row[2]);
-    s.sold = ToInt(row[3]);
-    s.version = ToInt(row[4]);
-    s.per_customer_limit = ToInt(row[5]);
-    s.updated_at_ms = ToInt(row[6]);
-    last_event = std::max(last_event, ToInt(row[7]));
+    s.sku = history::IntOf(row[0]);
+    s.on_hand = history::IntOf(row[1]);
+    s.reserved = history::IntOf(row[2]);
+    s.sold = history::IntOf(row[3]);
+    s.version = history::IntOf(row[4]);
+    s.per_customer_limit = history::IntOf(row[5]);
+    s.updated_at_ms = history::IntOf(row[6]);
+    last_event = std::max(last_event, history::IntOf(row[7]));
     const Counters c{s.on_hand, s.reserved, s.sold};
     if (!(history[s.sku] == c)) {
       report.warnings.push_back("sku " + std::to_string(s.sku) +
@@ -350,12 +344,12 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
       return report;
     }
     r.customer_id = row[3].value_or("");
-    r.ttl_seconds = ToInt(row[4]);
-    r.confirm = ToInt(row[5]) != 0;
-    r.expires_at_ms = ToInt(row[6]);
-    r.created_at_ms = ToInt(row[7]);
-    r.updated_at_ms = ToInt(row[8]);
-    last_event = std::max(last_event, ToInt(row[9]));
+    r.ttl_seconds = history::IntOf(row[4]);
+    r.confirm = history::IntOf(row[5]) != 0;
+    r.expires_at_ms = history::IntOf(row[6]);
+    r.created_at_ms = history::IntOf(row[7]);
+    r.updated_at_ms = history::IntOf(row[8]);
+    last_event = std::max(last_event, history::IntOf(row[9]));
     const bool live = r.status == core::ReservationStatus::kReserved;
     const bool counts = live || r.status == core::ReservationStatus::kConfirmed;
     for (const core::Item& item : r.items) {
@@ -368,7 +362,8 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     if (!flush(false)) return report;
   }
   for (const history::Row& row : adjustments.rows) {
-    batch.adjustments.push_back({ToInt(row[0]), row[1].value_or(""), ToInt(row[2])});
+    batch.adjustments.push_back(
+        {history::IntOf(row[0]), row[1].value_or(""), history::IntOf(row[2])});
     ++report.adjustments;
     if (!flush(false)) return report;
   }
@@ -378,10 +373,10 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
   }
   if (!flush(true)) return report;
   for (const history::Row& row : stocks.rows) {
-    const std::int64_t sku = ToInt(row[0]);
-    if (ToInt(row[2]) != held[sku]) {
+    const std::int64_t sku = history::IntOf(row[0]);
+    if (history::IntOf(row[2]) != held[sku]) {
       report.warnings.push_back("sku " + std::to_string(sku) + ": reserved " +
-                                std::to_string(ToInt(row[2])) + " but live holds hold " +
+                                std::to_string(history::IntOf(row[2])) + " but live holds hold " +
                                 std::to_string(held[sku]));
     }
   }

@@ -3,6 +3,7 @@
 #include <errmsg.h>
 #include <mysql.h>
 
+#include <charconv>
 #include <utility>
 
 namespace stockgate::history {
@@ -132,6 +133,12 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
     idle_.push_back(std::move(conn));
   }
   return true;
+}
+
+std::int64_t IntOf(const std::optional<std::string>& column) {
+  std::int64_t out = 0;
+  if (column) std::from_chars(column->data(), column->data() + column->size(), out);
+  return out;
 }
 
 std::string JoinInts(const std::vector<std::int64_t>& values) {

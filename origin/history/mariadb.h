@@ -79,6 +79,9 @@ class MariaDbPool {
   std::string last_error_;
 };
 
+// A column as an integer: 0 for NULL or text that is not one.
+std::int64_t IntOf(const std::optional<std::string>& column);
+
 // "1,2,3" from integers, for IN (...) lists.
 std::string JoinInts(const std::vector<std::int64_t>& values);
 

@@ -1,18 +1,11 @@
 #include "origin/history/mariadb_history.h"
 
-#include <charconv>
 #include <string>
 
 #include "origin/history/mariadb.h"
 
 namespace stockgate::history {
 namespace {
-
-std::int64_t ToInt(const std::optional<std::string>& v) {
-  std::int64_t out = 0;
-  if (v) std::from_chars(v->data(), v->data() + v->size(), out);
-  return out;
-}
 
 double ToDouble(const std::optional<std::string>& v) { return v ? std::stod(*v) : 0.0; }
 
@@ -81,20 +74,20 @@ HistoryPage MariaDbHistory::History(const HistoryQuery& q) {
           failure = count.ok ? rows.error : count.error;
           return;
         }
-        page.total = count.rows.empty() ? 0 : ToInt(count.rows[0][0]);
+        page.total = count.rows.empty() ? 0 : IntOf(count.rows[0][0]);
         for (const Row& r : rows.rows) {
           HistoryEvent e;
-          e.event_id = EventIdText(ToInt(r[0]));
-          e.sku = ToInt(r[1]);
+          e.event_id = EventIdText(IntOf(r[0]));
+          e.sku = IntOf(r[1]);
           e.ref = r[2].value_or("");
           e.op = r[3].value_or("");
-          e.qty = ToInt(r[4]);
-          e.before = ToInt(r[5]);
-          e.after = ToInt(r[6]);
+          e.qty = IntOf(r[4]);
+          e.before = IntOf(r[5]);
+          e.after = IntOf(r[6]);
           e.actor = r[7].value_or("");
           e.reason = r[8].value_or("");
-          e.time_ms = ToInt(r[9]);
-          e.version = ToInt(r[10]);
+          e.time_ms = IntOf(r[9]);
+          e.version = IntOf(r[10]);
           page.items.push_back(std::move(e));
         }
       },
@@ -130,8 +123,8 @@ SummaryResult MariaDbHistory::Summary(const SummaryQuery& q) {
           return;
         }
         for (const Row& r : rows.rows) {
-          result.rows.push_back({ToInt(r[0]), r[1].value_or(""), ToInt(r[2]), ToInt(r[3]),
-                                 ToInt(r[4]), ToInt(r[5]), ToDouble(r[6])});
+          result.rows.push_back({IntOf(r[0]), r[1].value_or(""), IntOf(r[2]), IntOf(r[3]),
+                                 IntOf(r[4]), IntOf(r[5]), ToDouble(r[6])});
         }
       },
       &error);

@@ -175,6 +175,27 @@ Outbox::Outbox(RedisPool& pool, std::string key_prefix, std::string group)
 
 namespace {
 
+using InfoMap = std::map<std::string, const Reply*, std::less<>>;
+
+// An XINFO record ([field, value, field, value, ...]) by field name.
+InfoMap InfoOf(const Reply& record) {
+  InfoMap info;
+  for (std::size_t i = 0; i + 1 < record.elements.size(); i += 2) {
+    info[record.elements[i].str] = &record.elements[i + 1];
+  }
+  return info;
+}
+
+// The XINFO GROUPS record of `group`; empty when the reply has none.
+InfoMap GroupInfo(const Reply& groups, std::string_view group) {
+  for (const Reply& g : groups.elements) {
+    InfoMap info = InfoOf(g);
+    const auto name = info.find("name");
+    if (name != info.end() && name->second->str == group) return info;
+  }
+  return {};
+}
+
 OutboxStatus Failed(const CommandResult& r) {
   OutboxStatus s;
   s.error = r.ok ? r.reply.str : r.error;
@@ -260,16 +281,11 @@ OutboxStatus Outbox::Trim() {
   // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
   const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
   if (!groups.ok || !groups.reply.is_array()) return Failed(groups);
+  const InfoMap info = GroupInfo(groups.reply, group_);
+  const auto last = info.find("last-delivered-id");
   std::optional<StreamId> last_delivered;
-  for (const Reply& g : groups.reply.elements) {
-    std::map<std::string, const Reply*> info;
-    for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
-      info[g.elements[i].str] = &g.elements[i + 1];
-    }
-    if (info.count("name") && info["name"]->str == group_ && info.count("last-delivered-id")) {
-      StreamId id;
-      if (StreamId::Parse(info["last-delivered-id"]->str, &id)) last_delivered = id;
-    }
+  if (StreamId id; last != info.end() && StreamId::Parse(last->second->str, &id)) {
+    last_delivered = id;
   }
   if (!last_delivered) return {false, "group " + group_ + " not found", 0};
   // Oldest pending entry: XPENDING summary is [count, smallest id, greatest id, consumers].
@@ -305,17 +321,10 @@ Outbox::Backlog Outbox::Measure() {
   b.length = len.reply.integer;
   b.pending = pending.reply.elements[0].integer;
   if (groups.ok && groups.reply.is_array()) {
-    for (const Reply& g : groups.reply.elements) {
-      std::map<std::string, const Reply*> info;
-      for (std::size_t i = 0; i + 1 < g.elements.size(); i += 2) {
-        info[g.elements[i].str] = &g.elements[i + 1];
-      }
-      // Redis 7: "lag" counts entries not yet delivered to the group (nil when unknown).
-      if (info.count("name") && info["name"]->str == group_ && info.count("lag") &&
-          info["lag"]->is_integer()) {
-        b.undelivered = info["lag"]->integer;
-      }
-    }
+    // Redis 7: "lag" counts entries not yet delivered to the group (nil when unknown).
+    const InfoMap info = GroupInfo(groups.reply, group_);
+    const auto lag = info.find("lag");
+    if (lag != info.end() && lag->second->is_integer()) b.undelivered = lag->second->integer;
   }
   return b;
 }
@@ -325,14 +334,14 @@ OutboxStatus Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
   if (!r.ok || !r.reply.is_array()) return Failed(r);
   OutboxStatus s{true, "", 0};
   for (const Reply& c : r.reply.elements) {
-    std::map<std::string, const Reply*> info;
-    for (std::size_t i = 0; i + 1 < c.elements.size(); i += 2) {
-      info[c.elements[i].str] = &c.elements[i + 1];
-    }
-    if (!info.count("name") || !info.count("pending") || !info.count("idle")) continue;
-    if (info["pending"]->integer != 0 || info["idle"]->integer < idle_ms) continue;
+    const InfoMap info = InfoOf(c);
+    const auto name = info.find("name");
+    const auto pending = info.find("pending");
+    const auto idle = info.find("idle");
+    if (name == info.end() || pending == info.end() || idle == info.end()) continue;
+    if (pending->second->integer != 0 || idle->second->integer < idle_ms) continue;
     const CommandResult d =
-        pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, info["name"]->str});
+        pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, name->second->str});
     if (d.ok && d.reply.is_integer()) ++s.count;
   }
   return s;
