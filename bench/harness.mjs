@@ -3,7 +3,7 @@
 // dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -300,18 +300,31 @@ export async function startMariadb(root) {
 }
 
 
+const EDGE_CONFIG = join(repoRoot, 'edge/config.capnp');
+export const DEMO_SITE = join(repoRoot, 'build/emscripten/web-demo/site');
+
 // workerd serving `config` (default edge/config.capnp) on a free port, its external service
 // `origin` pointed at originPort, with `env` added to its environment. Waits until `readyPath`
-// answers.
+// answers. The edge's demo page comes from `site` (default: the emscripten build's, or an empty
+// directory when that is not built).
 export async function startWorkerd(root, name, {
-  config = join(repoRoot, 'edge/config.capnp'), originPort = 1, env = {}, readyPath = '/_edge/stats',
+  config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site,
 } = {}) {
   const { default: workerd } = await import('workerd');
   const port = await freePort();
   const logPath = join(root, `${name}.log`);
   const fd = openSync(logPath, 'a');
-  const child = spawn(workerd.default, ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`,
-    '--external-addr', `origin=127.0.0.1:${originPort}`],
+  const args = ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`,
+    '--external-addr', `origin=127.0.0.1:${originPort}`];
+  if (config === EDGE_CONFIG) {
+    let dir = site ?? DEMO_SITE;
+    if (!existsSync(dir)) {
+      dir = join(root, `${name}-no-site`);
+      mkdirSync(dir, { recursive: true });
+    }
+    args.push('--directory-path', `site=${dir}`);
+  }
+  const child = spawn(workerd.default, args,
   { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const stop = onExit(() => child.kill('SIGKILL'));

@@ -1,8 +1,9 @@
 # workerd configuration of the stockgate edge: one HTTP socket, the worker (edge/worker.mjs with
-# the wasm core and its JavaScript face), and the origin as an external HTTP service.
+# the wasm core and its JavaScript face), the origin as an external HTTP service, and the demo
+# page's files as a read-only directory.
 #
 #   npx workerd serve edge/config.capnp --socket-addr http=127.0.0.1:8787 \
-#     --external-addr origin=127.0.0.1:8080
+#     --external-addr origin=127.0.0.1:8080 --directory-path site=build/emscripten/web-demo/site
 #
 # scripts/edge-start does this (and builds core.wasm first). workerd runs one thread: start one
 # process per core on its own port, or share one port with SO_REUSEPORT via --socket-fd
@@ -15,6 +16,9 @@ const config :Workerd.Config = (
     (name = "edge", worker = .edgeWorker),
     # The origin. Its address is overridden with --external-addr origin=HOST:PORT.
     (name = "origin", external = (address = "127.0.0.1:8080", http = ())),
+    # The demo page served at / and /demo/ (cmake --preset emscripten && cmake --build --preset
+    # emscripten builds it). Its path is overridden with --directory-path site=DIR.
+    (name = "site", disk = (path = "../build/emscripten/web-demo/site", writable = false)),
   ],
   sockets = [
     # Where buyers connect. Overridden with --socket-addr http=HOST:PORT.
@@ -33,6 +37,7 @@ const edgeWorker :Workerd.Worker = (
   compatibilityDate = "2026-11-01",
   bindings = [
     (name = "ORIGIN", service = "origin"),
+    (name = "SITE", service = "site"),
     # HS256 secret shared with the origin: verified tokens key clients by their `sub`. Unset:
     # clients are keyed by X-Client-Id or address.
     (name = "JWT_SECRET", fromEnvironment = "STOCKGATE_JWT_SECRET"),

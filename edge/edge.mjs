@@ -2,11 +2,23 @@
 // origin and clock. Reservations are validated and admitted by the wasm core's AdmissionGate
 // (per-client and per-SKU token buckets, sold-out answers from the origin's snapshot feed, at
 // most a bounded multiple of `available` forwarded per window); stock reads are served from a
-// short-lived cache; everything else goes to the origin untouched. Every answer carries
-// X-Stockgate-Edge: admitted | sold_out | rate_limited | invalid | cached | proxied.
+// short-lived cache; the demo page (`/` and `/demo/*`) comes from a static site; everything else
+// goes to the origin untouched. Every answer carries X-Stockgate-Edge: admitted | sold_out |
+// rate_limited | invalid | cached | proxied (and static or stats for the edge's own pages).
 
 const RESERVATIONS = '/v1/reservations';
 const STOCK_PATH = /^\/v1\/stock\/([^/]+)$/;
+// The demo page's files by extension; anything else is served as bytes.
+const CONTENT_TYPES = {
+  html: 'text/html; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  wasm: 'application/wasm',
+  json: 'application/json; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+};
 // Hop-by-hop headers are the connection's, not the message's (RFC 9110 §7.6.1).
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
   'transfer-encoding', 'upgrade'];
@@ -69,10 +81,13 @@ function base64UrlDecode(text) {
 export class Edge {
   // core: a StockgateCore (wasm/js/stockgate_core.mjs); origin: (Request) => Promise<Response>;
   // now: () => ms; settings: settingsFrom(env); jwtSecret: HS256 secret shared with the origin,
-  // or '' to key clients by X-Client-Id or address only.
-  constructor({ core, origin, now = () => Date.now(), settings = settingsFrom(), jwtSecret = '' }) {
+  // or '' to key clients by X-Client-Id or address only; site: (Request) => Promise<Response>
+  // reading the demo page's files (a workerd disk service), or null for none.
+  constructor({ core, origin, now = () => Date.now(), settings = settingsFrom(), jwtSecret = '',
+    site = null }) {
     this.core = core;
     this.origin = origin;
+    this.site = site;
     this.now = now;
     this.s = settings;
     this.gate = core.newGate({
@@ -99,7 +114,7 @@ export class Edge {
     this.refreshing = null;
     this.cache = new Map(); // sku -> { at, status, body, headers }
     this.stats = { admitted: 0, sold_out: 0, rate_limited: 0, invalid: 0, cached: 0, proxied: 0,
-      unavailable: 0, snapshot_failures: 0 };
+      static: 0, unavailable: 0, snapshot_failures: 0 };
   }
 
   // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
@@ -243,6 +258,10 @@ export class Edge {
       return this.reserve(request, waitUntil);
     }
     if (path === '/_edge/stats' && request.method === 'GET') return this.statsResponse();
+    if ((path === '/' || path.startsWith('/demo/')) && this.site &&
+        (request.method === 'GET' || request.method === 'HEAD')) {
+      return this.staticFile(path, request.method);
+    }
     const now = this.now();
     let client = this.clientKey(request);
     if (typeof client !== 'string') client = await client;
@@ -252,6 +271,24 @@ export class Edge {
     if (stock) return this.stockRead(request, stock[1], now);
     const r = await this.forward(request, 'proxied');
     return r ? tagged(r, 'proxied') : this.unavailable();
+  }
+
+  // A file of the demo page: `/` is index.html, `/demo/x` is demo/x in the site directory. The
+  // page is small and changes with every build, so browsers revalidate each time.
+  async staticFile(path, method) {
+    const file = path === '/' ? '/index.html' : path;
+    const r = await this.site(new Request(`http://site${file}`, { method }));
+    const headers = { 'X-Stockgate-Edge': 'static', 'Cache-Control': 'no-cache' };
+    if (!r.ok) {
+      await r.body?.cancel();
+      return errorResponse(404, 'not_found', `no such file: ${path}`, 'static', headers);
+    }
+    const ext = file.slice(file.lastIndexOf('.') + 1);
+    headers['Content-Type'] = CONTENT_TYPES[ext] ?? 'application/octet-stream';
+    const length = r.headers.get('Content-Length');
+    if (length) headers['Content-Length'] = length;
+    this.stats.static++;
+    return new Response(r.body, { status: 200, headers });
   }
 
   async stockRead(request, sku, now) {

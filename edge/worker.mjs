@@ -15,6 +15,7 @@ async function edgeFor(env) {
       origin: (request) => env.ORIGIN.fetch(request),
       settings: settingsFrom(env),
       jwtSecret: env.JWT_SECRET ?? '',
+      site: env.SITE ? (request) => env.SITE.fetch(request) : null,
     });
   }
   return edge;

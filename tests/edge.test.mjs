@@ -8,7 +8,8 @@
 // Needs build/wasi/wasm/core.wasm (edge/config.capnp embeds it), the origin binary
 // (STOCKGATE_ORIGIN_BIN, default build/native/origin/stockgate-origin) and npm's workerd.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,8 +26,8 @@ let origin;
 let edge;
 
 // workerd with edge/config.capnp on a free port, pointed at the origin.
-const startEdge = (env) => startWorkerd(root, `edge-${Math.random().toString(36).slice(2, 8)}`,
-  { originPort: origin.port, env });
+const startEdge = (env, options = {}) => startWorkerd(root,
+  `edge-${Math.random().toString(36).slice(2, 8)}`, { originPort: origin.port, env, ...options });
 const originCount = (route) => originRequests(origin.base, route);
 
 const json = { 'Content-Type': 'application/json' };
@@ -224,6 +225,48 @@ describe('edge in workerd', () => {
     assert.equal(second.headers.get('x-stockgate-edge'), 'cached');
     assert.equal(second.headers.get('age'), '0');
     assert.equal(await second.text(), firstText);
+  });
+
+  // `/` and `/demo/*` come from the site directory with their content types; a missing file is
+  // the edge's own 404; other methods and every other path still go to the origin.
+  test('the demo page is served from the site directory', async () => {
+    const site = join(root, 'site');
+    mkdirSync(join(site, 'demo'), { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(join(site, 'demo', 'm.wasm'), Buffer.from([0, 97, 115, 109, 1, 0, 0, 0]));
+    const staticEdge = await startEdge({}, { site });
+    try {
+      const index = await fetch(`${staticEdge.base}/`);
+      assert.equal(index.status, 200);
+      assert.equal(index.headers.get('x-stockgate-edge'), 'static');
+      assert.equal(index.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.equal(await index.text(), '<!doctype html><title>t</title>');
+      const wasm = await fetch(`${staticEdge.base}/demo/m.wasm`);
+      assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+      assert.deepEqual([...new Uint8Array(await wasm.arrayBuffer())], [0, 97, 115, 109, 1, 0, 0, 0]);
+      const missing = await fetch(`${staticEdge.base}/demo/nothing.mjs`);
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get('x-stockgate-edge'), 'static');
+      assert.equal((await missing.json()).error.code, 'not_found');
+      // A raw path (fetch would normalize it): nothing outside the site directory is served.
+      const escape = await new Promise((ok, fail) => {
+        const req = httpRequest({ host: '127.0.0.1', port: staticEdge.port,
+          path: '/demo/../../../../etc/passwd' }, (res) => {
+          let text = '';
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => ok({ status: res.statusCode, edge: res.headers['x-stockgate-edge'], text }));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+      assert.equal(escape.status, 404);
+      assert.doesNotMatch(escape.text, /root:/);
+      const post = await fetch(`${staticEdge.base}/`, { method: 'POST', body: '{}', headers: json });
+      assert.equal(post.headers.get('x-stockgate-edge'), 'proxied');
+      assert.equal(post.status, 404); // the origin has no route POST /
+    } finally {
+      staticEdge.stop();
+    }
   });
 
   // The isolate's client table stays at its capacity however many clients appear.
