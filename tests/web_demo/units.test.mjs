@@ -1,0 +1,166 @@
+// The demo page's logic without a browser: its forms turn fields into exactly the bodies the API
+// takes and report the core's verdict (both wasm builds), and the simulator ends a sale exactly at
+// the stock against a fake edge on a fake clock.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+
+import {
+  adjustmentRequest, bodyOf, jsonValue, saleRequest, setStockRequest,
+} from '../../web-demo/forms.mjs';
+import { BUCKET_MS, Sale, outcomeOf } from '../../web-demo/sale.mjs';
+import { loadFlavors } from '../wasm/load.mjs';
+
+let cores;
+before(async () => {
+  cores = await loadFlavors();
+});
+
+describe('forms', () => {
+  // Number literals are copied as typed; anything else is a string for the core to refuse.
+  test('fields become JSON as typed', () => {
+    assert.equal(jsonValue(' 12 '), '12');
+    assert.equal(jsonValue('-5'), '-5');
+    assert.equal(jsonValue('1e3'), '1e3');
+    assert.equal(jsonValue('01'), '"01"');
+    assert.equal(jsonValue('ten'), '"ten"');
+    assert.equal(bodyOf({ on_hand: '7', per_customer_limit: '', reason: 'a "b"' }),
+      '{"on_hand":7,"reason":"a \\"b\\""}');
+  });
+
+  for (const flavor of ['wasi', 'emscripten']) {
+    // A valid form gives the path and body to send; a bad field gives the core's own words.
+    test(`set stock and adjustments (${flavor})`, () => {
+      const core = cores[flavor];
+      assert.deepEqual(setStockRequest(core, { sku: '1001', on_hand: '100', per_customer_limit: '2' }),
+        { path: '/v1/stock/1001', body: '{"on_hand":100,"per_customer_limit":2}' });
+      const bad = setStockRequest(core, { sku: '1001', on_hand: '-5' });
+      const expected = core.validate('set_stock', '{"on_hand":-5}');
+      assert.deepEqual(bad.problem, { field: '/on_hand', message: expected.message,
+        code: 'invalid_request', status: 400 });
+      assert.ok(expected.message.length > 0);
+      const badSku = setStockRequest(core, { sku: 'abc', on_hand: '1' });
+      assert.equal(badSku.problem.code, 'invalid_request');
+      assert.equal(badSku.problem.message, core.validate('sku', 'abc').message);
+      const adj = adjustmentRequest(core, { sku: '7', delta: '+3', request_id: 'r1' });
+      assert.equal(adj.problem.field, '/delta'); // "+3" is not JSON
+      assert.deepEqual(adjustmentRequest(core, { sku: '7', delta: '-3', request_id: 'r1', reason: 'x' }),
+        { path: '/v1/stock/7/adjustments', body: '{"delta":-3,"request_id":"r1","reason":"x"}' });
+    });
+
+    // Units are checked as the on_hand they become; the simulator's own numbers by their bounds.
+    test(`sale form (${flavor})`, () => {
+      const core = cores[flavor];
+      const ok = saleRequest(core, { sku: '1005', units: '50', buyers: '400', rate: '200', bots: '3' });
+      assert.equal(ok.problem, undefined);
+      assert.deepEqual({ ...ok, stock: undefined },
+        { sku: 1005, units: 50, buyers: 400, rate: 200, bots: 3, stock: undefined });
+      assert.equal(ok.stock.body, '{"on_hand":50,"reason":"demo sale"}');
+      const units = saleRequest(core, { sku: '1005', units: 'many', buyers: '1', rate: '1', bots: '0' });
+      assert.equal(units.problem.field, 'units');
+      assert.equal(units.problem.message,
+        core.validate('set_stock', '{"on_hand":"many","reason":"demo sale"}').message);
+      assert.equal(saleRequest(core, { sku: '0', units: '5', buyers: '1', rate: '1', bots: '0' }).problem.field, 'sku');
+      assert.equal(saleRequest(core, { sku: '5', units: '5', buyers: '0', rate: '1', bots: '0' }).problem.field, 'buyers');
+      assert.equal(saleRequest(core, { sku: '5', units: '5', buyers: '1', rate: '9999', bots: '0' }).problem.field, 'rate');
+      assert.equal(saleRequest(core, { sku: '5', units: '0', buyers: '1', rate: '1', bots: '0' }).problem.field, 'units');
+    });
+  }
+});
+
+// A fake edge in front of `stock` units: bots (client ids with "bot") are limited after `burst`
+// requests, the rest buy while units last, then meet the sold-out wall (answered by the "edge"
+// after the first sold-out from the "origin").
+function fakeEdge(stock, burst = 5) {
+  const seen = new Map();
+  const state = { stock, bodies: [], soldOutKnown: false };
+  state.send = async (body, clientId) => {
+    state.bodies.push(JSON.parse(body));
+    const n = (seen.get(clientId) ?? 0) + 1;
+    seen.set(clientId, n);
+    if (clientId.includes('bot') && n > burst) return { status: 429, code: 'rate_limited', edge: 'rate_limited' };
+    if (state.stock > 0) {
+      state.stock--;
+      return { status: 201, code: '', edge: 'admitted' };
+    }
+    const edge = state.soldOutKnown ? 'sold_out' : 'admitted';
+    state.soldOutKnown = true;
+    return { status: 409, code: 'insufficient_stock', edge };
+  };
+  return state;
+}
+
+async function run(sale, clock, limitMs = 120_000) {
+  while (sale.state === 'running' && clock.t < limitMs) {
+    clock.t += 50;
+    sale.tick();
+    await new Promise((ok) => setImmediate(ok));
+  }
+}
+
+describe('sale simulator', () => {
+  test('answers are classified by status, code and edge verdict', () => {
+    assert.equal(outcomeOf({ status: 201 }), 'sold');
+    assert.equal(outcomeOf({ status: 200 }), 'sold');
+    assert.equal(outcomeOf({ status: 429 }), 'rate_limited');
+    assert.equal(outcomeOf({ status: 409, code: 'insufficient_stock', edge: 'sold_out' }), 'sold_out_edge');
+    assert.equal(outcomeOf({ status: 409, code: 'insufficient_stock', edge: 'admitted' }), 'sold_out_origin');
+    assert.equal(outcomeOf({ status: 409, code: 'customer_limit_exceeded' }), 'limit');
+    assert.equal(outcomeOf({ status: 503, code: 'unavailable' }), 'error');
+  });
+
+  // The crowd outnumbers the units: the sale sells every unit, meets the sold-out wall, and ends;
+  // the chart's columns agree with the totals.
+  test('a sale ends exactly at the stock', async () => {
+    const clock = { t: 0 };
+    const edge = fakeEdge(40);
+    const sale = new Sale({ send: edge.send, now: () => clock.t, sku: 9, units: 40, buyers: 300,
+      rate: 200, bots: 2, runId: 'st' });
+    await run(sale, clock);
+    assert.equal(sale.state, 'done');
+    assert.equal(sale.reason, 'all 40 units sold');
+    assert.equal(sale.totals.sold, 40);
+    assert.equal(edge.stock, 0);
+    assert.ok(sale.totals.sold_out_edge > 0 && sale.totals.rate_limited > 0);
+    assert.equal(sale.totals.sent, edge.bodies.length);
+    const { t, admitted, sold_out: soldOut, rate_limited: limited, sold } = sale.series;
+    for (const column of [admitted, soldOut, limited, sold]) assert.equal(column.length, t.length);
+    assert.equal(sold.at(-1), 40);
+    const total = (column) => Math.round(column.reduce((a, b) => a + b, 0) * BUCKET_MS / 1000);
+    assert.equal(total(limited), sale.totals.rate_limited);
+    assert.equal(total(soldOut), sale.totals.sold_out_edge + sale.totals.sold_out_origin);
+    assert.equal(total(admitted), sale.totals.admitted);
+    // Every request is a direct sale of one unit of the SKU, with ids unique per attempt.
+    const ids = new Set(edge.bodies.map((b) => b.order_id));
+    assert.equal(ids.size, edge.bodies.length);
+    assert.ok(edge.bodies.every((b) => b.confirm === true && b.items.length === 1 &&
+      b.items[0].sku === 9 && b.items[0].qty === 1 && b.customer_id.startsWith('st-')));
+  });
+
+  // Fewer buyers than units: each buys once and the sale ends with stock left.
+  test('a sale with fewer buyers than units ends when each has bought', async () => {
+    const clock = { t: 0 };
+    const edge = fakeEdge(50);
+    const sale = new Sale({ send: edge.send, now: () => clock.t, sku: 9, units: 50, buyers: 10,
+      rate: 100, bots: 0, runId: 'few' });
+    await run(sale, clock);
+    assert.equal(sale.state, 'done');
+    assert.equal(sale.reason, 'every buyer bought');
+    assert.equal(sale.totals.sold, 10);
+    assert.equal(edge.stock, 40);
+  });
+
+  // Stop ends a sale at once; nothing more is sent.
+  test('stop ends a sale', async () => {
+    const clock = { t: 0 };
+    const edge = fakeEdge(1000);
+    const sale = new Sale({ send: edge.send, now: () => clock.t, sku: 9, units: 1000, buyers: 5000,
+      rate: 100, bots: 0, runId: 'stop' });
+    await run(sale, clock, 1000);
+    sale.stop();
+    const sent = sale.totals.sent;
+    await run(sale, clock, 2000);
+    assert.equal(sale.state, 'stopped');
+    assert.equal(sale.totals.sent, sent);
+    assert.ok(sent > 50 && sent <= 110, `sent ${sent} in 1 s at 100/s`);
+  });
+});
