@@ -1,15 +1,19 @@
 // The whole stack on loopback, for the demo, development and tests: Redis, MariaDB, the schema,
 // stockgate-sync, the origin and the edge, each on a free port, all state in one data dir.
 //
-//   scripts/stack up [--dir DIR] [--foreground]   start, wait until each part is ready, seed the
-//                                                 demo SKUs, print the URLs and an admin token;
+//   scripts/stack up [--dir DIR] [--foreground] [--open]
+//                                                 start, wait until each part is ready, seed the
+//                                                 demo SKUs, print the URLs (the demo page's
+//                                                 with its tokens) and an admin token;
 //                                                 --foreground stays attached and stops it all
-//                                                 on Ctrl-C
+//                                                 on Ctrl-C; --open opens the page in the
+//                                                 desktop's browser when there is a desktop
 //   scripts/stack status [--dir DIR]              health of each part; exit 0 when all are up
 //   scripts/stack down [--dir DIR]                stop exactly what `up` started
 //
 // DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids; the JWT
-// secret is made once per DIR (DIR/jwt-secret). Needs the native and wasi builds and npm ci.
+// secret is made once per DIR (DIR/jwt-secret). Needs the native and wasi builds and npm ci; the
+// demo page needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,14 +36,15 @@ const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge'];
 const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = { command: argv[0], dir: join(repo, '.stockgate'), foreground: false };
+  const o = { command: argv[0], dir: join(repo, '.stockgate'), foreground: false, open: false };
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--dir' && i + 1 < argv.length) o.dir = resolve(argv[++i]);
     else if (argv[i] === '--foreground') o.foreground = true;
+    else if (argv[i] === '--open') o.open = true;
     else throw new Error(`unknown option ${argv[i]}`);
   }
   if (!['up', 'down', 'status'].includes(o.command)) {
-    throw new Error('usage: scripts/stack up|down|status [--dir DIR] [--foreground]');
+    throw new Error('usage: scripts/stack up|down|status [--dir DIR] [--foreground] [--open]');
   }
   return o;
 }
@@ -155,7 +160,11 @@ async function up(o) {
     save();
     await until('origin', () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`));
     say(`edge on 127.0.0.1:${ports.edge}`);
-    const edgeEnv = { ...process.env, STOCKGATE_JWT_SECRET: secret };
+    // The edge gets no JWT secret: it then keys clients by X-Client-Id, so the demo's simulated
+    // buyers, who share one service token, are limited one by one (with the secret, every
+    // request with that token would be one client: its `sub`). The origin checks every token.
+    const edgeEnv = { ...process.env };
+    delete edgeEnv.STOCKGATE_JWT_SECRET;
     const edge = spawnSync(join(repo, 'scripts/edge-start'),
       [String(ports.edge), `127.0.0.1:${ports.origin}`, join(o.dir, 'edge')],
       { encoding: 'utf8', env: edgeEnv });
@@ -178,6 +187,8 @@ async function up(o) {
     }
     state.urls = {
       edge: `http://127.0.0.1:${ports.edge}/`,
+      // The tokens ride in the fragment, which the browser never sends; the page keeps them.
+      page: `http://127.0.0.1:${ports.edge}/#admin=${state.tokens.admin}&service=${state.tokens.service}`,
       origin: `http://127.0.0.1:${ports.origin}/`,
       api_docs: `http://127.0.0.1:${ports.origin}/docs`,
     };
@@ -189,7 +200,8 @@ async function up(o) {
   }
   process.stdout.write([
     `stockgate is up (data in ${o.dir})`,
-    `  edge (buyers, demo page):  ${state.urls.edge}`,
+    `  demo page:                 ${state.urls.page}`,
+    `  edge (buyers):             ${state.urls.edge}`,
     `  origin API:                ${state.urls.origin}`,
     `  API docs:                  ${state.urls.api_docs}`,
     `  redis 127.0.0.1:${ports.redis}, mariadb ${mysql}`,
@@ -197,6 +209,7 @@ async function up(o) {
     `  admin token (7 days): ${state.tokens.admin}`,
     '',
   ].join('\n'));
+  if (o.open) openPage(state.urls.page);
   if (o.foreground) {
     say('running; Ctrl-C stops everything');
     // Signal handlers do not keep node running; a watch on the parts does, and reports a part
@@ -216,6 +229,18 @@ async function up(o) {
     clearInterval(watch);
     await down(o);
   }
+}
+
+// The page in the desktop's browser (xdg-open), when there is a desktop to show it on.
+function openPage(url) {
+  const desktop = process.env.DISPLAY || process.env.WAYLAND_DISPLAY;
+  const opener = spawnSync('sh', ['-c', 'command -v xdg-open'], { encoding: 'utf8' }).stdout.trim();
+  if (!desktop || !opener) {
+    say('no desktop here: open the demo page link above in a browser');
+    return;
+  }
+  spawn(opener, [url], { stdio: 'ignore', detached: true }).unref();
+  say('opened the demo page in the browser');
 }
 
 // SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone.
