@@ -15,6 +15,7 @@ export class SaleChart {
       width: Math.max(320, element.clientWidth),
       height: 260,
       scales: { x: { time: false } },
+      legend: { live: false },
       axes: [
         { label: 'seconds since start' },
         { label: 'answers per second' },

@@ -60,7 +60,8 @@ before(async () => {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-dev-shm-usage'], // containers often have a small /dev/shm
     viewport: { width: 1200, height: 1500 },
   });
   page = context.pages()[0] ?? await context.newPage();
