@@ -79,6 +79,9 @@ Ingester::Step Ingester::RunOnce() {
     }
     if (!read.ok) {
       last_error_ = "redis: " + read.error;
+      // Redis may have delivered entries to this consumer and failed before the reply arrived:
+      // they sit in its pending list, and the next successful read starts with them.
+      own_pending_done_ = false;
       std::lock_guard lock(stats_mu_);
       ++stats_.read_failures;
       // A flushed Redis loses the group with the stream (NOGROUP): create it again.

@@ -417,6 +417,30 @@ TEST_F(SyncTest, ReplayedBatchesChangeNothing) {
   ExpectMirrorsModel(work.model());
 }
 
+// A read whose reply never arrives leaves its entries pending for this consumer: here Redis is
+// frozen, the read times out, and Redis runs it when it thaws. After the error the ingester reads
+// its own pending entries again at once, not only once the claim time has passed.
+TEST_F(SyncTest, EntriesOfALostReadReplyAreReadAgainAfterARedisError) {
+  Workload work(*store_, 8);
+  IngestConfig config = FastIngest("a");
+  config.claim_idle_ms = 3'600'000;  // no claiming: only reading its own pending entries helps
+  config.claim_every_ms = 3'600'000;
+  Ingester ingester(*outbox_, mysql_, config, RealNowMs);
+  work.Run(50);
+  DrainWith(ingester);
+  work.Run(200);
+  redis_->Pause();
+  EXPECT_EQ(ingester.RunOnce(), Ingester::Step::kRedisDown);
+  redis_->Resume();
+  for (int i = 0; i < 100 && outbox_->Measure().pending == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(outbox_->Measure().pending, 0) << "the timed-out read ran after the thaw";
+  for (int i = 0; i < 300 && !Drained(); ++i) ingester.RunOnce();
+  ASSERT_TRUE(Drained()) << "pending entries were left for the claim: " << ingester.last_error();
+  ExpectMirrorsModel(work.model());
+}
+
 // stockgate-sync killed with SIGKILL again and again while events stream in, and restarted each
 // time under a new consumer name: no event is lost or duplicated.
 TEST_F(SyncTest, SigkillMidStreamLosesAndDuplicatesNothing) {
