@@ -304,14 +304,14 @@ const EDGE_CONFIG = join(repoRoot, 'edge/config.capnp');
 export const DEMO_SITE = join(repoRoot, 'build/emscripten/web-demo/site');
 
 // workerd serving `config` (default edge/config.capnp) on a free port, its external service
-// `origin` pointed at originPort, with `env` added to its environment. Waits until `readyPath`
-// answers. The edge's demo page comes from `site` (default: the emscripten build's, or an empty
+// `origin` pointed at originPort, with `env` added to its environment, on `port` when given.
+// Waits until `readyPath` answers. The edge's demo page comes from `site` (default: the emscripten build's, or an empty
 // directory when that is not built).
 export async function startWorkerd(root, name, {
-  config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site,
+  config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site, port: fixedPort,
 } = {}) {
   const { default: workerd } = await import('workerd');
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const logPath = join(root, `${name}.log`);
   const fd = openSync(logPath, 'a');
   const args = ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`,
@@ -342,6 +342,13 @@ export async function startWorkerd(root, name, {
   return {
     port, base, pid: child.pid, logPath, stop,
     stats: async () => JSON.parse((await http('GET', `${base}/_edge/stats`)).text),
+    // SIGKILL; resolves once the process is gone (its port is then free to reuse).
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((ok) => child.once('exit', ok));
+      stop();
+      await exited;
+    },
   };
 }
 
