@@ -1,6 +1,7 @@
-// Reservations per second through the origin, compared in one run with the two paths it stands
-// between: the same reserve.lua driven straight at Redis by redis-benchmark, and the seed design's
-// MySQL hot row (one UPDATE per sale on one InnoDB row) driven by mariadb-slap. Every side runs
+// Reservations per second through the origin, compared in one run with the paths it stands
+// between: the same reserve.lua driven straight at Redis by redis-benchmark, and the seed designs'
+// MySQL deductions: the hot row (one UPDATE per sale on one InnoDB row, by mariadb-slap), the
+// version check and the SELECT ... FOR UPDATE transaction (by stockgate-mysql-load). Every side runs
 // at the same concurrency against its own private server (loopback, free ports, a temp dir), and
 // every call must be a real reservation: the script and the UPDATE always succeed, and the
 // counters are checked against the calls afterwards.
@@ -43,7 +44,8 @@ function parseArgs(argv) {
     rounds: 3,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
-  }, { paths: ['origin', 'load'] });
+    mysqlLoad: 'build/native/bench/stockgate-mysql-load',
+  }, { paths: ['origin', 'load', 'mysqlLoad'] });
   if (o.smoke) {
     o.concurrency = [4];
     o.rounds = 1;
@@ -259,7 +261,7 @@ async function originSide(root, c, o, { name, poolSize }) {
 
 // (b) the seed design's hot row: every sale is one autocommit UPDATE of the same InnoDB row.
 async function mysqlSide(maria, c, o) {
-  maria.sql(`REPLACE INTO stockgate_bench.inventory VALUES (${SKU}, ${STOCK})`);
+  maria.sql(`REPLACE INTO stockgate_bench.inventory (goods, stocks) VALUES (${SKU}, ${STOCK})`);
   const stocks = () =>
     Number(maria.sql(`SELECT stocks FROM stockgate_bench.inventory WHERE goods = ${SKU}`));
   const csv = join(maria.dir, `slap-${c}.csv`);
@@ -298,6 +300,54 @@ async function mysqlSide(maria, c, o) {
   };
 }
 
+// (c) and (d) the other seed designs' deductions, by stockgate-mysql-load on rows of their own:
+// a version check (read stocks and version, UPDATE ... WHERE version = the one read, retried on a
+// conflict) and a transaction that locks the row (SELECT ... FOR UPDATE, UPDATE, COMMIT).
+const MYSQL_MODES = {
+  version: { goods: 2, label: 'MySQL version check',
+    sql: 'SELECT stocks, version; UPDATE ... SET stocks = stocks - 1, version = version + 1 WHERE version = <read>, retried on conflict' },
+  for_update: { goods: 3, label: 'MySQL SELECT … FOR UPDATE',
+    sql: 'START TRANSACTION; SELECT stocks ... FOR UPDATE; UPDATE ... SET stocks = stocks - 1; COMMIT' },
+};
+
+async function mysqlLoadSide(maria, c, o, mode) {
+  const { goods, label, sql } = MYSQL_MODES[mode];
+  maria.sql(`REPLACE INTO stockgate_bench.inventory (goods, stocks) VALUES (${goods}, ${STOCK})`);
+  const stocks = () =>
+    Number(maria.sql(`SELECT stocks FROM stockgate_bench.inventory WHERE goods = ${goods}`));
+  const args = (seconds) => ['--port', String(maria.port), '--mode', mode, '-c', String(c),
+    '--goods', String(goods), '--duration', String(seconds)];
+  const load = (seconds) => {
+    const r = runTimed(o.mysqlLoad, args(seconds), { allowFail: true });
+    const l = JSON.parse(r.stdout);
+    if (r.status !== 0) throw new Error(`${o.mysqlLoad} ${mode}: ${l.errors} errors: ${l.first_error}`);
+    return {
+      requests: l.sales, ok: l.sales, errors: {}, seconds: l.seconds, p50_ms: l.p50_ms,
+      p99_ms: l.p99_ms, mean_ms: l.mean_ms, conflicts: l.conflicts,
+      clientCpuMs: r.cpuMs, clientUserMs: r.userMs,
+    };
+  };
+  const before = stocks();
+  const warm = load(o.smoke ? 0.3 : 1);
+  const seconds = o.smoke ? 0.5 : o.roundSeconds;
+  const conflicts = [];
+  return {
+    servers: { mariadbd: maria.pid },
+    round: () => {
+      const r = load(seconds);
+      conflicts.push(r.conflicts);
+      return r;
+    },
+    finish(result) {
+      result.reservations_made = before - stocks() - warm.ok;
+      result.all_calls_reserved = result.reservations_made === result.ok;
+      result.conflicts_retried = conflicts.reduce((a, b) => a + b, 0);
+      result.label = label;
+      result.command = `stockgate-mysql-load --mode ${mode} -c ${c} --duration ${seconds}: ${sql}`;
+    },
+  };
+}
+
 // --- main ----------------------------------------------------------------------------------
 
 async function main() {
@@ -330,7 +380,8 @@ async function main() {
   const maria = await startMariadb(root);
   maria.sql('CREATE DATABASE IF NOT EXISTS stockgate_bench; ' +
     'CREATE TABLE IF NOT EXISTS stockgate_bench.inventory ' +
-    '(goods BIGINT UNSIGNED PRIMARY KEY, stocks BIGINT NOT NULL) ENGINE=InnoDB');
+    '(goods BIGINT UNSIGNED PRIMARY KEY, stocks BIGINT NOT NULL, ' +
+    'version BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB');
   const runs = [];
   for (const c of o.concurrency) {
     log(`concurrency ${c}: starting and warming every side`);
@@ -344,6 +395,8 @@ async function main() {
       });
     }
     sides.mysql = await mysqlSide(maria, c, o);
+    sides.mysql_version = await mysqlLoadSide(maria, c, o, 'version');
+    sides.mysql_for_update = await mysqlLoadSide(maria, c, o, 'for_update');
     await turn();
     // Rounds interleave the sides, each round starting one side later, so that a slow spell of
     // the disk or a burst of other load spreads over all sides instead of landing on one.

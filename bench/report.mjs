@@ -310,6 +310,8 @@ const ORIGIN_SIDES = [
   ],
   ['redis', 'raw Redis script', '`redis-benchmark`: `EVALSHA` of reserve.lua'],
   ['mysql', 'MySQL hot row', '`mariadb-slap`: one-row `UPDATE` in InnoDB'],
+  ['mysql_version', 'MySQL version check', '`stockgate-mysql-load`: read, `UPDATE … WHERE version`, retry'],
+  ['mysql_for_update', 'MySQL SELECT … FOR UPDATE', '`stockgate-mysql-load`: locking read, `UPDATE`, `COMMIT`'],
 ];
 // The issue's goals: the origin's rate over each baseline's.
 const ORIGIN_GOALS = [
@@ -433,12 +435,13 @@ function originSection(args) {
   const rawShort = runs.filter((r) => r.sides.redis.rps < hotRowGoal * r.sides.mysql.rps);
 
   return [
-    '## Origin reservations: origin vs raw Redis script vs MySQL hot row',
+    '## Origin reservations: origin vs raw Redis script vs the MySQL designs',
     '',
     para(
-      'How many reservations per second the origin takes, next to the two paths it stands',
-      'between: the same reserve script driven straight at Redis, and the seed design\'s MySQL',
-      'hot row. Every call reserves one unit of SKU 1 and must succeed (stock is 2·10⁹ units);',
+      'How many reservations per second the origin takes, next to the paths it stands',
+      'between: the same reserve script driven straight at Redis, and the seed designs\' MySQL',
+      'deductions (a hot row, a version check, a locking transaction). Every call reserves one',
+      'unit and must succeed (stock is 2·10⁹ units);
       'afterwards each side\'s counter is checked to have moved by exactly one unit per call. All',
       `sides run at the same concurrency (${concurrencies}), each against its own fresh server on`,
       `loopback, one side at a time, clients and servers sharing the machine's ${ctx.nproc} CPUs.`,
@@ -470,6 +473,16 @@ function originSection(args) {
       '`UPDATE inventory SET stocks = stocks - 1 WHERE goods = 1 AND stocks >= 1` (autocommit)',
       'on one InnoDB row. It does much less per call than the script: no reservation record, no',
       'ledger event, no idempotency by order id, no expiry. Sized like the Redis runs.',
+    ),
+    para(
+      '- **MySQL version check** and **MySQL SELECT … FOR UPDATE**: `bench/mysql_load.cc`, one',
+      'thread and TCP connection per client, each selling one unit of a row of its own per call.',
+      'Version check (optimistic): read `stocks, version`, then `UPDATE inventory SET stocks =',
+      'stocks - 1, version = version + 1 WHERE goods = G AND version = <read>` in autocommit; no',
+      'row changed means another client sold first, so it reads and tries again (the retries are',
+      `counted: ${runs.map((r) => `${(r.sides.mysql_version?.conflicts_retried ?? 0).toLocaleString('en-US')} at ${r.concurrency}`).join(', ')}).`,
+      'Locking transaction (pessimistic): `START TRANSACTION; SELECT stocks … FOR UPDATE; UPDATE',
+      '…; COMMIT`. Latency is per sale, from the first attempt to the deduction.',
     ),
     '',
     para(
