@@ -3,7 +3,7 @@
 // dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -362,4 +362,16 @@ export async function originRequests(base, route) {
     }
   }
   return n;
+}
+
+// Replaces the text between `<!-- NAME: begin -->` and `<!-- NAME: end -->` in a page, leaving the
+// rest as written: the generated sections of the docs.
+export function writeMarkedSection(path, name, text) {
+  const begin = `<!-- ${name}: begin -->`;
+  const end = `<!-- ${name}: end -->`;
+  const page = readFileSync(path, 'utf8');
+  const a = page.indexOf(begin);
+  const b = page.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${path} lacks the markers ${begin} and ${end}`);
+  writeFileSync(path, `${page.slice(0, a + begin.length)}\n${text}${page.slice(b)}`);
 }

@@ -18,15 +18,14 @@
 //   faults/run [--short] [--scenarios a,b] [--report docs/reliability.md] [--workers N]
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 import {
   freePort, logTail, onExit, parseOptions, repoRoot, run, sleep, startWorkerd, versionOf,
+  writeMarkedSection,
 } from '../bench/harness.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -516,8 +515,8 @@ function table(results) {
 function machine() {
   const cpu = cpus();
   return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ` +
-    `${versionOf('redis-server', ['--version']).split(' ').slice(0, 3).join(' ')}; ` +
-    `${versionOf('mariadbd', ['--version'])}`;
+    `Redis ${versionOf('redis-server', ['--version'])}; ` +
+    `MariaDB ${versionOf('mariadbd', ['--version']).replace(/-MariaDB$/, '')}`;
 }
 
 async function main() {
@@ -545,7 +544,7 @@ async function main() {
   const text = table(results);
   process.stdout.write(`${text}\n`);
   if (o.report) {
-    writeReport(resolve(repoRoot, o.report), report(results, o, text));
+    writeMarkedSection(resolve(repoRoot, o.report), 'faults/run', report(results, o, text));
     process.stderr.write(`faults: wrote the fault section of ${o.report}\n`);
   }
   const failed = results.filter((r) => r.problems.length || r.lost || r.oversold || r.duplicates);
@@ -557,19 +556,9 @@ function report(results, o, text) {
   return `${PREAMBLE(o, machine())}\n${text}\n\n${EXPLAIN}`;
 }
 
-// Replaces what lies between the page's fault markers, leaving the rest of the page as written.
-const BEGIN = '<!-- faults/run: begin -->';
-const END = '<!-- faults/run: end -->';
-function writeReport(path, section) {
-  const page = existsSync(path) ? readFileSync(path, 'utf8') : `${BEGIN}\n${END}\n`;
-  const a = page.indexOf(BEGIN);
-  const b = page.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${path} lacks the markers ${BEGIN} and ${END}`);
-  writeFileSync(path, `${page.slice(0, a + BEGIN.length)}\n${section}${page.slice(b)}`);
-}
-
 const PREAMBLE = (o, m) => `This section is written by \`faults/run --report docs/reliability.md\` (about
-${o.short ? 'a minute' : 'three minutes'}); rerun it to reproduce the table. Machine: ${m}.
+${o.short ? 'a minute' : 'three minutes'}); rerun it to reproduce the table. Machine: ${m}. The
+counts depend on the machine's speed; the zeros must not.
 
 Each row is one scenario on a fresh stack on loopback: Redis (origin/redis.conf: AOF,
 \`appendfsync always\`), MariaDB, \`stockgate-sync\`, the origin and the edge in workerd. ${o.workers}
