@@ -1,15 +1,19 @@
 // Writes docs/benchmarks.md (to stdout) from the raw results bench/run collects:
 //
 //   node bench/report.mjs --core-native core_native.json --core-wasm core_wasm.json \
-//     --origin origin.json --sync sync.json --edge edge.json
+//     --origin origin.json --sync sync.json --edge edge.json [--images docs/images]
 //
+// With --images, the charts of the origin and edge sections are written there as SVG.
 // The document is a description of the machine followed by one section per benchmark suite.
 // A new suite adds its option and a section function to SECTIONS; a suite whose results are not
 // given is left out.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { barChart } from './svg.mjs';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -37,9 +41,20 @@ function parseArgs(argv) {
           `(got ${argv[i]})`,
       );
     }
-    args[argv[i].slice(2)] = JSON.parse(readFileSync(argv[i + 1], 'utf8'));
+    // --images DIR: where the SVG charts go (docs/images); everything else is a results file.
+    args[argv[i].slice(2)] =
+      argv[i] === '--images' ? argv[i + 1] : JSON.parse(readFileSync(argv[i + 1], 'utf8'));
   }
   return args;
+}
+
+// Writes an SVG chart into --images and returns the Markdown that shows it, or nothing when no
+// --images was given.
+function chart(args, file, alt, spec) {
+  if (!args.images) return [];
+  mkdirSync(args.images, { recursive: true });
+  writeFileSync(join(args.images, file), barChart(spec));
+  return [`![${alt}](images/${file})`, ''];
 }
 
 // stdout then stderr of a command ('' when it cannot run): emcc -v prints to stderr.
@@ -441,7 +456,7 @@ function originSection(args) {
       'How many reservations per second the origin takes, next to the paths it stands',
       'between: the same reserve script driven straight at Redis, and the seed designs\' MySQL',
       'deductions (a hot row, a version check, a locking transaction). Every call reserves one',
-      'unit and must succeed (stock is 2·10⁹ units);
+      'unit and must succeed (stock is 2·10⁹ units);',
       'afterwards each side\'s counter is checked to have moved by exactly one unit per call. All',
       `sides run at the same concurrency (${concurrencies}), each against its own fresh server on`,
       `loopback, one side at a time, clients and servers sharing the machine's ${ctx.nproc} CPUs.`,
@@ -502,6 +517,15 @@ function originSection(args) {
     '',
     ...table,
     '',
+    ...chart(args, 'bench-origin.svg', 'Reservations per second by side and concurrency', {
+      title: 'Reservations per second: the origin and the paths it stands between',
+      unit: 'reservations/s (each call one durable sale or hold)',
+      groups: runs.map((run) => ({
+        label: `concurrency ${run.concurrency}`,
+        bars: ORIGIN_SIDES.filter(([key]) => run.sides[key])
+          .map(([key, label]) => ({ label, value: run.sides[key].rps })),
+      })),
+    }),
     para(
       '¹ mariadb-slap reports no per-query latency: its mean is concurrency ÷ rate (Little\'s',
       'law), and p50/p99 are not measured. The other sides\' p50/p99/mean are per call as their',
@@ -713,6 +737,20 @@ function edgeSection(args) {
     '|---|--:|---|--:|--:|--:|--:|',
     ...Object.values(reject).map(rejectRow),
     '',
+    ...chart(args, 'bench-edge.svg', 'The sale through the edge and straight at the origin; the reject path', {
+      title: 'Edge: the flash sale, and the answers it gives itself',
+      unit: 'per second',
+      groups: [
+        { label: 'the sale: answers/s', bars: [
+          { label: 'through the edge', value: sale.edge.answered_per_s },
+          { label: 'straight at the origin', value: sale.direct.answered_per_s }] },
+        { label: 'the sale: requests that reached the origin, per second', bars: [
+          { label: 'through the edge', value: sale.edge.reached_origin / sale.edge.seconds },
+          { label: 'straight at the origin', value: sale.direct.reached_origin / sale.direct.seconds }] },
+        { label: 'reject path: answers/s (median)',
+          bars: Object.values(reject).map((r) => ({ label: r.label, value: r.per_s })) },
+      ],
+    }),
     para(
       'Goal: the edge\'s reject path at 80% or more of the bare worker\'s rate.',
       `Sold out: ${fmtRatio(reject.edge_sold_out.per_s / bare)}, ${goal(reject.edge_sold_out)};`,
