@@ -12,6 +12,7 @@ const TAIL_MS = 2500; // after the last unit: how long the crowd keeps meeting t
 const QUIET_MS = 4000; // no sale for this long while sold-out answers come: the stock is gone
 const MAX_IN_FLIGHT = 64; // browsers queue beyond their connection limit anyway
 const BOT_RATE = 60; // requests per second per bot, over the edge's default 20 per client
+const MAX_MS = 300_000; // a sale that neither sells out nor goes quiet (the stack is down) ends
 
 // What one answer was, from its status, error code and X-Stockgate-Edge header.
 export function outcomeOf({ status, code, edge }) {
@@ -136,7 +137,9 @@ export class Sale {
   }
 
   isOver(now) {
-    if (this.soldOutAt !== null && now - this.soldOutAt >= TAIL_MS) {
+    if (now - this.startedAt >= MAX_MS) {
+      this.finish(`stopped after ${MAX_MS / 60_000} minutes`);
+    } else if (this.soldOutAt !== null && now - this.soldOutAt >= TAIL_MS) {
       this.finish(`all ${this.units} units sold`);
     } else if (this.totals.sold_out_edge + this.totals.sold_out_origin > 0 &&
                now - this.lastSaleAt >= QUIET_MS) {

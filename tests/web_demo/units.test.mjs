@@ -149,6 +149,18 @@ describe('sale simulator', () => {
     assert.equal(edge.stock, 40);
   });
 
+  // With the edge gone every call fails; the sale ends on its own after five minutes.
+  test('a sale against a dead edge ends by itself', async () => {
+    const clock = { t: 0 };
+    const sale = new Sale({ send: async () => ({ status: 0, code: 'network', edge: '' }),
+      now: () => clock.t, sku: 9, units: 10, buyers: 50, rate: 20, bots: 0, runId: 'dead' });
+    await run(sale, clock, 400_000);
+    assert.equal(sale.state, 'done');
+    assert.equal(sale.reason, 'stopped after 5 minutes');
+    assert.equal(sale.totals.sold, 0);
+    assert.ok(sale.totals.error > 0);
+  });
+
   // Stop ends a sale at once; nothing more is sent.
   test('stop ends a sale', async () => {
     const clock = { t: 0 };
