@@ -82,6 +82,7 @@ async function main() {
     const t0 = performance.now();
     const n = seq++;
     let ok = false;
+    let why = '';
     try {
       const sku = SKUS[n % SKUS.length];
       const r = n % 5 === 4
@@ -92,12 +93,14 @@ async function main() {
             'X-Client-Id': `soak-${n % 64}` },
           body: JSON.stringify({ order_id: `soak-${n}`, items: [{ sku, qty: 1 }], confirm: true }),
         });
-      await r.arrayBuffer();
+      const body = await r.text();
       ok = r.status === 200 || r.status === 201;
-    } catch {
+      if (!ok) why = `${r.status} ${r.headers.get('x-stockgate-edge')} ${body.slice(0, 80)}`;
+    } catch (e) {
       ok = false;
+      why = `no answer: ${e.cause?.code ?? e.message}`;
     }
-    return { ms: performance.now() - t0, ok };
+    return { ms: performance.now() - t0, ok, why };
   };
 
   // Capacity: closed loop, probeConcurrency callers, probeSeconds.
@@ -118,6 +121,7 @@ async function main() {
   const pids = { origin: origin.pid, edge: edge.pid, sync: sync.pid, redis: origin.redis.pid, mariadb: maria.pid };
   const buckets = [];
   const samples = [];
+  const errorKinds = new Map(); // what a failed call got -> how many
   const start = Date.now();
   const end = start + o.minutes * 60_000;
   let inFlight = 0;
@@ -161,6 +165,7 @@ async function main() {
           done.lat.push(r.ms);
         } else {
           done.errors++;
+          errorKinds.set(r.why, (errorKinds.get(r.why) ?? 0) + 1);
         }
       });
     }
@@ -182,7 +187,9 @@ async function main() {
       sync_backlog: median(inside.map((s) => s.sync_backlog)), orders: at.orders,
     };
   });
+  const errorsByKind = Object.fromEntries([...errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 8));
   const result = { capacity, rate, minutes: o.minutes, probe_s: o.probeSeconds, bucket_s: o.bucketMs / 1000, rows: minutes, samples,
+    errors_by_kind: errorsByKind,
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB` };
   if (!minutes.length || minutes.some((m) => m.ok === 0)) throw new Error('a period without one answered call');
   mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });

@@ -511,8 +511,8 @@ LoadResult Load(int argc, char** argv, const std::function<const char*(const cha
 }  // namespace
 
 int DefaultThreads(unsigned hardware_threads) {
-  const auto per_core = 16 * static_cast<std::int64_t>(hardware_threads);
-  return static_cast<int>(std::clamp<std::int64_t>(per_core, 64, kMaxThreads));
+  const auto per_core = 64 * static_cast<std::int64_t>(hardware_threads);
+  return static_cast<int>(std::clamp<std::int64_t>(per_core, 256, kMaxThreads));
 }
 
 HostPortResult ParseHostPort(std::string_view text) {

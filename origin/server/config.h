@@ -60,8 +60,9 @@ struct OriginConfig {
   std::string config_file;  // the file that was read, "" when none (for the startup log)
 };
 
-// 16 threads per hardware thread, at least 64. cpp-httplib gives each connection a worker for as
-// long as it stays open (keep-alive), so the pool bounds concurrent connections, not CPU use.
+// 64 threads per hardware thread, at least 256. cpp-httplib gives each connection a worker for as
+// long as it stays open (keep-alive), so the pool bounds concurrent connections, not CPU use: an
+// edge process alone keeps tens of connections open under load.
 int DefaultThreads(unsigned hardware_threads);
 
 struct HostPort {

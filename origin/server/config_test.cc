@@ -88,13 +88,13 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.config_file, "");
 }
 
-// Automatic threads: 16 per hardware thread, never fewer than 64 nor more than 1024.
-TEST(DefaultThreadsTest, SixteenPerHardwareThreadAtLeastSixtyFour) {
-  EXPECT_EQ(DefaultThreads(0), 64);  // unknown hardware
-  EXPECT_EQ(DefaultThreads(1), 64);
-  EXPECT_EQ(DefaultThreads(4), 64);
-  EXPECT_EQ(DefaultThreads(5), 80);
-  EXPECT_EQ(DefaultThreads(16), 256);
+// Automatic threads: 64 per hardware thread, never fewer than 256 nor more than 1024.
+TEST(DefaultThreadsTest, SixtyFourPerHardwareThreadAtLeastTwoHundredFiftySix) {
+  EXPECT_EQ(DefaultThreads(0), 256);  // unknown hardware
+  EXPECT_EQ(DefaultThreads(1), 256);
+  EXPECT_EQ(DefaultThreads(4), 256);
+  EXPECT_EQ(DefaultThreads(5), 320);
+  EXPECT_EQ(DefaultThreads(16), 1024);
   EXPECT_EQ(DefaultThreads(100'000), 1024);
 }
 
