@@ -7,6 +7,8 @@
 // errors. The verdict compares the last minute with the second (the first warms up) as ratios.
 //
 //   node bench/soak.mjs [--minutes 10] [--report docs/reliability.md] [--smoke]
+//   node bench/soak.mjs --from bench/results/soak.json --report docs/reliability.md
+//       the report of an earlier run
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -22,7 +24,7 @@ const STOCK = 2_000_000_000;
 
 function options() {
   const o = parseOptions(process.argv.slice(2), {
-    minutes: 10, report: '', smoke: false, probeConcurrency: 32, fraction: 0.5,
+    minutes: 10, report: '', smoke: false, probeConcurrency: 32, fraction: 0.5, from: '',
     origin: 'build/native/origin/stockgate-origin',
     sync: 'build/native/sync/stockgate-sync',
   }, { paths: ['origin', 'sync'] });
@@ -45,6 +47,13 @@ const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, M
 
 async function main() {
   const o = options();
+  if (o.from) {
+    // The report of an earlier run, from its results file.
+    const text = soakReport(JSON.parse(readFileSync(resolve(repoRoot, o.from), 'utf8')));
+    process.stdout.write(`${text}\n`);
+    if (o.report) writeMarkedSection(resolve(repoRoot, o.report), 'soak', text);
+    return;
+  }
   const root = mkdtempSync(join(tmpdir(), 'stockgate-soak-'));
   onExit(() => rmSync(root, { recursive: true, force: true }));
   const maria = await startMariadb(root);
@@ -206,8 +215,9 @@ function soakReport(r) {
     `${m.skipped} | ${f(m.p50_ms, 2)} | ${f(m.p99_ms, 2)} | ${f(m.origin_rss_mb)} | ${f(m.edge_rss_mb)} | ` +
     `${f(m.sync_rss_mb)} | ${f(m.redis_used_mb)} | ${f(m.mariadb_rss_mb)} | ${f(m.sync_backlog, 0)} |`);
   const second = r.rows[1] ?? r.rows[0];
+  const middle = r.rows[Math.floor(r.rows.length / 2)];
   const lastRow = r.rows.at(-1);
-  const ratio = (k) => f(lastRow[k] / second[k], 2);
+  const ratio = (k) => `${f(lastRow[k] / second[k], 2)} (${f(lastRow[k] / middle[k], 2)})`;
   const perThousand = lastRow.orders > second.orders
     ? ((lastRow.redis_used_mb - second.redis_used_mb) * 1024) / ((lastRow.orders - second.orders) / 1000)
     : NaN;
@@ -221,10 +231,15 @@ function soakReport(r) {
     '|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
     '',
-    `Last minute ÷ second minute: p50 ${ratio('p50_ms')}, p99 ${ratio('p99_ms')}, origin RSS ${ratio('origin_rss_mb')}, ` +
-    `edge RSS ${ratio('edge_rss_mb')}, sync RSS ${ratio('sync_rss_mb')}. Redis grows by about ${f(perThousand, 0)} KiB per ` +
+    `Last period ÷ second period (÷ the middle one): p50 ${ratio('p50_ms')}, p99 ${ratio('p99_ms')}, ` +
+    `origin RSS ${ratio('origin_rss_mb')}, edge RSS ${ratio('edge_rss_mb')}, sync RSS ${ratio('sync_rss_mb')}. ` +
+    `Redis grows by about ${f(perThousand, 0)} KiB per ` +
     '1,000 orders: every reservation record stays in Redis (for idempotent retries) and nothing removes ' +
     'finished ones yet; size `maxmemory` for the orders a sale will take.',
+    '',
+    Object.keys(r.errors_by_kind ?? {}).length
+      ? `What the failed calls got: ${Object.entries(r.errors_by_kind).map(([k, n]) => `${n} × \`${k}\``).join('; ')}.`
+      : 'No call failed.',
     '',
   ].join('\n');
 }

@@ -577,8 +577,9 @@ const EXPLAIN = `- **requests**: every HTTP call the clients made, retries inclu
   told, or missing from the MariaDB history (events or reservation row).
 - **oversold**: SKUs with \`sold\` above the starting stock or \`reserved\` above \`on_hand\`.
   Besides, every SKU must satisfy \`on_hand + sold\` = starting stock, \`reserved\` = the live
-  holds, and \`sold\` between the units clients were told were sold and that plus the units of
-  unknown-outcome calls; any miss fails the scenario (column **checks**).
+  holds, and \`sold\` = the units of the orders Redis holds as confirmed, each of them a
+  client's order that was acknowledged or of unknown outcome; any miss fails the scenario
+  (column **checks**).
 - **duplicates**: (order, operation, SKU) ledger events present more than once in the history.
 - **longest stall**: the longest time, from the fault to the end of the sale, in which no call
   got a 2xx.
