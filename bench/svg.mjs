@@ -14,7 +14,7 @@ export function barChart({ title, unit, groups }) {
   const width = 860;
   const barW = width - left - 110;
   const rowH = 22;
-  let y = 44;
+  let y = 58;
   const body = [];
   for (const g of groups) {
     body.push(`<text x="12" y="${y + 14}" font-weight="600">${esc(g.label)}</text>`);
@@ -36,7 +36,7 @@ export function barChart({ title, unit, groups }) {
       `viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="13" fill="#1f2328">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="12" y="24" font-size="15" font-weight="600">${esc(title)}</text>`,
-    `<text x="${width - 12}" y="24" text-anchor="end" fill="#656d76">${esc(unit)}</text>`,
+    `<text x="12" y="42" fill="#656d76">${esc(unit)}</text>`,
     ...body,
     '</svg>',
     '',
