@@ -181,7 +181,6 @@ class Simulator {
         { token: tokens.buyer, body, clientId }),
     });
     this.sale = sale;
-    this.soldBefore = set.body.sold;
     showOk(this.message, this.form, `sale ${runId}: ${plan.units} units of SKU ${plan.sku}, ` +
       `${plan.buyers} buyers at ${plan.rate} requests/s, ${plan.bots} bots`);
     $('#sale-start').disabled = true;
@@ -221,7 +220,9 @@ class Simulator {
 // --- Admin forms -------------------------------------------------------------------------------
 
 function adminForms(api, core) {
-  const bind = (form, build, describe) => {
+  const describe = (s) =>
+    `SKU ${s.sku}: on hand ${s.on_hand}, available ${s.available} (version ${s.version})`;
+  const bind = (form, build) => {
     const message = $('.message', form);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -236,10 +237,8 @@ function adminForms(api, core) {
       showOk(message, form, describe(r.body));
     });
   };
-  bind($('#set-form'), (f) => setStockRequest(core, f),
-    (s) => `SKU ${s.sku}: on hand ${s.on_hand}, available ${s.available} (version ${s.version})`);
-  bind($('#adjust-form'), (f) => adjustmentRequest(core, { ...f, request_id: `adj-${randomId()}` }),
-    (s) => `SKU ${s.sku}: on hand ${s.on_hand}, available ${s.available} (version ${s.version})`);
+  bind($('#set-form'), (f) => setStockRequest(core, f));
+  bind($('#adjust-form'), (f) => adjustmentRequest(core, { ...f, request_id: `adj-${randomId()}` }));
 }
 
 // --- History -----------------------------------------------------------------------------------

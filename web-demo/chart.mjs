@@ -10,7 +10,6 @@ const SERIES = [
 
 export class SaleChart {
   constructor(element) {
-    this.element = element;
     this.plot = new uPlot({
       width: Math.max(320, element.clientWidth),
       height: 260,

@@ -78,8 +78,9 @@ export function saleRequest(core, { sku, units, buyers, rate, bots }) {
     const p = stock.problem;
     return { problem: p.field === '/on_hand' ? { ...p, field: 'units' } : p };
   }
-  const sample = bodyOf({ order_id: 'sale-b1-1', customer_id: 'sale-b1' });
-  const reservation = `${sample.slice(0, -1)},"items":[{"sku":${String(sku).trim()},"qty":1}],"confirm":true}`;
+  // The SKU passed the core above, so it is an integer literal here.
+  const reservation = `{"order_id":"sale-b1-1","items":[{"sku":${String(sku).trim()},"qty":1}],` +
+    '"customer_id":"sale-b1","confirm":true}';
   const bad = problemOf(core, 'reservation', reservation);
   if (bad) return { problem: bad };
   for (const [name, text] of Object.entries({ buyers, rate, bots })) {
