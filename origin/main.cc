@@ -23,7 +23,7 @@
 #include "origin/server/jwt_auth.h"
 #include "origin/server/metrics.h"
 #include "origin/store/redis_inventory_store.h"
-#include "origin/store/redis_pool.h"
+#include "origin/store/redis_pipeline.h"
 
 namespace stockgate {
 namespace {
@@ -94,7 +94,9 @@ int Serve(int argc, char** argv) {
   redis.pool_size = c.redis_pool_size;
   redis.connect_timeout_ms = c.redis_connect_timeout_ms;
   redis.command_timeout_ms = c.redis_command_timeout_ms;
-  store::RedisPool pool(redis);
+  // Every request shares these connections: calls in flight together go out in one write and
+  // share Redis's fsync (group commit).
+  store::RedisPipeline pool(redis);
   store::RedisInventoryStore store(pool, {c.redis_key_prefix});
   server::JwtAuth auth(c.jwt_secret);
 
@@ -103,19 +105,32 @@ int Serve(int argc, char** argv) {
   auto& redis_failures =
       *registry
            .RegisterCounter("stockgate_redis_failures_total",
-                            "Redis calls that failed in transport, by kind", {"kind"})
+                            "Redis calls that failed without an answer, by kind: connect, command "
+                            "(transport), backoff (refused by the open breaker), overloaded",
+                            {"kind"})
            .family;
+  auto& redis_sent = *registry
+                          .RegisterCounter("stockgate_redis_pipeline_total",
+                                           "Calls sent to Redis and the writes that carried them; "
+                                           "calls / writes is the pipeline's mean batch size",
+                                           {"what"})
+                          .family;
   std::mutex stats_mu;
-  store::RedisPool::Stats reported{};
+  store::RedisStats reported{};
   auto render_metrics = [&] {
     {
-      // Pool statistics are cumulative; move the counters by what happened since last time.
+      // Client statistics are cumulative; move the counters by what happened since last time.
       std::lock_guard lock(stats_mu);
       const auto now = pool.stats();
+      const auto moved = [](long long a, long long b) { return static_cast<std::uint64_t>(a - b); };
       redis_failures.WithLabels({"connect"})
-          .Inc(static_cast<std::uint64_t>(now.connect_failures - reported.connect_failures));
+          .Inc(moved(now.connect_failures, reported.connect_failures));
       redis_failures.WithLabels({"command"})
-          .Inc(static_cast<std::uint64_t>(now.command_failures - reported.command_failures));
+          .Inc(moved(now.command_failures, reported.command_failures));
+      redis_failures.WithLabels({"backoff"}).Inc(moved(now.fast_failures, reported.fast_failures));
+      redis_failures.WithLabels({"overloaded"}).Inc(moved(now.overloaded, reported.overloaded));
+      redis_sent.WithLabels({"calls"}).Inc(moved(now.commands, reported.commands));
+      redis_sent.WithLabels({"writes"}).Inc(moved(now.writes, reported.writes));
       reported = now;
     }
     return registry.Render();

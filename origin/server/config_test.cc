@@ -70,7 +70,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.body_limit_bytes, 65536u);
   EXPECT_EQ(c.redis_host, "127.0.0.1");
   EXPECT_EQ(c.redis_port, 6379);
-  EXPECT_EQ(c.redis_pool_size, 16);
+  EXPECT_EQ(c.redis_pool_size, 1);
   EXPECT_EQ(c.redis_connect_timeout_ms, 200);
   EXPECT_EQ(c.redis_command_timeout_ms, 500);
   EXPECT_EQ(c.redis_key_prefix, "sg");

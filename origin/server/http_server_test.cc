@@ -19,6 +19,7 @@
 #include "origin/server/assets.h"
 #include "origin/server/event_hub.h"
 #include "origin/store/redis_inventory_store.h"
+#include "origin/store/redis_pipeline.h"
 #include "tests/support/redis_server.h"
 
 namespace stockgate::server {
@@ -40,7 +41,7 @@ class OriginHttpTest : public ::testing::Test {
     ASSERT_NE(redis_, nullptr);
     store::RedisConfig rc;
     rc.port = redis_->port();
-    pool_ = std::make_unique<store::RedisPool>(rc);
+    pool_ = std::make_unique<store::RedisPipeline>(rc);
     store_ = std::make_unique<store::RedisInventoryStore>(*pool_, store::RedisStoreConfig{"sg"});
     auth_ = std::make_unique<JwtAuth>(kSecret);
     metrics_ = std::make_unique<HttpMetrics>(registry_);
@@ -92,7 +93,7 @@ class OriginHttpTest : public ::testing::Test {
   }
 
   std::unique_ptr<testing::RedisServer> redis_;
-  std::unique_ptr<store::RedisPool> pool_;
+  std::unique_ptr<store::RedisPipeline> pool_;
   std::unique_ptr<store::RedisInventoryStore> store_;
   std::unique_ptr<JwtAuth> auth_;
   Registry registry_;

@@ -146,8 +146,8 @@ struct RedisInventoryStore::Outcome {
   json body;  // the script's JSON answer when code came from the script
 };
 
-RedisInventoryStore::RedisInventoryStore(RedisPool& pool, RedisStoreConfig config)
-    : pool_(pool), config_(std::move(config)) {}
+RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)
+    : redis_(redis), config_(std::move(config)) {}
 
 RedisInventoryStore::Outcome RedisInventoryStore::Run(std::string_view script,
                                                       std::string_view actor, std::int64_t now_ms,
@@ -160,7 +160,7 @@ RedisInventoryStore::Outcome RedisInventoryStore::Run(std::string_view script,
   for (auto& a : args) argv.push_back(std::move(a));
 
   Outcome out;
-  const CommandResult r = pool_.Eval(InventoryScript(script), {}, argv);
+  const CommandResult r = redis_.Eval(InventoryScript(script), {}, argv);
   if (!r.ok) {
     out.code = Code::kUnavailable;
     out.message = "redis unavailable: " + r.error;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "origin/store/inventory_store.h"
-#include "origin/store/redis_pool.h"
+#include "origin/store/redis_client.h"
 
 namespace stockgate::store {
 
@@ -24,7 +24,7 @@ struct RedisStoreConfig {
 
 class RedisInventoryStore final : public InventoryStore {
  public:
-  RedisInventoryStore(RedisPool& pool, RedisStoreConfig config);
+  RedisInventoryStore(RedisClient& redis, RedisStoreConfig config);
 
   StockResult SetStock(std::int64_t sku, const core::SetStockRequest& request,
                        std::string_view actor, std::int64_t now_ms) override;
@@ -56,7 +56,7 @@ class RedisInventoryStore final : public InventoryStore {
                                std::string_view actor, std::int64_t now_ms,
                                std::string_view reason);
 
-  RedisPool& pool_;
+  RedisClient& redis_;
   RedisStoreConfig config_;
 };
 

@@ -1,73 +1,15 @@
 #include "origin/store/redis_pool.h"
 
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <utility>
 
 namespace stockgate::store {
 namespace {
-
-constexpr char kHexDigits[] = "0123456789abcdef";
-
-timeval ToTimeval(int ms) {
-  // hiredis treats a zero timeout as "already expired"; one millisecond is the floor.
-  const int clamped = std::max(ms, 1);
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(clamped / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((clamped % 1000) * 1000);
-  return tv;
-}
-
-RedisConfig Normalize(RedisConfig config) {
-  config.pool_size = std::max(config.pool_size, 1);
-  config.connect_timeout_ms = std::max(config.connect_timeout_ms, 1);
-  config.command_timeout_ms = std::max(config.command_timeout_ms, 1);
-  config.retry_backoff_ms = std::max(config.retry_backoff_ms, 0);
-  if (config.pool_wait_ms < 0) config.pool_wait_ms = config.command_timeout_ms;
-  return config;
-}
-
-Reply Convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_NIL:
-      out.type = Reply::Type::kNil;
-      break;
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(Convert(*r.element[i]));
-      break;
-    default:
-      // hiredis 0.14 parses RESP2 only, so this is unreachable; surface it rather than guess.
-      out.type = Reply::Type::kError;
-      out.str = "ERR unknown hiredis reply type " + std::to_string(r.type);
-      break;
-  }
-  return out;
-}
 
 // An idle connection is checked with a non-blocking peek before reuse: EOF means Redis closed it
 // (restart, kill), and unexpected bytes mean its protocol state is unknown. Either way it goes,
@@ -80,39 +22,7 @@ bool LooksAlive(const redisContext& c) {
   return false;
 }
 
-bool IsNoscript(const Reply& reply) {
-  return reply.is_error() && reply.str.compare(0, 8, "NOSCRIPT") == 0;
-}
-
 }  // namespace
-
-Script::Script(std::string name, std::string source)
-    : name_(std::move(name)), source_(std::move(source)) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(source_.data(), source_.size(), digest, &length, EVP_sha1(), nullptr) != 1) {
-    return;  // leaves sha1_ empty: EVALSHA then fails with a Redis error reply, never silently
-  }
-  sha1_.reserve(size_t{2} * length);
-  for (unsigned int i = 0; i < length; ++i) {
-    sha1_.push_back(kHexDigits[digest[i] >> 4]);
-    sha1_.push_back(kHexDigits[digest[i] & 0xf]);
-  }
-}
-
-void IgnoreSigpipe() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (sigaction(SIGPIPE, nullptr, &current) != 0) return;
-    // A handler the program installed itself is left alone; it already keeps the process alive.
-    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGPIPE, &ignore, nullptr);
-  });
-}
 
 void RedisPool::ContextFree::operator()(redisContext* c) const { redisFree(c); }
 
@@ -144,7 +54,7 @@ class RedisPool::Lease {
   std::string error_ = "connection abandoned mid-call";
 };
 
-RedisPool::RedisPool(RedisConfig config) : config_(Normalize(std::move(config))) {
+RedisPool::RedisPool(RedisConfig config) : config_(Normalized(std::move(config))) {
   IgnoreSigpipe();
   idle_.reserve(static_cast<size_t>(config_.pool_size));
 }
@@ -157,7 +67,7 @@ std::string RedisPool::Acquire(Lease* lease) {
   while (true) {
     if (breaker_open_ && !lease->probe_) {
       if (probing_ || Clock::now() < retry_at_) {
-        fast_failures_.fetch_add(1, std::memory_order_relaxed);
+        Count(counters_.fast_failures);
         return "redis unavailable (backing off): " + last_error_;
       }
       // Half-open: this caller alone tries Redis; everyone else keeps failing fast meanwhile.
@@ -180,7 +90,7 @@ std::string RedisPool::Acquire(Lease* lease) {
         probing_ = false;  // the next caller may probe; the breaker stays open
         lease->probe_ = false;
       }
-      pool_exhausted_.fetch_add(1, std::memory_order_relaxed);
+      Count(counters_.pool_exhausted);
       return "pool exhausted: all " + std::to_string(config_.pool_size) + " connections busy for " +
              std::to_string(config_.pool_wait_ms) + " ms";
     }
@@ -190,28 +100,16 @@ std::string RedisPool::Acquire(Lease* lease) {
   ++open_;
   lock.unlock();
   std::string error;
-  ContextPtr ctx(redisConnectWithTimeout(config_.host.c_str(), config_.port,
-                                         ToTimeval(config_.connect_timeout_ms)));
-  const std::string where = config_.host + ":" + std::to_string(config_.port);
+  ContextPtr ctx(ConnectRedis(config_, &error));
   if (!ctx) {
-    error = "connect to " + where + ": out of memory";
-  } else if (ctx->err != 0) {
-    error = "connect to " + where + ": " + ctx->errstr;
-  } else if (redisSetTimeout(ctx.get(), ToTimeval(config_.command_timeout_ms)) != REDIS_OK) {
-    error = "set timeout on " + where + ": " + ctx->errstr;
-  }
-  if (!error.empty()) {
-    connect_failures_.fetch_add(1, std::memory_order_relaxed);
-    ctx.reset();
+    Count(counters_.connect_failures);
     lock.lock();
     --open_;
     TripLocked(error, lease->probe_);
     lease->probe_ = false;
     return error;
   }
-  // Detects a peer that vanished without a FIN (host down, network partition) on idle connections.
-  redisEnableKeepAlive(ctx.get());
-  connects_.fetch_add(1, std::memory_order_relaxed);
+  Count(counters_.connects);
   lease->ctx_ = std::move(ctx);
   return {};
 }
@@ -271,7 +169,7 @@ CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int t
   }
   auto* reply = static_cast<redisReply*>(raw);
   result.ok = true;
-  result.reply = Convert(*reply);
+  result.reply = ConvertReply(*reply);
   freeReplyObject(reply);
   return result;
 }
@@ -285,61 +183,9 @@ CommandResult RedisPool::Command(const std::vector<std::string>& argv) {
   result.error = Acquire(&lease);
   if (!result.error.empty()) return result;
   result = RunOn(lease.get(), argv, config_.command_timeout_ms);
-  if (!result.ok) command_failures_.fetch_add(1, std::memory_order_relaxed);
+  if (!result.ok) Count(counters_.command_failures);
   lease.Finish(result);
   return result;
-}
-
-CommandResult RedisPool::Eval(const Script& script, const std::vector<std::string>& keys,
-                              const std::vector<std::string>& args) {
-  std::vector<std::string> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(script.sha1());
-  argv.push_back(std::to_string(keys.size()));
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-
-  Lease lease(this);
-  CommandResult result;
-  result.error = Acquire(&lease);
-  if (!result.error.empty()) return result;
-  result = RunOn(lease.get(), argv, config_.command_timeout_ms);
-  if (result.ok && IsNoscript(result.reply)) {
-    // The script cache is empty after a Redis restart or SCRIPT FLUSH: load it and run it again.
-    noscript_reloads_.fetch_add(1, std::memory_order_relaxed);
-    CommandResult load =
-        RunOn(lease.get(), {"SCRIPT", "LOAD", script.source()}, config_.command_timeout_ms);
-    if (!load.ok || load.reply.is_error()) {
-      result = std::move(load);  // transport failure, or e.g. "ERR Error compiling script"
-    } else if (!load.reply.is_string() || load.reply.str != script.sha1()) {
-      result.reply = Reply{};
-      result.reply.type = Reply::Type::kError;
-      result.reply.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load.reply.str +
-                         ", expected " + script.sha1();
-    } else {
-      result = RunOn(lease.get(), argv, config_.command_timeout_ms);
-    }
-  }
-  if (!result.ok) command_failures_.fetch_add(1, std::memory_order_relaxed);
-  lease.Finish(result);
-  return result;
-}
-
-bool RedisPool::Ping() {
-  const CommandResult r = Command({"PING"});
-  return r.ok && r.reply.is_status() && r.reply.str == "PONG";
-}
-
-RedisPool::Stats RedisPool::stats() const {
-  Stats s;
-  s.connects = connects_.load(std::memory_order_relaxed);
-  s.connect_failures = connect_failures_.load(std::memory_order_relaxed);
-  s.command_failures = command_failures_.load(std::memory_order_relaxed);
-  s.noscript_reloads = noscript_reloads_.load(std::memory_order_relaxed);
-  s.pool_exhausted = pool_exhausted_.load(std::memory_order_relaxed);
-  s.fast_failures = fast_failures_.load(std::memory_order_relaxed);
-  return s;
 }
 
 }  // namespace stockgate::store

@@ -1,13 +1,17 @@
-#include "origin/store/redis_pool.h"
-
+// The contract both Redis clients keep (typed tests over RedisPool and RedisPipeline), then what
+// is particular to each: the pool's bounded wait for a connection, the pipeline's shared
+// connections and reply matching.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "origin/store/redis_pipeline.h"
+#include "origin/store/redis_pool.h"
 #include "tests/support/redis_server.h"
 
 namespace stockgate::store {
@@ -26,7 +30,7 @@ milliseconds Since(Clock::time_point start) {
 }
 
 // Repeats the command until it succeeds or `limit` passes; returns the last result.
-CommandResult Eventually(RedisPool& pool, const std::vector<std::string>& argv,
+CommandResult Eventually(RedisClient& pool, const std::vector<std::string>& argv,
                          milliseconds limit = milliseconds(5000)) {
   const Clock::time_point start = Clock::now();
   CommandResult result = pool.Command(argv);
@@ -37,7 +41,7 @@ CommandResult Eventually(RedisPool& pool, const std::vector<std::string>& argv,
   return result;
 }
 
-class RedisPoolTest : public ::testing::Test {
+class RedisServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string error;
@@ -56,9 +60,22 @@ class RedisPoolTest : public ::testing::Test {
   std::unique_ptr<RedisServer> server_;
 };
 
+// Both clients, one behaviour.
+template <class Client>
+class RedisClientTest : public RedisServerTest {};
+using Clients = ::testing::Types<RedisPool, RedisPipeline>;
+class ClientNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, RedisPool> ? "Pool" : "Pipeline";
+  }
+};
+TYPED_TEST_SUITE(RedisClientTest, Clients, ClientNames);
+
 // Keys and values travel byte for byte, NUL and CR LF included; each reply type maps to Reply.
-TEST_F(RedisPoolTest, CommandRoundTripIsBinarySafe) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, CommandRoundTripIsBinarySafe) {
+  TypeParam pool(this->Config());
   const std::string key("sku\0:1", 6);
   const std::string value("a\0b\r\nc\xff", 7);
 
@@ -86,8 +103,10 @@ TEST_F(RedisPoolTest, CommandRoundTripIsBinarySafe) {
 }
 
 // A Redis error reply is a successful round trip: ok=true, the connection is kept.
-TEST_F(RedisPoolTest, ErrorRepliesAreNotTransportFailures) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, ErrorRepliesAreNotTransportFailures) {
+  RedisConfig config = this->Config();
+  config.pool_size = 1;  // so that "kept" means one connection for every call
+  TypeParam pool(config);
   ASSERT_TRUE(pool.Command({"SET", "text", "abc"}).ok);
 
   const CommandResult incr = pool.Command({"INCR", "text"});
@@ -100,15 +119,15 @@ TEST_F(RedisPoolTest, ErrorRepliesAreNotTransportFailures) {
   EXPECT_TRUE(unknown.reply.is_error());
 
   EXPECT_TRUE(pool.Ping());
-  const RedisPool::Stats stats = pool.stats();
+  const RedisStats stats = pool.stats();
   EXPECT_EQ(stats.connects, 1);
   EXPECT_EQ(stats.command_failures, 0);
 }
 
 // Eval passes KEYS and ARGV and returns nested arrays, integers, strings, status, nil and errors;
 // redis.error_reply and Lua runtime errors come back as ok=true with an error reply.
-TEST_F(RedisPoolTest, EvalReturnsArraysIntegersAndErrors) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, EvalReturnsArraysIntegersAndErrors) {
+  TypeParam pool(this->Config());
   const Script mixed("mixed",
                      "redis.call('SET', KEYS[1], ARGV[1])\n"
                      "return {tonumber(ARGV[2]) + 1, redis.call('GET', KEYS[1]), {KEYS[2]}}");
@@ -156,8 +175,8 @@ TEST_F(RedisPoolTest, EvalReturnsArraysIntegersAndErrors) {
 }
 
 // The binary-safe check for Eval: a value with a NUL byte reaches the script and comes back whole.
-TEST_F(RedisPoolTest, EvalArgumentsAreBinarySafe) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, EvalArgumentsAreBinarySafe) {
+  TypeParam pool(this->Config());
   const Script echo("echo", "return ARGV[1]");
   const std::string value("x\0y\r\n", 5);
   const CommandResult r = pool.Eval(echo, {}, {value});
@@ -166,8 +185,8 @@ TEST_F(RedisPoolTest, EvalArgumentsAreBinarySafe) {
 }
 
 // First use and every SCRIPT FLUSH cost one SCRIPT LOAD; the caller only sees the result.
-TEST_F(RedisPoolTest, EvalReloadsScriptAfterNoscript) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, EvalReloadsScriptAfterNoscript) {
+  TypeParam pool(this->Config());
   const Script incr("incr", "return redis.call('INCRBY', KEYS[1], ARGV[1])");
 
   CommandResult r = pool.Eval(incr, {"n"}, {"5"});
@@ -188,12 +207,12 @@ TEST_F(RedisPoolTest, EvalReloadsScriptAfterNoscript) {
 }
 
 // Script::sha1 is lowercase hex and equals what Redis computes for the same source.
-TEST_F(RedisPoolTest, ScriptSha1MatchesRedis) {
+TYPED_TEST(RedisClientTest, ScriptSha1MatchesRedis) {
   EXPECT_EQ(Script("empty", "").sha1(), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
   const Script script("one", "return 1");
   EXPECT_EQ(script.name(), "one");
   EXPECT_EQ(script.source(), "return 1");
-  RedisPool pool(Config());
+  TypeParam pool(this->Config());
   const CommandResult loaded = pool.Command({"SCRIPT", "LOAD", script.source()});
   ASSERT_TRUE(loaded.ok) << loaded.error;
   EXPECT_EQ(loaded.reply.str, script.sha1());
@@ -201,17 +220,17 @@ TEST_F(RedisPoolTest, ScriptSha1MatchesRedis) {
 
 // With Redis killed, every call fails with ok=false, and during the backoff no call touches the
 // network: connect attempts stay flat while 100 calls fail fast.
-TEST_F(RedisPoolTest, KilledRedisFailsFastWithoutReconnecting) {
-  RedisConfig config = Config();
+TYPED_TEST(RedisClientTest, KilledRedisFailsFastWithoutReconnecting) {
+  RedisConfig config = this->Config();
   config.retry_backoff_ms = 60'000;  // the whole test runs inside one backoff window
-  RedisPool pool(config);
+  TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
-  server_->Kill();
+  this->server_->Kill();
 
   const CommandResult first = pool.Command({"INCR", "n"});
   EXPECT_FALSE(first.ok);
   EXPECT_FALSE(first.error.empty());
-  const RedisPool::Stats before = pool.stats();
+  const RedisStats before = pool.stats();
   // The pooled connection is seen dead (EOF) before use, or fails in use; either way one failure.
   EXPECT_EQ(before.connect_failures + before.command_failures, 1);
 
@@ -224,7 +243,7 @@ TEST_F(RedisPoolTest, KilledRedisFailsFastWithoutReconnecting) {
   EXPECT_FALSE(pool.Ping());
   EXPECT_LT(Since(start), milliseconds(1000));  // 101 calls; a connect per call would cost more
 
-  const RedisPool::Stats after = pool.stats();
+  const RedisStats after = pool.stats();
   EXPECT_EQ(after.connect_failures, before.connect_failures);
   EXPECT_EQ(after.command_failures, before.command_failures);
   EXPECT_EQ(after.fast_failures, before.fast_failures + 101);
@@ -232,11 +251,11 @@ TEST_F(RedisPoolTest, KilledRedisFailsFastWithoutReconnecting) {
 
 // Against a down Redis, many threads together make at most one connect attempt per backoff
 // window (one probe at a time), yet keep retrying so recovery is automatic.
-TEST_F(RedisPoolTest, DownRedisIsProbedOncePerBackoff) {
-  RedisConfig config = Config();
+TYPED_TEST(RedisClientTest, DownRedisIsProbedOncePerBackoff) {
+  RedisConfig config = this->Config();
   config.retry_backoff_ms = 50;
-  server_->Kill();
-  RedisPool pool(config);
+  this->server_->Kill();
+  TypeParam pool(config);
   constexpr int kThreads = 8;
 
   std::atomic<long long> calls{0};
@@ -255,27 +274,33 @@ TEST_F(RedisPoolTest, DownRedisIsProbedOncePerBackoff) {
   for (std::thread& t : threads) t.join();
   const long long elapsed_ms = Since(start).count();
 
-  const RedisPool::Stats stats = pool.stats();
+  const RedisStats stats = pool.stats();
   EXPECT_EQ(successes.load(), 0);
   EXPECT_GE(stats.connect_failures, 2);  // it did probe again after the first backoff
   // Until the first failure the breaker is closed, so the first round may be one per thread;
   // after that, one probe per window. Without the single probe it would be 8 per window.
   EXPECT_LE(stats.connect_failures, elapsed_ms / config.retry_backoff_ms + kThreads);
-  EXPECT_EQ(stats.fast_failures + stats.connect_failures, calls.load());
+  if constexpr (std::is_same_v<TypeParam, RedisPool>) {
+    // Each pool call either failed fast or was a connect attempt. (A pipeline call may also fail
+    // with the batch whose connect failed, so its count is not one per call.)
+    EXPECT_EQ(stats.fast_failures + stats.connect_failures, calls.load());
+  } else {
+    EXPECT_GE(stats.fast_failures, calls.load() / 2);
+  }
 }
 
 // After a crash and restart the same pool serves again, and the write acknowledged before the
 // crash is there (AOF with appendfsync always).
-TEST_F(RedisPoolTest, RecoversAfterRestartWithTheSamePool) {
-  RedisConfig config = Config();
+TYPED_TEST(RedisClientTest, RecoversAfterRestartWithTheSamePool) {
+  RedisConfig config = this->Config();
   config.retry_backoff_ms = 50;
-  RedisPool pool(config);
+  TypeParam pool(config);
   ASSERT_TRUE(pool.Command({"SET", "durable", "yes"}).ok);
 
-  server_->Kill();
+  this->server_->Kill();
   EXPECT_FALSE(pool.Command({"GET", "durable"}).ok);
 
-  const RedisServer::Status restarted = server_->Restart();
+  const RedisServer::Status restarted = this->server_->Restart();
   ASSERT_TRUE(restarted.ok) << restarted.error;
   const CommandResult r = Eventually(pool, {"GET", "durable"});
   ASSERT_TRUE(r.ok) << r.error;
@@ -285,15 +310,17 @@ TEST_F(RedisPoolTest, RecoversAfterRestartWithTheSamePool) {
 
 // A restart between two calls costs no failed call: the stale idle connection is noticed (EOF)
 // before use and replaced.
-TEST_F(RedisPoolTest, StaleIdleConnectionIsReplacedBeforeUse) {
-  RedisPool pool(Config());
+TYPED_TEST(RedisClientTest, StaleIdleConnectionIsReplacedBeforeUse) {
+  RedisConfig config = this->Config();
+  config.pool_size = 1;  // the second call must meet the connection the first one used
+  TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
-  const RedisServer::Status restarted = server_->Restart();
+  const RedisServer::Status restarted = this->server_->Restart();
   ASSERT_TRUE(restarted.ok) << restarted.error;
 
   const CommandResult r = pool.Command({"PING"});
   EXPECT_TRUE(r.ok) << r.error;
-  const RedisPool::Stats stats = pool.stats();
+  const RedisStats stats = pool.stats();
   EXPECT_EQ(stats.connects, 2);
   EXPECT_EQ(stats.command_failures, 0);
   EXPECT_EQ(stats.connect_failures, 0);
@@ -301,13 +328,13 @@ TEST_F(RedisPoolTest, StaleIdleConnectionIsReplacedBeforeUse) {
 
 // A frozen Redis (SIGSTOP) makes calls fail after about command_timeout_ms instead of hanging,
 // for an established connection and for a fresh one; after SIGCONT the pool recovers.
-TEST_F(RedisPoolTest, PausedRedisTimesOutInsteadOfHanging) {
-  RedisConfig config = Config();
+TYPED_TEST(RedisClientTest, PausedRedisTimesOutInsteadOfHanging) {
+  RedisConfig config = this->Config();
   config.command_timeout_ms = 200;
   config.retry_backoff_ms = 50;
-  RedisPool pool(config);
+  TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
-  server_->Pause();
+  this->server_->Pause();
 
   Clock::time_point start = Clock::now();
   CommandResult r = pool.Command({"INCR", "n"});
@@ -323,13 +350,14 @@ TEST_F(RedisPoolTest, PausedRedisTimesOutInsteadOfHanging) {
   EXPECT_LT(Since(start), milliseconds(3000));
   EXPECT_GE(pool.stats().command_failures, 2);
 
-  server_->Resume();
+  this->server_->Resume();
   r = Eventually(pool, {"PING"});
   EXPECT_TRUE(r.ok) << r.error;
 }
 
 // Throughput tests skip the AOF: with appendfsync always, 32000 INCRs are mostly fsync time.
-class RedisPoolLoadTest : public RedisPoolTest {
+template <class Client>
+class RedisClientLoadTest : public RedisClientTest<Client> {
  protected:
   RedisServer::Options ServerOptions() const override {
     RedisServer::Options options;
@@ -340,11 +368,13 @@ class RedisPoolLoadTest : public RedisPoolTest {
 
 // 16 threads x 2000 INCRs through 4 connections: every increment counted once, never more than
 // 4 connections opened.
-TEST_F(RedisPoolLoadTest, ConcurrentIncrementsAreExact) {
-  RedisConfig config = Config();
+TYPED_TEST_SUITE(RedisClientLoadTest, Clients, ClientNames);
+
+TYPED_TEST(RedisClientLoadTest, ConcurrentIncrementsAreExact) {
+  RedisConfig config = this->Config();
   config.pool_size = 4;
   config.pool_wait_ms = 10'000;  // this test is about exactness, not about exhaustion
-  RedisPool pool(config);
+  TypeParam pool(config);
   constexpr int kThreads = 16;
   constexpr int kPerThread = 2000;
 
@@ -365,7 +395,7 @@ TEST_F(RedisPoolLoadTest, ConcurrentIncrementsAreExact) {
   const CommandResult total = pool.Command({"GET", "total"});
   ASSERT_TRUE(total.ok) << total.error;
   EXPECT_EQ(total.reply.str, std::to_string(kThreads * kPerThread));
-  const RedisPool::Stats stats = pool.stats();
+  const RedisStats stats = pool.stats();
   EXPECT_GE(stats.connects, 1);
   EXPECT_LE(stats.connects, 4);
   EXPECT_EQ(stats.pool_exhausted, 0);
@@ -373,7 +403,7 @@ TEST_F(RedisPoolLoadTest, ConcurrentIncrementsAreExact) {
 
 // When every connection is busy past pool_wait_ms the caller gets ok=false ("pool exhausted")
 // instead of blocking, the breaker stays closed, and the pool serves again once one is free.
-TEST_F(RedisPoolTest, ExhaustedPoolFailsInsteadOfBlocking) {
+TEST_F(RedisServerTest, ExhaustedPoolFailsInsteadOfBlocking) {
   RedisConfig config = Config();
   config.pool_size = 1;
   config.command_timeout_ms = 5000;
@@ -405,6 +435,96 @@ TEST_F(RedisPoolTest, ExhaustedPoolFailsInsteadOfBlocking) {
   EXPECT_TRUE(held.reply.is_nil());  // BLPOP timed out on the server side
   EXPECT_TRUE(pool.Ping());
   EXPECT_EQ(pool.stats().connects, 1);
+}
+
+// Many threads share two connections: every reply reaches the call that asked for it, and the
+// calls went out in batches no larger than what was in flight.
+TEST_F(RedisServerTest, PipelineRepliesReachTheirOwnCallers) {
+  RedisConfig config = Config();
+  config.pool_size = 2;
+  config.command_timeout_ms = 10'000;  // exactness under load, not timeouts
+  RedisPipeline pipeline(config);
+  constexpr int kThreads = 32;
+  constexpr int kPerThread = 300;
+
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string mine = std::to_string(t) + "-" + std::to_string(i);
+        const CommandResult r = pipeline.Command({"ECHO", mine});
+        if (!r.ok || !r.reply.is_string() || r.reply.str != mine) mismatches.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_EQ(mismatches.load(), 0);
+  const RedisStats stats = pipeline.stats();
+  EXPECT_EQ(stats.commands, kThreads * kPerThread);
+  EXPECT_GE(stats.writes, 1);
+  EXPECT_LE(stats.writes, stats.commands);
+  EXPECT_EQ(stats.connects, 2);
+  EXPECT_EQ(stats.command_failures, 0);
+}
+
+// At max_in_flight calls on a connection the next call fails at once ("overloaded") instead of
+// queueing behind a stalled Redis; the calls already sent still get their replies.
+TEST_F(RedisServerTest, FullPipelineRefusesInsteadOfQueueing) {
+  RedisConfig config = Config();
+  config.pool_size = 1;
+  config.max_in_flight = 1;
+  config.command_timeout_ms = 10'000;
+  RedisPipeline pipeline(config);
+  ASSERT_TRUE(pipeline.Ping());
+  server_->Pause();
+
+  CommandResult first;
+  std::thread sender([&] { first = pipeline.Command({"INCR", "n"}); });
+  while (pipeline.stats().commands < 2) std::this_thread::sleep_for(milliseconds(1));
+
+  const Clock::time_point start = Clock::now();
+  const CommandResult refused = pipeline.Command({"PING"});
+  EXPECT_FALSE(refused.ok);
+  EXPECT_TRUE(Contains(refused.error, "overloaded")) << refused.error;
+  EXPECT_LT(Since(start), milliseconds(1000));
+  EXPECT_EQ(pipeline.stats().overloaded, 1);
+
+  server_->Resume();
+  sender.join();
+  ASSERT_TRUE(first.ok) << first.error;
+  EXPECT_EQ(first.reply.integer, 1);
+}
+
+// Redis killed with calls in flight: each of them fails as soon as the connection drops, long
+// before its timeout, with an error that says the outcome is unknown (a transport failure).
+TEST_F(RedisServerTest, PipelineFailsCallsInFlightWhenRedisDies) {
+  RedisConfig config = Config();
+  config.pool_size = 1;
+  config.command_timeout_ms = 30'000;
+  RedisPipeline pipeline(config);
+  ASSERT_TRUE(pipeline.Ping());
+  server_->Pause();
+
+  constexpr int kCalls = 8;
+  std::vector<CommandResult> results(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] { results[i] = pipeline.Command({"INCR", "n"}); });
+  }
+  while (pipeline.stats().commands < kCalls + 1) std::this_thread::sleep_for(milliseconds(1));
+  const Clock::time_point start = Clock::now();
+  server_->Kill();
+  for (std::thread& t : threads) t.join();
+
+  EXPECT_LT(Since(start), milliseconds(5000));  // not the 30 s timeout
+  for (const CommandResult& r : results) {
+    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.error.empty());
+  }
+  EXPECT_EQ(pipeline.stats().command_failures, kCalls);
 }
 
 }  // namespace

@@ -1,0 +1,202 @@
+#include "origin/store/redis_client.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <csignal>
+#include <mutex>
+#include <utility>
+
+namespace stockgate::store {
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+timeval ToTimeval(int ms) {
+  // hiredis treats a zero timeout as "already expired"; one millisecond is the floor.
+  const int clamped = std::max(ms, 1);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(clamped / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((clamped % 1000) * 1000);
+  return tv;
+}
+
+bool IsNoscript(const Reply& reply) {
+  return reply.is_error() && reply.str.compare(0, 8, "NOSCRIPT") == 0;
+}
+
+void AppendNumber(std::string* out, std::size_t n) {
+  char digits[24];
+  int len = 0;
+  do {
+    digits[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (len > 0) out->push_back(digits[--len]);
+}
+
+}  // namespace
+
+Script::Script(std::string name, std::string source)
+    : name_(std::move(name)), source_(std::move(source)) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(source_.data(), source_.size(), digest, &length, EVP_sha1(), nullptr) != 1) {
+    return;  // leaves sha1_ empty: EVALSHA then fails with a Redis error reply, never silently
+  }
+  sha1_.reserve(size_t{2} * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    sha1_.push_back(kHexDigits[digest[i] >> 4]);
+    sha1_.push_back(kHexDigits[digest[i] & 0xf]);
+  }
+}
+
+void IgnoreSigpipe() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (sigaction(SIGPIPE, nullptr, &current) != 0) return;
+    // A handler the program installed itself is left alone; it already keeps the process alive.
+    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, nullptr);
+  });
+}
+
+RedisConfig Normalized(RedisConfig config) {
+  config.pool_size = std::max(config.pool_size, 1);
+  config.connect_timeout_ms = std::max(config.connect_timeout_ms, 1);
+  config.command_timeout_ms = std::max(config.command_timeout_ms, 1);
+  config.retry_backoff_ms = std::max(config.retry_backoff_ms, 0);
+  if (config.pool_wait_ms < 0) config.pool_wait_ms = config.command_timeout_ms;
+  config.max_in_flight = std::max(config.max_in_flight, 1);
+  return config;
+}
+
+redisContext* ConnectRedis(const RedisConfig& config, std::string* error) {
+  redisContext* c = redisConnectWithTimeout(config.host.c_str(), config.port,
+                                            ToTimeval(config.connect_timeout_ms));
+  const std::string where = config.host + ":" + std::to_string(config.port);
+  if (c == nullptr) {
+    *error = "connect to " + where + ": out of memory";
+  } else if (c->err != 0) {
+    *error = "connect to " + where + ": " + c->errstr;
+  } else if (redisSetTimeout(c, ToTimeval(config.command_timeout_ms)) != REDIS_OK) {
+    *error = "set timeout on " + where + ": " + c->errstr;
+  } else {
+    // Detects a peer that vanished without a FIN (host down, network partition) on idle
+    // connections.
+    redisEnableKeepAlive(c);
+    return c;
+  }
+  if (c != nullptr) redisFree(c);
+  return nullptr;
+}
+
+Reply ConvertReply(const redisReply& r) {
+  Reply out;
+  switch (r.type) {
+    case REDIS_REPLY_NIL:
+      out.type = Reply::Type::kNil;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r.integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r.elements);
+      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(ConvertReply(*r.element[i]));
+      break;
+    default:
+      // hiredis 0.14 parses RESP2 only, so this is unreachable; surface it rather than guess.
+      out.type = Reply::Type::kError;
+      out.str = "ERR unknown hiredis reply type " + std::to_string(r.type);
+      break;
+  }
+  return out;
+}
+
+std::string EncodeCommand(const std::vector<std::string>& argv) {
+  std::size_t size = 16;
+  for (const std::string& arg : argv) size += arg.size() + 16;
+  std::string out;
+  out.reserve(size);
+  out.push_back('*');
+  AppendNumber(&out, argv.size());
+  out += "\r\n";
+  for (const std::string& arg : argv) {
+    out.push_back('$');
+    AppendNumber(&out, arg.size());
+    out += "\r\n";
+    out += arg;
+    out += "\r\n";
+  }
+  return out;
+}
+
+CommandResult RedisClient::Eval(const Script& script, const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args) {
+  std::vector<std::string> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.emplace_back("EVALSHA");
+  argv.push_back(script.sha1());
+  argv.push_back(std::to_string(keys.size()));
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+
+  CommandResult result = Command(argv);
+  if (!result.ok || !IsNoscript(result.reply)) return result;
+  // The script cache is empty after a Redis restart or SCRIPT FLUSH: load it and run it again.
+  Count(counters_.noscript_reloads);
+  CommandResult load = Command({"SCRIPT", "LOAD", script.source()});
+  if (!load.ok || load.reply.is_error()) return load;  // e.g. "ERR Error compiling script"
+  if (!load.reply.is_string() || load.reply.str != script.sha1()) {
+    result.reply = Reply{};
+    result.reply.type = Reply::Type::kError;
+    result.reply.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load.reply.str +
+                       ", expected " + script.sha1();
+    return result;
+  }
+  return Command(argv);
+}
+
+RedisClient::Stats RedisClient::stats() const {
+  const auto get = [](const std::atomic<long long>& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  Stats s;
+  s.connects = get(counters_.connects);
+  s.connect_failures = get(counters_.connect_failures);
+  s.command_failures = get(counters_.command_failures);
+  s.noscript_reloads = get(counters_.noscript_reloads);
+  s.pool_exhausted = get(counters_.pool_exhausted);
+  s.overloaded = get(counters_.overloaded);
+  s.fast_failures = get(counters_.fast_failures);
+  s.writes = get(counters_.writes);
+  s.commands = get(counters_.commands);
+  return s;
+}
+
+bool RedisClient::Ping() {
+  const CommandResult r = Command({"PING"});
+  return r.ok && r.reply.is_status() && r.reply.str == "PONG";
+}
+
+}  // namespace stockgate::store

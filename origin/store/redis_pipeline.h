@@ -1,0 +1,71 @@
+// RedisPipeline: a few Redis connections shared by every caller, for the origin's request path.
+// Each connection has one I/O thread that sends, in one write, every call queued since its last
+// write, and hands each reply to its call in order (Redis answers a connection's commands in the
+// order it read them). Calls in flight at the same moment thus share round trips, and because
+// Redis with `appendfsync always` fsyncs once per event-loop pass for all the writes of that pass,
+// they share the fsync too: group commit without a batch API. No call may block Redis or hold
+// connection state (BLPOP, MULTI, SUBSCRIBE): the connection is shared. RedisPool serves those.
+//
+// Fail-fast contract, as RedisPool's: a call waits at most command_timeout_ms after it is queued.
+// If the oldest call on a connection has no reply by then, Redis counts as stalled: every call on
+// that connection fails (outcome unknown: the client retries with the same key), the connection
+// is closed, and the breaker refuses every call at once for retry_backoff_ms; then one call probes
+// (on a new connection) while the others keep failing fast, and its reply closes the breaker. A
+// connection Redis closes while nothing is in flight (a restart between calls) is replaced
+// quietly, failing no call.
+#ifndef STOCKGATE_ORIGIN_STORE_REDIS_PIPELINE_H_
+#define STOCKGATE_ORIGIN_STORE_REDIS_PIPELINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "origin/store/redis_client.h"
+
+namespace stockgate::store {
+
+class RedisPipeline final : public RedisClient {
+ public:
+  // Starts pool_size connections' I/O threads; each connects when its first call comes.
+  explicit RedisPipeline(RedisConfig config);
+  // Fails whatever is still queued or in flight and joins the I/O threads.
+  ~RedisPipeline() override;
+  RedisPipeline(const RedisPipeline&) = delete;
+  RedisPipeline& operator=(const RedisPipeline&) = delete;
+
+  CommandResult Command(const std::vector<std::string>& argv) override;
+  const RedisConfig& config() const { return config_; }
+
+ private:
+  struct Call;
+  class Connection;
+  using Clock = std::chrono::steady_clock;
+  enum class Breaker { kClosed, kOpen, kProbing };
+
+  // Empty when the call may go on (and marks it the probe when the breaker is half open); else
+  // why it fails now.
+  std::string Admit(Call& call);
+  // A transport failure: every call is refused for retry_backoff_ms.
+  void Trip(const std::string& error);
+  // A reply to the probe: Redis answers again.
+  void ProbeAnswered();
+  // Whether calls accepted earlier may still be sent: not while the breaker is open, unless the
+  // batch carries the probe.
+  std::string Refusal(bool has_probe);
+
+  const RedisConfig config_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::atomic<unsigned> next_{0};  // round robin over connections_
+
+  std::mutex breaker_mu_;
+  Breaker breaker_ = Breaker::kClosed;
+  Clock::time_point retry_at_{};  // while kOpen: no probe before this
+  std::string last_error_;        // the failure that opened the breaker
+};
+
+}  // namespace stockgate::store
+
+#endif  // STOCKGATE_ORIGIN_STORE_REDIS_PIPELINE_H_
