@@ -47,32 +47,6 @@ bool SameRequest(const ReservationView& stored, const ReservationRequest& reques
          stored.confirm == request.confirm;
 }
 
-// Applies one event to counters by the replay rules; the one place those rules are written.
-void ApplyOp(StockCounters& c, LedgerOp op, std::int64_t qty) {
-  switch (op) {
-    case LedgerOp::kSet:
-    case LedgerOp::kAdjust:
-      c.on_hand += qty;
-      break;
-    case LedgerOp::kReserve:
-      c.reserved += qty;
-      break;
-    case LedgerOp::kConfirm:
-      c.reserved -= qty;
-      c.on_hand -= qty;
-      c.sold += qty;
-      break;
-    case LedgerOp::kRelease:
-    case LedgerOp::kExpire:
-      c.reserved -= qty;
-      break;
-    case LedgerOp::kReturn:
-      c.on_hand += qty;
-      c.sold -= qty;
-      break;
-  }
-}
-
 bool CountersValid(const StockCounters& c) {
   return c.reserved >= 0 && c.reserved <= c.on_hand && c.sold >= 0;
 }
@@ -107,6 +81,24 @@ StockResult FailStock(Code code, std::string message) {
 }
 
 }  // namespace
+
+StockCounters DeltaOf(LedgerOp op, std::int64_t qty) {
+  switch (op) {
+    case LedgerOp::kSet:
+    case LedgerOp::kAdjust:
+      return {qty, 0, 0};
+    case LedgerOp::kReserve:
+      return {0, qty, 0};
+    case LedgerOp::kConfirm:
+      return {-qty, -qty, qty};
+    case LedgerOp::kRelease:
+    case LedgerOp::kExpire:
+      return {0, -qty, 0};
+    case LedgerOp::kReturn:
+      return {qty, 0, -qty};
+  }
+  return {};
+}
 
 std::string_view ReservationStatusName(ReservationStatus status) {
   switch (status) {
@@ -513,7 +505,7 @@ ReplayResult InventoryModel::Replay(const std::vector<LedgerEvent>& events) {
       return fail("before is " + Str(e.before) + ", replayed available is " +
                   Str(c.on_hand - c.reserved));
     }
-    ApplyOp(c, e.op, e.qty);
+    c += DeltaOf(e.op, e.qty);
     if (e.after != c.on_hand - c.reserved) {
       return fail("after is " + Str(e.after) + ", replayed available is " +
                   Str(c.on_hand - c.reserved));
@@ -546,7 +538,7 @@ void InventoryModel::Apply(std::int64_t sku, std::string_view ref, LedgerOp op, 
   Sku& s = skus_.at(sku);
   StockCounters c{s.on_hand, s.reserved, s.sold};
   const std::int64_t before = c.on_hand - c.reserved;
-  ApplyOp(c, op, qty);
+  c += DeltaOf(op, qty);
   // Callers check every precondition first; a violation here is a bug in the model.
   assert(CountersValid(c));
   s.on_hand = c.on_hand;

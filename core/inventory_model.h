@@ -97,8 +97,25 @@ struct StockCounters {
   std::int64_t on_hand = 0;
   std::int64_t reserved = 0;
   std::int64_t sold = 0;
+  std::int64_t available() const { return on_hand - reserved; }
+  StockCounters& operator+=(const StockCounters& d) {
+    on_hand += d.on_hand;
+    reserved += d.reserved;
+    sold += d.sold;
+    return *this;
+  }
+  StockCounters& operator-=(const StockCounters& d) {
+    on_hand -= d.on_hand;
+    reserved -= d.reserved;
+    sold -= d.sold;
+    return *this;
+  }
   friend bool operator==(const StockCounters&, const StockCounters&) = default;
 };
+
+// What one ledger event adds to a SKU's counters: the replay rules above, written once here.
+// (The Lua scripts apply the same rules and are held to the model by the model-based test.)
+StockCounters DeltaOf(LedgerOp op, std::int64_t qty);
 
 struct ReplayResult {
   bool ok = true;

@@ -101,6 +101,17 @@ class InventoryModelTest : public ::testing::Test {
 };
 
 // The wire names of statuses and ledger ops are exactly the documented strings.
+// The replay rules of the ledger, as the model's header states them.
+TEST(DeltaTest, FollowsReplayRules) {
+  EXPECT_EQ(DeltaOf(LedgerOp::kSet, -4), (StockCounters{-4, 0, 0}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kAdjust, 3), (StockCounters{3, 0, 0}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kReserve, 2), (StockCounters{0, 2, 0}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kConfirm, 2), (StockCounters{-2, -2, 2}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kRelease, 2), (StockCounters{0, -2, 0}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kExpire, 2), (StockCounters{0, -2, 0}));
+  EXPECT_EQ(DeltaOf(LedgerOp::kReturn, 2), (StockCounters{2, 0, -2}));
+}
+
 TEST(InventoryModelNamesTest, StatusAndOpNames) {
   EXPECT_EQ(ReservationStatusName(Status::kReserved), "reserved");
   EXPECT_EQ(ReservationStatusName(Status::kConfirmed), "confirmed");

@@ -9,6 +9,7 @@
 namespace stockgate::sync {
 namespace {
 
+using store::LedgerRecord;
 using store::OutboxEntry;
 
 constexpr int kDuplicateRetries = 5;
@@ -50,24 +51,6 @@ std::size_t Utf8Length(std::string_view s, std::size_t i) {
 
 }  // namespace
 
-CounterDelta DeltaOf(core::LedgerOp op, std::int64_t qty) {
-  switch (op) {
-    case core::LedgerOp::kSet:
-    case core::LedgerOp::kAdjust:
-      return {qty, 0, 0};
-    case core::LedgerOp::kReserve:
-      return {0, qty, 0};
-    case core::LedgerOp::kConfirm:
-      return {-qty, -qty, qty};
-    case core::LedgerOp::kRelease:
-    case core::LedgerOp::kExpire:
-      return {0, -qty, 0};
-    case core::LedgerOp::kReturn:
-      return {qty, 0, -qty};
-  }
-  return {};
-}
-
 std::string SafeText(std::string_view text, std::size_t max_bytes) {
   std::string out;
   for (std::size_t i = 0; i < text.size();) {
@@ -105,15 +88,15 @@ class Batch {
     retry_ = false;
     WriteResult result;
     if (!Exec("START TRANSACTION", &result)) return result;
-    std::vector<const OutboxEntry*> ledger;
+    std::vector<const LedgerRecord*> ledger;
     std::vector<const OutboxEntry*> stocks;
     std::vector<const OutboxEntry*> reservations;
     for (const OutboxEntry& e : entries_) {
-      if (e.kind == OutboxEntry::Kind::kLedger) ledger.push_back(&e);
-      if (e.kind == OutboxEntry::Kind::kStock) stocks.push_back(&e);
-      if (e.kind == OutboxEntry::Kind::kReservation) reservations.push_back(&e);
+      for (const LedgerRecord& event : e.events) ledger.push_back(&event);
+      if (e.stock) stocks.push_back(&e);
+      if (e.reservation) reservations.push_back(&e);
     }
-    std::vector<const OutboxEntry*> fresh;
+    std::vector<const LedgerRecord*> fresh;
     if (!InsertLedger(ledger, &fresh, &result) || !ApplyCounters(fresh, &result) ||
         !ApplyStocks(stocks, &result) || !ApplyReservations(reservations, &result) ||
         !Exec("COMMIT", &result)) {
@@ -141,8 +124,8 @@ class Batch {
   }
 
   // Inserts the events; on a duplicate, rolls back to inserting only those not there yet.
-  bool InsertLedger(const std::vector<const OutboxEntry*>& ledger,
-                    std::vector<const OutboxEntry*>* fresh, WriteResult* result) {
+  bool InsertLedger(const std::vector<const LedgerRecord*>& ledger,
+                    std::vector<const LedgerRecord*>* fresh, WriteResult* result) {
     if (ledger.empty()) return true;
     const history::QueryResult all = conn_.Query(InsertSql(ledger));
     if (all.ok) {
@@ -158,7 +141,7 @@ class Batch {
     // A replay. The failed statement changed nothing; find what is already there (locking
     // those rows) and insert the rest.
     std::string ids;
-    for (const OutboxEntry* e : ledger) {
+    for (const LedgerRecord* e : ledger) {
       if (!ids.empty()) ids += ',';
       ids += N(e->id.Packed());
     }
@@ -170,22 +153,22 @@ class Batch {
     }
     std::set<std::string> present;
     for (const history::Row& row : last_.rows) present.insert(row[0].value_or(""));
-    for (const OutboxEntry* e : ledger) {
+    for (const LedgerRecord* e : ledger) {
       if (!present.count(N(e->id.Packed()))) fresh->push_back(e);
     }
     return fresh->empty() || Exec(InsertSql(*fresh), result);
   }
 
-  std::string InsertSql(const std::vector<const OutboxEntry*>& events) {
+  std::string InsertSql(const std::vector<const LedgerRecord*>& events) {
     std::string sql =
         "INSERT INTO inventory_history (event_id, sku, ref, op, qty, before_available, "
         "after_available, actor, reason, time_ms, version) VALUES ";
     bool first = true;
-    for (const OutboxEntry* e : events) {
-      const store::LedgerRecord& l = e->ledger;
+    for (const LedgerRecord* e : events) {
+      const LedgerRecord& l = *e;
       sql += first ? "(" : ",(";
       first = false;
-      sql += N(e->id.Packed());
+      sql += N(l.id.Packed());
       sql += ',';
       sql += N(l.sku);
       sql += ',';
@@ -213,21 +196,18 @@ class Batch {
 
   // The inventory counters move by the new events only, summed per SKU (additions commute, so
   // batches of different consumers may commit in any order).
-  bool ApplyCounters(const std::vector<const OutboxEntry*>& fresh, WriteResult* result) {
+  bool ApplyCounters(const std::vector<const LedgerRecord*>& fresh, WriteResult* result) {
     struct Sum {
-      CounterDelta delta;
+      core::StockCounters delta;
       std::int64_t version = 0;
       std::int64_t time_ms = 0;
     };
     std::map<std::int64_t, Sum> by_sku;
-    for (const OutboxEntry* e : fresh) {
-      Sum& s = by_sku[e->ledger.sku];
-      const CounterDelta d = DeltaOf(e->ledger.op, e->ledger.qty);
-      s.delta.on_hand += d.on_hand;
-      s.delta.reserved += d.reserved;
-      s.delta.sold += d.sold;
-      s.version = std::max(s.version, e->ledger.version);
-      s.time_ms = std::max(s.time_ms, e->ledger.time_ms);
+    for (const LedgerRecord* e : fresh) {
+      Sum& s = by_sku[e->sku];
+      s.delta += core::DeltaOf(e->op, e->qty);
+      s.version = std::max(s.version, e->version);
+      s.time_ms = std::max(s.time_ms, e->time_ms);
     }
     if (by_sku.empty()) return true;
     std::string sql =
@@ -257,8 +237,8 @@ class Batch {
     for (const OutboxEntry* e : stocks) {
       sql += first ? "(" : ",(";
       first = false;
-      Put(&sql, e->stock.sku, ",", e->stock.limit, ",", e->id.Packed(), ",", e->stock.version, ",",
-          e->stock.time_ms, ")");
+      Put(&sql, e->stock->sku, ",", e->stock->limit, ",", e->id.Packed(), ",", e->stock->version,
+          ",", e->stock->time_ms, ")");
     }
     sql +=
         " ON DUPLICATE KEY UPDATE per_customer_limit = IF(VALUES(limit_event) > limit_event, "
@@ -275,7 +255,7 @@ class Batch {
         "expires_at_ms, created_at_ms, updated_at_ms, last_event) VALUES ";
     bool first = true;
     for (const OutboxEntry* e : records) {
-      const core::ReservationView& r = e->reservation;
+      const core::ReservationView& r = *e->reservation;
       sql += first ? "(" : ",(";
       first = false;
       sql += conn_.Quote(SafeText(r.order_id, 64));

@@ -1,8 +1,8 @@
 // HistoryWriter: writes a batch of outbox entries to MariaDB in one transaction, exactly once.
-// Ledger events go to inventory_history keyed by their event id; only events that were not there
-// yet move the inventory counters (the replay rules), so a batch replayed after a crash, or
-// delivered to two consumers, changes nothing the second time. Stock and reservation records
-// are applied only when newer than what the row holds, so their order across batches and
+// The ledger events of the entries go to inventory_history keyed by their event id; only events
+// that were not there yet move the inventory counters (the replay rules), so a batch replayed after
+// a crash, or delivered to two consumers, changes nothing the second time. Stock and reservation
+// records are applied only when newer than what the row holds, so their order across batches and
 // consumers does not matter.
 #ifndef STOCKGATE_SYNC_HISTORY_WRITER_H_
 #define STOCKGATE_SYNC_HISTORY_WRITER_H_
@@ -24,14 +24,6 @@ struct WriteResult {
   std::int64_t duplicates = 0;  // ledger events already there (a replay)
   std::int64_t records = 0;     // stock and reservation records applied (or found older)
 };
-
-// The counters a ledger event moves, by the replay rules.
-struct CounterDelta {
-  std::int64_t on_hand = 0;
-  std::int64_t reserved = 0;
-  std::int64_t sold = 0;
-};
-CounterDelta DeltaOf(core::LedgerOp op, std::int64_t qty);
 
 // The text as valid UTF-8 of at most max_bytes (invalid bytes become '?', cut at a character
 // boundary), so a strict-mode column never refuses a batch.

@@ -1,4 +1,4 @@
-// HistoryWriter's rules without Redis: the replay deltas, text made safe for strict columns, and
+// HistoryWriter's rules without Redis: text made safe for strict columns, and
 // against a real MariaDB a batch written twice changes nothing the second time while records
 // applied out of order keep the newest.
 #include "sync/history_writer.h"
@@ -17,20 +17,6 @@ namespace {
 
 using core::LedgerOp;
 using store::OutboxEntry;
-
-// The replay rules of the ledger, as the core model states them.
-TEST(DeltaTest, FollowsReplayRules) {
-  auto same = [](CounterDelta d, std::int64_t on_hand, std::int64_t reserved, std::int64_t sold) {
-    return d.on_hand == on_hand && d.reserved == reserved && d.sold == sold;
-  };
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kSet, -4), -4, 0, 0));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kAdjust, 3), 3, 0, 0));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kReserve, 2), 0, 2, 0));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kConfirm, 2), -2, -2, 2));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kRelease, 2), 0, -2, 0));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kExpire, 2), 0, -2, 0));
-  EXPECT_TRUE(same(DeltaOf(LedgerOp::kReturn, 2), 2, 0, -2));
-}
 
 // Invalid UTF-8 becomes '?', and cuts fall on character boundaries.
 TEST(SafeTextTest, ValidUtf8WithinBound) {
@@ -65,22 +51,23 @@ class WriterTest : public ::testing::Test {
     EXPECT_TRUE(r.ok) << r.error;
     return r.ok && !r.rows.empty() ? r.rows[0][0].value_or("NULL") : "";
   }
+  // An entry carrying one ledger event.
   static OutboxEntry Ledger(std::uint64_t ms, std::int64_t sku, LedgerOp op, std::int64_t qty,
                             std::int64_t version) {
     OutboxEntry e;
     e.id = {ms, 0};
-    e.kind = OutboxEntry::Kind::kLedger;
-    e.ledger = {sku, "o", op, qty, 0, 0, "svc", "", static_cast<std::int64_t>(ms), version};
+    e.events.push_back(
+        {e.id, sku, "o", op, qty, 0, 0, "svc", "", static_cast<std::int64_t>(ms), version});
     return e;
   }
   static OutboxEntry Hold(std::uint64_t ms, core::ReservationStatus status) {
     OutboxEntry e;
     e.id = {ms, 0};
-    e.kind = OutboxEntry::Kind::kReservation;
-    e.reservation.order_id = "o";
-    e.reservation.status = status;
-    e.reservation.items = {{1, 2}};
-    e.reservation.updated_at_ms = static_cast<std::int64_t>(ms);
+    core::ReservationView& r = e.reservation.emplace();
+    r.order_id = "o";
+    r.status = status;
+    r.items = {{1, 2}};
+    r.updated_at_ms = static_cast<std::int64_t>(ms);
     return e;
   }
 
@@ -92,7 +79,7 @@ class WriterTest : public ::testing::Test {
 testing::MariaDbServer* WriterTest::server_ = nullptr;
 
 // The second write of the same batch inserts nothing and leaves the counters alone; a batch that
-// overlaps half of it inserts only the new half.
+// overlaps half of it inserts only the new half. An entry's several events go in together.
 TEST_F(WriterTest, ReplayIsIdempotent) {
   const std::vector<OutboxEntry> batch = {Ledger(10, 1, LedgerOp::kSet, 10, 1),
                                           Ledger(11, 1, LedgerOp::kReserve, 3, 2),
@@ -112,6 +99,15 @@ TEST_F(WriterTest, ReplayIsIdempotent) {
   EXPECT_EQ(One("SELECT CONCAT_WS(',', on_hand, reserved, sold, version) FROM inventory"),
             "8,0,2,4");
   EXPECT_EQ(One("SELECT COUNT(*) FROM inventory_history"), "4");
+
+  OutboxEntry sale = Ledger(14, 1, LedgerOp::kReserve, 2, 5);
+  sale.events.push_back({{14, 1}, 1, "o", LedgerOp::kConfirm, 2, 0, 0, "svc", "", 14, 6});
+  r = WriteBatch(*conn_, {sale});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.inserted, 2);
+  EXPECT_EQ(WriteBatch(*conn_, {sale}).duplicates, 2);
+  EXPECT_EQ(One("SELECT CONCAT_WS(',', on_hand, reserved, sold, version) FROM inventory"),
+            "6,0,4,6");
 }
 
 // Reservation and stock records applied newest-first end with the newest values.
@@ -122,11 +118,10 @@ TEST_F(WriterTest, NewestRecordWinsWhateverTheOrder) {
             "confirmed,20," + std::to_string(store::StreamId{20, 0}.Packed()));
   OutboxEntry newer;
   newer.id = {30, 0};
-  newer.kind = OutboxEntry::Kind::kStock;
-  newer.stock = {1, 5, 7, 30};
+  newer.stock = store::StockRecord{1, 5, 7, 30};
   OutboxEntry older = newer;
   older.id = {25, 0};
-  older.stock = {1, 2, 6, 25};
+  older.stock = store::StockRecord{1, 2, 6, 25};
   ASSERT_TRUE(WriteBatch(*conn_, {newer}).ok);
   ASSERT_TRUE(WriteBatch(*conn_, {older}).ok);
   EXPECT_EQ(One("SELECT CONCAT_WS(',', per_customer_limit, version) FROM inventory WHERE sku = 1"),
@@ -136,8 +131,8 @@ TEST_F(WriterTest, NewestRecordWinsWhateverTheOrder) {
 // Text that would break a strict-mode column (too long, invalid UTF-8) is made safe, not refused.
 TEST_F(WriterTest, OddTextDoesNotStallTheBatch) {
   OutboxEntry e = Ledger(40, 2, LedgerOp::kSet, 1, 1);
-  e.ledger.actor = std::string(400, 'a') + "\xff";
-  e.ledger.reason = "bad \xc3 byte";
+  e.events[0].actor = std::string(400, 'a') + "\xff";
+  e.events[0].reason = "bad \xc3 byte";
   const WriteResult r = WriteBatch(*conn_, {e});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(One("SELECT LENGTH(actor) FROM inventory_history"), "255");

@@ -16,13 +16,6 @@ using history::MariaDbConnection;
 using history::QueryResult;
 using store::OutboxEntry;
 
-void Add(Counters* c, core::LedgerOp op, std::int64_t qty) {
-  const CounterDelta d = DeltaOf(op, qty);
-  c->on_hand += d.on_hand;
-  c->reserved += d.reserved;
-  c->sold += d.sold;
-}
-
 std::string Show(const Counters& c) {
   std::ostringstream out;
   out << "on_hand " << c.on_hand << ", reserved " << c.reserved << ", sold " << c.sold;
@@ -35,7 +28,7 @@ bool FoldSums(const QueryResult& r, std::map<std::int64_t, Counters>* out) {
   for (const history::Row& row : r.rows) {
     const auto op = core::LedgerOpFromName(row[1].value_or(""));
     if (!op) return false;
-    Add(&(*out)[history::IntOf(row[0])], *op, history::IntOf(row[2]));
+    (*out)[history::IntOf(row[0])] += core::DeltaOf(*op, history::IntOf(row[2]));
   }
   return true;
 }
@@ -116,7 +109,7 @@ CheckReport Check(store::RedisPool& redis, const std::string& prefix,
   }
   std::vector<std::int64_t> stream_ids;
   for (const OutboxEntry& e : audit.entries) {
-    if (e.kind == OutboxEntry::Kind::kLedger) stream_ids.push_back(e.id.Packed());
+    for (const store::LedgerRecord& event : e.events) stream_ids.push_back(event.id.Packed());
   }
   std::string error;
   auto conn = MariaDbConnection::Open(mysql, true, &error);
@@ -133,9 +126,11 @@ CheckReport Check(store::RedisPool& redis, const std::string& prefix,
 
   std::map<std::int64_t, Counters> ledger = db.history_upto;
   for (const OutboxEntry& e : audit.entries) {
-    if (e.kind != OutboxEntry::Kind::kLedger || db.present.count(e.id.Packed())) continue;
-    Add(&ledger[e.ledger.sku], e.ledger.op, e.ledger.qty);
-    ++report.stream_events;
+    for (const store::LedgerRecord& event : e.events) {
+      if (db.present.count(event.id.Packed())) continue;
+      ledger[event.sku] += core::DeltaOf(event.op, event.qty);
+      ++report.stream_events;
+    }
   }
   std::map<std::int64_t, Counters> redis_counters;
   for (const store::AuditSku& s : audit.skus) {

@@ -12,18 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "core/inventory_model.h"
 #include "origin/history/mysql_config.h"
 #include "origin/store/redis_pool.h"
 #include "sync/history_writer.h"
 
 namespace stockgate::sync {
 
-struct Counters {
-  std::int64_t on_hand = 0;
-  std::int64_t reserved = 0;
-  std::int64_t sold = 0;
-  friend bool operator==(const Counters&, const Counters&) = default;
-};
+using Counters = core::StockCounters;
 
 struct Drift {
   enum class Kind {

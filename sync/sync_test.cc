@@ -441,6 +441,36 @@ TEST_F(SyncTest, EntriesOfALostReadReplyAreReadAgainAfterARedisError) {
   ExpectMirrorsModel(work.model());
 }
 
+// A stream still holding an entry of the earlier format (one entry per ledger event) is not
+// misread: sync writes the new entries around it, leaves it pending with a message that says
+// what it is, and check reports it.
+TEST_F(SyncTest, EntriesOfTheEarlierFormatAreRefusedAndReported) {
+  ASSERT_TRUE(pool_
+                  ->Command({"XADD", "sg:ledger", "*",       "kind",  "ledger", "sku",    "9",
+                             "ref",  "",          "op",      "set",   "qty",    "5",      "before",
+                             "0",    "after",     "5",       "actor", "a",      "reason", "",
+                             "time", "1",         "version", "1"})
+                  .ok);
+  Workload work(*store_, 9);
+  work.Run(100);
+  Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
+  const auto only_the_old_one_left = [&] {
+    const store::Outbox::Backlog b = outbox_->Measure();
+    return b.ok && b.undelivered == 0 && b.pending == 1;
+  };
+  for (int i = 0; i < 500 && !only_the_old_one_left(); ++i) ingester.RunOnce();
+  ASSERT_TRUE(only_the_old_one_left()) << "the old entry stays, unacknowledged";
+  EXPECT_NE(ingester.last_error().find("earlier outbox format"), std::string::npos)
+      << ingester.last_error();
+  EXPECT_GE(ingester.TakeStats().malformed, 1);
+  EXPECT_EQ(Sql("SELECT COUNT(*) FROM inventory_history WHERE sku = 9").rows[0][0], "0");
+  const CheckReport check = Check(*pool_, "sg", mysql_, work.now());
+  ASSERT_TRUE(check.ok) << check.error;
+  ASSERT_EQ(check.drifts.size(), 1u);
+  EXPECT_EQ(check.drifts[0].kind, Drift::Kind::kMalformedEntry);
+  EXPECT_NE(check.drifts[0].Describe().find("earlier outbox format"), std::string::npos);
+}
+
 // stockgate-sync killed with SIGKILL again and again while events stream in, and restarted each
 // time under a new consumer name: no event is lost or duplicated.
 TEST_F(SyncTest, SigkillMidStreamLosesAndDuplicatesNothing) {

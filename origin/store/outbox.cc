@@ -1,5 +1,6 @@
 #include "origin/store/outbox.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <optional>
@@ -27,6 +28,7 @@ class Fields {
       values_[list.elements[i].str] = list.elements[i + 1].str;
     }
   }
+  bool Has(const char* name) const { return values_.count(name) != 0; }
   std::string Str(const char* name) {
     const auto it = values_.find(name);
     if (it == values_.end()) return Fail(name, "missing"), std::string();
@@ -109,44 +111,94 @@ std::string FormatItemsField(const std::vector<core::Item>& items) {
   return out;
 }
 
+namespace {
+
+// "on_hand:reserved:sold:version" of a SKU after a change.
+struct After {
+  core::StockCounters counters;
+  std::int64_t version = 0;
+};
+
+bool ParseAfter(std::string_view text, After* out) {
+  std::int64_t v[4];
+  for (int i = 0; i < 4; ++i) {
+    const auto colon = text.find(':');
+    if ((colon == std::string_view::npos) != (i == 3)) return false;
+    if (!ParseInt(text.substr(0, colon), &v[i])) return false;
+    text.remove_prefix(colon == std::string_view::npos ? text.size() : colon + 1);
+  }
+  *out = {{v[0], v[1], v[2]}, v[3]};
+  return true;
+}
+
+std::vector<std::string_view> Split(std::string_view text, char by) {
+  std::vector<std::string_view> parts;
+  while (!text.empty()) {
+    const auto at = text.find(by);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) break;
+    text.remove_prefix(at + 1);
+  }
+  return parts;
+}
+
+// The events of one SKU within a change, in order: `ops` applied one after the other, ending at
+// `after`. Each event's before/after available and version follow from the replay rules.
+void AppendEvents(const OutboxEntry& entry, std::int64_t sku,
+                  const std::vector<core::LedgerOp>& ops, std::int64_t qty, const After& after,
+                  const LedgerRecord& common,
+                  std::vector<std::pair<std::size_t, LedgerRecord>>* out, std::size_t first_slot,
+                  std::size_t stride) {
+  core::StockCounters state = after.counters;
+  for (const core::LedgerOp op : ops) state -= core::DeltaOf(op, qty);
+  std::int64_t version = after.version - static_cast<std::int64_t>(ops.size());
+  for (std::size_t k = 0; k < ops.size(); ++k) {
+    LedgerRecord e = common;
+    e.sku = sku;
+    e.op = ops[k];
+    e.qty = qty;
+    e.before = state.available();
+    state += core::DeltaOf(ops[k], qty);
+    e.after = state.available();
+    e.version = ++version;
+    const std::size_t slot = first_slot + k * stride;
+    e.id = {entry.id.ms, entry.id.seq + slot};
+    out->emplace_back(slot, std::move(e));
+  }
+}
+
+}  // namespace
+
 bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error) {
   if (!entry.is_array() || entry.elements.size() != 2 || !entry.elements[1].is_array()) {
     *error = "not a stream entry";
     return false;
   }
+  *out = OutboxEntry{};
   if (!StreamId::Parse(entry.elements[0].str, &out->id)) {
     *error = "bad entry id " + entry.elements[0].str;
     return false;
   }
   Fields f(entry.elements[1]);
-  const std::string kind = f.Str("kind");
-  if (kind == "ledger") {
-    out->kind = OutboxEntry::Kind::kLedger;
-    LedgerRecord& l = out->ledger;
-    l.sku = f.Int("sku");
-    l.ref = f.Str("ref");
-    const std::string op = f.Str("op");
-    if (const auto parsed = core::LedgerOpFromName(op)) {
-      l.op = *parsed;
-    } else {
-      f.Fail("op", "unknown");
-    }
-    l.qty = f.Int("qty");
-    l.before = f.Int("before");
-    l.after = f.Int("after");
-    l.actor = f.Str("actor");
-    l.reason = f.Str("reason");
-    l.time_ms = f.Int("time");
-    l.version = f.Int("version");
-  } else if (kind == "stock") {
-    out->kind = OutboxEntry::Kind::kStock;
-    out->stock.sku = f.Int("sku");
-    out->stock.limit = f.Int("limit");
-    out->stock.version = f.Int("version");
-    out->stock.time_ms = f.Int("time");
-  } else if (kind == "reservation") {
-    out->kind = OutboxEntry::Kind::kReservation;
-    core::ReservationView& r = out->reservation;
+  if (f.Has("kind")) {
+    *error =
+        "entry of the earlier outbox format (one entry per event, field kind): drain the stream "
+        "with the stockgate-sync that matches the origin that wrote it before upgrading (see "
+        "docs/operations.md, Upgrading)";
+    return false;
+  }
+  const std::string change = f.Str("change");
+  if (change != "order" && change != "stock" && change != "repair") {
+    f.Fail("change", change.empty() ? "missing" : "unknown");
+  }
+  LedgerRecord common;
+  common.actor = f.Str("actor");
+  common.reason = f.Str("reason");
+  common.time_ms = f.Int("time");
+  // (slot in the entry, event): the slot gives the event its id and its place in the stream.
+  std::vector<std::pair<std::size_t, LedgerRecord>> events;
+  if (change == "order") {
+    core::ReservationView& r = out->reservation.emplace();
     r.order_id = f.Str("order");
     if (const auto parsed = core::ReservationStatusFromName(f.Str("status"))) {
       r.status = *parsed;
@@ -160,11 +212,81 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
     r.expires_at_ms = f.Int("expires_at");
     r.created_at_ms = f.Int("created_at");
     r.updated_at_ms = f.Int("updated_at");
-  } else {
-    f.Fail("kind", kind.empty() ? "missing" : "unknown");
+    std::vector<core::LedgerOp> ops;
+    for (const std::string_view name : Split(f.Str("ops"), ',')) {
+      if (const auto op = core::LedgerOpFromName(name)) {
+        ops.push_back(*op);
+      } else {
+        f.Fail("ops", "unknown op");
+      }
+    }
+    const std::string after_text = f.Str("after");
+    const std::vector<std::string_view> afters = Split(after_text, ',');
+    if (!ops.empty() && afters.size() != r.items.size()) f.Fail("after", "not one per item");
+    common.ref = r.order_id;
+    for (std::size_t j = 0; f.error().empty() && !ops.empty() && j < r.items.size(); ++j) {
+      After after;
+      if (!ParseAfter(afters[j], &after)) {
+        f.Fail("after", "malformed");
+        break;
+      }
+      // Event of op k on item j sits at slot k * items + j: every item's first op, then the next.
+      AppendEvents(*out, r.items[j].sku, ops, r.items[j].qty, after, common, &events, j,
+                   r.items.size());
+    }
+  } else if (change == "stock") {
+    const std::int64_t sku = f.Int("sku");
+    const std::string op_name = f.Str("op");
+    const auto op = core::LedgerOpFromName(op_name);
+    if (!op || (*op != core::LedgerOp::kSet && *op != core::LedgerOp::kAdjust)) {
+      f.Fail("op", "not set or adjust");
+    }
+    const std::int64_t count = f.Int("events");
+    if (count != 0 && count != 1) f.Fail("events", "not 0 or 1");
+    After after;
+    if (!ParseAfter(f.Str("after"), &after)) f.Fail("after", "malformed");
+    common.ref = f.Str("ref");
+    const std::int64_t limit = f.Int("limit");
+    if (f.error().empty()) {
+      if (count == 1) AppendEvents(*out, sku, {*op}, f.Int("qty"), after, common, &events, 0, 1);
+      if (*op == core::LedgerOp::kSet)
+        out->stock = StockRecord{sku, limit, after.version, common.time_ms};
+    }
+  } else if (change == "repair") {
+    const std::int64_t sku = f.Int("sku");
+    common.ref = f.Str("ref");
+    const std::int64_t available = f.Int("available");
+    const std::int64_t version = f.Int("version");
+    const std::string ops_text = f.Str("ops");
+    const std::vector<std::string_view> ops = Split(ops_text, ',');
+    for (std::size_t k = 0; f.error().empty() && k < ops.size(); ++k) {
+      const auto colon = ops[k].find(':');
+      LedgerRecord e = common;
+      e.sku = sku;
+      const auto op = core::LedgerOpFromName(ops[k].substr(0, colon));
+      if (colon == std::string_view::npos || !op || !ParseInt(ops[k].substr(colon + 1), &e.qty)) {
+        f.Fail("ops", "malformed");
+        break;
+      }
+      e.op = *op;
+      // Compensations move no counter: the available units stand before and after each.
+      e.before = e.after = available;
+      // A SKU Redis does not know has version 0; else each event took one version.
+      e.version = version == 0 ? 0 : version - static_cast<std::int64_t>(ops.size() - 1 - k);
+      e.id = {out->id.ms, out->id.seq + k};
+      events.emplace_back(k, std::move(e));
+    }
   }
   if (!f.error().empty()) {
     *error = f.error();
+    return false;
+  }
+  std::sort(events.begin(), events.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [slot, e] : events) out->events.push_back(std::move(e));
+  if (!out->events.empty() &&
+      out->events.back().id.seq >= (std::uint64_t{1} << StreamId::kSeqBits)) {
+    *error = "event ids run past the packable sequence";
     return false;
   }
   return true;

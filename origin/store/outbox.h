@@ -7,6 +7,7 @@
 #define STOCKGATE_ORIGIN_STORE_OUTBOX_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +18,8 @@
 namespace stockgate::store {
 
 // A stream entry id "<ms>-<seq>". Packed() orders like the id and fits a signed 64-bit column
-// while seq < 2^20 (a million entries in one millisecond; one script writes at most ~300).
+// while seq < 2^20 (a million ids in one millisecond; one change spans at most 200: a direct sale
+// of 100 items).
 struct StreamId {
   std::uint64_t ms = 0;
   std::uint64_t seq = 0;
@@ -32,6 +34,7 @@ struct StreamId {
 };
 
 struct LedgerRecord {
+  StreamId id;  // the event's own id: its entry's id plus its position in the entry
   std::int64_t sku = 0;
   std::string ref;
   core::LedgerOp op = core::LedgerOp::kSet;
@@ -53,17 +56,18 @@ struct StockRecord {
   friend bool operator==(const StockRecord&, const StockRecord&) = default;
 };
 
+// One change, as its entry says (the format is documented in lua/common.lua): the ledger events
+// it carries, derived here with the core's replay rules, and the records it leaves.
 struct OutboxEntry {
-  enum class Kind { kLedger, kStock, kReservation };
   StreamId id;
-  Kind kind = Kind::kLedger;
-  LedgerRecord ledger;                // kLedger
-  StockRecord stock;                  // kStock
-  core::ReservationView reservation;  // kReservation
+  std::vector<LedgerRecord> events;
+  std::optional<StockRecord> stock;                  // after a PUT: the SKU's options
+  std::optional<core::ReservationView> reservation;  // after a reservation change: its record
 };
 
 // Decodes one XRANGE/XREADGROUP entry ([id, [field, value, ...]]). False with a reason for an
-// entry that is not one of the three kinds or has a malformed field.
+// entry that is not one of the three kinds of change or has a malformed field. An entry of the
+// earlier format (one entry per event, field `kind`) is refused with a message that says so.
 bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error);
 
 // "S:q,S:q" (the reservation hash's items field) to items; false when malformed.

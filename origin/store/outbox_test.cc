@@ -1,5 +1,6 @@
-// The outbox reader: entry ids and their packing, decoding of every kind of entry (and refusal
-// of malformed ones), and the consumer-group operations sync relies on, against a real Redis.
+// The outbox reader: entry ids and their packing, decoding of every kind of change with the
+// events derived from it (and refusal of malformed ones), and the consumer-group operations sync
+// relies on, against a real Redis.
 #include "origin/store/outbox.h"
 
 #include <gtest/gtest.h>
@@ -52,68 +53,145 @@ TEST(StreamIdTest, PacksInOrderAndRoundTrips) {
   }
 }
 
-// Each of the three kinds decodes field by field.
-TEST(OutboxDecodeTest, DecodesEveryKind) {
+// The whole record of an order change, for the decode tests.
+std::vector<std::string> OrderFields(std::string ops, std::string items, std::string after) {
+  return {"change",     "order",
+          "ops",        std::move(ops),
+          "order",      "o-1",
+          "actor",      "svc",
+          "reason",     "paid",
+          "time",       "120",
+          "status",     "confirmed",
+          "items",      std::move(items),
+          "customer",   "c",
+          "ttl",        "60",
+          "confirm",    "1",
+          "expires_at", "60120",
+          "created_at", "120",
+          "updated_at", "120",
+          "after",      std::move(after)};
+}
+
+// A direct sale of two items is four events with ids from the entry's own on: both reserves, then
+// both confirms, as the model orders them; before/after and versions follow from the counters
+// after the change by the replay rules; the record is the whole reservation.
+TEST(OutboxDecodeTest, OrderChangeDerivesItsEvents) {
   OutboxEntry e;
   std::string error;
+  // sku 42: 10 on hand before, sells 3 -> 7 on hand, 0 reserved, 3 sold, version 4 -> 6.
+  // sku 7: 5 on hand, 1 reserved before, sells 1 -> 4 on hand, 1 reserved, 1 sold, version 9.
   ASSERT_TRUE(DecodeOutboxEntry(
-      Entry("5-1", {"kind",   "ledger", "sku",    "42", "ref",     "o-1", "op",    "reserve",
-                    "qty",    "3",      "before", "10", "after",   "7",   "actor", "svc",
-                    "reason", "",       "time",   "99", "version", "4"}),
-      &e, &error))
+      Entry("5-1", OrderFields("reserve,confirm", "42:3,7:1", "7:0:3:6,4:1:1:9")), &e, &error))
       << error;
-  EXPECT_EQ(e.kind, OutboxEntry::Kind::kLedger);
   EXPECT_EQ(e.id.Text(), "5-1");
-  EXPECT_EQ(e.ledger,
-            (LedgerRecord{42, "o-1", core::LedgerOp::kReserve, 3, 10, 7, "svc", "", 99, 4}));
+  const auto event = [](const char* id, std::int64_t sku, core::LedgerOp op, std::int64_t qty,
+                        std::int64_t before, std::int64_t after, std::int64_t version) {
+    LedgerRecord l;
+    EXPECT_TRUE(StreamId::Parse(id, &l.id));
+    l.sku = sku;
+    l.ref = "o-1";
+    l.op = op;
+    l.qty = qty;
+    l.before = before;
+    l.after = after;
+    l.actor = "svc";
+    l.reason = "paid";
+    l.time_ms = 120;
+    l.version = version;
+    return l;
+  };
+  using core::LedgerOp;
+  EXPECT_EQ(e.events, (std::vector<LedgerRecord>{event("5-1", 42, LedgerOp::kReserve, 3, 10, 7, 5),
+                                                 event("5-2", 7, LedgerOp::kReserve, 1, 4, 3, 8),
+                                                 event("5-3", 42, LedgerOp::kConfirm, 3, 7, 7, 6),
+                                                 event("5-4", 7, LedgerOp::kConfirm, 1, 3, 3, 9)}));
+  ASSERT_TRUE(e.reservation.has_value());
+  EXPECT_EQ(e.reservation->order_id, "o-1");
+  EXPECT_EQ(e.reservation->status, core::ReservationStatus::kConfirmed);
+  EXPECT_EQ(e.reservation->items, (std::vector<core::Item>{{42, 3}, {7, 1}}));
+  EXPECT_TRUE(e.reservation->confirm);
+  EXPECT_EQ(e.reservation->expires_at_ms, 60120);
+  EXPECT_FALSE(e.stock.has_value());
 
-  ASSERT_TRUE(DecodeOutboxEntry(
-      Entry("6-0", {"kind", "stock", "sku", "42", "limit", "2", "version", "5", "time", "100"}), &e,
-      &error));
-  EXPECT_EQ(e.kind, OutboxEntry::Kind::kStock);
-  EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 100}));
+  // An extend moves no counter: the record only.
+  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-0", OrderFields("", "42:3", "")), &e, &error)) << error;
+  EXPECT_TRUE(e.events.empty());
+  ASSERT_TRUE(e.reservation.has_value());
+}
+
+// A set carries its event (when on_hand moved) and the SKU's options; an adjustment its event
+// only; a repair its compensating events, which move no counter.
+TEST(OutboxDecodeTest, StockAndRepairChanges) {
+  OutboxEntry e;
+  std::string error;
+  const auto stock = [](std::string op, std::string qty, std::string events) {
+    return std::vector<std::string>{
+        "change", "stock", "op",     std::move(op),  "sku",    "42",
+        "ref",    "r-9",   "qty",    std::move(qty), "events", std::move(events),
+        "actor",  "admin", "reason", "count",        "time",   "99",
+        "limit",  "2",     "after",  "12:2:0:5"};
+  };
+  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-0", stock("set", "-3", "1")), &e, &error)) << error;
+  ASSERT_EQ(e.events.size(), 1u);
+  EXPECT_EQ(e.events[0].op, core::LedgerOp::kSet);
+  EXPECT_EQ(e.events[0].qty, -3);
+  EXPECT_EQ(e.events[0].before, 13);
+  EXPECT_EQ(e.events[0].after, 10);
+  EXPECT_EQ(e.events[0].version, 5);
+  EXPECT_EQ(e.events[0].ref, "r-9");
+  EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99}));
+
+  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-1", stock("set", "0", "0")), &e, &error)) << error;
+  EXPECT_TRUE(e.events.empty()) << "a limit-only set has no event";
+  EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99}));
+
+  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-2", stock("adjust", "4", "1")), &e, &error)) << error;
+  ASSERT_EQ(e.events.size(), 1u);
+  EXPECT_EQ(e.events[0].op, core::LedgerOp::kAdjust);
+  EXPECT_EQ(e.events[0].before, 6);
+  EXPECT_FALSE(e.stock.has_value());
 
   ASSERT_TRUE(DecodeOutboxEntry(
       Entry("7-0",
-            {"kind",       "reservation", "order",      "o-1", "status",     "confirmed", "items",
-             "42:3,7:1",   "customer",    "c",          "ttl", "60",         "confirm",   "0",
-             "expires_at", "160",         "created_at", "100", "updated_at", "120"}),
+            {"change", "repair", "sku", "42", "ref", "#repair", "ops", "return:-2,adjust:5",
+             "actor", "ops", "reason", "drift", "time", "100", "available", "8", "version", "11"}),
       &e, &error))
       << error;
-  EXPECT_EQ(e.kind, OutboxEntry::Kind::kReservation);
-  EXPECT_EQ(e.reservation.status, core::ReservationStatus::kConfirmed);
-  EXPECT_EQ(e.reservation.items, (std::vector<core::Item>{{42, 3}, {7, 1}}));
-  EXPECT_EQ(e.reservation.expires_at_ms, 160);
+  ASSERT_EQ(e.events.size(), 2u);
+  EXPECT_EQ(e.events[0].op, core::LedgerOp::kReturn);
+  EXPECT_EQ(e.events[0].qty, -2);
+  EXPECT_EQ(e.events[0].before, 8);
+  EXPECT_EQ(e.events[0].after, 8);
+  EXPECT_EQ(e.events[0].version, 10);
+  EXPECT_EQ(e.events[1].version, 11);
+  EXPECT_EQ(e.events[1].id.Text(), "7-1");
 }
 
-// Entries with a missing or malformed field, an unknown kind or op are refused with a reason.
+// Entries with a missing or malformed field, an unknown change or op, and entries of the earlier
+// format are refused with a reason.
 TEST(OutboxDecodeTest, RefusesMalformedEntries) {
   OutboxEntry e;
   std::string error;
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"kind", "nope"}), &e, &error));
-  EXPECT_EQ(error, "kind: unknown");
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"change", "nope"}), &e, &error));
+  EXPECT_EQ(error, "change: unknown");
   EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"sku", "1"}), &e, &error));
-  EXPECT_FALSE(DecodeOutboxEntry(
-      Entry("1-0", {"kind",   "ledger", "sku",    "x", "ref",     "",  "op",    "set",
-                    "qty",    "1",      "before", "0", "after",   "1", "actor", "a",
-                    "reason", "",       "time",   "1", "version", "1"}),
-      &e, &error));
-  EXPECT_EQ(error, "sku: not an integer");
-  EXPECT_FALSE(DecodeOutboxEntry(
-      Entry("1-0", {"kind",   "ledger", "sku",    "1", "ref",     "",  "op",    "steal",
-                    "qty",    "1",      "before", "0", "after",   "1", "actor", "a",
-                    "reason", "",       "time",   "1", "version", "1"}),
-      &e, &error));
-  EXPECT_EQ(error, "op: unknown");
-  EXPECT_FALSE(DecodeOutboxEntry(
-      Entry("1-0",
-            {"kind",       "reservation", "order",      "o",   "status",     "reserved", "items",
-             "1:",         "customer",    "",           "ttl", "1",          "confirm",  "0",
-             "expires_at", "1",           "created_at", "1",   "updated_at", "1"}),
-      &e, &error));
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", OrderFields("steal", "1:1", "1:0:0:1")), &e, &error));
+  EXPECT_EQ(error, "ops: unknown op");
+  EXPECT_FALSE(
+      DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:", "1:1:0:1")), &e, &error));
   EXPECT_EQ(error, "items: malformed");
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("x", {"kind", "stock"}), &e, &error));
+  EXPECT_FALSE(
+      DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1,2:1", "1:1:0:1")), &e, &error));
+  EXPECT_EQ(error, "after: not one per item");
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1", "1:1:0")), &e, &error));
+  EXPECT_EQ(error, "after: malformed");
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("x", {"change", "stock"}), &e, &error));
   EXPECT_FALSE(DecodeOutboxEntry(Str("1-0"), &e, &error));
+  // The format before one entry per change.
+  EXPECT_FALSE(DecodeOutboxEntry(
+      Entry("1-0", {"kind", "ledger", "sku", "1", "ref", "", "op", "set", "qty", "1"}), &e,
+      &error));
+  EXPECT_NE(error.find("earlier outbox format"), std::string::npos) << error;
 }
 
 class OutboxTest : public ::testing::Test {
@@ -128,7 +206,7 @@ class OutboxTest : public ::testing::Test {
     outbox_ = std::make_unique<Outbox>(*pool_, "t");
   }
 
-  // One SKU created and one hold on it: set, stock record, reserve, reservation record.
+  // Four changes, an entry each: a SKU created, two holds on it, the first one confirmed.
   void MakeFourEntries() {
     core::SetStockRequest set;
     set.on_hand = 10;
@@ -138,6 +216,9 @@ class OutboxTest : public ::testing::Test {
     reserve.items = {{1, 2}};
     reserve.ttl_seconds = 60;
     ASSERT_EQ(store_->Reserve(reserve, "svc", kT0).code, core::Code::kOk);
+    reserve.order_id = "o-2";
+    ASSERT_EQ(store_->Reserve(reserve, "svc", kT0).code, core::Code::kOk);
+    ASSERT_EQ(store_->Confirm("o-1", "svc", kT0, "").code, core::Code::kOk);
   }
 
   std::unique_ptr<RedisServer> redis_;
@@ -156,14 +237,14 @@ TEST_F(OutboxTest, GroupDeliversAcksClaimsAndTrims) {
   OutboxRead first = outbox_->ReadNew("a", 3, 10);
   ASSERT_TRUE(first.ok) << first.error;
   ASSERT_EQ(first.entries.size(), 3u);
-  EXPECT_EQ(first.entries[0].kind, OutboxEntry::Kind::kLedger);
-  EXPECT_EQ(first.entries[1].kind, OutboxEntry::Kind::kStock);
-  EXPECT_EQ(first.entries[2].kind, OutboxEntry::Kind::kLedger);
+  EXPECT_TRUE(first.entries[0].stock.has_value());
+  EXPECT_EQ(first.entries[1].reservation->order_id, "o-1");
+  EXPECT_EQ(first.entries[2].reservation->order_id, "o-2");
   ASSERT_EQ(outbox_->Ack({first.entries[0].id}).count, 1);
 
   OutboxRead rest = outbox_->ReadNew("a", 10, 10);
   ASSERT_EQ(rest.entries.size(), 1u);
-  EXPECT_EQ(rest.entries[0].kind, OutboxEntry::Kind::kReservation);
+  EXPECT_EQ(rest.entries[0].reservation->status, core::ReservationStatus::kConfirmed);
   EXPECT_TRUE(outbox_->ReadNew("a", 10, 10).entries.empty()) << "nothing is delivered twice";
 
   // Consumer a "restarts": its pending entries are the ones it has not acknowledged.

@@ -68,37 +68,41 @@ class RedisStoreTest : public ::testing::Test {
   std::vector<LedgerEvent> Ledger() {
     std::vector<LedgerEvent> events;
     for (const OutboxEntry& entry : Outbox()) {
-      if (entry.kind != OutboxEntry::Kind::kLedger) continue;
-      const LedgerRecord& l = entry.ledger;
-      LedgerEvent e;
-      e.seq = static_cast<std::int64_t>(events.size()) + 1;
-      e.sku = l.sku;
-      e.ref = l.ref;
-      e.op = l.op;
-      e.qty = l.qty;
-      e.before = l.before;
-      e.after = l.after;
-      e.actor = l.actor;
-      e.reason = l.reason;
-      e.time_ms = l.time_ms;
-      events.push_back(std::move(e));
+      for (const LedgerRecord& l : entry.events) {
+        LedgerEvent e;
+        e.seq = static_cast<std::int64_t>(events.size()) + 1;
+        e.sku = l.sku;
+        e.ref = l.ref;
+        e.op = l.op;
+        e.qty = l.qty;
+        e.before = l.before;
+        e.after = l.after;
+        e.actor = l.actor;
+        e.reason = l.reason;
+        e.time_ms = l.time_ms;
+        events.push_back(std::move(e));
+      }
     }
     return events;
   }
 
-  // The newest outbox record of each reservation and each SKU's options: what sync mirrors.
+  // The newest outbox record of each reservation and each SKU's options: what sync mirrors. Also
+  // that event ids are unique and ordered like the stream.
   void ExpectOutboxMirrors(const core::InventoryModel& model, const std::string& at) {
     std::map<std::string, core::ReservationView> reservations;
     std::map<std::int64_t, std::int64_t> limits;
     std::map<std::int64_t, std::int64_t> versions;
+    StreamId last_event;
     for (const OutboxEntry& e : Outbox()) {
-      if (e.kind == OutboxEntry::Kind::kReservation) {
-        reservations[e.reservation.order_id] = e.reservation;
-      } else if (e.kind == OutboxEntry::Kind::kStock) {
-        limits[e.stock.sku] = e.stock.limit;
-        versions[e.stock.sku] = std::max(versions[e.stock.sku], e.stock.version);
-      } else {
-        versions[e.ledger.sku] = std::max(versions[e.ledger.sku], e.ledger.version);
+      if (e.reservation) reservations[e.reservation->order_id] = *e.reservation;
+      if (e.stock) {
+        limits[e.stock->sku] = e.stock->limit;
+        versions[e.stock->sku] = std::max(versions[e.stock->sku], e.stock->version);
+      }
+      for (const LedgerRecord& l : e.events) {
+        versions[l.sku] = std::max(versions[l.sku], l.version);
+        EXPECT_LT(last_event, l.id) << at;
+        last_event = l.id;
       }
     }
     const auto all = model.AllReservations();

@@ -28,6 +28,6 @@ if delta < s.reserved - s.on_hand then
     ' units available to write off', { stock = stock_view(sku),
     fail_items = { { sku = sku, requested = -delta, available = available } } })
 end
-apply(sku, request_id, 'adjust', delta, ACTOR, reason)
+stock_change('adjust', sku, request_id, delta, 1, reason)
 redis.call('HSET', adj_key(sku), request_id, n(delta))
 return result('ok', 'adjusted', { stock = stock_view(sku) })

@@ -1,7 +1,8 @@
 -- common.lua: prepended to every stockgate script at load time (one EVALSHA body each).
--- It fixes the key layout, the ledger format and the two rules every script applies first:
--- holds past their deadline are expired before anything is read or decided, and every change of
--- a SKU's counters is one ledger event written in the same script (DESIGN invariant 3).
+-- It fixes the key layout, the outbox format and the rules every script applies: holds past
+-- their deadline are expired before anything is read or decided, and every change of a SKU's
+-- counters is a ledger event carried by the outbox entry that the same script writes (DESIGN
+-- invariant 3).
 --
 -- ARGV common to all scripts: ARGV[1] key prefix P, ARGV[2] now (ms since epoch, the caller's
 -- clock), ARGV[3] actor. Script arguments start at ARGV[4].
@@ -14,17 +15,33 @@
 --   P:res:{O}     hash    status items customer ttl confirm expires_at created_at updated_at
 --                         (items: "S:qty,S:qty" in request order)
 --   P:deadlines   zset    order_id of every live hold, scored by expires_at (ms)
---   P:ledger      stream  the outbox the sync worker drains into MariaDB; three kinds of entry:
---                         kind=ledger       sku ref op qty before after actor reason time version
---                                           (one per ledger event; version: the SKU's, after it)
---                         kind=stock        sku limit version time (after every set: the options
---                                           that no ledger event carries)
---                         kind=reservation  order status items customer ttl confirm expires_at
---                                           created_at updated_at (after every change of a
---                                           reservation record, the full record)
---                         The entry id orders them; sync applies a record only when it is newer.
---   P:snapver     string  snapshot version: +1 per SKU change
+--   P:ledger      stream  the outbox the sync worker drains into MariaDB: one entry per change,
+--                         its field `change` naming the kind:
+--     order   ops order actor reason time  status items customer ttl confirm expires_at
+--             created_at updated_at  after
+--             A reservation changed; the fields from status on are its whole record after the
+--             change. ops: the ledger ops applied to every item, in order: "reserve" (a hold),
+--             "reserve,confirm" (a direct sale), "confirm", "release", "expire", "return", or
+--             "" (extend: no event); one event per op per item, items in item order. after: per
+--             item, "on_hand:reserved:sold:version" of the SKU after the change ("" when no op).
+--     stock   op sku ref qty events actor reason time limit after
+--             PUT (op set) or an adjustment (op adjust) of one SKU; qty is the signed change of
+--             on_hand, events is 1 or (a set that only changed the limit) 0, after is the SKU's
+--             "on_hand:reserved:sold:version" after it, limit its per-customer limit.
+--     repair  sku ref ops actor reason time available version
+--             Compensating events from `stockgate-sync repair` ("op:qty,op:qty"): they explain a
+--             drift and move no counter (before = after = available); version is the SKU's
+--             after the last of them.
+--   An entry carrying k > 1 events owns the k stream ids from its own on: the script moves
+--   the stream's last id (XSETID) past them, so event i has id <ms>-<seq+i>, unique and ordered
+--   like the changes. Sync derives each event's before/after and version from `after` and the
+--   replay rules (origin/store/outbox.cc).
+--   P:snapver     string  snapshot version: +1 per SKU changed by a script
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
+--
+-- Counters of the SKUs a script touches are read once into `touched`, changed there, and
+-- written back once, with the outbox entries, by flush() (result() calls it): one HMGET and one
+-- HSET per SKU whatever the number of events.
 --
 -- Numbers: SKUs stay decimal strings end to end (up to 2^53-1, beyond Lua's %.14g tostring);
 -- counters, quantities and times fit below 1e14 and are written with %d.
@@ -41,6 +58,8 @@ local function cust_key(sku) return P .. ':{' .. sku .. '}:cust' end
 local function res_key(order) return P .. ':res:{' .. order .. '}' end
 local DEADLINES = P .. ':deadlines'
 local LEDGER = P .. ':ledger'
+local RES_FIELDS = { 'status', 'items', 'customer', 'ttl', 'confirm', 'expires_at', 'created_at',
+  'updated_at' }
 
 -- "S:q,S:q" -> { {sku = 'S', qty = q}, ... }
 local function parse_items(text)
@@ -51,13 +70,37 @@ local function parse_items(text)
   return items
 end
 
+local touched = {}   -- sku -> counters as read, then as changed by this script
+local dirty = {}     -- skus whose counters changed, in the order of their first change
+local pending = {}   -- outbox entries (field lists) to append, in order, with their event counts
+
 -- Counters of a SKU, or nil when it was never set.
 local function read_stock(sku)
-  local s = redis.call('HMGET', stock_key(sku), 'on_hand', 'reserved', 'sold', 'version', 'limit',
+  local s = touched[sku]
+  if s then return s end
+  local r = redis.call('HMGET', stock_key(sku), 'on_hand', 'reserved', 'sold', 'version', 'limit',
     'updated_at')
-  if not s[1] then return nil end
-  return { on_hand = tonumber(s[1]), reserved = tonumber(s[2]), sold = tonumber(s[3]),
-    version = tonumber(s[4]), limit = tonumber(s[5]), updated_at = tonumber(s[6]) }
+  if not r[1] then return nil end
+  s = { on_hand = tonumber(r[1]), reserved = tonumber(r[2]), sold = tonumber(r[3]),
+    version = tonumber(r[4]), limit = tonumber(r[5]), updated_at = tonumber(r[6]) }
+  touched[sku] = s
+  return s
+end
+
+-- A SKU this script creates (set.lua), counters at zero.
+local function new_stock(sku, limit)
+  local s = { on_hand = 0, reserved = 0, sold = 0, version = 0, limit = limit, updated_at = NOW }
+  touched[sku] = s
+  return s
+end
+
+local function changed(sku, s)
+  if not s.dirty then
+    s.dirty = true
+    dirty[#dirty + 1] = sku
+  end
+  s.version = s.version + 1
+  s.updated_at = NOW
 end
 
 local function stock_view(sku)
@@ -66,61 +109,110 @@ local function stock_view(sku)
     sold = s.sold, version = s.version, per_customer_limit = s.limit, updated_at = s.updated_at }
 end
 
-local function bump_snapshot(sku)
-  local v = redis.call('INCR', P .. ':snapver')
-  redis.call('ZADD', P .. ':changes', v, sku)
+local function counters_text(s)
+  return n(s.on_hand) .. ':' .. n(s.reserved) .. ':' .. n(s.sold) .. ':' .. n(s.version)
 end
 
--- One ledger event: moves the SKU's counters by the replay rules of op and records it. Callers
--- have checked every precondition; a violation here means a bug, and the script stops before
--- writing anything for this event.
-local function apply(sku, ref, op, qty, actor, reason)
-  local s = read_stock(sku) or { on_hand = 0, reserved = 0, sold = 0 }
-  local on_hand, reserved, sold = s.on_hand, s.reserved, s.sold
-  local before = on_hand - reserved
+-- One ledger event on a SKU's counters, by the replay rules (the same as the core's). Callers
+-- have checked every precondition; a violation here means a bug or tampered data, and the
+-- script stops before it writes anything (flush has not run).
+local function apply(sku, op, qty)
+  local s = read_stock(sku)
   if op == 'set' or op == 'adjust' then
-    on_hand = on_hand + qty
+    s.on_hand = s.on_hand + qty
   elseif op == 'reserve' then
-    reserved = reserved + qty
+    s.reserved = s.reserved + qty
   elseif op == 'confirm' then
-    reserved = reserved - qty; on_hand = on_hand - qty; sold = sold + qty
+    s.reserved = s.reserved - qty; s.on_hand = s.on_hand - qty; s.sold = s.sold + qty
   elseif op == 'release' or op == 'expire' then
-    reserved = reserved - qty
+    s.reserved = s.reserved - qty
   elseif op == 'return' then
-    on_hand = on_hand + qty; sold = sold - qty
+    s.on_hand = s.on_hand + qty; s.sold = s.sold - qty
   else
     error('stockgate: unknown ledger op ' .. op)
   end
-  if reserved < 0 or reserved > on_hand or sold < 0 then
+  if s.reserved < 0 or s.reserved > s.on_hand or s.sold < 0 then
     error('stockgate: invariant broken by ' .. op .. ' of sku ' .. sku)
   end
-  redis.call('HSET', stock_key(sku), 'on_hand', n(on_hand), 'reserved', n(reserved), 'sold', n(sold),
-    'updated_at', n(NOW))
-  local version = redis.call('HINCRBY', stock_key(sku), 'version', 1)
-  redis.call('XADD', LEDGER, '*', 'kind', 'ledger', 'sku', sku, 'ref', ref, 'op', op, 'qty', n(qty),
-    'before', n(before), 'after', n(on_hand - reserved), 'actor', actor, 'reason', reason, 'time',
-    n(NOW), 'version', n(version))
-  bump_snapshot(sku)
+  changed(sku, s)
 end
 
--- The outbox record of a SKU's options (per-customer limit) and version, after a set.
-local function outbox_stock(sku)
-  local s = redis.call('HMGET', stock_key(sku), 'limit', 'version')
-  redis.call('XADD', LEDGER, '*', 'kind', 'stock', 'sku', sku, 'limit', s[1], 'version', s[2],
-    'time', n(NOW))
+-- The ledger ops of each reservation change, applied per op to every item.
+local ORDER_OPS = { reserve = { 'reserve' }, sell = { 'reserve', 'confirm' },
+  confirm = { 'confirm' }, release = { 'release' }, expire = { 'expire' }, ['return'] = { 'return' },
+  extend = {} }
+
+-- The outbox entry of a reservation change: applies its events, then records the reservation
+-- `r` (a view, as reservation_view returns) and the items' counters after them.
+local function order_change(op, r, items, actor, reason)
+  local ops = ORDER_OPS[op]
+  for _, ledger_op in ipairs(ops) do
+    for _, it in ipairs(items) do apply(it.sku, ledger_op, it.qty) end
+  end
+  local after = {}
+  if #ops > 0 then
+    for i, it in ipairs(items) do after[i] = counters_text(touched[it.sku]) end
+  end
+  pending[#pending + 1] = { events = #ops * #items, fields = { 'change', 'order', 'ops',
+    table.concat(ops, ','), 'order', r.order_id, 'actor', actor, 'reason', reason, 'time', n(NOW),
+    'status', r.status, 'items', r.items_text, 'customer', r.customer_id, 'ttl', n(r.ttl_seconds),
+    'confirm', r.confirm and '1' or '0', 'expires_at', n(r.expires_at), 'created_at',
+    n(r.created_at), 'updated_at', n(r.updated_at), 'after', table.concat(after, ',') } }
 end
 
--- The outbox record of a reservation: its whole hash, after every change.
-local function outbox_reservation(order)
-  local r = redis.call('HMGET', res_key(order), 'status', 'items', 'customer', 'ttl', 'confirm',
-    'expires_at', 'created_at', 'updated_at')
-  redis.call('XADD', LEDGER, '*', 'kind', 'reservation', 'order', order, 'status', r[1], 'items',
-    r[2], 'customer', r[3], 'ttl', r[4], 'confirm', r[5], 'expires_at', r[6], 'created_at', r[7],
-    'updated_at', r[8])
+-- The outbox entry of a set or an adjustment; `qty` is the change of on_hand, applied here when
+-- `events` is 1. A set that changes only the limit still bumps the version.
+local function stock_change(op, sku, ref, qty, events, reason)
+  local s = read_stock(sku)
+  if events == 1 then
+    apply(sku, op, qty)
+  else
+    changed(sku, s)
+  end
+  pending[#pending + 1] = { events = events, fields = { 'change', 'stock', 'op', op, 'sku', sku,
+    'ref', ref, 'qty', n(qty), 'events', n(events), 'actor', ACTOR, 'reason', reason, 'time', n(NOW),
+    'limit', n(s.limit), 'after', counters_text(s) } }
 end
 
-local function apply_items(order, items, op, actor, reason)
-  for _, it in ipairs(items) do apply(it.sku, order, op, it.qty, actor, reason) end
+-- The outbox entry of compensating events: ops is { {op, qty}, ... }; no counter moves.
+local function repair_change(sku, ref, ops, reason)
+  local s = read_stock(sku)
+  local text = {}
+  for i, o in ipairs(ops) do
+    text[i] = o[1] .. ':' .. o[2]
+    if s then changed(sku, s) end
+  end
+  local available = s and s.on_hand - s.reserved or 0
+  pending[#pending + 1] = { events = #ops, fields = { 'change', 'repair', 'sku', sku, 'ref', ref,
+    'ops', table.concat(text, ','), 'actor', ACTOR, 'reason', reason, 'time', n(NOW), 'available',
+    n(available), 'version', n(s and s.version or 0) } }
+end
+
+-- Writes what the script changed: each touched SKU's counters (one HSET), the snapshot version
+-- and change index, and the outbox entries with their event ids. Safe to call more than once.
+local function flush()
+  if #dirty > 0 then
+    local v = redis.call('INCRBY', P .. ':snapver', #dirty) - #dirty
+    local zadd = { 'ZADD', P .. ':changes' }
+    for i, sku in ipairs(dirty) do
+      local s = touched[sku]
+      redis.call('HSET', stock_key(sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
+        n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
+      s.dirty = nil
+      zadd[#zadd + 1] = n(v + i)
+      zadd[#zadd + 1] = sku
+    end
+    redis.call(unpack(zadd))
+    dirty = {}
+  end
+  for _, entry in ipairs(pending) do
+    local id = redis.call('XADD', LEDGER, '*', unpack(entry.fields))
+    if entry.events > 1 then
+      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+      redis.call('XSETID', LEDGER, ms .. '-' .. n(tonumber(seq) + entry.events - 1))
+    end
+  end
+  pending = {}
 end
 
 -- Moves units of a customer in or out of the per-customer count (sign +1 / -1).
@@ -132,39 +224,54 @@ local function count_for_customer(customer, items, sign)
   end
 end
 
-local function reservation_view(order)
-  local r = redis.call('HMGET', res_key(order), 'status', 'items', 'customer', 'ttl', 'confirm',
-    'expires_at', 'created_at', 'updated_at')
+-- A reservation from its hash fields (HMGET RES_FIELDS), or nil.
+local function view_of(order, r)
   if not r[1] then return nil end
-  return { order_id = order, status = r[1], items = parse_items(r[2]), customer_id = r[3],
-    ttl_seconds = tonumber(r[4]), confirm = r[5] == '1', expires_at = tonumber(r[6]),
-    created_at = tonumber(r[7]), updated_at = tonumber(r[8]) }
+  return { order_id = order, status = r[1], items = parse_items(r[2]), items_text = r[2],
+    customer_id = r[3], ttl_seconds = tonumber(r[4]), confirm = r[5] == '1',
+    expires_at = tonumber(r[6]), created_at = tonumber(r[7]), updated_at = tonumber(r[8]) }
 end
 
--- Leaves a status; live holds leave the deadline index, and units of released, expired and
--- returned reservations stop counting against the customer's limit.
-local function set_status(order, from, to, items, customer)
-  if from == 'reserved' then redis.call('ZREM', DEADLINES, order) end
+local function reservation_view(order)
+  return view_of(order, redis.call('HMGET', res_key(order), unpack(RES_FIELDS)))
+end
+
+-- The reservation as the API shows it (items_text is internal).
+local function public_view(r)
+  return { order_id = r.order_id, status = r.status, items = r.items, customer_id = r.customer_id,
+    ttl_seconds = r.ttl_seconds, confirm = r.confirm, expires_at = r.expires_at,
+    created_at = r.created_at, updated_at = r.updated_at }
+end
+
+-- Moves a reservation to status `to` through change `op`: its events, its record, the deadline
+-- index (live holds only) and the per-customer count (released, expired and returned units stop
+-- counting).
+local function transition(r, op, to, actor, reason)
+  local from = r.status
+  -- expire_due takes its holds off the index all at once.
+  if from == 'reserved' and op ~= 'expire' then redis.call('ZREM', DEADLINES, r.order_id) end
   local counts = { reserved = true, confirmed = true }
-  if counts[from] and not counts[to] then count_for_customer(customer, items, -1) end
-  redis.call('HSET', res_key(order), 'status', to, 'updated_at', n(NOW))
-  outbox_reservation(order)
+  if counts[from] and not counts[to] then count_for_customer(r.customer_id, r.items, -1) end
+  r.status = to
+  r.updated_at = NOW
+  redis.call('HSET', res_key(r.order_id), 'status', to, 'updated_at', n(NOW))
+  order_change(op, r, r.items, actor, reason)
 end
 
 -- Expires every live hold whose deadline has passed, oldest deadline first (ties by order_id,
 -- as ZRANGEBYSCORE orders them), so that no decision below ever sees expired units as held.
 local function expire_due()
   local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW)
+  if #due == 0 then return 0 end
+  redis.call('ZREMRANGEBYSCORE', DEADLINES, '-inf', NOW)
   for _, order in ipairs(due) do
-    local r = redis.call('HMGET', res_key(order), 'items', 'customer')
-    local items = parse_items(r[1])
-    apply_items(order, items, 'expire', EXPIRY_ACTOR, '')
-    set_status(order, 'reserved', 'expired', items, r[2])
+    transition(reservation_view(order), 'expire', 'expired', EXPIRY_ACTOR, '')
   end
   return #due
 end
 
 local function result(code, message, extra)
+  flush()
   local out = extra or {}
   out.code = code
   out.message = message

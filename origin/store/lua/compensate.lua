@@ -4,7 +4,7 @@
 -- event per counter that drifted (actor and reason say it was a repair). Refuses when the counters
 -- are no longer what the check saw.
 -- ARGV[4] sku, ARGV[5] ARGV[6] ARGV[7] the on_hand, reserved, sold the check saw, ARGV[8] reason,
--- then pairs ARGV[9], ARGV[10], ...: op, signed qty (replay rules of common.lua's apply).
+-- then pairs ARGV[9], ARGV[10], ...: op, signed qty (the replay rules of common.lua's apply).
 -- Returns JSON {code, message, events}: ok; invalid_state when the counters moved since.
 local sku = ARGV[4]
 local s = read_stock(sku) or { on_hand = 0, reserved = 0, sold = 0 }
@@ -12,17 +12,7 @@ if s.on_hand ~= tonumber(ARGV[5]) or s.reserved ~= tonumber(ARGV[6]) or
     s.sold ~= tonumber(ARGV[7]) then
   return result('invalid_state', 'sku ' .. sku .. ' changed since the check; check again')
 end
-local available = s.on_hand - s.reserved
-local events = 0
-for i = 9, #ARGV - 1, 2 do
-  local version = 0
-  if read_stock(sku) then
-    version = redis.call('HINCRBY', stock_key(sku), 'version', 1)
-    bump_snapshot(sku)
-  end
-  redis.call('XADD', LEDGER, '*', 'kind', 'ledger', 'sku', sku, 'ref', '#repair', 'op', ARGV[i],
-    'qty', ARGV[i + 1], 'before', n(available), 'after', n(available), 'actor', ACTOR, 'reason',
-    ARGV[8], 'time', n(NOW), 'version', n(version))
-  events = events + 1
-end
-return result('ok', 'compensated', { events = events })
+local ops = {}
+for i = 9, #ARGV - 1, 2 do ops[#ops + 1] = { ARGV[i], ARGV[i + 1] } end
+repair_change(sku, '#repair', ops, ARGV[8])
+return result('ok', 'compensated', { events = #ops })

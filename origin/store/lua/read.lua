@@ -18,4 +18,4 @@ if ARGV[4] == 'stock' then
 end
 local r = reservation_view(ARGV[5])
 if not r then return result('not_found', 'no reservation ' .. ARGV[5]) end
-return result('ok', 'ok', { reservation = r })
+return result('ok', 'ok', { reservation = public_view(r) })

@@ -1,5 +1,5 @@
 -- reserve.lua: POST /v1/reservations. An all-or-nothing hold over up to 100 items, idempotent by
--- order_id; with confirm=1 the hold is confirmed at once (a direct sale).
+-- order_id; with confirm=1 the units are sold at once (a direct sale, change `sell`).
 -- ARGV[4] order_id, ARGV[5] items "S:qty,S:qty" (request order, SKUs distinct), ARGV[6] ttl
 -- seconds, ARGV[7] customer_id ("" none), ARGV[8] confirm "0"/"1".
 -- Returns JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
@@ -8,13 +8,13 @@
 -- item; per-customer limit (customer_id required where a SKU has one).
 expire_due()
 local order, items_text, ttl, customer, confirm = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local stored = redis.call('HMGET', res_key(order), 'items', 'ttl', 'customer', 'confirm')
-if stored[1] then
-  if stored[1] ~= items_text or tonumber(stored[2]) ~= ttl or stored[3] ~= customer or
-      stored[4] ~= confirm then
+local stored = reservation_view(order)
+if stored then
+  if stored.items_text ~= items_text or stored.ttl_seconds ~= ttl or stored.customer_id ~= customer or
+      (stored.confirm and '1' or '0') ~= confirm then
     return result('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
   end
-  return result('ok', 'already reserved', { reservation = reservation_view(order), replayed = true })
+  return result('ok', 'already reserved', { reservation = public_view(stored), replayed = true })
 end
 local items = parse_items(items_text)
 local stocks = {}
@@ -46,17 +46,14 @@ for i, it in ipairs(items) do
     end
   end
 end
-local expires_at = NOW + ttl * 1000
-redis.call('HSET', res_key(order), 'status', 'reserved', 'items', items_text, 'customer', customer,
-  'ttl', n(ttl), 'confirm', confirm, 'expires_at', n(expires_at), 'created_at', n(NOW),
+local sell = confirm == '1'
+local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
+  items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
+  expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
+redis.call('HSET', res_key(order), 'status', r.status, 'items', items_text, 'customer', customer,
+  'ttl', n(ttl), 'confirm', confirm, 'expires_at', n(r.expires_at), 'created_at', n(NOW),
   'updated_at', n(NOW))
-redis.call('ZADD', DEADLINES, expires_at, order)
+if not sell then redis.call('ZADD', DEADLINES, r.expires_at, order) end
 count_for_customer(customer, items, 1)
-apply_items(order, items, 'reserve', ACTOR, '')
-outbox_reservation(order)
-if confirm == '1' then
-  apply_items(order, items, 'confirm', ACTOR, '')
-  set_status(order, 'reserved', 'confirmed', items, customer)
-end
-return result('ok', confirm == '1' and 'sold' or 'reserved',
-  { reservation = reservation_view(order), created = true })
+order_change(sell and 'sell' or 'reserve', r, items, ACTOR, '')
+return result('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })

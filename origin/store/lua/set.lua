@@ -9,10 +9,8 @@ expire_due()
 local sku, on_hand, limit_arg, reason = ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local s = read_stock(sku)
 if not s then
-  redis.call('HSET', stock_key(sku), 'on_hand', '0', 'reserved', '0', 'sold', '0', 'version', '0',
-    'limit', limit_arg == '' and '0' or limit_arg, 'updated_at', n(NOW))
-  apply(sku, '', 'set', on_hand, ACTOR, reason)
-  outbox_stock(sku)
+  new_stock(sku, limit_arg == '' and 0 or tonumber(limit_arg))
+  stock_change('set', sku, '', on_hand, 1, reason)
   return result('ok', 'sku created', { stock = stock_view(sku), created = true })
 end
 if on_hand < s.reserved then
@@ -23,14 +21,8 @@ local limit = limit_arg == '' and s.limit or tonumber(limit_arg)
 if limit == s.limit and on_hand == s.on_hand then
   return result('ok', 'unchanged', { stock = stock_view(sku), replayed = true })
 end
-if limit ~= s.limit then redis.call('HSET', stock_key(sku), 'limit', n(limit)) end
-if on_hand ~= s.on_hand then
-  apply(sku, '', 'set', on_hand - s.on_hand, ACTOR, reason)
-else
-  -- No counter moved, so no event; the version still tells readers something changed.
-  redis.call('HINCRBY', stock_key(sku), 'version', 1)
-  redis.call('HSET', stock_key(sku), 'updated_at', n(NOW))
-  bump_snapshot(sku)
-end
-outbox_stock(sku)
+s.limit = limit
+-- With on_hand unchanged no counter moves, so no event; the version still tells readers
+-- something changed.
+stock_change('set', sku, '', on_hand - s.on_hand, on_hand ~= s.on_hand and 1 or 0, reason)
 return result('ok', 'stock set', { stock = stock_view(sku) })

@@ -11,19 +11,16 @@ expire_due()
 local order, action, reason = ARGV[4], ARGV[5], ARGV[6]
 local r = reservation_view(order)
 if not r then return result('not_found', 'no reservation ' .. order) end
-local raw_items = redis.call('HGET', res_key(order), 'items')
-local items = parse_items(raw_items)
 local function done(message, replayed)
-  return result('ok', message, { reservation = reservation_view(order), replayed = replayed })
+  return result('ok', message, { reservation = public_view(r), replayed = replayed })
 end
 local function fail(code, message)
-  return result(code, message, { reservation = r })
+  return result(code, message, { reservation = public_view(r) })
 end
 local st = r.status
 if action == 'confirm' then
   if st == 'reserved' then
-    apply_items(order, items, 'confirm', ACTOR, reason)
-    set_status(order, st, 'confirmed', items, r.customer_id)
+    transition(r, 'confirm', 'confirmed', ACTOR, reason)
     return done('confirmed', false)
   elseif st == 'confirmed' or st == 'returned' then
     return done('already confirmed', true)
@@ -34,8 +31,7 @@ if action == 'confirm' then
   end
 elseif action == 'release' then
   if st == 'reserved' then
-    apply_items(order, items, 'release', ACTOR, reason)
-    set_status(order, st, 'released', items, r.customer_id)
+    transition(r, 'release', 'released', ACTOR, reason)
     return done('released', false)
   elseif st == 'released' then
     return done('already released', true)
@@ -46,8 +42,7 @@ elseif action == 'release' then
   end
 elseif action == 'return' then
   if st == 'confirmed' then
-    apply_items(order, items, 'return', ACTOR, reason)
-    set_status(order, st, 'returned', items, r.customer_id)
+    transition(r, 'return', 'returned', ACTOR, reason)
     return done('returned', false)
   elseif st == 'returned' then
     return done('already returned', true)
