@@ -137,18 +137,16 @@ function aggregate(rounds) {
 
 // --- Redis ---------------------------------------------------------------------------------
 
-const luaDir = join(repoRoot, 'origin/store/lua');
-// A script as the origin's store loads it: common.lua, a newline, the script.
-const lua = (name) => readFileSync(join(luaDir, `${name}.lua`), 'utf8');
-const scriptBody = (name) => `${lua('common')}\n${lua(name)}`;
+// The one script as CMake assembles it and the origin embeds it (common.lua, the operations,
+// batch.lua): build/native/origin/store/stockgate.lua.
+const scriptBody = () =>
+  readFileSync(join(repoRoot, 'build/native/origin/store/stockgate.lua'), 'utf8');
 const sha1 = (text) => createHash('sha1').update(text).digest('hex');
 
-function loadScript(redis, name) {
-  const body = scriptBody(name);
+function loadScript(redis) {
+  const body = scriptBody();
   const sha = redis.cliInput(body, 'SCRIPT', 'LOAD');
-  if (sha !== sha1(body)) {
-    throw new Error(`SCRIPT LOAD of ${name} answered ${sha}, not ${sha1(body)}`);
-  }
+  if (sha !== sha1(body)) throw new Error(`SCRIPT LOAD answered ${sha}, not ${sha1(body)}`);
   return sha;
 }
 
@@ -162,13 +160,14 @@ const reservedOf = (redis) => Number(redis.cli('HGET', `${KEY_PREFIX}:{${SKU}}:s
 // call from two random numbers below 2e9 (about 4e18 ids; -r must fit a C int).
 async function redisSide(root, c, o) {
   const redis = await startRedis(root, `redis-raw-${c}`);
-  const setSha = loadScript(redis, 'set');
-  const reserveSha = loadScript(redis, 'reserve');
+  const sha = loadScript(redis);
   const now = String(Date.now());
-  const set = redis.cli('EVALSHA', setSha, '0', KEY_PREFIX, now, 'bench', String(SKU),
+  // A batch of one operation, as the origin sends a lone request: prefix, count, then the
+  // operation's name, now, actor, argument count and arguments.
+  const set = redis.cli('EVALSHA', sha, '0', KEY_PREFIX, '1', 'set', now, 'bench', '4', String(SKU),
     String(STOCK), '', 'bench');
-  if (!set.includes('"code":"ok"')) throw new Error(`set.lua answered ${set}`);
-  const command = ['EVALSHA', reserveSha, '0', KEY_PREFIX, now, 'bench',
+  if (!set.includes('"code":"ok"')) throw new Error(`set answered ${set}`);
+  const command = ['EVALSHA', sha, '0', KEY_PREFIX, '1', 'reserve', now, 'bench', '5',
     'rb-__rand_int__-__rand_int__', `${SKU}:1`, String(TTL_SECONDS), '', '0'];
   const bench = (n) => {
     const r = runTimed('redis-benchmark', ['-p', String(redis.port), '-c', String(c),
@@ -194,10 +193,11 @@ async function redisSide(root, c, o) {
     finish(result) {
       result.reservations_made = reservedOf(redis) - before - warm.ok;
       result.all_calls_reserved = result.reservations_made === result.ok;
-      result.reserve_sha = reserveSha;
+      result.script_sha = sha;
       result.label = 'raw Redis script';
-      result.command = `redis-benchmark -c ${c} -n ${n} -r 2000000000 EVALSHA <reserve.lua> 0 ` +
-        `${KEY_PREFIX} <now> bench rb-__rand_int__-__rand_int__ ${SKU}:1 ${TTL_SECONDS} '' 0`;
+      result.command = `redis-benchmark -c ${c} -n ${n} -r 2000000000 EVALSHA <stockgate.lua> 0 ` +
+        `${KEY_PREFIX} 1 reserve <now> bench 5 rb-__rand_int__-__rand_int__ ${SKU}:1 ` +
+        `${TTL_SECONDS} '' 0`;
       redis.stop();
     },
   };
@@ -242,7 +242,7 @@ async function originSide(root, c, o, { name, poolSize }) {
         result.reservations_made === result.ok && result.ok === result.requests;
       result.warmup_errors = warm.errors;
       // The origin ran the very script side (a) ran: same body, same SHA.
-      const sha = sha1(scriptBody('reserve'));
+      const sha = sha1(scriptBody());
       result.same_script_as_raw_redis = origin.redis.cli('SCRIPT', 'EXISTS', sha) === '1';
       result.redis_pool_size = poolSize;
       result.origin_threads = origin.threads;

@@ -115,8 +115,16 @@ int Serve(int argc, char** argv) {
                                            "calls / writes is the pipeline's mean batch size",
                                            {"what"})
                           .family;
+  auto& store_batches =
+      *registry
+           .RegisterCounter("stockgate_store_batch_total",
+                            "Store operations and the script batches that carried them to Redis; "
+                            "operations / batches is the mean batch size",
+                            {"what"})
+           .family;
   std::mutex stats_mu;
   store::RedisStats reported{};
+  store::OpBatcher::Stats reported_batches{};
   auto render_metrics = [&] {
     {
       // Client statistics are cumulative; move the counters by what happened since last time.
@@ -132,6 +140,10 @@ int Serve(int argc, char** argv) {
       redis_sent.WithLabels({"calls"}).Inc(moved(now.commands, reported.commands));
       redis_sent.WithLabels({"writes"}).Inc(moved(now.writes, reported.writes));
       reported = now;
+      const auto batches = store.batch_stats();
+      store_batches.WithLabels({"operations"}).Inc(moved(batches.ops, reported_batches.ops));
+      store_batches.WithLabels({"batches"}).Inc(moved(batches.batches, reported_batches.batches));
+      reported_batches = batches;
     }
     return registry.Render();
   };

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "origin/store/redis_inventory_store.h"
+#include "origin/store/op_batcher.h"
 
 namespace stockgate::store {
 namespace {
@@ -29,11 +29,6 @@ const json& At(const json& j, const char* key) {
   if (!j.is_object()) return kNull;
   const auto it = j.find(key);
   return it == j.end() ? kNull : *it;
-}
-
-std::vector<std::string> CommonArgs(std::string_view prefix, std::int64_t now_ms,
-                                    std::string_view actor) {
-  return {std::string(prefix), std::to_string(now_ms), std::string(actor)};
 }
 
 // The script's JSON answer: ok, or why not.
@@ -65,8 +60,7 @@ RecoveryStatus Answer(const CommandResult& r, const char* script) {
 
 RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) {
   RedisAudit audit;
-  const CommandResult r =
-      pool.Eval(InventoryScript("audit"), {}, CommonArgs(prefix, now_ms, "audit"));
+  const CommandResult r = RunOp(pool, prefix, {"audit", now_ms, "audit", {}});
   if (!r.ok) {
     audit.error = "redis unavailable: " + r.error;
     return audit;
@@ -114,7 +108,7 @@ RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) 
 RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
                           const std::vector<Compensation>& events, std::string_view actor,
                           std::string_view reason, std::int64_t now_ms) {
-  std::vector<std::string> argv = CommonArgs(prefix, now_ms, actor);
+  std::vector<std::string> argv;
   argv.push_back(std::to_string(seen.sku));
   argv.push_back(std::to_string(seen.on_hand));
   argv.push_back(std::to_string(seen.reserved));
@@ -124,7 +118,8 @@ RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditS
     argv.emplace_back(core::LedgerOpName(c.op));
     argv.push_back(std::to_string(c.qty));
   }
-  return Answer(pool.Eval(InventoryScript("compensate"), {}, argv), "compensate");
+  return Answer(RunOp(pool, prefix, {"compensate", now_ms, std::string(actor), std::move(argv)}),
+                "compensate");
 }
 
 RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
@@ -197,9 +192,7 @@ RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBa
     doc["customers"].push_back(
         {{"sku", std::to_string(c.sku)}, {"customer", c.customer}, {"units", c.units}});
   }
-  std::vector<std::string> argv = CommonArgs(prefix, now_ms, "rebuild");
-  argv.push_back(doc.dump());
-  return Answer(pool.Eval(InventoryScript("restore"), {}, argv), "restore");
+  return Answer(RunOp(pool, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}), "restore");
 }
 
 RecoveryStatus FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event) {

@@ -5,8 +5,11 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace stockgate::store {
@@ -151,8 +154,14 @@ std::string EncodeCommand(const std::vector<std::string>& argv) {
   return out;
 }
 
-CommandResult RedisClient::Eval(const Script& script, const std::vector<std::string>& keys,
-                                const std::vector<std::string>& args) {
+void RedisClient::CommandAsync(std::vector<std::string> argv, Callback done) {
+  done(Command(argv));
+}
+
+namespace {
+
+std::vector<std::string> EvalArgv(const Script& script, const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args) {
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
   argv.emplace_back("EVALSHA");
@@ -160,21 +169,78 @@ CommandResult RedisClient::Eval(const Script& script, const std::vector<std::str
   argv.push_back(std::to_string(keys.size()));
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
 
+// The answer to SCRIPT LOAD: empty when Redis now holds the script, else the failure to report.
+std::optional<CommandResult> LoadFailure(const Script& script, CommandResult load) {
+  if (!load.ok || load.reply.is_error()) return load;  // e.g. "ERR Error compiling script"
+  if (load.reply.is_string() && load.reply.str == script.sha1()) return std::nullopt;
+  CommandResult wrong;
+  wrong.ok = true;
+  wrong.reply.type = Reply::Type::kError;
+  wrong.reply.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load.reply.str +
+                    ", expected " + script.sha1();
+  return wrong;
+}
+
+}  // namespace
+
+CommandResult RedisClient::Eval(const Script& script, const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args) {
+  const std::vector<std::string> argv = EvalArgv(script, keys, args);
   CommandResult result = Command(argv);
   if (!result.ok || !IsNoscript(result.reply)) return result;
   // The script cache is empty after a Redis restart or SCRIPT FLUSH: load it and run it again.
   Count(counters_.noscript_reloads);
-  CommandResult load = Command({"SCRIPT", "LOAD", script.source()});
-  if (!load.ok || load.reply.is_error()) return load;  // e.g. "ERR Error compiling script"
-  if (!load.reply.is_string() || load.reply.str != script.sha1()) {
-    result.reply = Reply{};
-    result.reply.type = Reply::Type::kError;
-    result.reply.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load.reply.str +
-                       ", expected " + script.sha1();
-    return result;
+  if (auto failed = LoadFailure(script, Command({"SCRIPT", "LOAD", script.source()}))) {
+    return std::move(*failed);
   }
   return Command(argv);
+}
+
+void RedisClient::EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                            const std::vector<std::string>& args, Callback done) {
+  auto argv = std::make_shared<std::vector<std::string>>(EvalArgv(script, keys, args));
+  CommandAsync(*argv, [this, &script, argv, done = std::move(done)](CommandResult result) mutable {
+    if (!result.ok || !IsNoscript(result.reply)) return done(std::move(result));
+    Count(counters_.noscript_reloads);
+    CommandAsync({"SCRIPT", "LOAD", script.source()},
+                 [this, &script, argv, done = std::move(done)](CommandResult load) mutable {
+                   if (auto failed = LoadFailure(script, std::move(load))) {
+                     return done(std::move(*failed));
+                   }
+                   CommandAsync(std::move(*argv), std::move(done));
+                 });
+  });
+}
+
+std::optional<CommandResult> Await(const std::function<void(RedisClient::Callback)>& start,
+                                   std::optional<std::chrono::steady_clock::time_point> give_up) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    CommandResult result;
+  };
+  // Shared, so that a callback that comes after a give-up writes into memory still alive.
+  auto outcome = std::make_shared<Outcome>();
+  start([outcome](CommandResult r) {
+    {
+      std::lock_guard lock(outcome->mu);
+      outcome->result = std::move(r);
+      outcome->done = true;
+    }
+    outcome->cv.notify_one();
+  });
+  std::unique_lock lock(outcome->mu);
+  const auto done = [&] { return outcome->done; };
+  if (give_up) {
+    if (!outcome->cv.wait_until(lock, *give_up, done)) return std::nullopt;
+  } else {
+    outcome->cv.wait(lock, done);
+  }
+  return std::move(outcome->result);
 }
 
 RedisClient::Stats RedisClient::stats() const {

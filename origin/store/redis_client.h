@@ -8,6 +8,9 @@
 #define STOCKGATE_ORIGIN_STORE_REDIS_CLIENT_H_
 
 #include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,16 +97,24 @@ struct RedisStats {
 class RedisClient {
  public:
   using Stats = RedisStats;
+  using Callback = std::function<void(CommandResult)>;
   virtual ~RedisClient() = default;
 
   // One command, binary-safe (each argument may hold any bytes, NUL included). Never retried: a
   // transport failure leaves unknown whether Redis ran it, so the caller decides (our mutations
   // are idempotent by key, so the client's retry is safe).
   virtual CommandResult Command(const std::vector<std::string>& argv) = 0;
+  // The same without waiting: `done` gets the result, exactly once, on a thread of the client's
+  // (RedisPipeline: its I/O thread, so `done` must be quick and must not block) or, for clients
+  // that only block (RedisPool), on the caller's before this returns.
+  virtual void CommandAsync(std::vector<std::string> argv, Callback done);
   // EVALSHA; on NOSCRIPT (Redis restarted or SCRIPT FLUSH), SCRIPT LOAD then EVALSHA once more.
   // A NOSCRIPT reply means the script did not run, so the second EVALSHA cannot run it twice.
   CommandResult Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args);
+  // The same without waiting, as CommandAsync. `script` must outlive the call.
+  void EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                 const std::vector<std::string>& args, Callback done);
   // True when a PING round trip succeeds now. While the breaker is open this is false at once.
   bool Ping();
   Stats stats() const;
@@ -127,6 +138,12 @@ class RedisClient {
   }
   Counters counters_;
 };
+
+// Starts an asynchronous call with a callback and waits for the result the callback gets; nullopt
+// when none came by `give_up` (the call may still complete later, harmlessly).
+std::optional<CommandResult> Await(
+    const std::function<void(RedisClient::Callback)>& start,
+    std::optional<std::chrono::steady_clock::time_point> give_up = std::nullopt);
 
 // Ignores SIGPIPE for the whole process unless the program already installed a disposition.
 // hiredis 0.14 writes with write(), not send(MSG_NOSIGNAL), so a write to a connection Redis has

@@ -1,13 +1,12 @@
 #include "origin/store/redis_inventory_store.h"
 
 #include <charconv>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
 namespace stockgate::store {
-
-std::vector<std::pair<std::string_view, std::string_view>> LuaSources();  // lua_scripts.cc
 
 namespace {
 
@@ -17,20 +16,6 @@ using core::ReservationStatus;
 using core::ReservationView;
 using core::StockView;
 using nlohmann::json;
-
-std::vector<Script> BuildScripts() {
-  const auto sources = LuaSources();
-  std::string_view common;
-  for (const auto& [name, source] : sources) {
-    if (name == "common") common = source;
-  }
-  std::vector<Script> scripts;
-  for (const auto& [name, source] : sources) {
-    if (name == "common") continue;
-    scripts.emplace_back(std::string(name), std::string(common) + "\n" + std::string(source));
-  }
-  return scripts;
-}
 
 // Checked field readers: scripts produce these shapes, but a wrong type must not abort the process
 // (nlohmann without exceptions aborts on a type error).
@@ -125,58 +110,31 @@ std::string ItemsArg(const std::vector<Item>& items) {
   return out;
 }
 
-}  // namespace
-
-const std::vector<Script>& InventoryScripts() {
-  static const std::vector<Script> scripts = BuildScripts();
-  return scripts;
-}
-
-const Script& InventoryScript(std::string_view name) {
-  for (const Script& s : InventoryScripts()) {
-    if (s.name() == name) return s;
-  }
-  // Names are compile-time constants of this file; a miss is a programming error.
-  std::abort();
-}
-
-struct RedisInventoryStore::Outcome {
+// An operation's answer as code, message and JSON body; a transport failure or an answer that
+// is not a JSON object with a known code is kUnavailable: the operation's outcome is unknown, and
+// retrying with the same key is the only honest advice.
+struct Outcome {
   Code code = Code::kOk;
   std::string message;
-  json body;  // the script's JSON answer when code came from the script
+  json body;
 };
 
-RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)
-    : redis_(redis), config_(std::move(config)) {}
-
-RedisInventoryStore::Outcome RedisInventoryStore::Run(std::string_view script,
-                                                      std::string_view actor, std::int64_t now_ms,
-                                                      std::vector<std::string> args) {
-  std::vector<std::string> argv;
-  argv.reserve(args.size() + 3);
-  argv.push_back(config_.key_prefix);
-  argv.push_back(std::to_string(now_ms));
-  argv.emplace_back(actor);
-  for (auto& a : args) argv.push_back(std::move(a));
-
+Outcome OutcomeOf(const CommandResult& r, const ScriptOp& op) {
   Outcome out;
-  const CommandResult r = redis_.Eval(InventoryScript(script), {}, argv);
   if (!r.ok) {
     out.code = Code::kUnavailable;
     out.message = "redis unavailable: " + r.error;
     return out;
   }
   if (r.reply.type != Reply::Type::kString) {
-    // A Lua error (an invariant check in common.lua) or a protocol surprise: the operation did
-    // not complete, and retrying later is the only honest advice.
     out.code = Code::kUnavailable;
-    out.message = "redis script " + std::string(script) + " failed: " + r.reply.str;
+    out.message = "redis script " + op.name + " failed: " + r.reply.str;
     return out;
   }
   out.body = json::parse(r.reply.str, nullptr, false);
   if (out.body.is_discarded() || !out.body.is_object()) {
     out.code = Code::kUnavailable;
-    out.message = "redis script " + std::string(script) + " answered malformed JSON";
+    out.message = "redis script " + op.name + " answered malformed JSON";
     return out;
   }
   const std::string code = Str(out.body, "code");
@@ -189,146 +147,247 @@ RedisInventoryStore::Outcome RedisInventoryStore::Run(std::string_view script,
   return out;
 }
 
-namespace {
-
 template <class Result>
-Result Base(Code code, std::string message, const json& body) {
+Result Base(Outcome& o) {
   Result result;
-  result.code = code;
-  result.message = std::move(message);
-  result.fail_items = FailItemsOf(body);
-  result.created = Bool(body, "created");
-  result.replayed = Bool(body, "replayed");
+  result.code = o.code;
+  result.message = std::move(o.message);
+  result.fail_items = FailItemsOf(o.body);
+  result.created = Bool(o.body, "created");
+  result.replayed = Bool(o.body, "replayed");
   return result;
 }
 
-}  // namespace
-
-StockResult RedisInventoryStore::SetStock(std::int64_t sku, const core::SetStockRequest& request,
-                                          std::string_view actor, std::int64_t now_ms) {
-  Outcome o = Run("set", actor, now_ms,
-                  {std::to_string(sku), std::to_string(request.on_hand),
-                   request.per_customer_limit ? std::to_string(*request.per_customer_limit) : "",
-                   request.reason});
-  auto result = Base<StockResult>(o.code, std::move(o.message), o.body);
+StockResult DecodeStock(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
+  auto result = Base<StockResult>(o);
   if (const json& stock = Sub(o.body, "stock"); stock.is_object()) result.stock = StockOf(stock);
   return result;
 }
 
-StockResult RedisInventoryStore::Adjust(std::int64_t sku, const core::AdjustmentRequest& request,
-                                        std::string_view actor, std::int64_t now_ms) {
-  Outcome o = Run("adjust", actor, now_ms,
-                  {std::to_string(sku), std::to_string(request.delta), request.request_id,
-                   request.reason, std::to_string(core::kMaxOnHand)});
-  auto result = Base<StockResult>(o.code, std::move(o.message), o.body);
-  if (const json& stock = Sub(o.body, "stock"); stock.is_object()) result.stock = StockOf(stock);
-  return result;
-}
-
-ReservationResult RedisInventoryStore::Reserve(const core::ReservationRequest& request,
-                                               std::string_view actor, std::int64_t now_ms) {
-  Outcome o = Run("reserve", actor, now_ms,
-                  {request.order_id, ItemsArg(request.items), std::to_string(request.ttl_seconds),
-                   request.customer_id, request.confirm ? "1" : "0"});
-  auto result = Base<ReservationResult>(o.code, std::move(o.message), o.body);
-  if (const json& r = Sub(o.body, "reservation"); r.is_object()) {
-    result.reservation = ReservationOf(r);
+ReservationResult DecodeReservation(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
+  auto result = Base<ReservationResult>(o);
+  if (const json& res = Sub(o.body, "reservation"); res.is_object()) {
+    result.reservation = ReservationOf(res);
   }
   return result;
 }
 
-ReservationResult RedisInventoryStore::Transition(std::string_view order_id,
-                                                  std::string_view action, std::string_view actor,
-                                                  std::int64_t now_ms, std::string_view reason) {
-  Outcome o = Run("transition", actor, now_ms,
-                  {std::string(order_id), std::string(action), std::string(reason)});
-  auto result = Base<ReservationResult>(o.code, std::move(o.message), o.body);
-  if (const json& r = Sub(o.body, "reservation"); r.is_object()) {
-    result.reservation = ReservationOf(r);
-  }
-  return result;
-}
-
-ReservationResult RedisInventoryStore::Confirm(std::string_view order_id, std::string_view actor,
-                                               std::int64_t now_ms, std::string_view reason) {
-  return Transition(order_id, "confirm", actor, now_ms, reason);
-}
-
-ReservationResult RedisInventoryStore::Release(std::string_view order_id, std::string_view actor,
-                                               std::int64_t now_ms, std::string_view reason) {
-  return Transition(order_id, "release", actor, now_ms, reason);
-}
-
-ReservationResult RedisInventoryStore::Return(std::string_view order_id, std::string_view actor,
-                                              std::int64_t now_ms, std::string_view reason) {
-  return Transition(order_id, "return", actor, now_ms, reason);
-}
-
-ReservationResult RedisInventoryStore::Extend(std::string_view order_id, std::int64_t ttl_seconds,
-                                              std::string_view actor, std::int64_t now_ms) {
-  Outcome o = Run("extend", actor, now_ms, {std::string(order_id), std::to_string(ttl_seconds)});
-  auto result = Base<ReservationResult>(o.code, std::move(o.message), o.body);
-  if (const json& r = Sub(o.body, "reservation"); r.is_object()) {
-    result.reservation = ReservationOf(r);
-  }
-  return result;
-}
-
-StockListResult RedisInventoryStore::GetStocks(const std::vector<std::int64_t>& skus,
-                                               std::int64_t now_ms) {
-  std::vector<std::string> args{"stock"};
-  for (std::int64_t sku : skus) args.push_back(std::to_string(sku));
-  Outcome o = Run("read", "", now_ms, std::move(args));
+// The read op's arguments are "stock" and the SKUs asked for, in order.
+StockListResult DecodeStockList(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
   StockListResult out;
   out.code = o.code;
   out.message = std::move(o.message);
   if (o.code != Code::kOk) return out;
   const json& items = Sub(o.body, "items");
-  for (std::size_t i = 0; i < skus.size(); ++i) {
-    StockResult r;
-    if (items.is_array() && i < items.size() && Field(items[i], "code") == nullptr) {
-      r.message = "ok";
-      r.stock = StockOf(items[i]);
+  for (std::size_t i = 1; i < op.args.size(); ++i) {
+    const std::size_t k = i - 1;
+    StockResult one;
+    if (items.is_array() && k < items.size() && Field(items[k], "code") == nullptr) {
+      one.message = "ok";
+      one.stock = StockOf(items[k]);
     } else {
-      r.code = Code::kUnknownSku;
-      r.message = "unknown sku " + std::to_string(skus[i]);
+      one.code = Code::kUnknownSku;
+      one.message = "unknown sku " + op.args[i];
     }
-    out.items.push_back(std::move(r));
+    out.items.push_back(std::move(one));
   }
   return out;
 }
 
-ReservationResult RedisInventoryStore::GetReservation(std::string_view order_id,
-                                                      std::int64_t now_ms) {
-  Outcome o = Run("read", "", now_ms, {"reservation", std::string(order_id)});
-  auto result = Base<ReservationResult>(o.code, std::move(o.message), o.body);
-  if (const json& r = Sub(o.body, "reservation"); r.is_object()) {
-    result.reservation = ReservationOf(r);
-  }
-  return result;
-}
-
-SnapshotResult RedisInventoryStore::Snapshot(std::int64_t since_version, std::int64_t now_ms) {
-  Outcome o = Run("snapshot", "", now_ms, {std::to_string(since_version)});
+SnapshotResult DecodeSnapshot(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
   SnapshotResult out;
   out.code = o.code;
   out.message = std::move(o.message);
   if (o.code != Code::kOk) return out;
   out.version = Int(o.body, "version");
   if (const json& items = Sub(o.body, "items"); items.is_array()) {
-    for (const json& item : items)
+    for (const json& item : items) {
       out.items.push_back({Sku(Sub(item, "sku")), Int(item, "available")});
+    }
   }
   return out;
 }
 
-ExpireResult RedisInventoryStore::ExpireDue(std::int64_t now_ms) {
-  Outcome o = Run("expire", "", now_ms, {});
+ExpireResult DecodeExpire(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
   ExpireResult out;
   out.code = o.code;
   out.message = std::move(o.message);
   out.expired = Int(o.body, "expired");
   return out;
+}
+
+ScriptOp Op(std::string name, std::string_view actor, std::int64_t now_ms,
+            std::vector<std::string> args) {
+  return {std::move(name), now_ms, std::string(actor), std::move(args)};
+}
+
+ScriptOp SetOp(std::int64_t sku, const core::SetStockRequest& request, std::string_view actor,
+               std::int64_t now_ms) {
+  return Op("set", actor, now_ms,
+            {std::to_string(sku), std::to_string(request.on_hand),
+             request.per_customer_limit ? std::to_string(*request.per_customer_limit) : "",
+             request.reason});
+}
+
+ScriptOp AdjustOp(std::int64_t sku, const core::AdjustmentRequest& request, std::string_view actor,
+                  std::int64_t now_ms) {
+  return Op("adjust", actor, now_ms,
+            {std::to_string(sku), std::to_string(request.delta), request.request_id, request.reason,
+             std::to_string(core::kMaxOnHand)});
+}
+
+ScriptOp ReserveOp(const core::ReservationRequest& request, std::string_view actor,
+                   std::int64_t now_ms) {
+  return Op("reserve", actor, now_ms,
+            {request.order_id, ItemsArg(request.items), std::to_string(request.ttl_seconds),
+             request.customer_id, request.confirm ? "1" : "0"});
+}
+
+ScriptOp TransitionOp(std::string_view order_id, std::string_view action, std::string_view actor,
+                      std::int64_t now_ms, std::string_view reason) {
+  return Op("transition", actor, now_ms,
+            {std::string(order_id), std::string(action), std::string(reason)});
+}
+
+ScriptOp ExtendOp(std::string_view order_id, std::int64_t ttl_seconds, std::string_view actor,
+                  std::int64_t now_ms) {
+  return Op("extend", actor, now_ms, {std::string(order_id), std::to_string(ttl_seconds)});
+}
+
+ScriptOp StocksOp(const std::vector<std::int64_t>& skus, std::int64_t now_ms) {
+  std::vector<std::string> args{"stock"};
+  for (std::int64_t sku : skus) args.push_back(std::to_string(sku));
+  return Op("read", "", now_ms, std::move(args));
+}
+
+ScriptOp ReservationReadOp(std::string_view order_id, std::int64_t now_ms) {
+  return Op("read", "", now_ms, {"reservation", std::string(order_id)});
+}
+
+ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
+  return Op("snapshot", "", now_ms, {std::to_string(since_version)});
+}
+
+}  // namespace
+
+RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)
+    : config_(std::move(config)), batcher_(redis, config_.key_prefix, config_.batching) {}
+
+template <class R>
+R RedisInventoryStore::Wait(ScriptOp op, Decode<R> decode) {
+  // The answer is decoded here, on the caller's thread, not on the client's I/O thread.
+  const CommandResult r = batcher_.Run(op);
+  return decode(r, op);
+}
+
+template <class R>
+void RedisInventoryStore::Async(ScriptOp op, Decode<R> decode, Done<R> done) {
+  auto kept = std::make_shared<ScriptOp>(op);
+  batcher_.Submit(std::move(op), [kept, decode, done = std::move(done)](CommandResult r) {
+    done(decode(r, *kept));
+  });
+}
+
+StockResult RedisInventoryStore::SetStock(std::int64_t sku, const core::SetStockRequest& request,
+                                          std::string_view actor, std::int64_t now_ms) {
+  return Wait(SetOp(sku, request, actor, now_ms), &DecodeStock);
+}
+StockResult RedisInventoryStore::Adjust(std::int64_t sku, const core::AdjustmentRequest& request,
+                                        std::string_view actor, std::int64_t now_ms) {
+  return Wait(AdjustOp(sku, request, actor, now_ms), &DecodeStock);
+}
+ReservationResult RedisInventoryStore::Reserve(const core::ReservationRequest& request,
+                                               std::string_view actor, std::int64_t now_ms) {
+  return Wait(ReserveOp(request, actor, now_ms), &DecodeReservation);
+}
+ReservationResult RedisInventoryStore::Confirm(std::string_view order_id, std::string_view actor,
+                                               std::int64_t now_ms, std::string_view reason) {
+  return Wait(TransitionOp(order_id, "confirm", actor, now_ms, reason), &DecodeReservation);
+}
+ReservationResult RedisInventoryStore::Release(std::string_view order_id, std::string_view actor,
+                                               std::int64_t now_ms, std::string_view reason) {
+  return Wait(TransitionOp(order_id, "release", actor, now_ms, reason), &DecodeReservation);
+}
+ReservationResult RedisInventoryStore::Return(std::string_view order_id, std::string_view actor,
+                                              std::int64_t now_ms, std::string_view reason) {
+  return Wait(TransitionOp(order_id, "return", actor, now_ms, reason), &DecodeReservation);
+}
+ReservationResult RedisInventoryStore::Extend(std::string_view order_id, std::int64_t ttl_seconds,
+                                              std::string_view actor, std::int64_t now_ms) {
+  return Wait(ExtendOp(order_id, ttl_seconds, actor, now_ms), &DecodeReservation);
+}
+StockListResult RedisInventoryStore::GetStocks(const std::vector<std::int64_t>& skus,
+                                               std::int64_t now_ms) {
+  return Wait(StocksOp(skus, now_ms), &DecodeStockList);
+}
+ReservationResult RedisInventoryStore::GetReservation(std::string_view order_id,
+                                                      std::int64_t now_ms) {
+  return Wait(ReservationReadOp(order_id, now_ms), &DecodeReservation);
+}
+SnapshotResult RedisInventoryStore::Snapshot(std::int64_t since_version, std::int64_t now_ms) {
+  return Wait(SnapshotOp(since_version, now_ms), &DecodeSnapshot);
+}
+ExpireResult RedisInventoryStore::ExpireDue(std::int64_t now_ms) {
+  return Wait(Op("expire", "", now_ms, {}), &DecodeExpire);
+}
+
+void RedisInventoryStore::SetStockAsync(std::int64_t sku, const core::SetStockRequest& request,
+                                        std::string_view actor, std::int64_t now_ms,
+                                        Done<StockResult> done) {
+  Async(SetOp(sku, request, actor, now_ms), &DecodeStock, std::move(done));
+}
+void RedisInventoryStore::AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request,
+                                      std::string_view actor, std::int64_t now_ms,
+                                      Done<StockResult> done) {
+  Async(AdjustOp(sku, request, actor, now_ms), &DecodeStock, std::move(done));
+}
+void RedisInventoryStore::ReserveAsync(const core::ReservationRequest& request,
+                                       std::string_view actor, std::int64_t now_ms,
+                                       Done<ReservationResult> done) {
+  Async(ReserveOp(request, actor, now_ms), &DecodeReservation, std::move(done));
+}
+void RedisInventoryStore::ConfirmAsync(std::string_view order_id, std::string_view actor,
+                                       std::int64_t now_ms, std::string_view reason,
+                                       Done<ReservationResult> done) {
+  Async(TransitionOp(order_id, "confirm", actor, now_ms, reason), &DecodeReservation,
+        std::move(done));
+}
+void RedisInventoryStore::ReleaseAsync(std::string_view order_id, std::string_view actor,
+                                       std::int64_t now_ms, std::string_view reason,
+                                       Done<ReservationResult> done) {
+  Async(TransitionOp(order_id, "release", actor, now_ms, reason), &DecodeReservation,
+        std::move(done));
+}
+void RedisInventoryStore::ReturnAsync(std::string_view order_id, std::string_view actor,
+                                      std::int64_t now_ms, std::string_view reason,
+                                      Done<ReservationResult> done) {
+  Async(TransitionOp(order_id, "return", actor, now_ms, reason), &DecodeReservation,
+        std::move(done));
+}
+void RedisInventoryStore::ExtendAsync(std::string_view order_id, std::int64_t ttl_seconds,
+                                      std::string_view actor, std::int64_t now_ms,
+                                      Done<ReservationResult> done) {
+  Async(ExtendOp(order_id, ttl_seconds, actor, now_ms), &DecodeReservation, std::move(done));
+}
+void RedisInventoryStore::GetStocksAsync(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
+                                         Done<StockListResult> done) {
+  Async(StocksOp(skus, now_ms), &DecodeStockList, std::move(done));
+}
+void RedisInventoryStore::GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
+                                              Done<ReservationResult> done) {
+  Async(ReservationReadOp(order_id, now_ms), &DecodeReservation, std::move(done));
+}
+void RedisInventoryStore::SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+                                        Done<SnapshotResult> done) {
+  Async(SnapshotOp(since_version, now_ms), &DecodeSnapshot, std::move(done));
+}
+void RedisInventoryStore::ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done) {
+  Async(Op("expire", "", now_ms, {}), &DecodeExpire, std::move(done));
 }
 
 }  // namespace stockgate::store

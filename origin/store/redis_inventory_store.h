@@ -1,29 +1,37 @@
-// RedisInventoryStore: the inventory store on Redis. Every operation is one EVALSHA of a script
-// from origin/store/lua (common.lua + the operation), so each is atomic and writes its ledger
-// events to the stream in the same step. Script sources are compiled into the binary.
+// RedisInventoryStore: the inventory store on Redis. Every operation is an operation of
+// stockgate.lua (origin/store/lua), so each is atomic and writes its outbox entry in the same
+// step; concurrent operations go to Redis together in batches (OpBatcher: group commit). The
+// script is compiled into the binary. Each operation also has an asynchronous form, whose `done`
+// runs on the thread that received the answer (the Redis client's I/O thread for RedisPipeline:
+// quick work only).
 #ifndef STOCKGATE_ORIGIN_STORE_REDIS_INVENTORY_STORE_H_
 #define STOCKGATE_ORIGIN_STORE_REDIS_INVENTORY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "origin/store/inventory_store.h"
+#include "origin/store/op_batcher.h"
 #include "origin/store/redis_client.h"
 
 namespace stockgate::store {
 
-// The scripts, by file name without ".lua", each already prefixed with common.lua.
-const std::vector<Script>& InventoryScripts();
-const Script& InventoryScript(std::string_view name);
-
 struct RedisStoreConfig {
+  RedisStoreConfig() = default;
+  RedisStoreConfig(std::string prefix) : key_prefix(std::move(prefix)) {}  // NOLINT: implicit
   std::string key_prefix = "sg";  // every key starts with it; lets stores share a Redis
+  OpBatcher::Options batching;
 };
 
 class RedisInventoryStore final : public InventoryStore {
  public:
+  template <class R>
+  using Done = std::function<void(R)>;
+
   RedisInventoryStore(RedisClient& redis, RedisStoreConfig config);
 
   StockResult SetStock(std::int64_t sku, const core::SetStockRequest& request,
@@ -45,19 +53,41 @@ class RedisInventoryStore final : public InventoryStore {
   SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) override;
   ExpireResult ExpireDue(std::int64_t now_ms) override;
 
+  void SetStockAsync(std::int64_t sku, const core::SetStockRequest& request, std::string_view actor,
+                     std::int64_t now_ms, Done<StockResult> done);
+  void AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request, std::string_view actor,
+                   std::int64_t now_ms, Done<StockResult> done);
+  void ReserveAsync(const core::ReservationRequest& request, std::string_view actor,
+                    std::int64_t now_ms, Done<ReservationResult> done);
+  void ConfirmAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                    std::string_view reason, Done<ReservationResult> done);
+  void ReleaseAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                    std::string_view reason, Done<ReservationResult> done);
+  void ReturnAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                   std::string_view reason, Done<ReservationResult> done);
+  void ExtendAsync(std::string_view order_id, std::int64_t ttl_seconds, std::string_view actor,
+                   std::int64_t now_ms, Done<ReservationResult> done);
+  void GetStocksAsync(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
+                      Done<StockListResult> done);
+  void GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
+                           Done<ReservationResult> done);
+  void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms, Done<SnapshotResult> done);
+  void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);
+
   // The ledger stream's key, for readers (sync, tests).
   std::string LedgerKey() const { return config_.key_prefix + ":ledger"; }
+  OpBatcher::Stats batch_stats() const { return batcher_.stats(); }
 
  private:
-  struct Outcome;  // a script's decoded JSON answer, or why there is none
-  Outcome Run(std::string_view script, std::string_view actor, std::int64_t now_ms,
-              std::vector<std::string> args);
-  ReservationResult Transition(std::string_view order_id, std::string_view action,
-                               std::string_view actor, std::int64_t now_ms,
-                               std::string_view reason);
+  template <class R>
+  using Decode = R (*)(const CommandResult&, const ScriptOp&);
+  template <class R>
+  R Wait(ScriptOp op, Decode<R> decode);
+  template <class R>
+  void Async(ScriptOp op, Decode<R> decode, Done<R> done);
 
-  RedisClient& redis_;
   RedisStoreConfig config_;
+  OpBatcher batcher_;
 };
 
 }  // namespace stockgate::store

@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "core/inventory_model.h"
 #include "origin/store/outbox.h"
+#include "origin/store/redis_pipeline.h"
 #include "origin/store/redis_pool.h"
 #include "tests/support/redis_server.h"
 
@@ -295,6 +298,225 @@ TEST_F(RedisStoreTest, MatchesReferenceModel) {
   EXPECT_GT(kinds[core::LedgerOp::kExpire], 50);
 }
 
+// Waits until `count` asynchronous answers have come in.
+class Countdown {
+ public:
+  void Add() {
+    std::lock_guard lock(mu_);
+    ++expected_;
+  }
+  void Done() {
+    std::lock_guard lock(mu_);
+    ++done_;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_ == expected_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int expected_ = 0;
+  int done_ = 0;
+};
+
+// The same random operations as MatchesReferenceModel, submitted without waiting in groups of up
+// to 40 through the pipeline, so that Redis runs them in batches: every answer still equals the
+// model's for the same sequence, the ledger stream too, and batches really formed.
+TEST_F(RedisStoreTest, BatchedOperationsMatchTheReferenceModel) {
+  RedisConfig config;
+  config.port = redis_->port();
+  config.pool_size = 1;
+  config.command_timeout_ms = 5'000;
+  RedisPipeline pipeline(config);
+  RedisInventoryStore store(pipeline, RedisStoreConfig{"t"});
+  InventoryModel model;
+  std::mt19937_64 rng(20261129);
+  auto pick = [&](std::int64_t n) {
+    return static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+  };
+  std::vector<std::string> orders;
+  std::int64_t now = kT0;
+  int submitted = 0;
+  for (int group = 0; group < 150 && !HasFailure(); ++group) {
+    Countdown countdown;
+    const std::int64_t size = 1 + pick(40);
+    for (std::int64_t k = 0; k < size; ++k, ++submitted) {
+      now += pick(300);
+      const std::string at = Id("op ", submitted);
+      const std::int64_t action = pick(100);
+      countdown.Add();
+      const std::string order =
+          orders.empty() || pick(10) == 0
+              ? Id("missing-", pick(3))
+              : orders[static_cast<std::size_t>(pick(static_cast<std::int64_t>(orders.size())))];
+      if (action < 8) {
+        const std::int64_t sku = 1 + pick(5);
+        core::SetStockRequest req;
+        req.on_hand = pick(25);
+        if (pick(4) == 0) req.per_customer_limit = pick(5);
+        store.SetStockAsync(
+            sku, req, "admin", now,
+            [&, expected = model.SetStock(sku, req, "admin", now), at](core::StockResult got) {
+              ExpectSameStock(expected, got, at);
+              countdown.Done();
+            });
+      } else if (action < 14) {
+        const std::int64_t sku = 1 + pick(6);
+        core::AdjustmentRequest req;
+        req.delta = pick(2) ? 1 + pick(8) : -1 - pick(8);
+        req.request_id = Id("r", pick(40));
+        store.AdjustAsync(
+            sku, req, "admin", now,
+            [&, expected = model.Adjust(sku, req, "admin", now), at](core::StockResult got) {
+              ExpectSameStock(expected, got, at);
+              countdown.Done();
+            });
+      } else if (action < 55) {
+        ReservationRequest req;
+        req.order_id = Id("o", submitted);
+        const std::int64_t count = 1 + pick(3);
+        while (static_cast<std::int64_t>(req.items.size()) < count) {
+          const std::int64_t sku = 1 + pick(6);
+          bool seen = false;
+          for (const auto& item : req.items) seen = seen || item.sku == sku;
+          if (!seen) req.items.push_back({sku, 1 + pick(3)});
+        }
+        req.ttl_seconds = 1 + pick(3);
+        req.customer_id = pick(2) ? "" : Id("c", pick(3));
+        req.confirm = pick(8) == 0;
+        orders.push_back(req.order_id);
+        store.ReserveAsync(
+            req, "svc", now,
+            [&, expected = model.Reserve(req, "svc", now), at](core::ReservationResult got) {
+              ExpectSameReservation(expected, got, at);
+              countdown.Done();
+            });
+      } else if (action < 70) {
+        store.ConfirmAsync(order, "svc", now, "paid",
+                           [&, expected = model.Confirm(order, "svc", now, "paid"),
+                            at](core::ReservationResult got) {
+                             ExpectSameReservation(expected, got, at);
+                             countdown.Done();
+                           });
+      } else if (action < 80) {
+        store.ReleaseAsync(
+            order, "svc", now, "",
+            [&, expected = model.Release(order, "svc", now, ""), at](core::ReservationResult got) {
+              ExpectSameReservation(expected, got, at);
+              countdown.Done();
+            });
+      } else if (action < 85) {
+        store.ReturnAsync(order, "svc", now, "refund",
+                          [&, expected = model.Return(order, "svc", now, "refund"),
+                           at](core::ReservationResult got) {
+                            ExpectSameReservation(expected, got, at);
+                            countdown.Done();
+                          });
+      } else if (action < 90) {
+        const std::int64_t ttl = 1 + pick(3);
+        store.ExtendAsync(
+            order, ttl, "svc", now,
+            [&, expected = model.Extend(order, ttl, "svc", now), at](core::ReservationResult got) {
+              ExpectSameReservation(expected, got, at);
+              countdown.Done();
+            });
+      } else if (action < 95) {
+        const std::int64_t sku = 1 + pick(7);
+        store.GetStocksAsync({sku}, now,
+                             [&, expected = model.GetStock(sku, now), at](StockListResult got) {
+                               ASSERT_EQ(got.items.size(), 1u) << at;
+                               ExpectSameStock(expected, got.items[0], at);
+                               countdown.Done();
+                             });
+      } else {
+        store.ExpireDueAsync(now, [&, expected = model.ExpireDue(now), at](ExpireResult got) {
+          EXPECT_EQ(got.code, Code::kOk) << at;
+          EXPECT_EQ(got.expired, expected) << at;
+          countdown.Done();
+        });
+      }
+    }
+    countdown.Wait();
+  }
+  EXPECT_EQ(Ledger(), model.Ledger());
+  ExpectOutboxMirrors(model, "end");
+  const OpBatcher::Stats stats = store.batch_stats();
+  EXPECT_EQ(stats.ops, submitted);
+  EXPECT_LT(stats.batches * 4, stats.ops) << "operations went to Redis in batches";
+}
+
+// An operation that breaks an invariant (here: a hold whose SKU's reserved count was tampered
+// with) fails alone: the operations batched with it are answered and written, and it leaves
+// nothing behind, neither in Redis nor in the outbox.
+TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
+  core::SetStockRequest set;
+  set.on_hand = 10;
+  ASSERT_EQ(store_->SetStock(1, set, "admin", kT0).code, Code::kOk);
+  ASSERT_EQ(store_->SetStock(2, set, "admin", kT0).code, Code::kOk);
+  ReservationRequest held;
+  held.order_id = "tampered";
+  held.items = {{1, 2}};
+  held.ttl_seconds = 600;
+  ASSERT_EQ(store_->Reserve(held, "svc", kT0).code, Code::kOk);
+  ASSERT_TRUE(pool_->Command({"HSET", "t:{1}:stock", "reserved", "0"}).ok);
+  const std::size_t entries_before = Outbox().size();
+
+  RedisConfig config;
+  config.port = redis_->port();
+  config.pool_size = 1;
+  config.command_timeout_ms = 10'000;
+  RedisPipeline pipeline(config);
+  RedisInventoryStore store(pipeline, RedisStoreConfig{"t"});
+  // With Redis frozen the first call waits in flight, and the next three queue into one batch.
+  redis_->Pause();
+  Countdown countdown;
+  const auto reserve = [&](std::string order, std::int64_t sku, core::ReservationResult* out) {
+    ReservationRequest req;
+    req.order_id = std::move(order);
+    req.items = {{sku, 1}};
+    req.ttl_seconds = 600;
+    countdown.Add();
+    store.ReserveAsync(req, "svc", kT0 + 1, [&, out](core::ReservationResult r) {
+      *out = std::move(r);
+      countdown.Done();
+    });
+  };
+  core::ReservationResult first, before, broken, after;
+  reserve("first", 2, &first);
+  reserve("before", 1, &before);
+  countdown.Add();
+  store.ReleaseAsync("tampered", "svc", kT0 + 1, "", [&](core::ReservationResult r) {
+    broken = std::move(r);
+    countdown.Done();
+  });
+  reserve("after", 1, &after);
+  redis_->Resume();
+  countdown.Wait();
+
+  EXPECT_EQ(store.batch_stats().batches, 2);
+  EXPECT_EQ(first.code, Code::kOk) << first.message;
+  EXPECT_EQ(before.code, Code::kOk) << before.message;
+  EXPECT_EQ(after.code, Code::kOk) << after.message;
+  EXPECT_EQ(broken.code, Code::kUnavailable);
+  EXPECT_NE(broken.message.find("invariant broken by release"), std::string::npos)
+      << broken.message;
+  // The two good holds moved the counters and wrote their entries; the failed release did not.
+  const auto stock = store_->GetStocks({1}, kT0 + 2).items.at(0).stock;
+  ASSERT_TRUE(stock.has_value());
+  EXPECT_EQ(stock->reserved, 2);  // the tampered 0 plus two new holds of one unit
+  EXPECT_EQ(store_->GetReservation("tampered", kT0 + 2).reservation->status,
+            core::ReservationStatus::kReserved);
+  const std::vector<OutboxEntry> entries = Outbox();
+  ASSERT_EQ(entries.size(), entries_before + 3);
+  for (std::size_t i = entries_before; i < entries.size(); ++i) {
+    ASSERT_TRUE(entries[i].reservation.has_value());
+    EXPECT_NE(entries[i].reservation->order_id, "tampered");
+  }
+}
+
 // Hundreds of buyers racing for a hot SKU through 16 connections sell exactly the stock: every
 // reservation beyond it is refused, none is lost, nothing is oversold.
 TEST_F(RedisStoreTest, HotSkuRaceSellsExactlyTheStock) {
@@ -401,14 +623,16 @@ TEST_F(RedisStoreTest, SurvivesScriptFlush) {
   EXPECT_EQ(store_->GetStocks({9}, kT0).items[0].stock->on_hand, 5);
 }
 
-// Every script is embedded, carries common.lua, and has a distinct SHA1.
-TEST(InventoryScriptsTest, EmbeddedAndDistinct) {
-  std::set<std::string> shas;
-  for (const Script& s : InventoryScripts()) {
-    EXPECT_NE(s.source().find("local function expire_due"), std::string::npos) << s.name();
-    EXPECT_TRUE(shas.insert(s.sha1()).second) << s.name();
+// The one script is embedded whole: the shared part, every operation and the driver.
+TEST(StockgateScriptTest, EmbedsEveryOperation) {
+  const std::string& source = StockgateScript().source();
+  EXPECT_NE(source.find("local function expire_due"), std::string::npos);
+  for (const char* op : {"set", "adjust", "reserve", "transition", "extend", "read", "snapshot",
+                         "expire", "audit", "compensate", "restore"}) {
+    EXPECT_NE(source.find(std::string("function OPS.") + op + "("), std::string::npos) << op;
   }
-  EXPECT_EQ(InventoryScripts().size(), 11u);
+  EXPECT_NE(source.find("return answers"), std::string::npos);
+  EXPECT_EQ(StockgateScript().sha1().size(), 40u);
 }
 
 }  // namespace

@@ -25,26 +25,15 @@ CommandResult Failure(std::string error) { return CommandResult{false, std::move
 
 }  // namespace
 
-// One call: its encoded command, its deadline, and the slot its caller waits on. Shared by the
-// caller and the I/O thread, so either may let go first.
+// One call: its encoded command, its deadline, and what to do with its outcome. Shared by the
+// caller and the I/O thread.
 struct RedisPipeline::Call {
   std::string request;
   Clock::time_point deadline;
   bool probe = false;  // the call that tests Redis while the breaker is half open
+  Callback done;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  CommandResult result;
-
-  void Complete(CommandResult r) {
-    {
-      std::lock_guard lock(mu);
-      result = std::move(r);
-      done = true;
-    }
-    cv.notify_one();
-  }
+  void Complete(CommandResult r) { done(std::move(r)); }
 };
 
 class RedisPipeline::Connection {
@@ -136,9 +125,12 @@ class RedisPipeline::Connection {
       }
     }
     Disconnect("redis client is closing", false);
-    std::lock_guard lock(mu_);
-    for (const auto& call : queue_) call->Complete(Failure("redis client is closing"));
-    queue_.clear();
+    std::vector<std::shared_ptr<Call>> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(queue_);
+    }
+    for (const auto& call : left) call->Complete(Failure("redis client is closing"));
   }
 
   // Connects when needed, then appends the batch to the output and writes it.
@@ -252,9 +244,10 @@ class RedisPipeline::Connection {
   // Fails every call on the connection and closes it; `trip` opens the breaker too.
   void Disconnect(const std::string& error, bool trip) {
     const int failed = static_cast<int>(inflight_.size());
+    // Counted before the callers learn of it, so that what they then read includes it.
+    Count(owner_.counters_.command_failures, failed);
     for (const auto& call : inflight_) call->Complete(Failure(error));
     inflight_.clear();
-    Count(owner_.counters_.command_failures, failed);
     if (ctx_ != nullptr) redisFree(ctx_);
     ctx_ = nullptr;
     out_.clear();
@@ -297,13 +290,15 @@ RedisPipeline::RedisPipeline(RedisConfig config) : config_(Normalized(std::move(
 
 RedisPipeline::~RedisPipeline() = default;
 
-CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
-  if (argv.empty()) return Failure("empty command");
+void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
+  if (argv.empty()) return done(Failure("empty command"));
   auto call = std::make_shared<Call>();
   call->request = EncodeCommand(argv);
   call->deadline = Clock::now() + milliseconds(config_.command_timeout_ms);
-  if (std::string refused = Admit(*call); !refused.empty()) return Failure(std::move(refused));
-
+  call->done = std::move(done);
+  if (std::string refused = Admit(*call); !refused.empty()) {
+    return call->done(Failure(std::move(refused)));
+  }
   const std::size_t n = connections_.size();
   Connection& connection = *connections_[next_.fetch_add(1, std::memory_order_relaxed) % n];
   if (std::string refused = connection.Submit(call); !refused.empty()) {
@@ -311,18 +306,22 @@ CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
       std::lock_guard lock(breaker_mu_);
       breaker_ = Breaker::kOpen;  // no probe went out: the next caller may probe
     }
-    return Failure(std::move(refused));
+    call->done(Failure(std::move(refused)));
   }
+}
 
+CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
   // The I/O thread completes every call by its deadline (a connect can add connect_timeout_ms);
   // the margin only guards against a bug there turning into a hung request.
-  const auto give_up = call->deadline + milliseconds(config_.connect_timeout_ms + 1000);
-  std::unique_lock lock(call->mu);
-  if (!call->cv.wait_until(lock, give_up, [&] { return call->done; })) {
+  const auto give_up =
+      Clock::now() + milliseconds(config_.command_timeout_ms + config_.connect_timeout_ms + 1000);
+  std::optional<CommandResult> r =
+      Await([&](Callback done) { CommandAsync(argv, std::move(done)); }, give_up);
+  if (!r) {
     return Failure("redis call abandoned: no outcome after " +
                    std::to_string(config_.command_timeout_ms) + " ms");
   }
-  return std::move(call->result);
+  return std::move(*r);
 }
 
 std::string RedisPipeline::Admit(Call& call) {

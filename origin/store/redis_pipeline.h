@@ -37,6 +37,8 @@ class RedisPipeline final : public RedisClient {
   RedisPipeline& operator=(const RedisPipeline&) = delete;
 
   CommandResult Command(const std::vector<std::string>& argv) override;
+  // `done` runs on the I/O thread (or, when the call is refused at once, on the caller's).
+  void CommandAsync(std::vector<std::string> argv, Callback done) override;
   const RedisConfig& config() const { return config_; }
 
  private:

@@ -1,11 +1,15 @@
--- common.lua: prepended to every stockgate script at load time (one EVALSHA body each).
--- It fixes the key layout, the outbox format and the rules every script applies: holds past
--- their deadline are expired before anything is read or decided, and every change of a SKU's
--- counters is a ledger event carried by the outbox entry that the same script writes (DESIGN
+-- common.lua: the first part of the one stockgate script, stockgate.lua, which CMake assembles
+-- from common.lua, one file per operation and batch.lua (the driver) and the binaries embed.
+-- Every API call is an operation of a batch: the origin sends whatever requests are in flight
+-- together as one EVALSHA (group commit: one round trip, one script start and one AOF write for
+-- all of them). This part fixes the key layout, the outbox format and the rules every operation
+-- applies: holds past their deadline are expired before anything is read or decided, and every
+-- change of a SKU's counters is a ledger event carried by the outbox entry written with it (DESIGN
 -- invariant 3).
 --
--- ARGV common to all scripts: ARGV[1] key prefix P, ARGV[2] now (ms since epoch, the caller's
--- clock), ARGV[3] actor. Script arguments start at ARGV[4].
+-- ARGV: ARGV[1] key prefix P, then the operations (see batch.lua). NOW (ms since the epoch, the
+-- caller's clock) and ACTOR are those of the operation running. Each operation file adds its
+-- function to OPS; its header documents its arguments and its answer.
 --
 -- Keys (S = sku as decimal text, O = order_id). Per-SKU keys share the hash tag {S}, so each
 -- SKU's state sits in one Redis Cluster slot; see docs/architecture.md for the cluster plan.
@@ -39,17 +43,21 @@
 --   P:snapver     string  snapshot version: +1 per SKU changed by a script
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
 --
--- Counters of the SKUs a script touches are read once into `touched`, changed there, and
--- written back once, with the outbox entries, by flush() (result() calls it): one HMGET and one
--- HSET per SKU whatever the number of events.
+-- Counters of the SKUs a batch touches are read once into `touched`, changed there, and written
+-- back once, with the outbox entries, by flush() at the end of the batch: one HMGET and one HSET
+-- per SKU whatever the number of operations and events. Each operation is a transaction of its
+-- own within the batch: its other writes are deferred until it succeeds, and an operation that
+-- raises an error (an invariant broken by tampered data) leaves nothing behind, in Redis or in
+-- the batch's pending writes; the other operations go on.
 --
 -- Numbers: SKUs stay decimal strings end to end (up to 2^53-1, beyond Lua's %.14g tostring);
 -- counters, quantities and times fit below 1e14 and are written with %d.
 
 local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
-local ACTOR = ARGV[3]
+local NOW = 0      -- set by batch.lua for each operation
+local ACTOR = ''
 local EXPIRY_ACTOR = 'expiry'
+local OPS = {}     -- name -> function(args): one per operation file
 
 local function n(x) return string.format('%d', x) end
 local function stock_key(sku) return P .. ':{' .. sku .. '}:stock' end
@@ -70,9 +78,55 @@ local function parse_items(text)
   return items
 end
 
-local touched = {}   -- sku -> counters as read, then as changed by this script
+local touched = {}   -- sku -> counters as read, then as changed by this batch
 local dirty = {}     -- skus whose counters changed, in the order of their first change
 local pending = {}   -- outbox entries (field lists) to append, in order, with their event counts
+
+-- The running operation's undo log and deferred writes.
+local saved = {}     -- sku -> its counters before the operation changed them; false: created
+local deferred = {}  -- functions doing the operation's Redis writes, run when it succeeds
+local dirty_mark, pending_mark = 0, 0
+local next_due = nil -- the earliest deadline of a live hold (ms), math.huge for none; nil: unread
+
+local function defer(fn) deferred[#deferred + 1] = fn end
+
+local function begin()
+  saved, deferred = {}, {}
+  dirty_mark, pending_mark = #dirty, #pending
+end
+
+local function commit()
+  for _, fn in ipairs(deferred) do fn() end
+  saved, deferred = {}, {}
+end
+
+local function rollback()
+  for sku, copy in pairs(saved) do
+    if copy then
+      local s = touched[sku]
+      for k, v in pairs(copy) do s[k] = v end
+      s.dirty = copy.dirty
+    else
+      touched[sku] = nil
+    end
+  end
+  for i = #dirty, dirty_mark + 1, -1 do dirty[i] = nil end
+  for i = #pending, pending_mark + 1, -1 do pending[i] = nil end
+  saved, deferred = {}, {}
+  next_due = nil
+end
+
+-- Runs fn(...) as a transaction; its value, or nil and the error.
+local function atomically(fn, ...)
+  begin()
+  local ok, value = pcall(fn, ...)
+  if ok then
+    commit()
+    return value
+  end
+  rollback()
+  return nil, value
+end
 
 -- Counters of a SKU, or nil when it was never set.
 local function read_stock(sku)
@@ -87,14 +141,24 @@ local function read_stock(sku)
   return s
 end
 
--- A SKU this script creates (set.lua), counters at zero.
+-- A SKU this operation creates (set.lua), counters at zero.
 local function new_stock(sku, limit)
   local s = { on_hand = 0, reserved = 0, sold = 0, version = 0, limit = limit, updated_at = NOW }
   touched[sku] = s
+  if saved[sku] == nil then saved[sku] = false end
   return s
 end
 
+-- Keeps the SKU's counters as they were before the running operation first changes them.
+local function save(sku, s)
+  if saved[sku] == nil then
+    saved[sku] = { on_hand = s.on_hand, reserved = s.reserved, sold = s.sold, version = s.version,
+      limit = s.limit, updated_at = s.updated_at, dirty = s.dirty }
+  end
+end
+
 local function changed(sku, s)
+  save(sku, s)
   if not s.dirty then
     s.dirty = true
     dirty[#dirty + 1] = sku
@@ -115,9 +179,10 @@ end
 
 -- One ledger event on a SKU's counters, by the replay rules (the same as the core's). Callers
 -- have checked every precondition; a violation here means a bug or tampered data, and the
--- script stops before it writes anything (flush has not run).
+-- operation fails, undone (see atomically).
 local function apply(sku, op, qty)
   local s = read_stock(sku)
+  save(sku, s)
   if op == 'set' or op == 'adjust' then
     s.on_hand = s.on_hand + qty
   elseif op == 'reserve' then
@@ -188,8 +253,9 @@ local function repair_change(sku, ref, ops, reason)
     n(available), 'version', n(s and s.version or 0) } }
 end
 
--- Writes what the script changed: each touched SKU's counters (one HSET), the snapshot version
--- and change index, and the outbox entries with their event ids. Safe to call more than once.
+-- Writes what the batch changed so far: each touched SKU's counters (one HSET), the snapshot
+-- version and change index, and the outbox entries with their event ids. Called between
+-- operations (snapshot.lua, batch.lua), never inside one.
 local function flush()
   if #dirty > 0 then
     local v = redis.call('INCRBY', P .. ':snapver', #dirty) - #dirty
@@ -218,10 +284,24 @@ end
 -- Moves units of a customer in or out of the per-customer count (sign +1 / -1).
 local function count_for_customer(customer, items, sign)
   if customer == '' then return end
-  for _, it in ipairs(items) do
-    local units = redis.call('HINCRBY', cust_key(it.sku), customer, sign * it.qty)
-    if units == 0 then redis.call('HDEL', cust_key(it.sku), customer) end
-  end
+  defer(function()
+    for _, it in ipairs(items) do
+      local units = redis.call('HINCRBY', cust_key(it.sku), customer, sign * it.qty)
+      if units == 0 then redis.call('HDEL', cust_key(it.sku), customer) end
+    end
+  end)
+end
+
+-- A live hold's deadline (the index is written when the operation succeeds).
+local function add_deadline(order, at)
+  defer(function() redis.call('ZADD', DEADLINES, at, order) end)
+  if next_due and at < next_due then next_due = at end
+end
+
+-- A reservation's hash fields (deferred).
+local function write_reservation(order, ...)
+  local fields = { ... }
+  defer(function() redis.call('HSET', res_key(order), unpack(fields)) end)
 end
 
 -- A reservation from its hash fields (HMGET RES_FIELDS), or nil.
@@ -248,30 +328,42 @@ end
 -- counting).
 local function transition(r, op, to, actor, reason)
   local from = r.status
-  -- expire_due takes its holds off the index all at once.
-  if from == 'reserved' and op ~= 'expire' then redis.call('ZREM', DEADLINES, r.order_id) end
-  local counts = { reserved = true, confirmed = true }
-  if counts[from] and not counts[to] then count_for_customer(r.customer_id, r.items, -1) end
   r.status = to
   r.updated_at = NOW
-  redis.call('HSET', res_key(r.order_id), 'status', to, 'updated_at', n(NOW))
   order_change(op, r, r.items, actor, reason)
+  -- expire_due takes its holds off the index all at once.
+  if from == 'reserved' and op ~= 'expire' then
+    defer(function() redis.call('ZREM', DEADLINES, r.order_id) end)
+  end
+  local counts = { reserved = true, confirmed = true }
+  if counts[from] and not counts[to] then count_for_customer(r.customer_id, r.items, -1) end
+  write_reservation(r.order_id, 'status', to, 'updated_at', NOW)
 end
 
 -- Expires every live hold whose deadline has passed, oldest deadline first (ties by order_id,
--- as ZRANGEBYSCORE orders them), so that no decision below ever sees expired units as held.
-local function expire_due()
+-- as ZRANGEBYSCORE orders them), so that no decision below ever sees expired units as held. The
+-- earliest deadline is read once per batch; until NOW reaches it this costs no Redis call.
+local function expire_due_now()
+  if next_due == nil then
+    local first = redis.call('ZRANGE', DEADLINES, 0, 0, 'WITHSCORES')
+    next_due = first[2] and tonumber(first[2]) or math.huge
+  end
+  if NOW < next_due then return 0 end
   local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW)
-  if #due == 0 then return 0 end
-  redis.call('ZREMRANGEBYSCORE', DEADLINES, '-inf', NOW)
   for _, order in ipairs(due) do
     transition(reservation_view(order), 'expire', 'expired', EXPIRY_ACTOR, '')
   end
+  local now = NOW
+  defer(function() redis.call('ZREMRANGEBYSCORE', DEADLINES, '-inf', now) end)
+  next_due = nil
   return #due
 end
 
-local function result(code, message, extra)
-  flush()
+-- expire_due_now as a transaction of its own: how many expired, or nil and the error.
+local function expire_due() return atomically(expire_due_now) end
+
+-- An operation's JSON answer.
+local function answer(code, message, extra)
   local out = extra or {}
   out.code = code
   out.message = message

@@ -1,59 +1,62 @@
 -- reserve.lua: POST /v1/reservations. An all-or-nothing hold over up to 100 items, idempotent by
--- order_id; with confirm=1 the units are sold at once (a direct sale, change `sell`).
--- ARGV[4] order_id, ARGV[5] items "S:qty,S:qty" (request order, SKUs distinct), ARGV[6] ttl
--- seconds, ARGV[7] customer_id ("" none), ARGV[8] confirm "0"/"1".
--- Returns JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
+-- order_id; with confirm=1 the units are sold at once (a direct sale, ledger ops reserve,confirm).
+-- Arguments: order_id, items "S:qty,S:qty" (request order, SKUs distinct), ttl seconds,
+-- customer_id ("" none), confirm "0"/"1".
+-- Answers JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
 -- failure wins, nothing written on failure: same order_id -> the stored reservation (replayed) or
 -- idempotency_conflict; unknown_sku (first in item order); insufficient_stock listing every short
 -- item; per-customer limit (customer_id required where a SKU has one).
-expire_due()
-local order, items_text, ttl, customer, confirm = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local stored = reservation_view(order)
-if stored then
-  if stored.items_text ~= items_text or stored.ttl_seconds ~= ttl or stored.customer_id ~= customer or
-      (stored.confirm and '1' or '0') ~= confirm then
-    return result('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
-  end
-  return result('ok', 'already reserved', { reservation = public_view(stored), replayed = true })
-end
-local items = parse_items(items_text)
-local stocks = {}
-for i, it in ipairs(items) do
-  stocks[i] = read_stock(it.sku)
-  if not stocks[i] then return result('unknown_sku', 'unknown sku ' .. it.sku) end
-end
-local fail_items, message = {}, nil
-for i, it in ipairs(items) do
-  local available = stocks[i].on_hand - stocks[i].reserved
-  if it.qty > available then
-    message = message or ('sku ' .. it.sku .. ': requested ' .. n(it.qty) .. ', available ' ..
-      n(available))
-    fail_items[#fail_items + 1] = { sku = it.sku, requested = it.qty, available = available }
-  end
-end
-if #fail_items > 0 then return result('insufficient_stock', message, { fail_items = fail_items }) end
-for i, it in ipairs(items) do
-  local limit = stocks[i].limit
-  if limit > 0 then
-    if customer == '' then
-      return result('invalid_request', 'customer_id is required: sku ' .. it.sku ..
-        ' has a per-customer limit')
+function OPS.reserve(a)
+  local order, items_text, ttl, customer, confirm = a[1], a[2], tonumber(a[3]), a[4], a[5]
+  local stored = reservation_view(order)
+  if stored then
+    if stored.items_text ~= items_text or stored.ttl_seconds ~= ttl or
+        stored.customer_id ~= customer or (stored.confirm and '1' or '0') ~= confirm then
+      return answer('idempotency_conflict', 'order_id ' .. order ..
+        ' was used with a different request')
     end
-    local held = tonumber(redis.call('HGET', cust_key(it.sku), customer) or '0')
-    if held + it.qty > limit then
-      return result('customer_limit_exceeded', 'sku ' .. it.sku .. ' allows ' .. n(limit) ..
-        ' units per customer; ' .. customer .. ' already holds ' .. n(held))
+    return answer('ok', 'already reserved', { reservation = public_view(stored), replayed = true })
+  end
+  local items = parse_items(items_text)
+  local stocks = {}
+  for i, it in ipairs(items) do
+    stocks[i] = read_stock(it.sku)
+    if not stocks[i] then return answer('unknown_sku', 'unknown sku ' .. it.sku) end
+  end
+  local fail_items, message = {}, nil
+  for i, it in ipairs(items) do
+    local available = stocks[i].on_hand - stocks[i].reserved
+    if it.qty > available then
+      message = message or ('sku ' .. it.sku .. ': requested ' .. n(it.qty) .. ', available ' ..
+        n(available))
+      fail_items[#fail_items + 1] = { sku = it.sku, requested = it.qty, available = available }
     end
   end
+  if #fail_items > 0 then
+    return answer('insufficient_stock', message, { fail_items = fail_items })
+  end
+  for i, it in ipairs(items) do
+    local limit = stocks[i].limit
+    if limit > 0 then
+      if customer == '' then
+        return answer('invalid_request', 'customer_id is required: sku ' .. it.sku ..
+          ' has a per-customer limit')
+      end
+      local held = tonumber(redis.call('HGET', cust_key(it.sku), customer) or '0')
+      if held + it.qty > limit then
+        return answer('customer_limit_exceeded', 'sku ' .. it.sku .. ' allows ' .. n(limit) ..
+          ' units per customer; ' .. customer .. ' already holds ' .. n(held))
+      end
+    end
+  end
+  local sell = confirm == '1'
+  local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
+    items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
+    expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
+  order_change(sell and 'sell' or 'reserve', r, items, ACTOR, '')
+  write_reservation(order, 'status', r.status, 'items', items_text, 'customer', customer, 'ttl', ttl,
+    'confirm', confirm, 'expires_at', r.expires_at, 'created_at', NOW, 'updated_at', NOW)
+  if not sell then add_deadline(order, r.expires_at) end
+  count_for_customer(customer, items, 1)
+  return answer('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })
 end
-local sell = confirm == '1'
-local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
-  items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
-  expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
-redis.call('HSET', res_key(order), 'status', r.status, 'items', items_text, 'customer', customer,
-  'ttl', n(ttl), 'confirm', confirm, 'expires_at', n(r.expires_at), 'created_at', n(NOW),
-  'updated_at', n(NOW))
-if not sell then redis.call('ZADD', DEADLINES, r.expires_at, order) end
-count_for_customer(customer, items, 1)
-order_change(sell and 'sell' or 'reserve', r, items, ACTOR, '')
-return result('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })

@@ -1,30 +1,33 @@
 -- restore.lua: `stockgate-sync rebuild`. Writes records read back from MariaDB into an empty
 -- keyspace, one batch per call, without ledger events (they are history already). Called for
 -- each batch, in any order; the caller sets the stream's last id at the end.
--- ARGV[4] JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, updated_at}],
+-- Runs without expiry, alone in its batch; writes directly (an empty keyspace has nothing to undo).
+-- Argument: JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, updated_at}],
 -- reservations:[{order, status, items, customer, ttl, confirm, expires_at, created_at,
 -- updated_at}], adjustments:[{sku, request_id, delta}], customers:[{sku, customer, units}]}, with
 -- SKUs as decimal strings and every number an integer.
--- Returns JSON {code, message, stocks, reservations}.
-local doc = cjson.decode(ARGV[4])
-for _, s in ipairs(doc.stocks or {}) do
-  redis.call('HSET', stock_key(s.sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
-    n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
-  -- The snapshot version counts SKU changes, so it ends as the sum of the versions: where it was
-  -- before the loss, and edges polling with an older `since` get every SKU again.
-  redis.call('ZADD', P .. ':changes', redis.call('INCRBY', P .. ':snapver', s.version), s.sku)
+-- Answers JSON {code, message, stocks, reservations}.
+function OPS.restore(a)
+  local doc = cjson.decode(a[1])
+  for _, s in ipairs(doc.stocks or {}) do
+    redis.call('HSET', stock_key(s.sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
+      n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
+    -- The snapshot version counts SKU changes, so it ends as the sum of the versions: where it was
+    -- before the loss, and edges polling with an older `since` get every SKU again.
+    redis.call('ZADD', P .. ':changes', redis.call('INCRBY', P .. ':snapver', s.version), s.sku)
+  end
+  for _, r in ipairs(doc.reservations or {}) do
+    redis.call('HSET', res_key(r.order), 'status', r.status, 'items', r.items, 'customer',
+      r.customer, 'ttl', n(r.ttl), 'confirm', r.confirm and '1' or '0', 'expires_at',
+      n(r.expires_at), 'created_at', n(r.created_at), 'updated_at', n(r.updated_at))
+    if r.status == 'reserved' then redis.call('ZADD', DEADLINES, r.expires_at, r.order) end
+  end
+  for _, a in ipairs(doc.adjustments or {}) do
+    redis.call('HSET', adj_key(a.sku), a.request_id, n(a.delta))
+  end
+  for _, c in ipairs(doc.customers or {}) do
+    redis.call('HSET', cust_key(c.sku), c.customer, n(c.units))
+  end
+  return answer('ok', 'restored', { stocks = #(doc.stocks or {}),
+    reservations = #(doc.reservations or {}) })
 end
-for _, r in ipairs(doc.reservations or {}) do
-  redis.call('HSET', res_key(r.order), 'status', r.status, 'items', r.items, 'customer',
-    r.customer, 'ttl', n(r.ttl), 'confirm', r.confirm and '1' or '0', 'expires_at',
-    n(r.expires_at), 'created_at', n(r.created_at), 'updated_at', n(r.updated_at))
-  if r.status == 'reserved' then redis.call('ZADD', DEADLINES, r.expires_at, r.order) end
-end
-for _, a in ipairs(doc.adjustments or {}) do
-  redis.call('HSET', adj_key(a.sku), a.request_id, n(a.delta))
-end
-for _, c in ipairs(doc.customers or {}) do
-  redis.call('HSET', cust_key(c.sku), c.customer, n(c.units))
-end
-return result('ok', 'restored', { stocks = #(doc.stocks or {}),
-  reservations = #(doc.reservations or {}) })

@@ -1,0 +1,30 @@
+-- batch.lua: the driver, the last part of stockgate.lua. Runs the operations of one batch in the
+-- order given, each as a transaction of its own (see atomically in common.lua), then writes what
+-- they changed (flush). Every operation but audit, compensate and restore first expires the holds
+-- due at its own NOW, so each answers exactly as if it had run alone at its time.
+-- ARGV[1] key prefix, ARGV[2] the number of operations, then for each: its name, now (ms since
+-- the epoch), actor, the number of its arguments, and the arguments.
+-- Returns an array of the operations' answers, in order. An operation that fails (an invariant
+-- broken by tampered data, an unknown name) answers JSON {code: "unavailable", message} and leaves
+-- nothing behind; the others are not affected.
+local UNEXPIRED = { audit = true, compensate = true, restore = true }
+local answers = {}
+local i = 3
+for k = 1, tonumber(ARGV[2]) do
+  local name, argc = ARGV[i], tonumber(ARGV[i + 3])
+  NOW, ACTOR = tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local args = {}
+  for j = 1, argc do args[j] = ARGV[i + 3 + j] end
+  i = i + 4 + argc
+  local op = OPS[name]
+  local expired, err = 0, nil
+  if not op then
+    err = 'stockgate: unknown operation ' .. tostring(name)
+  elseif not UNEXPIRED[name] then
+    expired, err = expire_due()
+  end
+  if not err then answers[k], err = atomically(op, args, expired) end
+  if err then answers[k] = answer('unavailable', tostring(err)) end
+end
+flush()
+return answers

@@ -1,0 +1,128 @@
+#include "origin/store/op_batcher.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+namespace stockgate::store {
+
+std::string_view StockgateLua();  // lua_scripts.cc, generated
+
+namespace {
+
+// batch.lua's ARGV: the prefix, the count, then per operation its name, now, actor, argument
+// count and arguments.
+template <class Ops, class Get>
+std::vector<std::string> BatchArgv(std::string_view prefix, const Ops& ops, Get get) {
+  std::vector<std::string> argv;
+  std::size_t size = 2;
+  for (const auto& o : ops) size += 4 + get(o).args.size();
+  argv.reserve(size);
+  argv.emplace_back(prefix);
+  argv.push_back(std::to_string(ops.size()));
+  for (const auto& o : ops) {
+    const ScriptOp& op = get(o);
+    argv.push_back(op.name);
+    argv.push_back(std::to_string(op.now_ms));
+    argv.push_back(op.actor);
+    argv.push_back(std::to_string(op.args.size()));
+    argv.insert(argv.end(), op.args.begin(), op.args.end());
+  }
+  return argv;
+}
+
+// The answer of operation i from the batch's reply; a reply that is not an array of answers
+// (the script itself failed) is every operation's answer.
+CommandResult AnswerOf(const CommandResult& batch, std::size_t i, std::size_t count) {
+  if (!batch.ok) return batch;
+  CommandResult one;
+  one.ok = true;
+  if (batch.reply.is_array() && batch.reply.elements.size() == count) {
+    one.reply = batch.reply.elements[i];
+  } else if (batch.reply.is_error()) {
+    one.reply = batch.reply;
+  } else {
+    one.reply.type = Reply::Type::kError;
+    one.reply.str = "stockgate script answered " + std::to_string(batch.reply.elements.size()) +
+                    " answers for " + std::to_string(count) + " operations";
+  }
+  return one;
+}
+
+}  // namespace
+
+const Script& StockgateScript() {
+  static const Script script("stockgate", std::string(StockgateLua()));
+  return script;
+}
+
+CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op) {
+  const std::vector<const ScriptOp*> ops = {&op};
+  return AnswerOf(redis.Eval(StockgateScript(), {},
+                             BatchArgv(key_prefix, ops,
+                                       [](const ScriptOp* o) -> const ScriptOp& { return *o; })),
+                  0, 1);
+}
+
+OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options)
+    : redis_(redis), prefix_(std::move(key_prefix)), options_(options) {}
+
+void OpBatcher::Submit(ScriptOp op, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back({std::move(op), std::move(done)});
+  }
+  Pump();
+}
+
+void OpBatcher::Pump() {
+  thread_local const OpBatcher* pumping = nullptr;
+  if (pumping == this) return;
+  const OpBatcher* const outer = pumping;
+  pumping = this;
+  while (true) {
+    std::vector<Pending> batch;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty() || in_flight_ >= options_.max_in_flight) break;
+      const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(options_.max_ops));
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      ++in_flight_;
+    }
+    Send(std::move(batch));
+  }
+  pumping = outer;
+}
+
+void OpBatcher::Send(std::vector<Pending> batch) {
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  ops_.fetch_add(static_cast<long long>(batch.size()), std::memory_order_relaxed);
+  const std::vector<std::string> argv =
+      BatchArgv(prefix_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
+  auto pending = std::make_shared<std::vector<Pending>>(std::move(batch));
+  redis_.EvalAsync(StockgateScript(), {}, argv, [this, pending](CommandResult result) {
+    {
+      std::lock_guard lock(mu_);
+      --in_flight_;
+    }
+    // The next batch leaves before this one's callers run: Redis is not kept waiting.
+    Pump();
+    const std::size_t n = pending->size();
+    for (std::size_t i = 0; i < n; ++i) (*pending)[i].done(AnswerOf(result, i, n));
+  });
+}
+
+CommandResult OpBatcher::Run(ScriptOp op) {
+  // Every operation's batch ends within the client's bounds, so this wait is bounded too.
+  return *Await([&](Done done) { Submit(std::move(op), std::move(done)); });
+}
+
+OpBatcher::Stats OpBatcher::stats() const {
+  return {batches_.load(std::memory_order_relaxed), ops_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace stockgate::store

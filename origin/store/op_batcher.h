@@ -1,0 +1,96 @@
+// OpBatcher: group commit for the operations of stockgate.lua, the one script behind the store.
+// An operation submitted while a batch is on its way to Redis waits, and all the operations that
+// waited go together in the next batch: one EVALSHA, one script start, one read and one write of
+// each SKU they touch, one AOF write and one fsync for all of them. With no load a batch holds one
+// operation and leaves at once; under load batches grow by themselves up to max_ops, with no timer
+// and no added wait. Operations run in the order they were submitted, each as if alone at its own
+// time (batch.lua).
+#ifndef STOCKGATE_ORIGIN_STORE_OP_BATCHER_H_
+#define STOCKGATE_ORIGIN_STORE_OP_BATCHER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "origin/store/redis_client.h"
+
+namespace stockgate::store {
+
+// stockgate.lua as CMake assembled it (common.lua, the operations, batch.lua).
+const Script& StockgateScript();
+
+// One operation of the script: what batch.lua reads for it.
+struct ScriptOp {
+  std::string name;  // an operation file's name: reserve, transition, read, ...
+  std::int64_t now_ms = 0;
+  std::string actor;
+  std::vector<std::string> args;
+};
+
+// Runs one operation alone (a batch of one) and waits: for operator tools, which use no store.
+// The reply is the operation's answer.
+CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op);
+
+class OpBatcher {
+ public:
+  struct Options {
+    // Operations in one batch at most. Redis runs nothing else while a script runs, so this
+    // bounds that time (about 20 us per operation).
+    int max_ops = 256;
+    // Batches sent and not yet answered. One keeps batches as large as the load makes them;
+    // more overlap the round trips at the price of smaller batches.
+    int max_in_flight = 1;
+  };
+  // The operation's outcome: ok=false when its batch failed in transport (outcome unknown);
+  // else the reply is its answer.
+  using Done = std::function<void(CommandResult)>;
+
+  OpBatcher(RedisClient& redis, std::string key_prefix, Options options);
+  // Every submitted operation must be done before the batcher goes.
+  ~OpBatcher() = default;
+  OpBatcher(const OpBatcher&) = delete;
+  OpBatcher& operator=(const OpBatcher&) = delete;
+
+  // Queues the operation; `done` runs once, on the thread that receives its batch's reply (see
+  // RedisClient::CommandAsync), so it must be quick.
+  void Submit(ScriptOp op, Done done);
+  // Submit, then wait for the outcome.
+  CommandResult Run(ScriptOp op);
+
+  struct Stats {
+    long long batches = 0;  // EVALSHAs sent
+    long long ops = 0;      // operations they carried; ops / batches is the mean batch size
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    ScriptOp op;
+    Done done;
+  };
+  // Sends batches while there is room in flight and something queued. Re-entrant calls on the
+  // same thread (a client that answers before CommandAsync returns) leave the work to the outer
+  // call, so the stack stays flat.
+  void Pump();
+  void Send(std::vector<Pending> batch);
+
+  RedisClient& redis_;
+  const std::string prefix_;
+  const Options options_;
+
+  std::mutex mu_;
+  std::deque<Pending> queue_;
+  int in_flight_ = 0;
+
+  std::atomic<long long> batches_{0};
+  std::atomic<long long> ops_{0};
+};
+
+}  // namespace stockgate::store
+
+#endif  // STOCKGATE_ORIGIN_STORE_OP_BATCHER_H_
