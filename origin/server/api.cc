@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -299,14 +300,32 @@ Api::Api(store::InventoryStore& store, history::HistoryReader* history, const Jw
       read_limiter_(LimiterConfig(config.read_limit, config.client_capacity)),
       admin_limiter_(LimiterConfig(config.admin_limit, config.client_capacity)) {}
 
-HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
+void Api::HandleAsync(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+                      const RunBlocking& blocking) {
   if (request.body.size() > core::kMaxBodyBytes) {
-    HttpResponse r = Error(Code::kPayloadTooLarge,
-                           "body is " + std::to_string(request.body.size()) +
-                               " bytes; the limit is " + std::to_string(core::kMaxBodyBytes));
-    return r;
+    return respond(Error(Code::kPayloadTooLarge, "body is " + std::to_string(request.body.size()) +
+                                                     " bytes; the limit is " +
+                                                     std::to_string(core::kMaxBodyBytes)));
   }
-  return Route(request, now_ms);
+  Route(request, now_ms, std::move(respond), blocking);
+}
+
+HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<HttpResponse> out;
+  HandleAsync(
+      request, now_ms,
+      [&](HttpResponse r) {
+        std::lock_guard lock(mu);
+        out = std::move(r);
+        cv.notify_one();
+      },
+      [](const std::function<void()>& work) { work(); });
+  // A store answers within its own bounds (fail fast), so this wait ends.
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
 }
 
 bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group group,
@@ -367,7 +386,8 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group
   return charge(caller->authenticated ? "sub:" + caller->claims.sub : anonymous_key);
 }
 
-HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
+void Api::Route(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+                const RunBlocking& blocking) {
   const auto seg = Segments(request.path);
   const std::string& m = request.method;
   HttpResponse refusal;
@@ -375,9 +395,12 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
   auto admit = [&](bool is_public, Role role, Group group) {
     return Admit(request, is_public, role, group, now_ms, &caller, &refusal);
   };
-  auto routed = [](HttpResponse r, const char* route) {
-    r.route = route;
-    return r;
+  // The answer, labelled with its route template (a bounded metrics label).
+  auto to = [&respond](const char* route) {
+    return [respond, route](HttpResponse r) {
+      r.route = route;
+      respond(std::move(r));
+    };
   };
   auto actor = [&] { return caller.authenticated ? caller.claims.sub : std::string(); };
   auto method_not_allowed = [&](const char* route, const char* allow) {
@@ -385,89 +408,97 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
         Error(Code::kInvalidRequest, "method " + m + " is not allowed here; use " + allow);
     r.status = 405;
     r.headers.emplace_back("Allow", allow);
-    return routed(std::move(r), route);
+    to(route)(std::move(r));
   };
 
   if (seg.size() == 1 && seg[0] == "healthz") {
-    return routed(Json(200, {{"status", "ok"}}), "/healthz");
+    return to("/healthz")(Json(200, {{"status", "ok"}}));
   }
   if (seg.size() == 1 && seg[0] == "readyz") {
-    // The store first; the history database only when one is configured.
-    if (!ready_ || !ready_()) {
-      return routed(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s),
-                    "/readyz");
-    }
-    if (history_ != nullptr && !history_->Ping()) {
-      return routed(
-          Unavailable("the history database is unreachable", config_.unavailable_retry_after_s),
-          "/readyz");
-    }
-    return routed(Json(200, {{"status", "ready"}}), "/readyz");
+    // Pings the store, then the history database when one is configured: blocking calls.
+    return blocking([this, reply = to("/readyz")] {
+      if (!ready_ || !ready_()) {
+        return reply(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s));
+      }
+      if (history_ != nullptr && !history_->Ping()) {
+        return reply(
+            Unavailable("the history database is unreachable", config_.unavailable_retry_after_s));
+      }
+      reply(Json(200, {{"status", "ready"}}));
+    });
   }
   if (seg.size() == 1 && seg[0] == "metrics") {
     HttpResponse r;
     r.body = metrics_ ? metrics_() : "";
     r.content_type = "text/plain; version=0.0.4";
-    return routed(std::move(r), "/metrics");
+    return to("/metrics")(std::move(r));
   }
   if ((seg.size() == 1 && (seg[0] == "openapi.json" || seg[0] == "docs")) ||
       (seg.size() == 2 && seg[0] == "docs")) {
     if (m != "GET") return method_not_allowed("/docs", "GET");
-    if (!admit(true, Role::kViewer, Group::kRead)) return routed(refusal, "/docs");
-    return Static(request.path);
+    if (!admit(true, Role::kViewer, Group::kRead)) return to("/docs")(std::move(refusal));
+    return respond(Static(request.path));
   }
   if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "stock") {
     const bool reads_public = config_.public_stock_reads;
     if (seg.size() == 2) {
       if (m != "GET") return method_not_allowed("/v1/stock", "GET");
-      if (!admit(reads_public, Role::kViewer, Group::kRead)) return routed(refusal, "/v1/stock");
-      return routed(GetStocks(request, now_ms), "/v1/stock");
+      if (!admit(reads_public, Role::kViewer, Group::kRead)) {
+        return to("/v1/stock")(std::move(refusal));
+      }
+      return GetStocks(request, now_ms, to("/v1/stock"));
     }
     if (seg.size() == 3) {
       const char* route = "/v1/stock/{sku}";
       if (m == "GET") {
-        if (!admit(reads_public, Role::kViewer, Group::kRead)) return routed(refusal, route);
-        return routed(GetStock(seg[2], now_ms), route);
+        if (!admit(reads_public, Role::kViewer, Group::kRead)) {
+          return to(route)(std::move(refusal));
+        }
+        return GetStock(seg[2], now_ms, to(route));
       }
       if (m == "PUT") {
-        if (!admit(false, Role::kAdmin, Group::kAdmin)) return routed(refusal, route);
-        return routed(SetStock(request, seg[2], actor(), now_ms), route);
+        if (!admit(false, Role::kAdmin, Group::kAdmin)) return to(route)(std::move(refusal));
+        return SetStock(request, seg[2], actor(), now_ms, to(route));
       }
       return method_not_allowed(route, "GET, PUT");
     }
     if (seg.size() == 4 && seg[3] == "adjustments") {
       const char* route = "/v1/stock/{sku}/adjustments";
       if (m != "POST") return method_not_allowed(route, "POST");
-      if (!admit(false, Role::kAdmin, Group::kAdmin)) return routed(refusal, route);
-      return routed(Adjust(request, seg[2], actor(), now_ms), route);
+      if (!admit(false, Role::kAdmin, Group::kAdmin)) return to(route)(std::move(refusal));
+      return Adjust(request, seg[2], actor(), now_ms, to(route));
     }
     if (seg.size() == 4 && seg[3] == "history") {
       // The ledger names orders and actors: never public, whatever public_stock_reads says.
       const char* route = "/v1/stock/{sku}/history";
       if (m != "GET") return method_not_allowed(route, "GET");
-      if (!admit(false, Role::kViewer, Group::kRead)) return routed(refusal, route);
-      return routed(History(request, seg[2]), route);
+      if (!admit(false, Role::kViewer, Group::kRead)) return to(route)(std::move(refusal));
+      return blocking([this, request, sku = std::string(seg[2]), reply = to(route)] {
+        reply(History(request, sku));
+      });
     }
   }
   if (seg.size() == 3 && seg[0] == "v1" && seg[1] == "history" && seg[2] == "summary") {
     const char* route = "/v1/history/summary";
     if (m != "GET") return method_not_allowed(route, "GET");
-    if (!admit(false, Role::kViewer, Group::kRead)) return routed(refusal, route);
-    return routed(Summary(request), route);
+    if (!admit(false, Role::kViewer, Group::kRead)) return to(route)(std::move(refusal));
+    return blocking([this, request, reply = to(route)] { reply(Summary(request)); });
   }
   if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "reservations") {
     if (seg.size() == 2) {
       if (m != "POST") return method_not_allowed("/v1/reservations", "POST");
       if (!admit(false, Role::kService, Group::kReservation)) {
-        return routed(refusal, "/v1/reservations");
+        return to("/v1/reservations")(std::move(refusal));
       }
-      return routed(Reserve(request, actor(), now_ms), "/v1/reservations");
+      return Reserve(request, actor(), now_ms, to("/v1/reservations"));
     }
     if (seg.size() == 3) {
       const char* route = "/v1/reservations/{order_id}";
       if (m != "GET") return method_not_allowed(route, "GET");
-      if (!admit(false, Role::kService, Group::kReservation)) return routed(refusal, route);
-      return routed(GetReservation(seg[2], now_ms), route);
+      if (!admit(false, Role::kService, Group::kReservation)) {
+        return to(route)(std::move(refusal));
+      }
+      return GetReservation(seg[2], now_ms, to(route));
     }
     if (seg.size() == 4) {
       static const std::map<std::string_view, const char*> kActions = {
@@ -478,9 +509,9 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
       if (const auto it = kActions.find(seg[3]); it != kActions.end()) {
         if (m != "POST") return method_not_allowed(it->second, "POST");
         if (!admit(false, Role::kService, Group::kReservation)) {
-          return routed(refusal, it->second);
+          return to(it->second)(std::move(refusal));
         }
-        return routed(Transition(request, seg[2], seg[3], actor(), now_ms), it->second);
+        return Transition(request, seg[2], seg[3], actor(), now_ms, to(it->second));
       }
     }
   }
@@ -488,21 +519,21 @@ HttpResponse Api::Route(const HttpRequest& request, std::int64_t now_ms) {
     if (m != "GET") return method_not_allowed("/v1/events", "GET");
     // The feed shows every SKU's availability: as public as stock reads are.
     if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
-      return routed(refusal, "/v1/events");
+      return to("/v1/events")(std::move(refusal));
     }
     HttpResponse r;
     r.event_stream = true;
     r.content_type = "text/event-stream";
-    return routed(std::move(r), "/v1/events");
+    return to("/v1/events")(std::move(r));
   }
   if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "snapshot") {
     if (m != "GET") return method_not_allowed("/v1/snapshot", "GET");
     if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
-      return routed(refusal, "/v1/snapshot");
+      return to("/v1/snapshot")(std::move(refusal));
     }
-    return routed(Snapshot(request, now_ms), "/v1/snapshot");
+    return Snapshot(request, now_ms, to("/v1/snapshot"));
   }
-  return Error(Code::kNotFound, "no route " + m + " " + request.path);
+  respond(Error(Code::kNotFound, "no route " + m + " " + request.path));
 }
 
 namespace {
@@ -554,123 +585,145 @@ HttpResponse Api::Static(std::string_view path) {
   return r;
 }
 
-HttpResponse Api::SetStock(const HttpRequest& r, std::string_view sku_text,
-                           const std::string& actor, std::int64_t now_ms) {
+void Api::SetStock(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                   std::int64_t now_ms, Respond respond) {
   std::int64_t sku = 0;
-  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return respond(FromProblem(p));
   core::SetStockRequest req;
-  if (auto p = core::ParseSetStock(r.body, &req); !p.ok()) return FromProblem(p);
-  const auto result = store_.SetStock(sku, req, actor, now_ms);
-  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
-  return Json(result.created ? 201 : 200, StockJson(*result.stock));
+  if (auto p = core::ParseSetStock(r.body, &req); !p.ok()) return respond(FromProblem(p));
+  store_.SetStockAsync(sku, req, actor, now_ms,
+                       [this, respond = std::move(respond)](core::StockResult result) {
+                         if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+                         respond(Json(result.created ? 201 : 200, StockJson(*result.stock)));
+                       });
 }
 
-HttpResponse Api::Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
-                         std::int64_t now_ms) {
+void Api::Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                 std::int64_t now_ms, Respond respond) {
   std::int64_t sku = 0;
-  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return respond(FromProblem(p));
   core::AdjustmentRequest req;
   if (auto p = core::ParseAdjustment(r.body, config_.max_adjustment, &req); !p.ok()) {
-    return FromProblem(p);
+    return respond(FromProblem(p));
   }
-  const auto result = store_.Adjust(sku, req, actor, now_ms);
-  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
-  return Json(200, StockJson(*result.stock));
+  store_.AdjustAsync(sku, req, actor, now_ms,
+                     [this, respond = std::move(respond)](core::StockResult result) {
+                       if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+                       respond(Json(200, StockJson(*result.stock)));
+                     });
 }
 
-HttpResponse Api::GetStock(std::string_view sku_text, std::int64_t now_ms) {
+void Api::GetStock(std::string_view sku_text, std::int64_t now_ms, Respond respond) {
   std::int64_t sku = 0;
-  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return FromProblem(p);
-  const auto list = store_.GetStocks({sku}, now_ms);
-  if (list.code != Code::kOk) return Unavailable(list.message, config_.unavailable_retry_after_s);
-  const auto& result = list.items.at(0);
-  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
-  return Json(200, StockJson(*result.stock));
+  if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return respond(FromProblem(p));
+  store_.GetStocksAsync({sku}, now_ms,
+                        [this, respond = std::move(respond)](store::StockListResult list) {
+                          if (list.code != Code::kOk) {
+                            return respond(Unavailable(list.message, retry()));
+                          }
+                          const auto& result = list.items.at(0);
+                          if (result.code != Code::kOk) {
+                            return respond(StoreError(result, retry()));
+                          }
+                          respond(Json(200, StockJson(*result.stock)));
+                        });
 }
 
-HttpResponse Api::GetStocks(const HttpRequest& r, std::int64_t now_ms) {
+void Api::GetStocks(const HttpRequest& r, std::int64_t now_ms, Respond respond) {
   const auto it = r.query.find("skus");
   std::vector<std::int64_t> skus;
   if (auto p = core::ParseSkuList(it == r.query.end() ? "" : it->second, &skus); !p.ok()) {
-    return FromProblem(p);
+    return respond(FromProblem(p));
   }
-  const auto list = store_.GetStocks(skus, now_ms);
-  if (list.code != Code::kOk) return Unavailable(list.message, config_.unavailable_retry_after_s);
-  json items = json::array();
-  json unknown = json::array();
-  for (std::size_t i = 0; i < skus.size(); ++i) {
-    if (list.items[i].code == Code::kOk) {
-      items.push_back(StockJson(*list.items[i].stock));
-    } else {
-      unknown.push_back(skus[i]);
-    }
-  }
-  return Json(200, {{"items", std::move(items)}, {"unknown_skus", std::move(unknown)}});
+  store_.GetStocksAsync(
+      skus, now_ms, [this, skus, respond = std::move(respond)](store::StockListResult list) {
+        if (list.code != Code::kOk) return respond(Unavailable(list.message, retry()));
+        json items = json::array();
+        json unknown = json::array();
+        for (std::size_t i = 0; i < skus.size(); ++i) {
+          if (list.items[i].code == Code::kOk) {
+            items.push_back(StockJson(*list.items[i].stock));
+          } else {
+            unknown.push_back(skus[i]);
+          }
+        }
+        respond(Json(200, {{"items", std::move(items)}, {"unknown_skus", std::move(unknown)}}));
+      });
 }
 
-HttpResponse Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms) {
+void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms,
+                  Respond respond) {
   core::ReservationRequest req;
-  if (auto p = core::ParseReservation(r.body, &req); !p.ok()) return FromProblem(p);
-  const auto result = store_.Reserve(req, actor, now_ms);
-  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
-  HttpResponse out = Json(result.created ? 201 : 200, ReservationJson(*result.reservation));
-  out.headers.emplace_back("Location", "/v1/reservations/" + req.order_id);
-  return out;
+  if (auto p = core::ParseReservation(r.body, &req); !p.ok()) return respond(FromProblem(p));
+  std::string location = "/v1/reservations/" + req.order_id;
+  store_.ReserveAsync(req, actor, now_ms,
+                      [this, location = std::move(location),
+                       respond = std::move(respond)](core::ReservationResult result) {
+                        if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+                        HttpResponse out =
+                            Json(result.created ? 201 : 200, ReservationJson(*result.reservation));
+                        out.headers.emplace_back("Location", location);
+                        respond(std::move(out));
+                      });
 }
 
-HttpResponse Api::GetReservation(std::string_view order_id, std::int64_t now_ms) {
-  std::string id;
-  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return FromProblem(p);
-  const auto result = store_.GetReservation(id, now_ms);
-  if (result.code != Code::kOk) return StoreError(result, config_.unavailable_retry_after_s);
-  return Json(200, ReservationJson(*result.reservation));
+// The answer of a call that returns a reservation.
+Api::Done<core::ReservationResult> Api::ReservationAnswer(Respond respond) {
+  return [this, respond = std::move(respond)](core::ReservationResult result) {
+    if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+    respond(Json(200, ReservationJson(*result.reservation)));
+  };
 }
 
-HttpResponse Api::Transition(const HttpRequest& r, std::string_view order_id,
-                             std::string_view action, const std::string& actor,
-                             std::int64_t now_ms) {
+void Api::GetReservation(std::string_view order_id, std::int64_t now_ms, Respond respond) {
   std::string id;
-  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return FromProblem(p);
-  core::ReservationResult result;
+  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return respond(FromProblem(p));
+  store_.GetReservationAsync(id, now_ms, ReservationAnswer(std::move(respond)));
+}
+
+void Api::Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
+                     const std::string& actor, std::int64_t now_ms, Respond respond) {
+  std::string id;
+  if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return respond(FromProblem(p));
   if (action == "extend") {
     core::ExtendRequest req;
-    if (auto p = core::ParseExtend(r.body, &req); !p.ok()) return FromProblem(p);
-    result = store_.Extend(id, req.ttl_seconds, actor, now_ms);
+    if (auto p = core::ParseExtend(r.body, &req); !p.ok()) return respond(FromProblem(p));
+    return store_.ExtendAsync(id, req.ttl_seconds, actor, now_ms,
+                              ReservationAnswer(std::move(respond)));
+  }
+  core::TransitionRequest req;
+  if (auto p = core::ParseTransition(r.body, &req); !p.ok()) return respond(FromProblem(p));
+  auto done = ReservationAnswer(std::move(respond));
+  if (action == "confirm") {
+    store_.ConfirmAsync(id, actor, now_ms, req.reason, std::move(done));
+  } else if (action == "release") {
+    store_.ReleaseAsync(id, actor, now_ms, req.reason, std::move(done));
   } else {
-    core::TransitionRequest req;
-    if (auto p = core::ParseTransition(r.body, &req); !p.ok()) return FromProblem(p);
-    if (action == "confirm") {
-      result = store_.Confirm(id, actor, now_ms, req.reason);
-    } else if (action == "release") {
-      result = store_.Release(id, actor, now_ms, req.reason);
-    } else {
-      result = store_.Return(id, actor, now_ms, req.reason);
-    }
+    store_.ReturnAsync(id, actor, now_ms, req.reason, std::move(done));
   }
-  if (result.code != Code::kOk) {
-    HttpResponse e = StoreError(result, config_.unavailable_retry_after_s);
-    return e;
-  }
-  return Json(200, ReservationJson(*result.reservation));
 }
 
-HttpResponse Api::Snapshot(const HttpRequest& r, std::int64_t now_ms) {
+void Api::Snapshot(const HttpRequest& r, std::int64_t now_ms, Respond respond) {
   std::int64_t since = 0;
   if (const auto it = r.query.find("since"); it != r.query.end()) {
     const std::string& s = it->second;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), since);
     if (ec != std::errc() || end != s.data() + s.size() || since < 0 || s.empty()) {
-      return FromProblem(
-          {Code::kInvalidRequest, "since", "since must be a snapshot version: an integer >= 0"});
+      return respond(FromProblem(
+          {Code::kInvalidRequest, "since", "since must be a snapshot version: an integer >= 0"}));
     }
   }
-  const auto snap = store_.Snapshot(since, now_ms);
-  if (snap.code != Code::kOk) return Unavailable(snap.message, config_.unavailable_retry_after_s);
-  json items = json::array();
-  for (const auto& item : snap.items) {
-    items.push_back({{"sku", item.sku}, {"available", item.available}});
-  }
-  return Json(200, {{"version", snap.version}, {"items", std::move(items)}});
+  store_.SnapshotAsync(
+      since, now_ms, [this, respond = std::move(respond)](store::SnapshotResult snap) {
+        if (snap.code != Code::kOk) {
+          return respond(Unavailable(snap.message, retry()));
+        }
+        json items = json::array();
+        for (const auto& item : snap.items) {
+          items.push_back({{"sku", item.sku}, {"available", item.available}});
+        }
+        respond(Json(200, {{"version", snap.version}, {"items", std::move(items)}}));
+      });
 }
 
 // Without a reader the history routes answer 503. The reader answers kOk or kUnavailable (503);

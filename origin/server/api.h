@@ -1,8 +1,9 @@
 // Api: the inventory HTTP API as a plain class: a request struct in, a response struct out, no
 // sockets. It routes, authenticates (JWT roles), rate-limits per client and route group with the
-// core's limiter, validates with the core's parsers, calls the InventoryStore (stock, reservations)
-// or the HistoryReader (ledger history, summaries), and shapes JSON answers and errors. The HTTP
-// server adapts cpp-httplib to it; tests call it directly.
+// core's limiter, validates with the core's parsers, calls the InventoryStore (stock, reservations;
+// asynchronously) or the HistoryReader (ledger history, summaries; blocking, so run elsewhere), and
+// shapes JSON answers and errors. The HTTP server adapts its connections to it; tests call it
+// directly.
 #ifndef STOCKGATE_ORIGIN_SERVER_API_H_
 #define STOCKGATE_ORIGIN_SERVER_API_H_
 
@@ -79,6 +80,15 @@ class Api {
   Api(store::InventoryStore& store, history::HistoryReader* history, const JwtAuth& auth,
       ApiConfig config, std::function<bool()> ready, std::function<std::string()> metrics);
 
+  using Respond = std::function<void(HttpResponse)>;
+  // Runs work that may block (a MariaDB query, a Redis ping) somewhere it may.
+  using RunBlocking = std::function<void(std::function<void()>)>;
+
+  // Answers the request through `respond`, exactly once: at once, or from the thread that gets
+  // the store's answer (quick work only: an event loop would hand it on), or from `blocking`.
+  void HandleAsync(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+                   const RunBlocking& blocking);
+  // The same, everything run on the caller's thread, waiting for the answer (tests, tools).
   HttpResponse Handle(const HttpRequest& request, std::int64_t now_ms);
 
  private:
@@ -87,25 +97,32 @@ class Api {
     bool authenticated = false;
     Claims claims;
   };
+  template <class R>
+  using Done = std::function<void(R)>;
 
-  HttpResponse Route(const HttpRequest& request, std::int64_t now_ms);
+  void Route(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+             const RunBlocking& blocking);
   // Authentication, authorization and rate limiting; an error response, or nothing to say.
   // A public route still verifies a token when one is sent (a bad token is never ignored).
   bool Admit(const HttpRequest& request, bool is_public, Role required, Group group,
              std::int64_t now_ms, Caller* caller, HttpResponse* refusal);
+  int retry() const { return config_.unavailable_retry_after_s; }
+  Done<core::ReservationResult> ReservationAnswer(Respond respond);
 
   // Handlers; `actor` (the token's sub) goes into the ledger events a change writes.
-  HttpResponse SetStock(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
-                        std::int64_t now_ms);
-  HttpResponse Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
-                      std::int64_t now_ms);
-  HttpResponse GetStock(std::string_view sku_text, std::int64_t now_ms);
-  HttpResponse GetStocks(const HttpRequest& r, std::int64_t now_ms);
-  HttpResponse Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms);
-  HttpResponse GetReservation(std::string_view order_id, std::int64_t now_ms);
-  HttpResponse Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
-                          const std::string& actor, std::int64_t now_ms);
-  HttpResponse Snapshot(const HttpRequest& r, std::int64_t now_ms);
+  void SetStock(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+                std::int64_t now_ms, Respond respond);
+  void Adjust(const HttpRequest& r, std::string_view sku_text, const std::string& actor,
+              std::int64_t now_ms, Respond respond);
+  void GetStock(std::string_view sku_text, std::int64_t now_ms, Respond respond);
+  void GetStocks(const HttpRequest& r, std::int64_t now_ms, Respond respond);
+  void Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms,
+               Respond respond);
+  void GetReservation(std::string_view order_id, std::int64_t now_ms, Respond respond);
+  void Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
+                  const std::string& actor, std::int64_t now_ms, Respond respond);
+  void Snapshot(const HttpRequest& r, std::int64_t now_ms, Respond respond);
+  // The history routes query MariaDB and block: the caller runs them where it may.
   HttpResponse History(const HttpRequest& r, std::string_view sku_text);
   HttpResponse Summary(const HttpRequest& r);
   HttpResponse HistoryNotConfigured() const;

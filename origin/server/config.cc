@@ -115,7 +115,7 @@ const std::vector<KeySpec>& Specs() {
       {.key = "threads",
        .env = "STOCKGATE_THREADS",
        .flag = "--threads",
-       .flag_help = "HTTP worker threads (0: automatic)",
+       .flag_help = "HTTP event-loop threads (0: one per hardware thread)",
        .flag_value = "N",
        .kind = Kind::kInt,
        .min_int = 0,
@@ -511,8 +511,7 @@ LoadResult Load(int argc, char** argv, const std::function<const char*(const cha
 }  // namespace
 
 int DefaultThreads(unsigned hardware_threads) {
-  const auto per_core = 64 * static_cast<std::int64_t>(hardware_threads);
-  return static_cast<int>(std::clamp<std::int64_t>(per_core, 256, kMaxThreads));
+  return static_cast<int>(std::clamp<std::int64_t>(hardware_threads, 1, kMaxThreads));
 }
 
 HostPortResult ParseHostPort(std::string_view text) {

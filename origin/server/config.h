@@ -32,7 +32,9 @@ struct RateLimits {
 struct OriginConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
-  int threads = 0;  // HTTP worker threads; LoadConfig resolves 0 to DefaultThreads(hardware)
+  // HTTP event-loop threads; LoadConfig resolves 0 to DefaultThreads(hardware). Connections do
+  // not hold threads: a few serve them all.
+  int threads = 0;
   int read_timeout_ms = 5000;
   int write_timeout_ms = 5000;
   int keep_alive_max_count = 10'000;  // requests per keep-alive connection
@@ -63,9 +65,7 @@ struct OriginConfig {
   std::string config_file;  // the file that was read, "" when none (for the startup log)
 };
 
-// 64 threads per hardware thread, at least 256. cpp-httplib gives each connection a worker for as
-// long as it stays open (keep-alive), so the pool bounds concurrent connections, not CPU use: an
-// edge process alone keeps tens of connections open under load.
+// One event-loop thread per hardware thread (at least one, at most 1024).
 int DefaultThreads(unsigned hardware_threads);
 
 struct HostPort {

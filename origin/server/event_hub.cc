@@ -48,10 +48,8 @@ void EventHub::Leave() {
   --subscribers_;
 }
 
-bool EventHub::Next(std::uint64_t* cursor, std::string* out) {
-  std::unique_lock lock(mu_);
-  changed_.wait_for(lock, std::chrono::milliseconds(options_.keep_alive_ms),
-                    [&] { return stopping_ || next_seq_ > *cursor; });
+bool EventHub::Take(std::uint64_t* cursor, std::string* out) {
+  std::lock_guard lock(mu_);
   if (stopping_) return false;
   const std::uint64_t oldest = next_seq_ - ring_.size();
   if (*cursor < oldest) *cursor = oldest;

@@ -1,7 +1,8 @@
 // EventHub: the stock change feed behind GET /v1/events (Server-Sent Events). One thread polls
 // the store's snapshot delta every poll interval and turns each non-empty delta into an SSE
-// `stock` event kept in a short ring; each subscriber follows the ring from where it joined. The
-// number of subscribers is bounded, because each holds an HTTP worker thread for its lifetime.
+// `stock` event kept in a short ring; each subscriber follows the ring from where it joined, by
+// taking what is new now and then (it never waits in here). The number of subscribers is bounded
+// so that their memory is.
 #ifndef STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
 #define STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
 
@@ -21,9 +22,9 @@ namespace stockgate::server {
 struct EventHubOptions {
   int poll_ms = 200;  // how stale a change may be when it reaches subscribers
   int keep_alive_ms =
-      15'000;                // comment line sent when nothing happened, so proxies keep the stream
-  int max_subscribers = 32;  // beyond it new subscribers get 503
-  std::size_t ring_size = 256;  // events kept for subscribers that fall behind
+      15'000;  // comment line sent when nothing happened, so proxies keep the stream
+  int max_subscribers = 10'000;  // beyond it new subscribers get 503
+  std::size_t ring_size = 256;   // events kept for subscribers that fall behind
 };
 
 // "event: stock\ndata: {"version":V,"items":[{"sku":S,"available":A},...]}\n\n"
@@ -42,10 +43,10 @@ class EventHub {
   std::optional<std::uint64_t> Join();  // returns the sequence number to follow from
   void Leave();
 
-  // Waits up to keep_alive_ms for events after `*cursor`; appends them to `out` and advances
-  // the cursor. Returns false when the hub is stopping. A subscriber that fell behind the ring
-  // continues from its oldest event (a full snapshot follows every gap, see Poll).
-  bool Next(std::uint64_t* cursor, std::string* out);
+  // Appends the events after `*cursor` to `out` (none: nothing happened since) and advances the
+  // cursor, without waiting. Returns false when the hub is stopping. A subscriber that fell
+  // behind the ring continues from its oldest event (a full snapshot follows every gap, see Poll).
+  bool Take(std::uint64_t* cursor, std::string* out);
 
   // The whole current picture as one event (what a new subscriber gets first); "" when the store
   // cannot answer now.

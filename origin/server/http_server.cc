@@ -1,20 +1,36 @@
 #include "origin/server/http_server.h"
 
-#include <httplib.h>
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+//
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace stockgate::server {
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 // Requests over the API's 64 KiB limit still reach the Api, which answers the JSON 413; beyond
-// this, cpp-httplib refuses to read the body at all (answered by the error handler below).
-constexpr std::size_t kHardBodyLimit = 1024 * 1024;
+// this the server refuses to read the body at all (also a JSON 413).
+constexpr std::uint64_t kHardBodyLimit = 1024 * 1024;
+// Request line and headers together; a bearer token is at most a few KiB.
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 // Latency buckets in seconds: a reservation is ~0.1-1 ms on loopback, a stalled Redis 0.5 s.
 const std::vector<double> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -37,27 +53,63 @@ std::string_view MethodLabel(std::string_view m) {
   return "other";  // client-chosen strings must not become label values
 }
 
-// Debian's cpp-httplib is a compiled library built with CPPHTTPLIB_LISTEN_BACKLOG 5: at the start
-// of a sale, connections beyond five waiting ones would have their SYNs dropped and retry after a
-// second. Linux lets listen() be called again on a listening socket to change its backlog, so we
-// find the listening socket bound to our port among our descriptors and raise it.
-bool RaiseListenBacklog(int port) {
-  for (int fd = 0; fd < 4096; ++fd) {
-    int listening = 0;
-    socklen_t len = sizeof listening;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
-      continue;
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; in a query, '+' is a space. A '%' not followed by two hex digits stays.
+std::string Decode(std::string_view text, bool query) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      const int hi = HexValue(text[i + 1]);
+      const int lo = HexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
     }
-    sockaddr_storage addr{};
-    socklen_t alen = sizeof addr;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
-    int bound = -1;
-    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    if (addr.ss_family == AF_INET6)
-      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    if (bound == port) return ::listen(fd, SOMAXCONN) == 0;
+    out.push_back(query && c == '+' ? ' ' : c);
   }
-  return false;
+  return out;
+}
+
+// The request as the Api takes it. A repeated query key keeps its first value.
+HttpRequest ToApiRequest(const http::request<http::string_body>& req, const std::string& peer) {
+  HttpRequest in;
+  in.method = std::string(req.method_string());
+  const std::string_view target = req.target();
+  const auto question = target.find('?');
+  in.path = Decode(target.substr(0, question), false);
+  if (question != std::string_view::npos) {
+    std::string_view query = target.substr(question + 1);
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      const auto eq = pair.find('=');
+      std::string key = Decode(pair.substr(0, eq), true);
+      std::string value = eq == std::string_view::npos ? "" : Decode(pair.substr(eq + 1), true);
+      if (!key.empty()) in.query.emplace(std::move(key), std::move(value));
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
+  in.body = req.body();
+  in.authorization = std::string(req[http::field::authorization]);
+  in.client_id = std::string(req["X-Client-Id"]);
+  in.remote_addr = peer;
+  return in;
+}
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -73,145 +125,375 @@ HttpMetrics::HttpMetrics(Registry& registry)
           "stockgate_reservations_total", "POST /v1/reservations outcomes: ok or the error code",
           {"outcome"}))) {}
 
-HttpServer::HttpServer(Api& api, HttpMetrics& metrics, EventHub* events, ServerOptions options,
-                       std::function<std::int64_t()> clock_ms)
-    : api_(api),
-      metrics_(metrics),
-      events_(events),
-      options_(std::move(options)),
-      clock_ms_(std::move(clock_ms)),
-      server_(std::make_unique<httplib::Server>()) {
-  httplib::Server& s = *server_;
-  s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(static_cast<std::size_t>(options_.keep_alive_max_count));
-  s.set_read_timeout(options_.read_timeout_ms / 1000, (options_.read_timeout_ms % 1000) * 1000);
-  s.set_write_timeout(options_.write_timeout_ms / 1000, (options_.write_timeout_ms % 1000) * 1000);
-  s.set_payload_max_length(kHardBodyLimit);
-  const auto threads = static_cast<std::size_t>(options_.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+struct ServerState {
+  ServerState(Api& a, HttpMetrics& m, EventHub* e, ServerOptions o,
+              std::function<std::int64_t()> clock)
+      : api(a),
+        metrics(m),
+        events(e),
+        options(std::move(o)),
+        clock_ms(std::move(clock)),
+        ioc(std::max(options.threads, 1)),
+        blocking(static_cast<std::size_t>(std::max(options.blocking_threads, 1))),
+        acceptor(asio::make_strand(ioc)) {}
 
-  // Every request, whatever its method, goes to the Api: routing lives there, in one place.
-  // (A pre-routing handler would run before cpp-httplib reads the body.)
-  const auto handle = [this](const httplib::Request& req, httplib::Response& res) {
-    const auto started = std::chrono::steady_clock::now();
-    HttpRequest in;
-    in.method = req.method;
-    in.path = req.path;
-    for (const auto& [k, v] : req.params) in.query.emplace(k, v);  // first value of a repeated key
-    in.body = req.body;
-    in.authorization = req.get_header_value("Authorization");
-    in.client_id = req.get_header_value("X-Client-Id");
-    in.remote_addr = req.remote_addr;
-    const HttpResponse out = api_.Handle(in, clock_ms_());
+  void Accept();
+  // Metrics and the request log line for one answer.
+  void Record(const HttpRequest& in, std::string_view method, const HttpResponse& out, int status,
+              Clock::time_point started);
 
-    res.status = out.status;
-    for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    if (out.event_stream) {
-      Stream(res);
+  Api& api;
+  HttpMetrics& metrics;
+  EventHub* events;
+  const ServerOptions options;
+  const std::function<std::int64_t()> clock_ms;
+  asio::io_context ioc;
+  asio::thread_pool blocking;
+  tcp::acceptor acceptor;
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+// One connection: reads a request, has the Api answer it, writes the answer, and again, until
+// the client closes, a timeout passes or keep_alive_max_count requests were served. Everything
+// it does runs on its strand; answers computed elsewhere are posted back to it.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ServerState& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string();
+  }
+  ~Session() {
+    if (subscribed_ && server_.events != nullptr) server_.events->Leave();
+  }
+
+  void Start() { ReadHeader(); }
+
+ private:
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->body_limit(kHardBodyLimit);
+    parser_->header_limit(kHeaderLimit);
+    // One bound for the whole request, waiting for it included: an idle keep-alive connection
+    // or a client trickling bytes is closed after read_timeout_ms, never holding anything else.
+    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return Refuse(ec);
+    const auto& req = parser_->get();
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+      // The client waits for this before it sends the body (curl does, for bodies over 1 KiB).
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               [self = shared_from_this()](beast::error_code e, std::size_t) {
+                                 if (e) return self->Close();
+                                 self->ReadBody();
+                               });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->Refuse(ec);
+                       self->Dispatch();
+                     });
+  }
+
+  // A request that could not be read: protocol errors get the API's error shape, then the
+  // connection closes; a client that left or went quiet is simply closed.
+  void Refuse(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      return Close();
+    }
+    HttpResponse out;
+    if (ec == http::error::body_limit) {
+      out.status = 413;
+      out.code = "payload_too_large";
+      out.body = ErrorBody(out.code, "request body too large");
     } else {
-      res.set_content(out.body, out.content_type);
+      out.status = 400;
+      out.code = "invalid_request";
+      out.body = ErrorBody(out.code, "malformed HTTP request: " + ec.message());
     }
+    keep_alive_ = false;
+    Write(std::move(out));
+  }
 
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const std::string status = std::to_string(res.status);  // Stream() may have refused
-    metrics_.requests.WithLabels({out.route, MethodLabel(req.method), status}).Inc();
-    metrics_.latency.WithLabels({out.route}).Observe(seconds);
-    if (out.route == "/v1/reservations") metrics_.reservations.WithLabels({out.code}).Inc();
-    if (options_.log_requests) {
-      spdlog::info(json{{"msg", "request"},
-                        {"method", req.method},
-                        {"path", req.path},
-                        {"route", out.route},
-                        {"status", res.status},
-                        {"code", out.code},
-                        {"ms", seconds * 1000},
-                        {"client", in.client_id.empty() ? in.remote_addr : in.client_id}}
-                       .dump(-1, ' ', false, json::error_handler_t::replace));
+  void Dispatch() {
+    started_ = Clock::now();
+    const auto& req = parser_->get();
+    head_ = req.method() == http::verb::head;
+    keep_alive_ = req.keep_alive() && ++served_ < server_.options.keep_alive_max_count;
+    request_ = ToApiRequest(req, peer_);
+    method_ = std::string(req.method_string());
+    auto self = shared_from_this();
+    server_.api.HandleAsync(
+        request_, server_.clock_ms(),
+        [self](HttpResponse out) {
+          // Often on the Redis client's I/O thread: hand the answer back to the connection.
+          asio::post(self->stream_.get_executor(),
+                     [self, out = std::move(out)]() mutable { self->Answer(std::move(out)); });
+        },
+        [this](std::function<void()> work) { asio::post(server_.blocking, std::move(work)); });
+  }
+
+  void Answer(HttpResponse out) {
+    if (out.event_stream) return StartStream(std::move(out));
+    server_.Record(request_, method_, out, out.status, started_);
+    Write(std::move(out));
+  }
+
+  void Write(HttpResponse out) {
+    response_ = {};
+    response_.version(11);
+    response_.result(static_cast<unsigned>(out.status));
+    response_.set(http::field::content_type, out.content_type);
+    for (const auto& [name, value] : out.headers) response_.set(name, value);
+    response_.keep_alive(keep_alive_);
+    response_.body() = std::move(out.body);
+    response_.prepare_payload();
+    if (head_) response_.body().clear();  // HEAD: Content-Length says what GET would send
+    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->Close();
+                        if (!self->keep_alive_) return self->Linger();
+                        self->ReadHeader();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  // Closes after an answer the client may still be sending into (a body over the limit): stop
+  // sending, then read and drop what still comes for a moment, so that the kernel does not reset
+  // the connection and destroy the answer before the client has read it.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    Drain();
+  }
+
+  void Drain() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kHardBodyLimit) {
+                                return self->stream_.close();
+                              }
+                              self->Drain();
+                            });
+  }
+
+  // GET /v1/events: the answer's head, the whole picture, then each change as it comes, with a
+  // comment line when nothing happened for keep_alive_ms so that proxies keep the stream.
+  void StartStream(HttpResponse out) {
+    const auto cursor =
+        server_.events != nullptr ? server_.events->Join() : std::optional<std::uint64_t>();
+    if (!cursor) {
+      out = {};
+      out.status = 503;
+      out.code = "unavailable";
+      out.route = "/v1/events";
+      out.headers.emplace_back("Retry-After", "5");
+      out.body = ErrorBody("unavailable", "too many event subscribers");
+      server_.Record(request_, method_, out, out.status, started_);
+      return Write(std::move(out));
     }
-  };
-  s.Get(".*", handle);
-  s.Post(".*", handle);
-  s.Put(".*", handle);
-  s.Delete(".*", handle);
-  s.Patch(".*", handle);
-  s.Options(".*", handle);
+    subscribed_ = true;
+    cursor_ = *cursor;
+    server_.Record(request_, method_, out, 200, started_);
+    stream_head_.emplace();
+    stream_head_->version(11);
+    stream_head_->result(http::status::ok);
+    stream_head_->set(http::field::content_type, "text/event-stream");
+    stream_head_->set(http::field::cache_control, "no-cache");
+    stream_head_->set("X-Accel-Buffering", "no");
+    stream_head_->chunked(true);
+    stream_serializer_.emplace(*stream_head_);
+    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    http::async_write_header(stream_, *stream_serializer_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->Close();
+                               self->SendInitial();
+                             });
+  }
 
-  // Errors cpp-httplib answers itself (a body over the hard limit, a malformed request line)
-  // get the API's error shape too; answers that already carry a body are left alone.
-  s.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        const bool too_large = res.status == 413;
-        const json body = {{"error",
-                            {{"code", too_large ? "payload_too_large" : "invalid_request"},
-                             {"message", too_large ? "request body too large"
-                                                   : "malformed HTTP request (status " +
-                                                         std::to_string(res.status) + ")"}}}};
-        res.set_content(body.dump(), "application/json; charset=utf-8");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
+  void SendInitial() {
+    // The picture comes from a blocking store read: made on the pool, sent from the strand.
+    auto self = shared_from_this();
+    asio::post(server_.blocking, [self] {
+      std::string first = "retry: 1000\n\n" + self->server_.events->Initial();
+      asio::post(self->stream_.get_executor(),
+                 [self, first = std::move(first)]() mutable { self->SendChunk(std::move(first)); });
+    });
+  }
+
+  void SendChunk(std::string text) {
+    chunk_ = std::move(text);
+    last_sent_ = Clock::now();
+    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->Close();
+                        self->WaitForEvents();
+                      });
+  }
+
+  void WaitForEvents() {
+    if (!timer_) timer_.emplace(stream_.get_executor());
+    timer_->expires_after(std::chrono::milliseconds(server_.events->options().poll_ms));
+    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->Close();
+      self->PollEvents();
+    });
+  }
+
+  void PollEvents() {
+    std::string events;
+    if (!server_.events->Take(&cursor_, &events)) {
+      // The hub is stopping: end the stream properly.
+      stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+      return asio::async_write(
+          stream_, http::make_chunk_last(),
+          [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
+    }
+    if (!events.empty()) return SendChunk(std::move(events));
+    const auto quiet = Clock::now() - last_sent_;
+    if (quiet >= std::chrono::milliseconds(server_.events->options().keep_alive_ms)) {
+      return SendChunk(": keep-alive\n\n");
+    }
+    WaitForEvents();
+  }
+
+  beast::tcp_stream stream_;
+  ServerState& server_;
+  std::string peer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  HttpRequest request_;
+  std::string method_;
+  Clock::time_point started_;
+  int served_ = 0;
+  std::size_t drained_ = 0;
+  bool keep_alive_ = true;
+  bool head_ = false;
+
+  // The event stream's state.
+  bool subscribed_ = false;
+  std::uint64_t cursor_ = 0;
+  std::optional<http::response<http::empty_body>> stream_head_;
+  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+  std::optional<asio::steady_timer> timer_;
+  std::string chunk_;
+  Clock::time_point last_sent_;
+};
+
+}  // namespace
+
+void ServerState::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      // Small JSON answers must not wait for Nagle and delayed ACK (~40 ms).
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    } else {
+      spdlog::warn(json{{"msg", "accept failed"}, {"error", ec.message()}}.dump());
+    }
+    Accept();
+  });
 }
 
-HttpServer::~HttpServer() { Stop(); }
-
-void HttpServer::Stream(httplib::Response& res) {
-  const auto cursor = events_ != nullptr ? events_->Join() : std::nullopt;
-  if (!cursor) {
-    res.status = 503;
-    res.set_header("Retry-After", "5");
-    res.set_content(R"({"error":{"code":"unavailable","message":"too many event subscribers"}})",
-                    "application/json; charset=utf-8");
-    return;
+void ServerState::Record(const HttpRequest& in, std::string_view method, const HttpResponse& out,
+                         int status, Clock::time_point started) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::string status_text = std::to_string(status);
+  metrics.requests.WithLabels({out.route, std::string(MethodLabel(method)), status_text}).Inc();
+  metrics.latency.WithLabels({out.route}).Observe(seconds);
+  if (out.route == "/v1/reservations") metrics.reservations.WithLabels({out.code}).Inc();
+  if (options.log_requests) {
+    spdlog::info(json{{"msg", "request"},
+                      {"method", method},
+                      {"path", in.path},
+                      {"route", out.route},
+                      {"status", status},
+                      {"code", out.code},
+                      {"ms", seconds * 1000},
+                      {"client", in.client_id.empty() ? in.remote_addr : in.client_id}}
+                     .dump(-1, ' ', false, json::error_handler_t::replace));
   }
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
-  auto position = std::make_shared<std::uint64_t>(*cursor);
-  auto started = std::make_shared<bool>(false);
-  EventHub* hub = events_;
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [hub, position, started](std::size_t, httplib::DataSink& sink) {
-        std::string chunk;
-        if (!*started) {
-          // A new subscriber starts from the whole picture, then follows the changes.
-          *started = true;
-          chunk = "retry: 1000\n\n" + hub->Initial();
-        } else if (!hub->Next(position.get(), &chunk)) {
-          sink.done();
-          return true;
-        }
-        if (chunk.empty()) chunk = ": keep-alive\n\n";
-        return sink.write(chunk.data(), chunk.size());
-      },
-      [hub](bool) { hub->Leave(); });
+}
+
+HttpServer::HttpServer(Api& api, HttpMetrics& metrics, EventHub* events, ServerOptions options,
+                       std::function<std::int64_t()> clock_ms)
+    : state_(std::make_unique<ServerState>(api, metrics, events, std::move(options),
+                                           std::move(clock_ms))) {}
+
+HttpServer::~HttpServer() {
+  Stop();
+  state_->blocking.join();
 }
 
 int HttpServer::Bind() {
-  int port = options_.port;
-  if (port == 0) {
-    port = server_->bind_to_any_port(options_.host);
-    if (port <= 0) {
-      spdlog::error("cannot bind {}:any", options_.host);
-      return -1;
-    }
-  } else if (!server_->bind_to_port(options_.host, port)) {
-    spdlog::error("cannot bind {}:{}", options_.host, port);
+  ServerState& s = *state_;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(s.options.host, ec);
+  if (ec) {
+    spdlog::error("cannot listen on {}: not an IP address", s.options.host);
     return -1;
   }
-  if (!RaiseListenBacklog(port)) {
-    spdlog::warn(
-        "could not raise the listen backlog of port {}; bursts of new connections may "
-        "wait for SYN retransmits",
-        port);
+  const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(s.options.port));
+  s.acceptor.open(endpoint.protocol(), ec);
+  // SO_REUSEADDR lets a restarted origin bind while old connections linger in TIME_WAIT; it does
+  // not let two processes listen on one port (that would be SO_REUSEPORT).
+  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::error("cannot listen on {}:{}: {}", s.options.host, s.options.port, ec.message());
+    return -1;
   }
-  return port;
+  return s.acceptor.local_endpoint().port();
 }
 
-bool HttpServer::Serve() { return server_->listen_after_bind(); }
+bool HttpServer::Serve() {
+  ServerState& s = *state_;
+  if (!s.acceptor.is_open()) return false;
+  s.Accept();
+  std::vector<std::thread> threads;
+  for (int i = 1; i < std::max(s.options.threads, 1); ++i) {
+    threads.emplace_back([&s] { s.ioc.run(); });
+  }
+  s.ioc.run();
+  for (std::thread& t : threads) t.join();
+  return true;
+}
 
 void HttpServer::Stop() {
-  if (server_ && server_->is_running()) server_->stop();
+  ServerState& s = *state_;
+  if (s.stopped.exchange(true)) return;
+  asio::post(s.acceptor.get_executor(), [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+  });
+  s.ioc.stop();
 }
 
 }  // namespace stockgate::server

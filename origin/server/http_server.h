@@ -1,7 +1,10 @@
-// HttpServer: cpp-httplib in front of the Api. It converts requests and responses, sizes the
-// worker pool, sets the socket options small JSON answers need (TCP_NODELAY; Nagle plus delayed
-// ACK would add ~40 ms), bounds reads and writes, records request metrics and writes one JSON log
-// line per request. No business logic lives here.
+// HttpServer: the origin's HTTP/1.1 server, on Boost.Beast and Asio. A few event-loop threads
+// serve every connection: an open connection costs a socket and a few kilobytes, not a thread, so
+// idle keep-alive connections, slow senders and event-stream subscribers cannot starve the others.
+// It parses and bounds requests (read and write timeouts, a body limit, keep-alive), hands each to
+// the Api, which answers asynchronously (store calls) or on a small pool for the calls that block
+// (history queries, readiness pings), writes the answer, streams /v1/events, records request
+// metrics and writes one JSON log line per request. No business logic lives here.
 #ifndef STOCKGATE_ORIGIN_SERVER_HTTP_SERVER_H_
 #define STOCKGATE_ORIGIN_SERVER_HTTP_SERVER_H_
 
@@ -14,20 +17,18 @@
 #include "origin/server/event_hub.h"
 #include "origin/server/metrics.h"
 
-namespace httplib {
-class Server;
-struct Response;
-}  // namespace httplib
-
 namespace stockgate::server {
+
+struct ServerState;  // http_server.cc: the event loop, its threads, the listening socket
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (tests)
-  int threads = 8;
-  int read_timeout_ms = 5000;
-  int write_timeout_ms = 5000;
-  int keep_alive_max_count = 10'000;
+  int port = 8080;             // 0: any free port (tests)
+  int threads = 2;             // event-loop threads
+  int blocking_threads = 8;    // threads for the calls that block (history, readiness)
+  int read_timeout_ms = 5000;  // to read a whole request, waiting for it included (idle keep-alive)
+  int write_timeout_ms = 5000;        // to write an answer (or one event of a stream)
+  int keep_alive_max_count = 10'000;  // requests per connection before it is closed
   bool log_requests = true;
 };
 
@@ -47,21 +48,16 @@ class HttpServer {
              std::function<std::int64_t()> clock_ms);
   ~HttpServer();
 
-  // Binds; returns the bound port, or -1 with the reason logged.
+  // Binds and listens; returns the bound port, or -1 with the reason logged. A port another
+  // process listens on is refused (no SO_REUSEPORT: two origins never share one port silently).
   int Bind();
   // Serves until Stop(); returns false if the server could not run.
   bool Serve();
+  // Stops serving: open connections are closed. Safe from any thread.
   void Stop();
 
  private:
-  Api& api_;
-  HttpMetrics& metrics_;
-  EventHub* events_;
-  ServerOptions options_;
-  std::function<std::int64_t()> clock_ms_;
-  std::unique_ptr<httplib::Server> server_;
-
-  void Stream(httplib::Response& res);
+  std::unique_ptr<ServerState> state_;
 };
 
 }  // namespace stockgate::server

@@ -4,8 +4,12 @@
 // that /v1/events streams changes.
 #include "origin/server/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -59,7 +63,7 @@ class OriginHttpTest : public ::testing::Test {
     events_->Start();
     ServerOptions so;
     so.port = 0;
-    so.threads = 64;
+    so.threads = 2;
     so.log_requests = false;
     server_ = std::make_unique<HttpServer>(*api_, *metrics_, events_.get(), so, NowMs);
     port_ = server_->Bind();
@@ -318,6 +322,40 @@ TEST_F(OriginHttpTest, OpenApiDocumentMatchesTheServer) {
     }
   }
   EXPECT_GE(operations, 16);
+}
+
+// Another server asked to listen on this port fails to bind instead of sharing it.
+TEST_F(OriginHttpTest, BusyPortIsRefused) {
+  ServerOptions so;
+  so.port = port_;
+  so.log_requests = false;
+  HttpServer second(*api_, *metrics_, nullptr, so, NowMs);
+  EXPECT_EQ(second.Bind(), -1);
+  EXPECT_EQ(Send("GET", "/healthz", "", "")->status, 200);
+}
+
+// 300 connections that send half a request and stall hold no thread: another client is served
+// at once, not after the read timeout (5 s) frees something.
+TEST_F(OriginHttpTest, StalledConnectionsDoNotStarveOthers) {
+  std::vector<int> stalled;
+  for (int i = 0; i < 300; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string half = "GET /healthz HTTP/1.1\r\nHo";
+    ASSERT_EQ(send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()));
+    stalled.push_back(fd);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = Send("GET", "/healthz", "", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  for (const int fd : stalled) close(fd);
 }
 
 // Over the wire a history time's offset needs its + escaped: %2B parses (and, with no history

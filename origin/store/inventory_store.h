@@ -2,11 +2,14 @@
 // reference model's result types, so the HTTP layer, the sync worker and the tests see one shape
 // whichever store is behind it. RedisInventoryStore is the real one; tests may put the core's
 // InventoryModel behind the same interface. Time is a parameter; a store that cannot reach its
-// backend answers Code::kUnavailable, never blocks past its timeouts.
+// backend answers Code::kUnavailable, never blocks past its timeouts. The operations the HTTP
+// server calls also come in an asynchronous form; a store without one answers at once, on the
+// caller's thread.
 #ifndef STOCKGATE_ORIGIN_STORE_INVENTORY_STORE_H_
 #define STOCKGATE_ORIGIN_STORE_INVENTORY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +75,52 @@ class InventoryStore {
   virtual SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) = 0;
   // Expires every hold past its deadline (the sweeper's job; the other calls do it too).
   virtual ExpireResult ExpireDue(std::int64_t now_ms) = 0;
+
+  // The asynchronous forms: `done` runs once with the result, on the caller's thread or on one
+  // of the store's, which must not be kept waiting (quick work, or a hand-off).
+  template <class R>
+  using Done = std::function<void(R)>;
+  virtual void SetStockAsync(std::int64_t sku, const core::SetStockRequest& request,
+                             std::string_view actor, std::int64_t now_ms, Done<StockResult> done) {
+    done(SetStock(sku, request, actor, now_ms));
+  }
+  virtual void AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request,
+                           std::string_view actor, std::int64_t now_ms, Done<StockResult> done) {
+    done(Adjust(sku, request, actor, now_ms));
+  }
+  virtual void ReserveAsync(const core::ReservationRequest& request, std::string_view actor,
+                            std::int64_t now_ms, Done<ReservationResult> done) {
+    done(Reserve(request, actor, now_ms));
+  }
+  virtual void ConfirmAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                            std::string_view reason, Done<ReservationResult> done) {
+    done(Confirm(order_id, actor, now_ms, reason));
+  }
+  virtual void ReleaseAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                            std::string_view reason, Done<ReservationResult> done) {
+    done(Release(order_id, actor, now_ms, reason));
+  }
+  virtual void ReturnAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                           std::string_view reason, Done<ReservationResult> done) {
+    done(Return(order_id, actor, now_ms, reason));
+  }
+  virtual void ExtendAsync(std::string_view order_id, std::int64_t ttl_seconds,
+                           std::string_view actor, std::int64_t now_ms,
+                           Done<ReservationResult> done) {
+    done(Extend(order_id, ttl_seconds, actor, now_ms));
+  }
+  virtual void GetStocksAsync(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
+                              Done<StockListResult> done) {
+    done(GetStocks(skus, now_ms));
+  }
+  virtual void GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
+                                   Done<ReservationResult> done) {
+    done(GetReservation(order_id, now_ms));
+  }
+  virtual void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+                             Done<SnapshotResult> done) {
+    done(Snapshot(since_version, now_ms));
+  }
 };
 
 }  // namespace stockgate::store

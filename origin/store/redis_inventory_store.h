@@ -29,9 +29,6 @@ struct RedisStoreConfig {
 
 class RedisInventoryStore final : public InventoryStore {
  public:
-  template <class R>
-  using Done = std::function<void(R)>;
-
   RedisInventoryStore(RedisClient& redis, RedisStoreConfig config);
 
   StockResult SetStock(std::int64_t sku, const core::SetStockRequest& request,
@@ -54,24 +51,25 @@ class RedisInventoryStore final : public InventoryStore {
   ExpireResult ExpireDue(std::int64_t now_ms) override;
 
   void SetStockAsync(std::int64_t sku, const core::SetStockRequest& request, std::string_view actor,
-                     std::int64_t now_ms, Done<StockResult> done);
+                     std::int64_t now_ms, Done<StockResult> done) override;
   void AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request, std::string_view actor,
-                   std::int64_t now_ms, Done<StockResult> done);
+                   std::int64_t now_ms, Done<StockResult> done) override;
   void ReserveAsync(const core::ReservationRequest& request, std::string_view actor,
-                    std::int64_t now_ms, Done<ReservationResult> done);
+                    std::int64_t now_ms, Done<ReservationResult> done) override;
   void ConfirmAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
-                    std::string_view reason, Done<ReservationResult> done);
+                    std::string_view reason, Done<ReservationResult> done) override;
   void ReleaseAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
-                    std::string_view reason, Done<ReservationResult> done);
+                    std::string_view reason, Done<ReservationResult> done) override;
   void ReturnAsync(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
-                   std::string_view reason, Done<ReservationResult> done);
+                   std::string_view reason, Done<ReservationResult> done) override;
   void ExtendAsync(std::string_view order_id, std::int64_t ttl_seconds, std::string_view actor,
-                   std::int64_t now_ms, Done<ReservationResult> done);
+                   std::int64_t now_ms, Done<ReservationResult> done) override;
   void GetStocksAsync(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
-                      Done<StockListResult> done);
+                      Done<StockListResult> done) override;
   void GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
-                           Done<ReservationResult> done);
-  void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms, Done<SnapshotResult> done);
+                           Done<ReservationResult> done) override;
+  void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+                     Done<SnapshotResult> done) override;
   void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);
 
   // The ledger stream's key, for readers (sync, tests).
