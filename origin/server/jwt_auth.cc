@@ -182,6 +182,28 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
 JwtAuth::JwtAuth(std::string secret) : secret_(std::move(secret)) {}
 
 VerifyResult JwtAuth::Verify(std::string_view token, std::int64_t now_s) const {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (const auto it = verified_.find(token); it != verified_.end()) {
+      // Signature, header and claims were checked when it was stored, nbf against a time no
+      // later than now; only the expiry moves.
+      if (it->second.exp <= now_s) return Fail("token expired");
+      VerifyResult hit;
+      hit.ok = true;
+      hit.claims = it->second;
+      return hit;
+    }
+  }
+  VerifyResult result = VerifyUncached(token, now_s);
+  if (result.ok) {
+    std::lock_guard lock(cache_mu_);
+    if (verified_.size() >= kCachedTokens) verified_.erase(verified_.begin());
+    verified_.emplace(std::string(token), result.claims);
+  }
+  return result;
+}
+
+VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s) const {
   if (!SecretIsStrong(secret_)) return Fail("server secret not configured");
   if (token.size() > kMaxJwtBytes) return Fail("token too large");
 

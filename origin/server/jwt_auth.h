@@ -7,9 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace stockgate::server {
 
@@ -61,14 +64,28 @@ class JwtAuth {
 
   // Checks a compact JWS (the bearer token, without "Bearer "). `now_s` is the current Unix time;
   // the token is expired when exp <= now_s. An `nbf` claim, when present, must be <= now_s.
+  // A token that passed once is remembered (the exact text, up to kCachedTokens of them), so a
+  // client that sends the same token with every request pays for its signature once; its expiry
+  // is still checked every time.
   VerifyResult Verify(std::string_view token, std::int64_t now_s) const;
+  static constexpr std::size_t kCachedTokens = 10'000;
 
   // An HS256 token carrying exactly these claims; "" when Verify would refuse them whatever the
   // time (empty sub or one with control characters) or the secret is weak.
   std::string Mint(const Claims& claims) const;
 
  private:
+  VerifyResult VerifyUncached(std::string_view token, std::int64_t now_s) const;
+
+  // Hashes string_views, so that a lookup needs no copy of the token.
+  struct TokenHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
   std::string secret_;
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<std::string, Claims, TokenHash, std::equal_to<>> verified_;
 };
 
 }  // namespace stockgate::server

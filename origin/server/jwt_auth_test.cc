@@ -176,6 +176,24 @@ TEST_F(JwtAuthTest, RejectsExpiredToken) {
   EXPECT_EQ(Outcome(Sign(kHs256Header, Payload("-5"))), "token expired");
 }
 
+// A token verified once is served from memory afterwards, yet still expires on time; past the
+// cache's bound older tokens are forgotten, never wrongly accepted.
+TEST_F(JwtAuthTest, RememberedTokensStillExpireAndTheCacheIsBounded) {
+  const std::string token = auth_.Mint({"svc", Role::kService, kNow + 10});
+  EXPECT_EQ(Outcome(token, kNow), "ok");
+  EXPECT_EQ(Outcome(token, kNow + 9), "ok");
+  EXPECT_EQ(Outcome(token, kNow + 10), "token expired");
+  for (std::size_t i = 0; i <= JwtAuth::kCachedTokens; ++i) {
+    std::string sub = "u";
+    sub += std::to_string(i);
+    ASSERT_EQ(Outcome(auth_.Mint({sub, Role::kViewer, kNow + 60})), "ok");
+  }
+  EXPECT_EQ(Outcome(token, kNow + 5), "ok");
+  EXPECT_EQ(Outcome(token, kNow + 11), "token expired");
+  const JwtAuth other{std::string(kSecret) + "-rotated"};
+  EXPECT_EQ(other.Verify(token, kNow).error, "bad signature");  // each verifier its own memory
+}
+
 // exp is required and must be a JSON integer: strings, fractions, null and out-of-range are
 // refused (libjwt alone would read all of them as 0).
 TEST_F(JwtAuthTest, RejectsMissingOrNonIntegerExp) {

@@ -213,7 +213,8 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
     r.created_at_ms = f.Int("created_at");
     r.updated_at_ms = f.Int("updated_at");
     std::vector<core::LedgerOp> ops;
-    for (const std::string_view name : Split(f.Str("ops"), ',')) {
+    const std::string ops_text = f.Str("ops");
+    for (const std::string_view name : Split(ops_text, ',')) {
       if (const auto op = core::LedgerOpFromName(name)) {
         ops.push_back(*op);
       } else {
