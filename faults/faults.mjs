@@ -348,10 +348,11 @@ function scenarios(o) {
 
 // --- the audit ---------------------------------------------------------------------------------
 
+// Each order's status as Redis holds it: the first field of its record ("status|items|...").
 function redisStates(s, ids) {
-  const input = ids.map((id) => `HGET sg:res:{${id}} status`).join('\n');
+  const input = ids.map((id) => `GET sg:res:{${id}}`).join('\n');
   const out = run('redis-cli', ['-p', String(s.redis.port)], { input }).stdout.split('\n');
-  return ids.map((_, i) => out[i] || 'absent');
+  return ids.map((_, i) => (out[i] || '').split('|')[0] || 'absent');
 }
 
 function sqlRows(s, query) {

@@ -41,7 +41,7 @@ class Fields {
     if (!ParseInt(it->second, &v)) return Fail(name, "not an integer"), 0;
     return v;
   }
-  void Fail(const char* name, const char* why) {
+  void Fail(const char* name, std::string_view why) {
     if (error_.empty()) {
       error_ = name;
       error_ += ": ";
@@ -131,15 +131,37 @@ bool ParseAfter(std::string_view text, After* out) {
   return true;
 }
 
+// The parts of `text` between separators; none for "".
 std::vector<std::string_view> Split(std::string_view text, char by) {
   std::vector<std::string_view> parts;
-  while (!text.empty()) {
+  if (text.empty()) return parts;
+  while (true) {
     const auto at = text.find(by);
     parts.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) break;
+    if (at == std::string_view::npos) return parts;
     text.remove_prefix(at + 1);
   }
-  return parts;
+}
+
+// A reservation record, "status|items|customer|ttl|confirm|expires_at|created_at|updated_at" (the
+// layout of lua/common.lua), into r (all but order_id); "" or why it is malformed.
+std::string ParseRecord(std::string_view text, core::ReservationView* r) {
+  const std::vector<std::string_view> f = Split(text, '|');
+  if (f.size() != 8) return "not eight fields";
+  if (const auto parsed = core::ReservationStatusFromName(f[0])) {
+    r->status = *parsed;
+  } else {
+    return "unknown status";
+  }
+  if (!ParseItemsField(f[1], &r->items)) return "malformed items";
+  r->customer_id = std::string(f[2]);
+  if (!ParseInt(f[3], &r->ttl_seconds) || (f[4] != "0" && f[4] != "1") ||
+      !ParseInt(f[5], &r->expires_at_ms) || !ParseInt(f[6], &r->created_at_ms) ||
+      !ParseInt(f[7], &r->updated_at_ms)) {
+    return "malformed number";
+  }
+  r->confirm = f[4] == "1";
+  return {};
 }
 
 // The events of one SKU within a change, in order: `ops` applied one after the other, ending at
@@ -200,18 +222,10 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
   if (change == "order") {
     core::ReservationView& r = out->reservation.emplace();
     r.order_id = f.Str("order");
-    if (const auto parsed = core::ReservationStatusFromName(f.Str("status"))) {
-      r.status = *parsed;
-    } else {
-      f.Fail("status", "unknown");
+    const std::string record = f.Str("record");
+    if (f.error().empty()) {
+      if (const std::string why = ParseRecord(record, &r); !why.empty()) f.Fail("record", why);
     }
-    if (!ParseItemsField(f.Str("items"), &r.items)) f.Fail("items", "malformed");
-    r.customer_id = f.Str("customer");
-    r.ttl_seconds = f.Int("ttl");
-    r.confirm = f.Str("confirm") == "1";
-    r.expires_at_ms = f.Int("expires_at");
-    r.created_at_ms = f.Int("created_at");
-    r.updated_at_ms = f.Int("updated_at");
     std::vector<core::LedgerOp> ops;
     const std::string ops_text = f.Str("ops");
     for (const std::string_view name : Split(ops_text, ',')) {

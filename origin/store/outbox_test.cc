@@ -55,21 +55,14 @@ TEST(StreamIdTest, PacksInOrderAndRoundTrips) {
 
 // The whole record of an order change, for the decode tests.
 std::vector<std::string> OrderFields(std::string ops, std::string items, std::string after) {
-  return {"change",     "order",
-          "ops",        std::move(ops),
-          "order",      "o-1",
-          "actor",      "svc",
-          "reason",     "paid",
-          "time",       "120",
-          "status",     "confirmed",
-          "items",      std::move(items),
-          "customer",   "c",
-          "ttl",        "60",
-          "confirm",    "1",
-          "expires_at", "60120",
-          "created_at", "120",
-          "updated_at", "120",
-          "after",      std::move(after)};
+  return {"change", "order",
+          "ops",    std::move(ops),
+          "order",  "o-1",
+          "actor",  "svc",
+          "reason", "paid",
+          "time",   "120",
+          "record", "confirmed|" + items + "|c|60|1|60120|120|120",
+          "after",  std::move(after)};
 }
 
 // A direct sale of two items is four events with ids from the entry's own on: both reserves, then
@@ -179,7 +172,11 @@ TEST(OutboxDecodeTest, RefusesMalformedEntries) {
   EXPECT_EQ(error, "ops: unknown op");
   EXPECT_FALSE(
       DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:", "1:1:0:1")), &e, &error));
-  EXPECT_EQ(error, "items: malformed");
+  EXPECT_EQ(error, "record: malformed items");
+  std::vector<std::string> short_record = OrderFields("reserve", "1:1", "1:1:0:1");
+  short_record[13] = "reserved|1:1||60|0|1|1";
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", short_record), &e, &error));
+  EXPECT_EQ(error, "record: not eight fields");
   EXPECT_FALSE(
       DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1,2:1", "1:1:0:1")), &e, &error));
   EXPECT_EQ(error, "after: not one per item");

@@ -554,6 +554,40 @@ TEST_F(RedisStoreTest, HotSkuRaceSellsExactlyTheStock) {
   EXPECT_EQ(static_cast<int>(Ledger().size()), 1 + 500);
 }
 
+// A reservation stored by an earlier version, as a hash of eight fields, is still read, and its
+// next change rewrites it in the current layout, a single string.
+TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
+  core::SetStockRequest set;
+  set.on_hand = 10;
+  ASSERT_EQ(store_->SetStock(4, set, "admin", kT0).code, Code::kOk);
+  ReservationRequest req;
+  req.order_id = "old-hold";
+  req.items = {{4, 3}};
+  req.ttl_seconds = 600;
+  ASSERT_EQ(store_->Reserve(req, "svc", kT0).code, Code::kOk);
+  // Rewrite the record as the earlier layout stored it.
+  ASSERT_TRUE(pool_->Command({"DEL", "t:res:{old-hold}"}).ok);
+  ASSERT_TRUE(
+      pool_
+          ->Command({"HSET", "t:res:{old-hold}", "status", "reserved", "items", "4:3", "customer",
+                     "", "ttl", "600", "confirm", "0", "expires_at", std::to_string(kT0 + 600'000),
+                     "created_at", std::to_string(kT0), "updated_at", std::to_string(kT0)})
+          .ok);
+  const auto read = store_->GetReservation("old-hold", kT0 + 1);
+  ASSERT_EQ(read.code, Code::kOk) << read.message;
+  EXPECT_EQ(read.reservation->items, (std::vector<core::Item>{{4, 3}}));
+  EXPECT_EQ(read.reservation->expires_at_ms, kT0 + 600'000);
+  EXPECT_EQ(store_->Reserve(req, "svc", kT0 + 1).replayed, true) << "idempotent against it too";
+
+  const auto confirmed = store_->Confirm("old-hold", "svc", kT0 + 2, "paid");
+  ASSERT_EQ(confirmed.code, Code::kOk) << confirmed.message;
+  const CommandResult type = pool_->Command({"TYPE", "t:res:{old-hold}"});
+  EXPECT_EQ(type.reply.str, "string");
+  EXPECT_EQ(store_->GetReservation("old-hold", kT0 + 3).reservation->status,
+            core::ReservationStatus::kConfirmed);
+  EXPECT_EQ(store_->GetStocks({4}, kT0 + 3).items[0].stock->sold, 3);
+}
+
 // A hold's units are available again the moment its deadline passes, with no sweeper, and the
 // hold can no longer be confirmed.
 TEST_F(RedisStoreTest, ExpiryIsExactWithoutASweeper) {

@@ -19,7 +19,8 @@ function OPS.audit()
   local held_by_sku, held = {}, {}
   local live = redis.call('ZRANGE', DEADLINES, 0, -1)
   for _, order in ipairs(live) do
-    for _, it in ipairs(parse_items(redis.call('HGET', res_key(order), 'items') or '')) do
+    local r = reservation_view(order)
+    for _, it in ipairs(r and r.items or {}) do
       if not held_by_sku[it.sku] then
         held_by_sku[it.sku] = 0
         held[#held + 1] = it.sku

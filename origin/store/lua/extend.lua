@@ -16,8 +16,7 @@ function OPS.extend(a)
   end
   r.expires_at = math.max(r.expires_at, NOW + ttl * 1000)
   r.updated_at = NOW
-  order_change('extend', r, r.items, ACTOR, '')
-  write_reservation(order, 'expires_at', r.expires_at, 'updated_at', NOW)
+  change_reservation('extend', r, ACTOR, '')
   add_deadline(order, r.expires_at)
   return answer('ok', 'extended', { reservation = public_view(r) })
 end

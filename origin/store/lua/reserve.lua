@@ -53,9 +53,7 @@ function OPS.reserve(a)
   local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
     items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
     expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
-  order_change(sell and 'sell' or 'reserve', r, items, ACTOR, '')
-  write_reservation(order, 'status', r.status, 'items', items_text, 'customer', customer, 'ttl', ttl,
-    'confirm', confirm, 'expires_at', r.expires_at, 'created_at', NOW, 'updated_at', NOW)
+  change_reservation(sell and 'sell' or 'reserve', r, ACTOR, '')
   if not sell then add_deadline(order, r.expires_at) end
   count_for_customer(customer, items, 1)
   return answer('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })

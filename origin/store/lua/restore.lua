@@ -17,9 +17,8 @@ function OPS.restore(a)
     redis.call('ZADD', P .. ':changes', redis.call('INCRBY', P .. ':snapver', s.version), s.sku)
   end
   for _, r in ipairs(doc.reservations or {}) do
-    redis.call('HSET', res_key(r.order), 'status', r.status, 'items', r.items, 'customer',
-      r.customer, 'ttl', n(r.ttl), 'confirm', r.confirm and '1' or '0', 'expires_at',
-      n(r.expires_at), 'created_at', n(r.created_at), 'updated_at', n(r.updated_at))
+    redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,
+      r.confirm, r.expires_at, r.created_at, r.updated_at))
     if r.status == 'reserved' then redis.call('ZADD', DEADLINES, r.expires_at, r.order) end
   end
   for _, a in ipairs(doc.adjustments or {}) do
