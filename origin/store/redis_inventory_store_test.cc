@@ -469,7 +469,9 @@ TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
   config.pool_size = 1;
   config.command_timeout_ms = 10'000;
   RedisPipeline pipeline(config);
-  RedisInventoryStore store(pipeline, RedisStoreConfig{"t"});
+  RedisStoreConfig store_config("t");
+  store_config.batching.max_in_flight = 1;
+  RedisInventoryStore store(pipeline, store_config);
   // With Redis frozen the first call waits in flight, and the next three queue into one batch.
   redis_->Pause();
   Countdown countdown;
