@@ -179,6 +179,9 @@ int Serve(int argc, char** argv) {
   options.read_timeout_ms = c.read_timeout_ms;
   options.write_timeout_ms = c.write_timeout_ms;
   options.keep_alive_max_count = c.keep_alive_max_count;
+  options.log_requests = c.log_requests == "all"    ? server::ServerOptions::RequestLog::kAll
+                         : c.log_requests == "none" ? server::ServerOptions::RequestLog::kNone
+                                                    : server::ServerOptions::RequestLog::kErrors;
   server::EventHub events(store, server::EventHubOptions{}, NowMs);
   events.Start();
   server::HttpServer http(api, http_metrics, &events, options, NowMs);

@@ -121,7 +121,7 @@ class HistoryHttpTest : public ::testing::Test {
     ServerOptions so;
     so.port = 0;
     so.threads = 16;
-    so.log_requests = false;
+    so.log_requests = ServerOptions::RequestLog::kNone;
     server_ = std::make_unique<HttpServer>(*api_, *metrics_, /*events=*/nullptr, so,
                                            [this] { return now_ms_.load(); });
     port_ = server_->Bind();

@@ -62,6 +62,11 @@ std::string CheckLogLevel(std::string_view level) {
   return "must be one of trace, debug, info, warn, error, critical, off";
 }
 
+std::string CheckRequestLog(std::string_view value) {
+  if (value == "all" || value == "errors" || value == "none") return {};
+  return "must be all, errors or none";
+}
+
 // The prefix starts every Redis key; the store puts the SKU in a {hash tag} after it, so braces
 // here would move keys to the wrong cluster slot.
 std::string CheckKeyPrefix(std::string_view prefix) {
@@ -208,6 +213,11 @@ const std::vector<KeySpec>& Specs() {
        .kind = Kind::kString,
        .check = CheckLogLevel,
        .apply = [](OriginConfig& c, const Value& v) { c.log_level = v.s; }},
+      {.key = "log_requests",
+       .env = "STOCKGATE_LOG_REQUESTS",
+       .kind = Kind::kString,
+       .check = CheckRequestLog,
+       .apply = [](OriginConfig& c, const Value& v) { c.log_requests = v.s; }},
       {.key = "rate_limits.client_capacity",
        .env = "STOCKGATE_RATE_LIMITS_CLIENT_CAPACITY",
        .kind = Kind::kInt,

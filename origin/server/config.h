@@ -61,6 +61,8 @@ struct OriginConfig {
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;  // bound on |delta| of adjustments
   RateLimits rate_limits;
   std::string log_level = "info";  // trace | debug | info | warn | error | critical | off
+  // Which requests get a JSON log line: "all", "errors" (answers 500 and above) or "none".
+  std::string log_requests = "errors";
 
   std::string config_file;  // the file that was read, "" when none (for the startup log)
 };

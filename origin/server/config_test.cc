@@ -172,6 +172,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_PUBLIC_STOCK_READS", "0"},
           {"STOCKGATE_MAX_ADJUSTMENT", "17"},
           {"STOCKGATE_LOG_LEVEL", "warn"},
+          {"STOCKGATE_LOG_REQUESTS", "all"},
           {"STOCKGATE_RATE_LIMITS_CLIENT_CAPACITY", "18"},
           {"STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND", "19.5"},
           {"STOCKGATE_RATE_LIMITS_RESERVATIONS_BURST", "20"},
@@ -197,6 +198,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_key_prefix, "p:x");
   EXPECT_EQ(c.mysql_uri, "mysql://app@db.internal:3307/shop");
   EXPECT_EQ(c.jwt_secret, "env-secret-0123456789-0123456789-xyz");
+  EXPECT_EQ(c.log_requests, "all");
   EXPECT_FALSE(c.public_stock_reads);
   EXPECT_EQ(c.max_adjustment, 17);
   EXPECT_EQ(c.log_level, "warn");

@@ -428,7 +428,9 @@ void ServerState::Record(const HttpRequest& in, std::string_view method, const H
   metrics.requests.WithLabels({out.route, std::string(MethodLabel(method)), status_text}).Inc();
   metrics.latency.WithLabels({out.route}).Observe(seconds);
   if (out.route == "/v1/reservations") metrics.reservations.WithLabels({out.code}).Inc();
-  if (options.log_requests) {
+  const bool log = options.log_requests == ServerOptions::RequestLog::kAll ||
+                   (options.log_requests == ServerOptions::RequestLog::kErrors && status >= 500);
+  if (log) {
     spdlog::info(json{{"msg", "request"},
                       {"method", method},
                       {"path", in.path},

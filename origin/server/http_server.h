@@ -29,7 +29,8 @@ struct ServerOptions {
   int read_timeout_ms = 5000;  // to read a whole request, waiting for it included (idle keep-alive)
   int write_timeout_ms = 5000;        // to write an answer (or one event of a stream)
   int keep_alive_max_count = 10'000;  // requests per connection before it is closed
-  bool log_requests = true;
+  enum class RequestLog { kAll, kErrors, kNone };
+  RequestLog log_requests = RequestLog::kErrors;  // kErrors: answers 500 and above
 };
 
 // The request-level metrics the server records.

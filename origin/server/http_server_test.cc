@@ -64,7 +64,7 @@ class OriginHttpTest : public ::testing::Test {
     ServerOptions so;
     so.port = 0;
     so.threads = 2;
-    so.log_requests = false;
+    so.log_requests = ServerOptions::RequestLog::kNone;
     server_ = std::make_unique<HttpServer>(*api_, *metrics_, events_.get(), so, NowMs);
     port_ = server_->Bind();
     ASSERT_GT(port_, 0);
@@ -328,7 +328,7 @@ TEST_F(OriginHttpTest, OpenApiDocumentMatchesTheServer) {
 TEST_F(OriginHttpTest, BusyPortIsRefused) {
   ServerOptions so;
   so.port = port_;
-  so.log_requests = false;
+  so.log_requests = ServerOptions::RequestLog::kNone;
   HttpServer second(*api_, *metrics_, nullptr, so, NowMs);
   EXPECT_EQ(second.Bind(), -1);
   EXPECT_EQ(Send("GET", "/healthz", "", "")->status, 200);
