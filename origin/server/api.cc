@@ -61,18 +61,26 @@ json StockJson(const core::StockView& s) {
           {"updated_at", FormatTime(s.updated_at_ms)}};
 }
 
-json ReservationJson(const core::ReservationView& r) {
-  json items = json::array();
-  for (const auto& i : r.items) items.push_back({{"sku", i.sku}, {"qty", i.qty}});
-  json out = {{"order_id", r.order_id},
-              {"status", core::ReservationStatusName(r.status)},
-              {"items", std::move(items)},
-              {"ttl_seconds", r.ttl_seconds},
-              {"expires_at", FormatTime(r.expires_at_ms)},
-              {"created_at", FormatTime(r.created_at_ms)},
-              {"updated_at", FormatTime(r.updated_at_ms)}};
-  if (!r.customer_id.empty()) out["customer_id"] = r.customer_id;
-  return out;
+// Appends `text` as a JSON string, byte for byte as nlohmann's dump writes it (the rest of the
+// API's JSON): plain printable ASCII directly, anything else through nlohmann.
+void AppendJsonString(std::string* out, std::string_view text) {
+  const bool plain = std::all_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    *out += Dump(json(std::string(text)));
+    return;
+  }
+  out->push_back('"');
+  out->append(text);
+  out->push_back('"');
+}
+
+void AppendInt(std::string* out, std::int64_t v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
 }
 
 // A store failure: the API error with the store's message, plus Retry-After for a 503.
@@ -196,6 +204,39 @@ std::vector<std::string_view> Segments(std::string_view path) {
 }
 
 }  // namespace
+
+std::string ReservationBody(const core::ReservationView& r) {
+  // Keys in the order nlohmann's std::map sorts them, as every other answer has them.
+  std::string out;
+  out.reserve(256);
+  out += R"({"created_at":")";
+  out += FormatTime(r.created_at_ms);
+  out += '"';
+  if (!r.customer_id.empty()) {
+    out += R"(,"customer_id":)";
+    AppendJsonString(&out, r.customer_id);
+  }
+  out += R"(,"expires_at":")";
+  out += FormatTime(r.expires_at_ms);
+  out += R"(","items":[)";
+  for (std::size_t i = 0; i < r.items.size(); ++i) {
+    out += i == 0 ? R"({"qty":)" : R"(,{"qty":)";
+    AppendInt(&out, r.items[i].qty);
+    out += R"(,"sku":)";
+    AppendInt(&out, r.items[i].sku);
+    out += '}';
+  }
+  out += R"(],"order_id":)";
+  AppendJsonString(&out, r.order_id);
+  out += R"(,"status":")";
+  out += core::ReservationStatusName(r.status);
+  out += R"(","ttl_seconds":)";
+  AppendInt(&out, r.ttl_seconds);
+  out += R"(,"updated_at":")";
+  out += FormatTime(r.updated_at_ms);
+  out += R"("})";
+  return out;
+}
 
 std::string FormatTime(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -660,8 +701,9 @@ void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t n
                       [this, location = std::move(location),
                        respond = std::move(respond)](core::ReservationResult result) {
                         if (result.code != Code::kOk) return respond(StoreError(result, retry()));
-                        HttpResponse out =
-                            Json(result.created ? 201 : 200, ReservationJson(*result.reservation));
+                        HttpResponse out;
+                        out.status = result.created ? 201 : 200;
+                        out.body = ReservationBody(*result.reservation);
                         out.headers.emplace_back("Location", location);
                         respond(std::move(out));
                       });
@@ -671,7 +713,9 @@ void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t n
 Api::Done<core::ReservationResult> Api::ReservationAnswer(Respond respond) {
   return [this, respond = std::move(respond)](core::ReservationResult result) {
     if (result.code != Code::kOk) return respond(StoreError(result, retry()));
-    respond(Json(200, ReservationJson(*result.reservation)));
+    HttpResponse out;
+    out.body = ReservationBody(*result.reservation);
+    respond(std::move(out));
   };
 }
 

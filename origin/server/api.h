@@ -150,6 +150,10 @@ class Api {
 // RFC 3339 UTC with milliseconds, e.g. "2026-11-23T18:46:47.123Z".
 std::string FormatTime(std::int64_t ms);
 
+// A reservation as the API answers it, JSON text written directly (the hottest answer): the same
+// bytes as the nlohmann dump of every other answer, keys sorted.
+std::string ReservationBody(const core::ReservationView& r);
+
 // A time as the history queries take it, in ms since the epoch: decimal milliseconds
 // ("1795459607123") or RFC 3339 with a zone, "2026-11-23T18:46:47.123Z", "2026-11-23T18:46:47Z",
 // "2026-11-24T02:46:47+08:00" (T and Z may be lower case; 1 to 9 fraction digits, a sub-millisecond

@@ -143,9 +143,9 @@ std::vector<std::string_view> Split(std::string_view text, char by) {
   }
 }
 
-// A reservation record, "status|items|customer|ttl|confirm|expires_at|created_at|updated_at" (the
-// layout of lua/common.lua), into r (all but order_id); "" or why it is malformed.
-std::string ParseRecord(std::string_view text, core::ReservationView* r) {
+}  // namespace
+
+std::string ParseReservationRecord(std::string_view text, core::ReservationView* r) {
   const std::vector<std::string_view> f = Split(text, '|');
   if (f.size() != 8) return "not eight fields";
   if (const auto parsed = core::ReservationStatusFromName(f[0])) {
@@ -163,6 +163,8 @@ std::string ParseRecord(std::string_view text, core::ReservationView* r) {
   r->confirm = f[4] == "1";
   return {};
 }
+
+namespace {
 
 // The events of one SKU within a change, in order: `ops` applied one after the other, ending at
 // `after`. Each event's before/after available and version follow from the replay rules.
@@ -224,7 +226,8 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
     r.order_id = f.Str("order");
     const std::string record = f.Str("record");
     if (f.error().empty()) {
-      if (const std::string why = ParseRecord(record, &r); !why.empty()) f.Fail("record", why);
+      if (const std::string why = ParseReservationRecord(record, &r); !why.empty())
+        f.Fail("record", why);
     }
     std::vector<core::LedgerOp> ops;
     const std::string ops_text = f.Str("ops");

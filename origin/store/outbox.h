@@ -74,6 +74,11 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
 bool ParseItemsField(std::string_view text, std::vector<core::Item>* items);
 std::string FormatItemsField(const std::vector<core::Item>& items);
 
+// A reservation record, "status|items|customer|ttl|confirm|expires_at|created_at|updated_at" (the
+// layout of lua/common.lua, as P:res:{O} and the outbox hold it), into *r (all but order_id);
+// "" when it parsed, else why it is malformed.
+std::string ParseReservationRecord(std::string_view text, core::ReservationView* r);
+
 struct OutboxRead {
   bool ok = false;  // false: Redis unreachable or refused; see error
   std::string error;

@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "origin/store/outbox.h"
+
 namespace stockgate::store {
 
 namespace {
@@ -71,20 +73,17 @@ StockView StockOf(const json& j) {
   return v;
 }
 
-ReservationView ReservationOf(const json& j) {
+// "order_id|record" (lua/common.lua public_view); nullopt when malformed.
+std::optional<ReservationView> ReservationOf(const json& j) {
+  if (!j.is_string()) return std::nullopt;
+  const std::string& text = j.get_ref<const std::string&>();
+  const auto bar = text.find('|');
+  if (bar == std::string::npos) return std::nullopt;
   ReservationView v;
-  v.order_id = Str(j, "order_id");
-  v.status =
-      core::ReservationStatusFromName(Str(j, "status")).value_or(ReservationStatus::kReserved);
-  if (const json& items = Sub(j, "items"); items.is_array()) {
-    for (const json& item : items) v.items.push_back({Sku(Sub(item, "sku")), Int(item, "qty")});
+  v.order_id = text.substr(0, bar);
+  if (!ParseReservationRecord(std::string_view(text).substr(bar + 1), &v).empty()) {
+    return std::nullopt;
   }
-  v.customer_id = Str(j, "customer_id");
-  v.ttl_seconds = Int(j, "ttl_seconds");
-  v.confirm = Bool(j, "confirm");
-  v.expires_at_ms = Int(j, "expires_at");
-  v.created_at_ms = Int(j, "created_at");
-  v.updated_at_ms = Int(j, "updated_at");
   return v;
 }
 
@@ -168,9 +167,7 @@ StockResult DecodeStock(const CommandResult& r, const ScriptOp& op) {
 ReservationResult DecodeReservation(const CommandResult& r, const ScriptOp& op) {
   Outcome o = OutcomeOf(r, op);
   auto result = Base<ReservationResult>(o);
-  if (const json& res = Sub(o.body, "reservation"); res.is_object()) {
-    result.reservation = ReservationOf(res);
-  }
+  result.reservation = ReservationOf(Sub(o.body, "reservation"));
   return result;
 }
 

@@ -330,11 +330,12 @@ local function reservation_view(order)
     '([^|]*)|([^|]*)$') })
 end
 
--- The reservation as the API shows it (items_text is internal).
+
+-- The reservation in an answer: "order_id|" and its record (the layout of P:res:{O}), one string
+-- the origin splits, cheaper on both sides than a JSON object with an array of items.
 local function public_view(r)
-  return { order_id = r.order_id, status = r.status, items = r.items, customer_id = r.customer_id,
-    ttl_seconds = r.ttl_seconds, confirm = r.confirm, expires_at = r.expires_at,
-    created_at = r.created_at, updated_at = r.updated_at }
+  return r.order_id .. '|' .. record_text(r.status, r.items_text, r.customer_id, r.ttl_seconds,
+    r.confirm, r.expires_at, r.created_at, r.updated_at)
 end
 
 -- Moves a reservation to status `to` through change `op`: its events, its record, the deadline
