@@ -1,12 +1,15 @@
 // Reservations per second through the origin, compared in one run with the paths it stands
-// between: the same reserve.lua driven straight at Redis by redis-benchmark, and the seed designs'
-// MySQL deductions: the hot row (one UPDATE per sale on one InnoDB row, by mariadb-slap), the
-// version check and the SELECT ... FOR UPDATE transaction (by stockgate-mysql-load). Every side runs
-// at the same concurrency against its own private server (loopback, free ports, a temp dir), and
-// every call must be a real reservation: the script and the UPDATE always succeed, and the
-// counters are checked against the calls afterwards.
+// between: the same script driven straight at Redis by redis-benchmark (one call at a time per
+// client, and pipelined: the ceiling of one Redis core), and the seed designs' MySQL deductions:
+// the hot row (one UPDATE per sale on one InnoDB row, by mariadb-slap), the version check and the
+// SELECT ... FOR UPDATE transaction (by stockgate-mysql-load). The origin is driven twice, by the
+// project's load tool and by wrk (a tool anyone can rerun), and once more with Redis at
+// `appendfsync everysec` to show the price of durability. Every side runs at the same
+// concurrency against its own private server (loopback, free ports, a temp dir), and every call
+// must be a real reservation: the script and the UPDATE always succeed, and the counters are
+// checked against the calls afterwards.
 //
-//   node bench/origin_bench.mjs [--concurrency 32,64] [--seconds 9] [--rounds 3]
+//   node bench/origin_bench.mjs [--concurrency 32,256,1024] [--seconds 9] [--rounds 3]
 //                               [--origin BIN] [--load BIN]
 //       JSON to stdout (bench/run keeps it as bench/results/origin.json); per concurrency, each
 //       side is measured for --seconds in all, over --rounds that interleave the sides
@@ -14,32 +17,33 @@
 //       a few hundred calls per side at concurrency 4: everything starts, answers and is counted
 //       right; no timings are judged
 //
-// Durability is the shipped one on every side: Redis (raw and behind the origin) with
-// origin/redis.conf (AOF, appendfsync always); MariaDB with innodb_flush_log_at_trx_commit=1
-// (scripts/mariadb-start). Needs redis-server, redis-cli, redis-benchmark, mariadbd,
-// mariadb-install-db, mariadb-admin, mariadb and mariadb-slap.
+// Durability is the shipped one on every side but the everysec row: Redis (raw and behind the
+// origin) with origin/redis.conf (AOF, appendfsync always); MariaDB with
+// innodb_flush_log_at_trx_commit=1 (scripts/mariadb-start). Needs redis-server, redis-cli,
+// redis-benchmark, wrk, mariadbd, mariadb-install-db, mariadb-admin, mariadb and mariadb-slap.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  cleanups, machineCpuMs, median, parseOptions, processCpuMs, repoRoot, run, runTimed, startMariadb,
-  startOrigin, startRedis, turn, versionOf,
+  cleanups, http, machineCpuMs, median, parseOptions, processCpuMs, repoRoot, run, runTimed,
+  startMariadb, startOrigin, startRedis, turn, versionOf,
 } from './harness.mjs';
 
 const SKU = 1;
 const STOCK = 2_000_000_000; // units on hand on every side: far more than any run reserves
 const TTL_SECONDS = 900;
 const KEY_PREFIX = 'sg'; // the origin's default redis_key_prefix
-const SHIPPED_POOL_SIZE = 16; // the origin's default redis_pool_size
+const PIPELINE = 32; // calls each redis-benchmark client keeps in flight on the pipelined side
+const WRK_SCRIPT = join(repoRoot, 'bench/wrk/reserve.lua');
 const HOT_ROW_SQL = 'UPDATE inventory SET stocks = stocks - 1 WHERE goods = 1 AND stocks >= 1';
 const SMOKE_CALLS = 200;
 
 function parseArgs(argv) {
   const o = parseOptions(argv, {
     smoke: false,
-    concurrency: [32, 64],
+    concurrency: [32, 256, 1024],
     seconds: 9, // measured seconds per side and concurrency, split over the rounds
     rounds: 3,
     origin: 'build/native/origin/stockgate-origin',
@@ -156,10 +160,12 @@ const reservedOf = (redis) => Number(redis.cli('HGET', `${KEY_PREFIX}:{${SKU}}:s
 // { servers: name -> pid, round(k): one measured run of about o.seconds / o.rounds,
 //   finish(result): checks the counters against the calls, labels the result, stops servers }.
 
-// (a) reserve.lua straight at Redis: EVALSHA with an order id redis-benchmark makes unique per
-// call from two random numbers below 2e9 (about 4e18 ids; -r must fit a C int).
-async function redisSide(root, c, o) {
-  const redis = await startRedis(root, `redis-raw-${c}`);
+// (a) the reserve operation straight at Redis: EVALSHA of the origin's script with a batch of one
+// reservation, an order id redis-benchmark makes unique per call from two random numbers below
+// 2e9 (about 4e18 ids; -r must fit a C int). `pipeline` calls in flight per client (1: each
+// waits for its answer, as an origin request without batching would).
+async function redisSide(root, c, o, pipeline) {
+  const redis = await startRedis(root, `redis-raw-${c}-p${pipeline}`);
   const sha = loadScript(redis);
   const now = String(Date.now());
   // A batch of one operation, as the origin sends a lone request: prefix, count, then the
@@ -169,9 +175,10 @@ async function redisSide(root, c, o) {
   if (!set.includes('"code":"ok"')) throw new Error(`set answered ${set}`);
   const command = ['EVALSHA', sha, '0', KEY_PREFIX, '1', 'reserve', now, 'bench', '5',
     'rb-__rand_int__-__rand_int__', `${SKU}:1`, String(TTL_SECONDS), '', '0'];
+  const clients = Math.min(c, pipeline > 1 ? 64 : c);
   const bench = (n) => {
-    const r = runTimed('redis-benchmark', ['-p', String(redis.port), '-c', String(c),
-      '-n', String(n), '-r', '2000000000', '--csv', ...command]);
+    const r = runTimed('redis-benchmark', ['-p', String(redis.port), '-c', String(clients),
+      '-P', String(pipeline), '-n', String(n), '-r', '2000000000', '--csv', ...command]);
     const row = r.stdout.trim().split('\n').at(-1).split('","').map((f) => f.replace(/"/g, ''));
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms",
     // "p99_latency_ms","max_latency_ms"
@@ -183,10 +190,13 @@ async function redisSide(root, c, o) {
     };
   };
   const before = reservedOf(redis);
+  // redis-benchmark sends whole pipelines from every client: counts it can reach exactly are
+  // multiples of clients x pipeline.
+  const whole = (n) => Math.ceil(n / (clients * pipeline)) * clients * pipeline;
   // A short first run warms the server and sizes the measured ones.
-  const warm = bench(o.smoke ? SMOKE_CALLS : c * 200);
-  const n = o.smoke ? SMOKE_CALLS
-    : Math.max(c * 50, Math.round((warm.ok / warm.seconds) * o.roundSeconds));
+  const warm = bench(whole(o.smoke ? SMOKE_CALLS : Math.max(c * 200, 20_000)));
+  const n = whole(o.smoke ? SMOKE_CALLS
+    : Math.max(c * 50, Math.round((warm.ok / warm.seconds) * o.roundSeconds)));
   return {
     servers: { 'redis-server': redis.pid },
     round: () => bench(n),
@@ -194,10 +204,12 @@ async function redisSide(root, c, o) {
       result.reservations_made = reservedOf(redis) - before - warm.ok;
       result.all_calls_reserved = result.reservations_made === result.ok;
       result.script_sha = sha;
-      result.label = 'raw Redis script';
-      result.command = `redis-benchmark -c ${c} -n ${n} -r 2000000000 EVALSHA <stockgate.lua> 0 ` +
-        `${KEY_PREFIX} 1 reserve <now> bench 5 rb-__rand_int__-__rand_int__ ${SKU}:1 ` +
-        `${TTL_SECONDS} '' 0`;
+      result.label = pipeline > 1 ? 'raw Redis script, pipelined' : 'raw Redis script';
+      result.clients = clients;
+      result.pipeline = pipeline;
+      result.command = `redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -r 2000000000 ` +
+        `EVALSHA <stockgate.lua> 0 ${KEY_PREFIX} 1 reserve <now> bench 5 ` +
+        `rb-__rand_int__-__rand_int__ ${SKU}:1 ${TTL_SECONDS} '' 0`;
       redis.stop();
     },
   };
@@ -205,22 +217,23 @@ async function redisSide(root, c, o) {
 
 // --- the origin ----------------------------------------------------------------------------
 
-// The origin over HTTP keep-alive, one connection per concurrent client.
-async function originSide(root, c, o, { name, poolSize }) {
-  const env = {
-    // Rate limits off for reservations: the bench is one client sending far more than the
-    // default 1000/s. Everything else keeps the origin's defaults (threads: 16 per CPU, >= 64).
-    STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
-    STOCKGATE_REDIS_POOL_SIZE: String(poolSize),
-  };
+// The origin over HTTP keep-alive, one connection per concurrent client, driven by the project's
+// load tool or by wrk. `appendfsync` sets its Redis's fsync policy ("always" is the shipped one).
+const ORIGIN_ENV = {
+  // Rate limits off for reservations: the bench is one client sending far more than the
+  // default 1000/s. Everything else keeps the origin's defaults.
+  STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
+};
+
+async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
   const origin = await startOrigin(root, `${name}-${c}`, {
-    binary: o.origin, sku: SKU, stock: STOCK, env,
+    binary: o.origin, sku: SKU, stock: STOCK, env: ORIGIN_ENV,
   });
-  const load = (args) => {
-    const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c), ...args], {
-      env: { STOCKGATE_BENCH_TOKEN: origin.serviceToken },
-      allowFail: true,
-    });
+  if (appendfsync !== 'always') origin.redis.cli('CONFIG', 'SET', 'appendfsync', appendfsync);
+  const env = { STOCKGATE_BENCH_TOKEN: origin.serviceToken };
+  const loadTool = (args) => {
+    const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c), ...args],
+      { env, allowFail: true });
     if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
     const l = JSON.parse(r.stdout);
     return {
@@ -228,33 +241,91 @@ async function originSide(root, c, o, { name, poolSize }) {
       p99_ms: l.p99_ms, mean_ms: l.mean_ms, clientCpuMs: r.cpuMs, clientUserMs: r.userMs,
     };
   };
+  // wrk counts time, not calls: a smoke run is a short one.
+  const wrk = (seconds, prefix) => {
+    const threads = Math.min(c, cpus().length);
+    const r = runTimed('wrk', [`-t${threads}`, `-c${c}`, `-d${seconds}s`, '--latency',
+      '-s', WRK_SCRIPT, origin.base, '--', prefix, String(SKU)], { env });
+    return { ...parseWrk(r.stdout), clientCpuMs: r.cpuMs, clientUserMs: r.userMs };
+  };
   const before = await origin.reserved();
-  const warm = load(o.smoke ? ['-n', '20', '--duration', '0', '--order-prefix', 'warm']
-    : ['--duration', '1', '--order-prefix', 'warm']);
+  const warm = tool === 'wrk' ? wrk(1, 'warm')
+    : loadTool(o.smoke ? ['-n', '20', '--duration', '0', '--order-prefix', 'warm']
+      : ['--duration', '1', '--order-prefix', 'warm']);
   const measured = o.smoke ? ['-n', String(SMOKE_CALLS), '--duration', '0']
     : ['--duration', String(o.roundSeconds)];
+  const wrkSeconds = o.smoke ? 1 : Math.max(1, Math.round(o.roundSeconds));
   return {
     servers: { origin: origin.pid, 'redis-server': origin.redis.pid },
-    round: (k) => load([...measured, '--order-prefix', `bench${k}`]),
+    round: (k) => (tool === 'wrk' ? wrk(wrkSeconds, `bench${k}`)
+      : loadTool([...measured, '--order-prefix', `bench${k}`])),
     async finish(result) {
       result.reservations_made = (await origin.reserved()) - before - warm.ok;
-      result.all_calls_reserved =
-        result.reservations_made === result.ok && result.ok === result.requests;
+      if (tool === 'wrk') {
+        // wrk stops the clock with up to one request per connection in flight: the origin
+        // reserves those, wrk counts no answer for them (the warm-up's included).
+        const uncounted = result.reservations_made - result.ok;
+        result.in_flight_at_stop = uncounted;
+        result.all_calls_reserved = result.ok === result.requests && uncounted >= 0 &&
+          uncounted <= c * (o.rounds + 1);
+      } else {
+        result.all_calls_reserved =
+          result.reservations_made === result.ok && result.ok === result.requests;
+      }
       result.warmup_errors = warm.errors;
-      // The origin ran the very script side (a) ran: same body, same SHA.
-      const sha = sha1(scriptBody());
-      result.same_script_as_raw_redis = origin.redis.cli('SCRIPT', 'EXISTS', sha) === '1';
-      result.redis_pool_size = poolSize;
+      // The origin ran the very script the raw sides ran: same body, same SHA.
+      result.same_script_as_raw_redis =
+        origin.redis.cli('SCRIPT', 'EXISTS', sha1(scriptBody())) === '1';
       result.origin_threads = origin.threads;
-      result.label = `origin, redis_pool_size ${poolSize}`;
-      result.command = `STOCKGATE_REDIS_POOL_SIZE=${poolSize} ` +
-        `STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND=0 stockgate-origin; ` +
-        `stockgate-origin-load -c ${c} ${measured.join(' ')} --order-prefix bench<round>: ` +
-        `POST /v1/reservations {"order_id":"bench<round>-<conn>-<i>","items":[{"sku":${SKU},` +
+      result.appendfsync = appendfsync;
+      result.tool = tool;
+      result.batches = await originBatches(origin.base);
+      const via = tool === 'wrk'
+        ? `wrk -t${Math.min(c, cpus().length)} -c${c} -d${wrkSeconds}s --latency -s ` +
+          'bench/wrk/reserve.lua <origin> -- bench<round> 1'
+        : `stockgate-origin-load -c ${c} ${measured.join(' ')} --order-prefix bench<round>`;
+      result.command = `STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND=0 stockgate-origin` +
+        `${appendfsync !== 'always' ? ` (Redis: CONFIG SET appendfsync ${appendfsync})` : ''}; ` +
+        `${via}: POST /v1/reservations {"order_id":"<prefix>-<conn>-<i>","items":[{"sku":${SKU},` +
         `"qty":1}],"ttl_seconds":${TTL_SECONDS}}`;
       origin.stop();
     },
   };
+}
+
+// wrk's report: the rate, the latency percentiles of --latency, and the statuses that
+// bench/wrk/reserve.lua counts (its last line, JSON).
+function parseWrk(text) {
+  const ms = (value, unit) => Number(value) * { us: 1e-3, ms: 1, s: 1e3, m: 6e4 }[unit];
+  const pct = (p) => {
+    const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm'));
+    return m ? ms(m[1], m[2]) : null;
+  };
+  const rate = Number(text.match(/^Requests\/sec:\s+([\d.]+)/m)?.[1]);
+  const counted = JSON.parse(text.trim().split('\n').at(-1));
+  const requests = counted.requests;
+  const ok = counted.statuses['201'] ?? 0;
+  const errors = Object.fromEntries(Object.entries(counted.statuses).filter(([s]) => s !== '201'));
+  const mean = text.match(/^\s+Latency\s+([\d.]+)(us|ms|s|m)/m);
+  if (!(rate > 0)) throw new Error(`wrk printed no rate:\n${text}`);
+  return {
+    requests, ok, errors, seconds: requests / rate, p50_ms: pct(50), p99_ms: pct(99),
+    mean_ms: mean ? ms(mean[1], mean[2]) : null,
+  };
+}
+
+async function originMetrics(base) {
+  const r = await http('GET', `${base}/metrics`);
+  if (r.status !== 200) throw new Error(`GET /metrics answered ${r.status}`);
+  return r.text;
+}
+
+// Operations per script batch the origin sent, from its /metrics.
+async function originBatches(base) {
+  const text = await originMetrics(base);
+  const value = (what) => Number(text.match(
+    new RegExp(`^stockgate_store_batch_total\\{what="${what}"\\} (\\S+)`, 'm'))?.[1] ?? NaN);
+  return { batches: value('batches'), operations: value('operations') };
 }
 
 // --- MariaDB -------------------------------------------------------------------------------
@@ -372,8 +443,7 @@ async function main() {
       mariadb: 'InnoDB, innodb_flush_log_at_trx_commit=1 (redo log written durably at each ' +
         'commit), doublewrite on, autocommit, no binary log (scripts/mariadb-start)',
     },
-    origin_config: 'defaults, except: reservation rate limit off, redis_pool_size as given per ' +
-      'row; request log (one JSON line per request) to a file in the temp dir',
+    origin_config: 'defaults, except: reservation rate limit off',
   };
 
   log(`starting MariaDB in ${root}`);
@@ -386,14 +456,14 @@ async function main() {
   for (const c of o.concurrency) {
     log(`concurrency ${c}: starting and warming every side`);
     const sides = {};
-    sides.redis = await redisSide(root, c, o);
+    sides.origin = await originSide(root, c, o, { name: 'origin', tool: 'load' });
+    sides.origin_wrk = await originSide(root, c, o, { name: 'origin-wrk', tool: 'wrk' });
+    sides.redis = await redisSide(root, c, o, 1);
+    sides.redis_pipelined = await redisSide(root, c, o, PIPELINE);
     await turn();
-    sides.origin = await originSide(root, c, o, { name: 'origin', poolSize: c });
-    if (c !== SHIPPED_POOL_SIZE) {
-      sides.origin_shipped_pool = await originSide(root, c, o, {
-        name: 'origin-shipped-pool', poolSize: SHIPPED_POOL_SIZE,
-      });
-    }
+    sides.origin_everysec = await originSide(root, c, o, {
+      name: 'origin-everysec', tool: 'load', appendfsync: 'everysec',
+    });
     sides.mysql = await mysqlSide(maria, c, o);
     sides.mysql_version = await mysqlLoadSide(maria, c, o, 'version');
     sides.mysql_for_update = await mysqlLoadSide(maria, c, o, 'for_update');

@@ -3,8 +3,9 @@
 // a temp dir) with the shipped durability: Redis with origin/redis.conf (appendfsync always),
 // MariaDB with innodb_flush_log_at_trx_commit=1 (scripts/mariadb-start).
 //
-//   node bench/sync_bench.mjs [--batch 1,50,500] [--backlog 20000] [--rounds 3] [--seconds 8]
-//                             [--concurrency 32] [--origin BIN] [--load BIN] [--sync BIN]
+//   node bench/sync_bench.mjs [--batch 1,50,500] [--backlog 20000] [--rounds 3] [--seconds 20]
+//                             [--concurrency 32] [--lag-concurrency 256] [--origin BIN]
+//                             [--load BIN] [--sync BIN]
 //       JSON to stdout (bench/run keeps it as bench/results/sync.json)
 //   node bench/sync_bench.mjs --smoke
 //       small backlogs and a two-second load: everything starts, drains and is counted right; no
@@ -14,9 +15,11 @@
 // ledger event and one reservation record in the outbox); then stockgate-sync starts with a batch
 // size and its own fresh database, and the time until the consumer group has nothing pending or
 // undelivered gives events per second. Batch size 1 gets a tenth of the backlog (one fsynced
-// transaction per event is slow). Lag: sync (batch 500) runs while the load runs for --seconds;
-// its final stats line gives the lag percentiles (now minus the stream time of the newest event
-// of each committed batch) and the events it wrote.
+// transaction per event is slow). Lag: sync (batch 500) runs while the origin takes a sustained
+// sale at its peak (--lag-concurrency clients for --seconds); its final stats line gives the lag
+// percentiles (now minus the stream time of the newest event of each committed batch) and the
+// events it wrote; the backlog is sampled every 250 ms for its largest value, and the time from
+// the end of the load until nothing is left is the drain time.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,13 +40,16 @@ function parseArgs(argv) {
     batch: [1, 50, 500],
     backlog: 20_000, // reservations per drain round (a tenth for batch size 1)
     rounds: 3,
-    seconds: 8,
+    seconds: 20,
     concurrency: 32,
+    lagConcurrency: 256,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
     sync: 'build/native/sync/stockgate-sync',
   }, { paths: ['origin', 'load', 'sync'] });
-  if (o.smoke) Object.assign(o, { backlog: 300, rounds: 1, seconds: 2, concurrency: 4 });
+  if (o.smoke) {
+    Object.assign(o, { backlog: 300, rounds: 1, seconds: 2, concurrency: 4, lagConcurrency: 8 });
+  }
   o.resolvePaths();
   return o;
 }
@@ -97,8 +103,8 @@ async function waitDrained(redis, child, logPath, timeoutMs) {
   }
 }
 
-function load(o, origin, args) {
-  const r = run(o.load, ['--port', String(origin.port), '-c', String(o.concurrency), ...args], {
+function load(o, origin, args, concurrency = o.concurrency) {
+  const r = run(o.load, ['--port', String(origin.port), '-c', String(concurrency), ...args], {
     env: { STOCKGATE_BENCH_TOKEN: origin.serviceToken },
     allowFail: true,
   });
@@ -106,6 +112,24 @@ function load(o, origin, args) {
   const l = JSON.parse(r.stdout);
   if (l.ok !== l.requests) throw new Error(`load: ${l.requests} requests, ${l.ok} ok`);
   return l;
+}
+
+// load() without blocking this process, so that it can watch the backlog meanwhile.
+function loadAsync(o, origin, args, concurrency) {
+  return new Promise((ok, fail) => {
+    const child = spawn(o.load, ['--port', String(origin.port), '-c', String(concurrency), ...args],
+      { env: { ...process.env, STOCKGATE_BENCH_TOKEN: origin.serviceToken } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== 1) return fail(new Error(`${o.load} failed:\n${err}`));
+      const l = JSON.parse(out);
+      if (l.ok !== l.requests) return fail(new Error(`load: ${l.requests} requests, ${l.ok} ok`));
+      ok(l);
+    });
+  });
 }
 
 async function main() {
@@ -118,6 +142,7 @@ async function main() {
     nproc: cpus().length,
     load_avg: loadavg(),
     concurrency: o.concurrency,
+    lag_concurrency: o.lagConcurrency,
     backlog: o.backlog,
     rounds: o.rounds,
     seconds: o.seconds,
@@ -172,16 +197,35 @@ async function main() {
   }
 
   log(`lag: sync (batch 500) running under ${o.seconds} s of reservations at ` +
-    `concurrency ${o.concurrency}`);
+    `concurrency ${o.lagConcurrency}`);
   const database = 'lag';
   const sync = await startSync(root, 'lag', o, redis, maria, database, 500);
   await waitDrained(redis, sync.child, sync.logPath, 60_000);  // it has caught up
-  const l = load(o, origin, ['--duration', String(o.seconds), '--order-prefix', 'lag']);
-  await waitDrained(redis, sync.child, sync.logPath, 60_000);
+  // The load runs in a child process; meanwhile the backlog is sampled.
+  let maxBacklog = 0;
+  let loading = true;
+  const sampler = (async () => {
+    while (loading) {
+      try {
+        const b = backlogOf(redis);
+        maxBacklog = Math.max(maxBacklog, b.pending + b.lag);
+      } catch {
+        // A sample lost to a busy Redis is skipped.
+      }
+      await sleep(250);
+    }
+  })();
+  const l = await loadAsync(o, origin, ['--duration', String(o.seconds), '--order-prefix', 'lag'],
+    o.lagConcurrency);
+  loading = false;
+  await sampler;
+  const loadEnded = Date.now();
+  await waitDrained(redis, sync.child, sync.logPath, 600_000);
+  const drainMs = Date.now() - loadEnded;
   const stats = await sync.stop();
   const lag = {
     batch_size: 500,
-    concurrency: o.concurrency,
+    concurrency: o.lagConcurrency,
     seconds: l.seconds,
     reservations_per_s: l.rps,
     reserve_p50_ms: l.p50_ms,
@@ -190,6 +234,8 @@ async function main() {
     batches: stats.batches,
     lag_p50_ms: stats.lag_p50_ms,
     lag_p99_ms: stats.lag_p99_ms,
+    max_backlog_entries: maxBacklog,
+    drain_ms_after_load: drainMs,
   };
   if (stats.events !== l.ok) {
     throw new Error(`lag run: ${l.ok} reservations but sync wrote ${stats.events} events`);
