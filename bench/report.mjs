@@ -326,10 +326,10 @@ const ORIGIN_SIDES = [
   ['mysql_for_update', 'MySQL SELECT … FOR UPDATE', '`stockgate-mysql-load`: locking read, `UPDATE`, `COMMIT`'],
   ['origin_everysec', 'origin, Redis fsync once a second', 'as "origin", its Redis at `appendfsync everysec`: not durable, the price of durability'],
 ];
-// The goals: the origin's rate over each baseline's, at every concurrency.
+// The goals: the origin's rate over each baseline's, at every concurrency or at one.
 const ORIGIN_GOALS = [
-  ['redis', 'raw Redis script', 0.8],
-  ['mysql', 'MySQL hot row', 1.5],
+  ['redis', 'raw Redis script', 0.8, null],
+  ['mysql', 'MySQL hot row', 1.5, 256],
 ];
 // And its p99 at this concurrency.
 const ORIGIN_P99_GOAL = { concurrency: 256, ms: 50 };
@@ -381,15 +381,20 @@ function originSection(args) {
 
   const goals = [
     '| concurrency | ' +
-      ORIGIN_GOALS.map(([, label, goal]) => `origin ÷ ${label} (goal ≥ ${goal})`).join(' | ') +
+      ORIGIN_GOALS.map(([, label, goal, at]) =>
+        `origin ÷ ${label} (goal ≥ ${goal}${at ? ` at ${at}` : ''})`).join(' | ') +
       ` | origin p99 (goal ≤ ${ORIGIN_P99_GOAL.ms} ms at ${ORIGIN_P99_GOAL.concurrency}) |`,
     `|--:|${ORIGIN_GOALS.map(() => '--:|').join('')}--:|`,
   ];
   const missed = [];
   for (const run of runs) {
-    const cells = ORIGIN_GOALS.map(([key, label, goal]) => {
+    const cells = ORIGIN_GOALS.map(([key, label, goal, at]) => {
       const ratio = run.sides.origin.rps / run.sides[key].rps;
-      if (ratio < goal) missed.push(`at concurrency ${run.concurrency} its rate over the ${label} rate was ${fmtRatio(ratio)} (goal ≥ ${goal})`);
+      if (at && run.concurrency !== at) return fmtRatio(ratio);
+      if (ratio < goal) {
+        missed.push(`at concurrency ${run.concurrency} its rate over the ${label} rate was ` +
+          `${fmtRatio(ratio)} (goal ≥ ${goal})`);
+      }
       return `${fmtRatio(ratio)} ${ratio >= goal ? 'met' : '**not met**'}`;
     });
     const p99 = run.sides.origin.p99_ms;
@@ -558,6 +563,23 @@ function originSection(args) {
     ...(missed.length
       ? [para('The origin falls short:', missed.join('; ') + '.'), '']
       : [para('Every goal is met in this run.'), '']),
+    ...(runs.every((r) => r.sides.origin_wrk)
+      ? [
+          para(
+            'Driven by wrk instead of the project\'s load tool, the same origin made',
+            runs.map((r) => `${fmtRatio(r.sides.origin_wrk.rps / r.sides.origin.rps)} times as`
+              + ` many reservations per second at concurrency ${r.concurrency}`).join(', ') + ':',
+            'on two CPUs the client is part of what is measured, and the load tool (a thread and',
+            'a cpp-httplib client per connection) spends',
+            runs.map((r) => `${fmtUsPer(r.sides.origin.cpu.client_us_per_call)} µs per call`)
+              .join(', ') + ' where wrk spends',
+            runs.map((r) => `${fmtUsPer(r.sides.origin_wrk.cpu.client_us_per_call)}`).join(', ') +
+              ' (see "Where the time goes"). The goals are judged on the load tool\'s rows, the',
+            'harder measure.',
+          ),
+          '',
+        ]
+      : []),
     ...(batchProse.length
       ? [
           para(
