@@ -118,8 +118,9 @@ int Serve(int argc, char** argv) {
   auto& store_batches =
       *registry
            .RegisterCounter("stockgate_store_batch_total",
-                            "Store operations and the script batches that carried them to Redis; "
-                            "operations / batches is the mean batch size",
+                            "Store operations and the script batches that carried them to Redis "
+                            "(operations / batches is the mean batch size), and operations "
+                            "refused unsent because too many were waiting",
                             {"what"})
            .family;
   std::mutex stats_mu;
@@ -143,6 +144,7 @@ int Serve(int argc, char** argv) {
       const auto batches = store.batch_stats();
       store_batches.WithLabels({"operations"}).Inc(moved(batches.ops, reported_batches.ops));
       store_batches.WithLabels({"batches"}).Inc(moved(batches.batches, reported_batches.batches));
+      store_batches.WithLabels({"refused"}).Inc(moved(batches.refused, reported_batches.refused));
       reported_batches = batches;
     }
     return registry.Render();
@@ -205,6 +207,9 @@ int Serve(int argc, char** argv) {
   // Wake the stopper if the server ended on its own.
   pthread_kill(stopper.native_handle(), SIGTERM);
   stopper.join();
+  // Calls still in flight at Redis finish now, while the store, the API and the server their
+  // callbacks reach still exist (they go in reverse order of declaration, the pipeline last).
+  pool.Close();
   return served ? 0 : 1;
 }
 

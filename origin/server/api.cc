@@ -95,6 +95,14 @@ HttpResponse StoreError(const Result& result, int retry_after_s) {
   return r;
 }
 
+HttpResponse Unavailable(std::string_view message, int retry_after_s);
+
+// A store that said ok without a readable reservation (it cannot, unless its answer was mangled):
+// no answer to trust, so 503, and the client retries with the same key.
+HttpResponse MissingReservation(int retry_after_s) {
+  return Unavailable("the store answered without a readable reservation", retry_after_s);
+}
+
 HttpResponse Unavailable(std::string_view message, int retry_after_s) {
   HttpResponse r = Error(Code::kUnavailable, message);
   r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
@@ -701,6 +709,7 @@ void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t n
                       [this, location = std::move(location),
                        respond = std::move(respond)](core::ReservationResult result) {
                         if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+                        if (!result.reservation) return respond(MissingReservation(retry()));
                         HttpResponse out;
                         out.status = result.created ? 201 : 200;
                         out.body = ReservationBody(*result.reservation);
@@ -713,6 +722,7 @@ void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t n
 Api::Done<core::ReservationResult> Api::ReservationAnswer(Respond respond) {
   return [this, respond = std::move(respond)](core::ReservationResult result) {
     if (result.code != Code::kOk) return respond(StoreError(result, retry()));
+    if (!result.reservation) return respond(MissingReservation(retry()));
     HttpResponse out;
     out.body = ReservationBody(*result.reservation);
     respond(std::move(out));

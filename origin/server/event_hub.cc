@@ -58,9 +58,26 @@ bool EventHub::Take(std::uint64_t* cursor, std::string* out) {
   return true;
 }
 
-std::string EventHub::Initial() {
+std::string EventHub::Initial(std::uint64_t cursor) {
+  {
+    std::lock_guard lock(picture_mu_);
+    // Taken when the ring was at or past the cursor: no event the subscriber will not get since.
+    if (!picture_.empty() && picture_seq_ >= cursor) return picture_;
+  }
+  std::uint64_t seq = 0;
+  {
+    std::lock_guard lock(mu_);
+    seq = next_seq_;  // read before the store, so the picture holds at least the events before it
+  }
   const store::SnapshotResult snap = store_.Snapshot(0, clock_ms_());
-  return snap.code == core::Code::kOk ? StockEvent(snap) : std::string();
+  if (snap.code != core::Code::kOk) return {};
+  std::string picture = StockEvent(snap);
+  std::lock_guard lock(picture_mu_);
+  if (seq >= picture_seq_) {
+    picture_ = picture;
+    picture_seq_ = seq;
+  }
+  return picture;
 }
 
 void EventHub::Poll() {

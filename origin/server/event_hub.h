@@ -48,9 +48,10 @@ class EventHub {
   // behind the ring continues from its oldest event (a full snapshot follows every gap, see Poll).
   bool Take(std::uint64_t* cursor, std::string* out);
 
-  // The whole current picture as one event (what a new subscriber gets first); "" when the store
-  // cannot answer now.
-  std::string Initial();
+  // The whole current picture as one event (what a new subscriber gets first, `cursor` being
+  // where it joined); "" when the store cannot answer now. A picture taken since that cursor is
+  // shared, so that a crowd of subscribers arriving together costs one store read, not one each.
+  std::string Initial(std::uint64_t cursor);
 
   const EventHubOptions& options() const { return options_; }
 
@@ -68,6 +69,12 @@ class EventHub {
   int subscribers_ = 0;
   bool stopping_ = false;
   std::thread poller_;
+
+  // The last picture Initial read, and the ring's next sequence number when it read it: it holds
+  // every event before that number.
+  std::mutex picture_mu_;
+  std::string picture_;
+  std::uint64_t picture_seq_ = 0;
 };
 
 }  // namespace stockgate::server

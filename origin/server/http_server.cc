@@ -173,6 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void ReadHeader() {
+    head_ = false;
     parser_.emplace();
     parser_->body_limit(kHardBodyLimit);
     parser_->header_limit(kHeaderLimit);
@@ -236,6 +237,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive() && ++served_ < server_.options.keep_alive_max_count;
     request_ = ToApiRequest(req, peer_);
     method_ = std::string(req.method_string());
+    parser_.reset();  // the request is in request_ now; an idle connection keeps no body
     auto self = shared_from_this();
     server_.api.HandleAsync(
         request_, server_.clock_ms(),
@@ -250,6 +252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Answer(HttpResponse out) {
     if (out.event_stream) return StartStream(std::move(out));
     server_.Record(request_, method_, out, out.status, started_);
+    request_ = {};
     Write(std::move(out));
   }
 
@@ -338,9 +341,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // The picture comes from a blocking store read: made on the pool, sent from the strand.
     auto self = shared_from_this();
     asio::post(server_.blocking, [self] {
-      std::string first = "retry: 1000\n\n" + self->server_.events->Initial();
-      asio::post(self->stream_.get_executor(),
-                 [self, first = std::move(first)]() mutable { self->SendChunk(std::move(first)); });
+      std::string picture = self->server_.events->Initial(self->cursor_);
+      asio::post(self->stream_.get_executor(), [self, picture = std::move(picture)]() mutable {
+        // Without the whole picture the changes mean nothing: end the stream, and the client
+        // comes back after its retry interval (the store is unreachable, or stopping).
+        if (picture.empty()) return self->EndStream();
+        self->SendChunk("retry: 1000\n\n" + picture);
+      });
     });
   }
 
@@ -355,6 +362,14 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  // The last chunk, then the connection closes.
+  void EndStream() {
+    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    asio::async_write(
+        stream_, http::make_chunk_last(),
+        [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
+  }
+
   void WaitForEvents() {
     if (!timer_) timer_.emplace(stream_.get_executor());
     timer_->expires_after(std::chrono::milliseconds(server_.events->options().poll_ms));
@@ -366,13 +381,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void PollEvents() {
     std::string events;
-    if (!server_.events->Take(&cursor_, &events)) {
-      // The hub is stopping: end the stream properly.
-      stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
-      return asio::async_write(
-          stream_, http::make_chunk_last(),
-          [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
-    }
+    if (!server_.events->Take(&cursor_, &events)) return EndStream();  // the hub is stopping
     if (!events.empty()) return SendChunk(std::move(events));
     const auto quiet = Clock::now() - last_sent_;
     if (quiet >= std::chrono::milliseconds(server_.events->options().keep_alive_ms)) {
@@ -410,13 +419,16 @@ class Session : public std::enable_shared_from_this<Session> {
 void ServerState::Accept() {
   acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) {
-      // Small JSON answers must not wait for Nagle and delayed ACK (~40 ms).
-      socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), *this)->Start();
-    } else {
+    if (ec) {
+      // Out of descriptors (EMFILE) or memory: retrying at once would spin. Wait a moment, while
+      // the open connections go on being served.
       spdlog::warn(json{{"msg", "accept failed"}, {"error", ec.message()}}.dump());
+      auto wait = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
+      return wait->async_wait([this, wait](beast::error_code) { Accept(); });
     }
+    // Small JSON answers must not wait for Nagle and delayed ACK (~40 ms).
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(std::move(socket), *this)->Start();
     Accept();
   });
 }

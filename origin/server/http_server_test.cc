@@ -77,6 +77,7 @@ class OriginHttpTest : public ::testing::Test {
     if (events_) events_->Stop();
     if (server_) server_->Stop();
     if (serving_.joinable()) serving_.join();
+    if (pool_) pool_->Close();  // while everything its callbacks reach still exists
   }
 
   httplib::Client Client() {

@@ -1,6 +1,7 @@
 #include "origin/store/op_batcher.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -69,8 +70,16 @@ OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options
 
 void OpBatcher::Submit(ScriptOp op, Done done) {
   {
-    std::lock_guard lock(mu_);
-    queue_.push_back({std::move(op), std::move(done)});
+    std::unique_lock lock(mu_);
+    if (static_cast<int>(queue_.size()) >= options_.max_queued) {
+      lock.unlock();
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      return done({false,
+                   "store overloaded: " + std::to_string(options_.max_queued) +
+                       " operations waiting for Redis",
+                   {}});
+    }
+    queue_.push_back({std::move(op), std::move(done), std::chrono::steady_clock::now()});
   }
   Pump();
 }
@@ -82,18 +91,32 @@ void OpBatcher::Pump() {
   pumping = this;
   while (true) {
     std::vector<Pending> batch;
+    std::vector<Pending> expired;
     {
       std::lock_guard lock(mu_);
       if (queue_.empty() || in_flight_ >= options_.max_in_flight) break;
+      const auto oldest =
+          std::chrono::steady_clock::now() - std::chrono::milliseconds(options_.max_wait_ms);
+      while (!queue_.empty() && queue_.front().queued < oldest) {
+        expired.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
       const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(options_.max_ops));
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      ++in_flight_;
+      if (!batch.empty()) ++in_flight_;
     }
-    Send(std::move(batch));
+    refused_.fetch_add(static_cast<long long>(expired.size()), std::memory_order_relaxed);
+    for (Pending& p : expired) {
+      p.done({false,
+              "store overloaded: waited over " + std::to_string(options_.max_wait_ms) +
+                  " ms for Redis (not sent)",
+              {}});
+    }
+    if (!batch.empty()) Send(std::move(batch));
   }
   pumping = outer;
 }
@@ -122,7 +145,8 @@ CommandResult OpBatcher::Run(ScriptOp op) {
 }
 
 OpBatcher::Stats OpBatcher::stats() const {
-  return {batches_.load(std::memory_order_relaxed), ops_.load(std::memory_order_relaxed)};
+  return {batches_.load(std::memory_order_relaxed), ops_.load(std::memory_order_relaxed),
+          refused_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace stockgate::store

@@ -9,6 +9,7 @@
 #define STOCKGATE_ORIGIN_STORE_OP_BATCHER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -47,6 +48,13 @@ class OpBatcher {
     // wrk on two cores: about the same at 32 clients, a third more at 1,024); more would only
     // split the load into smaller batches.
     int max_in_flight = 2;
+    // Operations waiting for a batch, at most; one beyond it fails at once ("overloaded"), for
+    // Redis is not keeping up and a longer queue would only add waiting.
+    int max_queued = 10'000;
+    // An operation that has waited this long (ms) for a batch fails instead of being sent: it
+    // was never sent, so its outcome is known (nothing happened), and its client has given up or
+    // is about to.
+    int max_wait_ms = 1'000;
   };
   // The operation's outcome: ok=false when its batch failed in transport (outcome unknown);
   // else the reply is its answer.
@@ -67,6 +75,7 @@ class OpBatcher {
   struct Stats {
     long long batches = 0;  // EVALSHAs sent
     long long ops = 0;      // operations they carried; ops / batches is the mean batch size
+    long long refused = 0;  // operations failed unsent: the queue was full or they waited too long
   };
   Stats stats() const;
 
@@ -74,6 +83,7 @@ class OpBatcher {
   struct Pending {
     ScriptOp op;
     Done done;
+    std::chrono::steady_clock::time_point queued;
   };
   // Sends batches while there is room in flight and something queued. Re-entrant calls on the
   // same thread (a client that answers before CommandAsync returns) leave the work to the outer
@@ -90,6 +100,7 @@ class OpBatcher {
   int in_flight_ = 0;
 
   std::atomic<long long> batches_{0};
+  std::atomic<long long> refused_{0};
   std::atomic<long long> ops_{0};
 };
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -526,6 +527,50 @@ TEST_F(RedisServerTest, PipelineFailsCallsInFlightWhenRedisDies) {
     EXPECT_FALSE(r.error.empty());
   }
   EXPECT_EQ(pipeline.stats().command_failures, kCalls);
+}
+
+// Close with calls in flight on a frozen Redis: each callback has run, with a failure, by the time
+// Close returns; one that calls again (as a batcher sends its next batch) is refused rather than
+// queued, and so is every call after Close.
+TEST_F(RedisServerTest, ClosedPipelineFailsWhatItHeldAndRefusesMore) {
+  RedisConfig config = Config();
+  config.pool_size = 2;
+  config.command_timeout_ms = 30'000;
+  RedisPipeline pipeline(config);
+  ASSERT_TRUE(pipeline.Ping());
+  server_->Pause();
+
+  constexpr int kCalls = 6;
+  std::mutex mu;
+  std::vector<CommandResult> results;
+  std::vector<CommandResult> again;
+  for (int i = 0; i < kCalls; ++i) {
+    pipeline.CommandAsync({"INCR", "n"}, [&](CommandResult r) {
+      pipeline.CommandAsync({"INCR", "n"}, [&](CommandResult r2) {
+        std::lock_guard lock(mu);
+        again.push_back(std::move(r2));
+      });
+      std::lock_guard lock(mu);
+      results.push_back(std::move(r));
+    });
+  }
+  while (pipeline.stats().commands < kCalls + 1) std::this_thread::sleep_for(milliseconds(1));
+  pipeline.Close();
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(results.size(), static_cast<std::size_t>(kCalls));
+    ASSERT_EQ(again.size(), static_cast<std::size_t>(kCalls));
+    for (const CommandResult& r : results) EXPECT_FALSE(r.ok);
+    for (const CommandResult& r : again) {
+      EXPECT_FALSE(r.ok);
+      EXPECT_TRUE(Contains(r.error, "closing")) << r.error;
+    }
+  }
+  const CommandResult after = pipeline.Command({"PING"});
+  EXPECT_FALSE(after.ok);
+  EXPECT_TRUE(Contains(after.error, "closing")) << after.error;
+  pipeline.Close();  // idempotent
+  server_->Resume();
 }
 
 }  // namespace

@@ -53,6 +53,15 @@ class RedisStoreTest : public ::testing::Test {
     store_ = std::make_unique<RedisInventoryStore>(*pool_, RedisStoreConfig{"t"});
   }
 
+  // A one-connection pipeline to this Redis, for tests that need calls to form batches.
+  std::unique_ptr<RedisPipeline> OneConnectionPipeline(int command_timeout_ms) const {
+    RedisConfig config;
+    config.port = redis_->port();
+    config.pool_size = 1;
+    config.command_timeout_ms = command_timeout_ms;
+    return std::make_unique<RedisPipeline>(config);
+  }
+
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
     const CommandResult r = pool_->Command({"XRANGE", store_->LedgerKey(), "-", "+"});
@@ -326,12 +335,8 @@ class Countdown {
 // to 40 through the pipeline, so that Redis runs them in batches: every answer still equals the
 // model's for the same sequence, the ledger stream too, and batches really formed.
 TEST_F(RedisStoreTest, BatchedOperationsMatchTheReferenceModel) {
-  RedisConfig config;
-  config.port = redis_->port();
-  config.pool_size = 1;
-  config.command_timeout_ms = 5'000;
-  RedisPipeline pipeline(config);
-  RedisInventoryStore store(pipeline, RedisStoreConfig{"t"});
+  const auto pipeline = OneConnectionPipeline(5'000);
+  RedisInventoryStore store(*pipeline, RedisStoreConfig{"t"});
   InventoryModel model;
   std::mt19937_64 rng(20261129);
   auto pick = [&](std::int64_t n) {
@@ -464,14 +469,10 @@ TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
   ASSERT_TRUE(pool_->Command({"HSET", "t:{1}:stock", "reserved", "0"}).ok);
   const std::size_t entries_before = Outbox().size();
 
-  RedisConfig config;
-  config.port = redis_->port();
-  config.pool_size = 1;
-  config.command_timeout_ms = 10'000;
-  RedisPipeline pipeline(config);
+  const auto pipeline = OneConnectionPipeline(10'000);
   RedisStoreConfig store_config("t");
   store_config.batching.max_in_flight = 1;
-  RedisInventoryStore store(pipeline, store_config);
+  RedisInventoryStore store(*pipeline, store_config);
   // With Redis frozen the first call waits in flight, and the next three queue into one batch.
   redis_->Pause();
   Countdown countdown;
@@ -517,6 +518,119 @@ TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
     ASSERT_TRUE(entries[i].reservation.has_value());
     EXPECT_NE(entries[i].reservation->order_id, "tampered");
   }
+}
+
+// While Redis is frozen, operations queue up to max_queued; the next fails at once, and the ones
+// that waited longer than max_wait_ms fail unsent when a batch may leave again. Neither did
+// anything: their orders do not exist afterwards.
+TEST_F(RedisStoreTest, OperationsBeyondTheQueueBoundsFailUnsent) {
+  core::SetStockRequest set;
+  set.on_hand = 100;
+  ASSERT_EQ(store_->SetStock(1, set, "admin", kT0).code, Code::kOk);
+
+  const auto pipeline = OneConnectionPipeline(10'000);
+  RedisStoreConfig store_config("t");
+  store_config.batching.max_in_flight = 1;
+  store_config.batching.max_queued = 3;
+  store_config.batching.max_wait_ms = 200;
+  RedisInventoryStore store(*pipeline, store_config);
+  redis_->Pause();
+  Countdown countdown;
+  std::vector<core::ReservationResult> results(5);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    ReservationRequest req;
+    req.order_id = Id("queued-", static_cast<std::int64_t>(i));
+    req.items = {{1, 1}};
+    req.ttl_seconds = 600;
+    countdown.Add();
+    store.ReserveAsync(req, "svc", kT0 + 1, [&, i](core::ReservationResult r) {
+      results[i] = std::move(r);
+      countdown.Done();
+    });
+  }
+  // The first is in flight, three wait; the fifth found the queue full and is answered already.
+  EXPECT_EQ(results[4].code, Code::kUnavailable);
+  EXPECT_NE(results[4].message.find("3 operations waiting"), std::string::npos)
+      << results[4].message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  redis_->Resume();
+  countdown.Wait();
+
+  EXPECT_EQ(results[0].code, Code::kOk) << results[0].message;
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(results[i].code, Code::kUnavailable);
+    EXPECT_NE(results[i].message.find("not sent"), std::string::npos) << results[i].message;
+  }
+  for (std::size_t i = 1; i < results.size(); ++i) {
+    EXPECT_EQ(store_->GetReservation(Id("queued-", static_cast<std::int64_t>(i)), kT0 + 2).code,
+              Code::kNotFound);
+  }
+  EXPECT_EQ(store.batch_stats().refused, 4);
+  EXPECT_EQ(store.batch_stats().ops, 1);
+}
+
+// One batch may touch more SKUs than one Redis call can take as arguments: 60 holds of 100 SKUs
+// each move 6,000 SKUs, and all of them are recorded as changed.
+TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
+  constexpr std::int64_t kSkus = 6'000;
+  const auto pipeline = OneConnectionPipeline(30'000);
+  RedisStoreConfig store_config("t");
+  store_config.batching.max_in_flight = 1;
+  RedisInventoryStore store(*pipeline, store_config);
+  {
+    Countdown countdown;
+    core::SetStockRequest set;
+    set.on_hand = 5;
+    for (std::int64_t sku = 1; sku <= kSkus; ++sku) {
+      countdown.Add();
+      store.SetStockAsync(sku, set, "admin", kT0, [&](core::StockResult r) {
+        EXPECT_EQ(r.code, Code::kOk) << r.message;
+        countdown.Done();
+      });
+    }
+    countdown.Wait();
+  }
+  ASSERT_FALSE(HasFailure());
+  const long long batches_before = store.batch_stats().batches;
+  std::map<std::int64_t, long long> set_versions;
+  for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
+    const CommandResult r = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
+    ASSERT_TRUE(r.ok && r.reply.type == Reply::Type::kString) << r.error;
+    set_versions[sku] = std::stoll(r.reply.str);
+  }
+
+  redis_->Pause();
+  Countdown countdown;
+  std::atomic<int> failed{0};
+  const auto reserve = [&](std::string order, std::int64_t first_sku, std::int64_t count) {
+    ReservationRequest req;
+    req.order_id = std::move(order);
+    for (std::int64_t k = 0; k < count; ++k) req.items.push_back({first_sku + k, 1});
+    req.ttl_seconds = 600;
+    countdown.Add();
+    store.ReserveAsync(req, "svc", kT0 + 1, [&](core::ReservationResult r) {
+      if (r.code != Code::kOk) {
+        ++failed;
+        ADD_FAILURE() << r.message;
+      }
+      countdown.Done();
+    });
+  };
+  reserve("first", 1, 1);  // in flight while the others queue into one batch
+  for (std::int64_t i = 0; i < kSkus / 100; ++i) reserve(Id("wide-", i), 1 + i * 100, 100);
+  redis_->Resume();
+  countdown.Wait();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(store.batch_stats().batches - batches_before, 2);
+
+  for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
+    const CommandResult changed = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
+    ASSERT_TRUE(changed.ok) << changed.error;
+    EXPECT_GT(std::stoll(changed.reply.str), set_versions.at(sku)) << sku;
+  }
+  const auto stock = store_->GetStocks({kSkus}, kT0 + 2).items.at(0).stock;
+  ASSERT_TRUE(stock.has_value());
+  EXPECT_EQ(stock->reserved, 1);
 }
 
 // Hundreds of buyers racing for a hot SKU through 16 connections sell exactly the stock: every

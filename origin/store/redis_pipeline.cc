@@ -44,13 +44,21 @@ class RedisPipeline::Connection {
   }
 
   ~Connection() {
+    Stop();
+    Join();
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  // Asks the I/O thread to fail what it holds and end; Join waits for it.
+  void Stop() {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
     }
     Wake();
-    thread_.join();
-    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
   }
 
   Connection(const Connection&) = delete;
@@ -288,10 +296,20 @@ RedisPipeline::RedisPipeline(RedisConfig config) : config_(Normalized(std::move(
   }
 }
 
-RedisPipeline::~RedisPipeline() = default;
+RedisPipeline::~RedisPipeline() { Close(); }
+
+void RedisPipeline::Close() {
+  if (closing_.exchange(true)) return;
+  // Every connection first, then the joins: a callback that a closing connection runs may submit
+  // again (a batcher sends its next batch), and is refused by closing_ rather than queued on a
+  // connection that is going away.
+  for (auto& c : connections_) c->Stop();
+  for (auto& c : connections_) c->Join();
+}
 
 void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
   if (argv.empty()) return done(Failure("empty command"));
+  if (closing_.load()) return done(Failure("redis client is closing"));
   auto call = std::make_shared<Call>();
   call->request = EncodeCommand(argv);
   call->deadline = Clock::now() + milliseconds(config_.command_timeout_ms);

@@ -31,8 +31,12 @@ class RedisPipeline final : public RedisClient {
  public:
   // Starts pool_size connections' I/O threads; each connects when its first call comes.
   explicit RedisPipeline(RedisConfig config);
-  // Fails whatever is still queued or in flight and joins the I/O threads.
+  // Close(), then frees the connections.
   ~RedisPipeline() override;
+  // Fails whatever is still queued or in flight (its callbacks run now, on the I/O threads) and
+  // joins the I/O threads; every call after it fails at once. Call it while whatever the
+  // callbacks reach is still alive (the store, the API, the HTTP server); idempotent.
+  void Close();
   RedisPipeline(const RedisPipeline&) = delete;
   RedisPipeline& operator=(const RedisPipeline&) = delete;
 
@@ -61,6 +65,7 @@ class RedisPipeline final : public RedisClient {
   const RedisConfig config_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::atomic<unsigned> next_{0};  // round robin over connections_
+  std::atomic<bool> closing_{false};
 
   std::mutex breaker_mu_;
   Breaker breaker_ = Breaker::kClosed;

@@ -24,7 +24,7 @@ for k = 1, tonumber(ARGV[2]) do
     expired, err = expire_due()
   end
   if not err then answers[k], err = atomically(op, args, expired) end
-  if err then answers[k] = answer('unavailable', tostring(err)) end
+  if err then answers[k] = answer('unavailable', err) end
 end
 flush()
 return answers

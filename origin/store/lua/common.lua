@@ -119,15 +119,19 @@ local function rollback()
 end
 
 -- Runs fn(...) as a transaction; its value, or nil and the error.
+-- A deferred write that fails (a key of the wrong type: tampered data) fails the operation too;
+-- the writes it deferred before that one are done and stay, as in a Redis script alone.
 local function atomically(fn, ...)
   begin()
-  local ok, value = pcall(fn, ...)
-  if ok then
+  local ok, value = pcall(function(...)
+    local v = fn(...)
     commit()
-    return value
-  end
+    return v
+  end, ...)
+  if ok then return value end
   rollback()
-  return nil, value
+  -- redis.call raises a table {err = message}; Lua's own errors are strings.
+  return nil, type(value) == 'table' and tostring(value.err) or tostring(value)
 end
 
 -- Counters of a SKU, or nil when it was never set.
@@ -281,8 +285,12 @@ local function flush()
       s.dirty = nil
       zadd[#zadd + 1] = n(v + i)
       zadd[#zadd + 1] = sku
+      -- unpack() takes a few thousand values at most: a batch may touch tens of thousands of SKUs.
+      if #zadd >= 1002 or i == #dirty then
+        redis.call(unpack(zadd))
+        zadd = { 'ZADD', P .. ':changes' }
+      end
     end
-    redis.call(unpack(zadd))
     dirty = {}
   end
   for _, entry in ipairs(pending) do

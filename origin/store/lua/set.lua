@@ -20,6 +20,7 @@ function OPS.set(a)
   if limit == s.limit and on_hand == s.on_hand then
     return answer('ok', 'unchanged', { stock = stock_view(sku), replayed = true })
   end
+  save(sku, s)  -- before the limit changes, so that a failure below undoes it too
   s.limit = limit
   -- With on_hand unchanged no counter moves, so no event; the version still tells readers
   -- something changed.
