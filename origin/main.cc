@@ -1,6 +1,8 @@
 // stockgate-origin: reads the configuration, wires the parts, serves. Also
-// `stockgate-origin token --role R --sub S --ttl SECONDS`, which mints a JWT for operators and
-// tests with the secret from STOCKGATE_JWT_SECRET.
+// `stockgate-origin token --role R --sub S --ttl SECONDS [--key PEM --kid K]`, which mints a JWT
+// for operators and tests (ES256 with an issuer's private key, else HS256 with the secret from
+// STOCKGATE_JWT_SECRET), and `stockgate-origin jwks --key PEM --kid K`, which prints the public
+// JWK Set of an issuer key for the origin's jwt_jwks_file and the edge.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
@@ -9,9 +11,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "origin/history/mariadb_history.h"
@@ -38,31 +43,87 @@ std::int64_t NowMs() {
 
 const char* Getenv(const char* name) { return std::getenv(name); }
 
+// The text of a file, or nullopt.
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return std::nullopt;
+  return text.str();
+}
+
 int MintToken(int argc, char** argv) {
-  CLI::App app{"Mints an HS256 token with the secret in STOCKGATE_JWT_SECRET"};
-  std::string role_name, sub;
+  CLI::App app{
+      "Mints a token: ES256 with an issuer's private key (--key, --kid), else HS256 with the "
+      "secret in STOCKGATE_JWT_SECRET"};
+  std::string role_name, sub, key_file, kid;
   std::int64_t ttl = 3600;
-  app.add_option("--role", role_name, "admin | service | viewer")->required();
-  app.add_option("--sub", sub, "Subject: who the token is for")->required();
+  app.add_option("--role", role_name, "admin | service | viewer | buyer")->required();
+  app.add_option("--sub", sub, "Subject: who the token is for (a buyer: the customer id)")
+      ->required();
   app.add_option("--ttl", ttl, "Lifetime in seconds")->check(CLI::Range(1, 31'536'000));
+  app.add_option("--key", key_file, "P-256 private key (PEM) to sign ES256 with")
+      ->type_name("FILE");
+  app.add_option("--kid", kid, "Key id the verifiers' JWK Set names that key by");
   CLI11_PARSE(app, argc, argv);
   const auto role = server::RoleFromName(role_name);
   if (!role) {
-    std::fprintf(stderr, "token: unknown role %s (admin | service | viewer)\n", role_name.c_str());
+    std::fprintf(stderr, "token: unknown role %s (admin | service | viewer | buyer)\n",
+                 role_name.c_str());
     return 2;
   }
-  const char* secret = std::getenv("STOCKGATE_JWT_SECRET");
-  if (secret == nullptr || !server::JwtAuth::SecretIsStrong(secret)) {
-    std::fprintf(stderr, "token: STOCKGATE_JWT_SECRET must hold at least %zu bytes\n",
-                 server::kMinJwtSecretBytes);
-    return 2;
+  const server::Claims claims{sub, *role, NowMs() / 1000 + ttl};
+  std::string token;
+  if (!key_file.empty()) {
+    const std::optional<std::string> pem = ReadFile(key_file);
+    if (!pem) {
+      std::fprintf(stderr, "token: cannot read %s\n", key_file.c_str());
+      return 2;
+    }
+    std::string error;
+    token = server::JwtAuth::MintEs256(claims, *pem, kid, &error);
+    if (token.empty()) {
+      std::fprintf(stderr, "token: %s\n", error.c_str());
+      return 2;
+    }
+  } else {
+    const char* secret = std::getenv("STOCKGATE_JWT_SECRET");
+    if (secret == nullptr || !server::JwtAuth::SecretIsStrong(secret)) {
+      std::fprintf(stderr,
+                   "token: give --key and --kid, or set STOCKGATE_JWT_SECRET to at least %zu "
+                   "bytes\n",
+                   server::kMinJwtSecretBytes);
+      return 2;
+    }
+    token = server::JwtAuth(secret).Mint(claims);
   }
-  const std::string token = server::JwtAuth(secret).Mint({sub, *role, NowMs() / 1000 + ttl});
   if (token.empty()) {
     std::fprintf(stderr, "token: could not mint a token for sub '%s'\n", sub.c_str());
     return 2;
   }
   std::printf("%s\n", token.c_str());
+  return 0;
+}
+
+// Prints the JWK Set verifiers need for an issuer's private key.
+int PrintJwks(int argc, char** argv) {
+  CLI::App app{"Prints the public JWK Set of a P-256 private key, for jwt_jwks_file and the edge"};
+  std::string key_file, kid;
+  app.add_option("--key", key_file, "P-256 private key (PEM)")->required()->type_name("FILE");
+  app.add_option("--kid", kid, "Key id its tokens carry")->required();
+  CLI11_PARSE(app, argc, argv);
+  const std::optional<std::string> pem = ReadFile(key_file);
+  if (!pem) {
+    std::fprintf(stderr, "jwks: cannot read %s\n", key_file.c_str());
+    return 2;
+  }
+  std::string error;
+  const std::string jwk = server::JwtAuth::PublicJwk(*pem, kid, &error);
+  if (jwk.empty()) {
+    std::fprintf(stderr, "jwks: %s\n", error.c_str());
+    return 2;
+  }
+  std::printf("{\"keys\":[%s]}\n", jwk.c_str());
   return 0;
 }
 
@@ -98,7 +159,8 @@ int Serve(int argc, char** argv) {
   // share Redis's fsync (group commit).
   store::RedisPipeline pool(redis);
   store::RedisInventoryStore store(pool, {c.redis_key_prefix});
-  server::JwtAuth auth(c.jwt_secret);
+  server::JwtAuth auth(
+      server::VerificationKeys{.hs256_secret = c.jwt_secret, .es256 = c.jwt_es256_keys});
 
   server::Registry registry;
   server::HttpMetrics http_metrics(registry);
@@ -219,6 +281,9 @@ int Serve(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc > 1 && std::string_view(argv[1]) == "token") {
     return stockgate::MintToken(argc - 1, argv + 1);
+  }
+  if (argc > 1 && std::string_view(argv[1]) == "jwks") {
+    return stockgate::PrintJwks(argc - 1, argv + 1);
   }
   return stockgate::Serve(argc, argv);
 }

@@ -149,21 +149,23 @@ test('roles, security and rate-limit groups follow api.cc', () => {
   const role = (r) => byRoute[r]['x-stockgate-role'];
   assert.equal(role('PUT /v1/stock/{sku}'), 'admin');
   assert.equal(role('POST /v1/stock/{sku}/adjustments'), 'admin');
+  // What a customer does for itself is open to buyers; moving money-related states is not.
+  const buyer = ['POST /v1/reservations', 'GET /v1/reservations/{order_id}',
+    'POST /v1/reservations/{order_id}/release'];
   for (const r of API_CC_ROUTES.filter((r) => r.includes('/v1/reservations'))) {
-    assert.equal(role(r), 'service', r);
+    assert.equal(role(r), buyer.includes(r) ? 'buyer' : 'service', r);
     assert.equal(byRoute[r]['x-stockgate-rate-limit'], 'reservations', r);
   }
   for (const r of ['GET /v1/stock/{sku}', 'GET /v1/stock']) {
     assert.equal(role(r), 'public', r);
     assert.equal(byRoute[r]['x-stockgate-role-when-reads-private'], 'viewer', r);
   }
-  // History is for viewers whatever public_stock_reads says; every valid role is at least a
-  // viewer, so there is no 403.
+  // History is for viewers whatever public_stock_reads says; a buyer token is refused (403).
   for (const r of ['GET /v1/stock/{sku}/history', 'GET /v1/history/summary']) {
     assert.equal(role(r), 'viewer', r);
     assert.equal(byRoute[r]['x-stockgate-rate-limit'], 'reads', r);
     assert.ok(byRoute[r].responses['401'], r);
-    assert.ok(!byRoute[r].responses['403'], r);
+    assert.ok(byRoute[r].responses['403'], r);
   }
   // Public routes that verify a token when one is sent answer 401 for a bad one; the operational
   // routes check no token at all.
@@ -212,7 +214,7 @@ test('the checker reports drift between the two files', () => {
   assert.ok(reports(checkDocs(spec, extraHeading), 'GET /v1/history/export is not in the spec'));
 
   const section = '### `POST /v1/reservations`\n\n**Role:** ';
-  const wrongRole = docsText.replace(`${section}\`service\``, `${section}\`viewer\``);
+  const wrongRole = docsText.replace(`${section}\`buyer\``, `${section}\`viewer\``);
   assert.notEqual(wrongRole, docsText);
   assert.ok(reports(checkDocs(spec, wrongRole), 'POST /v1/reservations: role is viewer'));
 

@@ -452,6 +452,11 @@ void Api::Route(const HttpRequest& request, std::int64_t now_ms, Respond respond
     };
   };
   auto actor = [&] { return caller.authenticated ? caller.claims.sub : std::string(); };
+  // The customer a buyer acts for; "" for the roles that act for anyone.
+  auto owner = [&] {
+    return caller.authenticated && caller.claims.role == Role::kBuyer ? caller.claims.sub
+                                                                      : std::string();
+  };
   auto method_not_allowed = [&](const char* route, const char* allow) {
     HttpResponse r =
         Error(Code::kInvalidRequest, "method " + m + " is not allowed here; use " + allow);
@@ -536,18 +541,18 @@ void Api::Route(const HttpRequest& request, std::int64_t now_ms, Respond respond
   if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "reservations") {
     if (seg.size() == 2) {
       if (m != "POST") return method_not_allowed("/v1/reservations", "POST");
-      if (!admit(false, Role::kService, Group::kReservation)) {
+      if (!admit(false, Role::kBuyer, Group::kReservation)) {
         return to("/v1/reservations")(std::move(refusal));
       }
-      return Reserve(request, actor(), now_ms, to("/v1/reservations"));
+      return Reserve(request, actor(), owner(), now_ms, to("/v1/reservations"));
     }
     if (seg.size() == 3) {
       const char* route = "/v1/reservations/{order_id}";
       if (m != "GET") return method_not_allowed(route, "GET");
-      if (!admit(false, Role::kService, Group::kReservation)) {
+      if (!admit(false, Role::kBuyer, Group::kReservation)) {
         return to(route)(std::move(refusal));
       }
-      return GetReservation(seg[2], now_ms, to(route));
+      return GetReservation(seg[2], owner(), now_ms, to(route));
     }
     if (seg.size() == 4) {
       static const std::map<std::string_view, const char*> kActions = {
@@ -557,10 +562,12 @@ void Api::Route(const HttpRequest& request, std::int64_t now_ms, Respond respond
           {"return", "/v1/reservations/{order_id}/return"}};
       if (const auto it = kActions.find(seg[3]); it != kActions.end()) {
         if (m != "POST") return method_not_allowed(it->second, "POST");
-        if (!admit(false, Role::kService, Group::kReservation)) {
+        // A buyer may give its own hold back; moving money-related states is the shop's.
+        const Role required = seg[3] == "release" ? Role::kBuyer : Role::kService;
+        if (!admit(false, required, Group::kReservation)) {
           return to(it->second)(std::move(refusal));
         }
-        return Transition(request, seg[2], seg[3], actor(), now_ms, to(it->second));
+        return Transition(request, seg[2], seg[3], actor(), owner(), now_ms, to(it->second));
       }
     }
   }
@@ -700,10 +707,24 @@ void Api::GetStocks(const HttpRequest& r, std::int64_t now_ms, Respond respond) 
       });
 }
 
-void Api::Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms,
-                  Respond respond) {
+void Api::Reserve(const HttpRequest& r, const std::string& actor, const std::string& owner,
+                  std::int64_t now_ms, Respond respond) {
   core::ReservationRequest req;
   if (auto p = core::ParseReservation(r.body, &req); !p.ok()) return respond(FromProblem(p));
+  if (!owner.empty()) {
+    // A buyer reserves for itself: its sub is the customer, and the per-customer limits count
+    // against it.
+    if (!req.customer_id.empty() && req.customer_id != owner) {
+      return respond(Error(Code::kForbidden,
+                           "a buyer reserves for itself: customer_id must be the token's sub"));
+    }
+    if (!core::IsValidId(owner)) {
+      return respond(Error(Code::kForbidden,
+                           "this buyer token's sub is not a valid customer_id (1 to 64 of "
+                           "A-Z a-z 0-9 . _ : -)"));
+    }
+    req.customer_id = owner;
+  }
   std::string location = "/v1/reservations/" + req.order_id;
   store_.ReserveAsync(req, actor, now_ms,
                       [this, location = std::move(location),
@@ -729,16 +750,56 @@ Api::Done<core::ReservationResult> Api::ReservationAnswer(Respond respond) {
   };
 }
 
-void Api::GetReservation(std::string_view order_id, std::int64_t now_ms, Respond respond) {
+namespace {
+
+// What a buyer hears about a reservation that is not its own: the same as for one that does
+// not exist, so that order ids of other customers cannot be probed.
+HttpResponse NotYours(const std::string& id) {
+  return Error(Code::kNotFound, "reservation " + id + " not found");
+}
+
+}  // namespace
+
+void Api::GetReservation(std::string_view order_id, const std::string& owner, std::int64_t now_ms,
+                         Respond respond) {
   std::string id;
   if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return respond(FromProblem(p));
-  store_.GetReservationAsync(id, now_ms, ReservationAnswer(std::move(respond)));
+  if (owner.empty()) {
+    return store_.GetReservationAsync(id, now_ms, ReservationAnswer(std::move(respond)));
+  }
+  store_.GetReservationAsync(
+      id, now_ms,
+      [id, owner, answer = ReservationAnswer(respond), respond](core::ReservationResult result) {
+        if (result.code == Code::kNotFound ||
+            (result.reservation && result.reservation->customer_id != owner)) {
+          return respond(NotYours(id));
+        }
+        answer(std::move(result));
+      });
 }
 
 void Api::Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
-                     const std::string& actor, std::int64_t now_ms, Respond respond) {
+                     const std::string& actor, const std::string& owner, std::int64_t now_ms,
+                     Respond respond) {
   std::string id;
   if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return respond(FromProblem(p));
+  if (!owner.empty()) {
+    // Only release reaches here for a buyer (the route allows no other action). The owner of a
+    // reservation never changes, so checking it first and releasing after is race-free.
+    core::TransitionRequest req;
+    if (auto p = core::ParseTransition(r.body, &req); !p.ok()) return respond(FromProblem(p));
+    return store_.GetReservationAsync(
+        id, now_ms,
+        [this, id, owner, actor, now_ms, reason = req.reason,
+         respond = std::move(respond)](core::ReservationResult found) {
+          if (found.code == Code::kNotFound ||
+              (found.reservation && found.reservation->customer_id != owner)) {
+            return respond(NotYours(id));
+          }
+          if (found.code != Code::kOk) return respond(StoreError(found, retry()));
+          store_.ReleaseAsync(id, actor, now_ms, reason, ReservationAnswer(respond));
+        });
+  }
   if (action == "extend") {
     core::ExtendRequest req;
     if (auto p = core::ParseExtend(r.body, &req); !p.ok()) return respond(FromProblem(p));

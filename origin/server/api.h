@@ -116,11 +116,16 @@ class Api {
               std::int64_t now_ms, Respond respond);
   void GetStock(std::string_view sku_text, std::int64_t now_ms, Respond respond);
   void GetStocks(const HttpRequest& r, std::int64_t now_ms, Respond respond);
-  void Reserve(const HttpRequest& r, const std::string& actor, std::int64_t now_ms,
-               Respond respond);
-  void GetReservation(std::string_view order_id, std::int64_t now_ms, Respond respond);
+  // `owner` is the customer a buyer's token acts for ("" for service and admin, who act for
+  // anyone): a buyer reserves with customer_id = owner, and sees and releases only the
+  // reservations of that customer (others answer 404, as if they did not exist).
+  void Reserve(const HttpRequest& r, const std::string& actor, const std::string& owner,
+               std::int64_t now_ms, Respond respond);
+  void GetReservation(std::string_view order_id, const std::string& owner, std::int64_t now_ms,
+                      Respond respond);
   void Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
-                  const std::string& actor, std::int64_t now_ms, Respond respond);
+                  const std::string& actor, const std::string& owner, std::int64_t now_ms,
+                  Respond respond);
   void Snapshot(const HttpRequest& r, std::int64_t now_ms, Respond respond);
   // The history routes query MariaDB and block: the caller runs them where it may.
   HttpResponse History(const HttpRequest& r, std::string_view sku_text);

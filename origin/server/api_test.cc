@@ -271,35 +271,36 @@ TEST_F(ApiTest, RoleRouteMatrix) {
     const char* method;
     const char* path;
     const char* body;
-    const char* needs;  // "admin", "service", "viewer" or "public"
+    const char* needs;  // "admin", "service", "buyer", "viewer" or "public"
   };
   const std::vector<Route> routes = {
       {"PUT", "/v1/stock/1", R"({"on_hand":1000})", "admin"},
       {"POST", "/v1/stock/1/adjustments", R"({"delta":1,"request_id":"x"})", "admin"},
       {"GET", "/v1/stock/1", "", "public"},
       {"GET", "/v1/stock", "", "public"},
-      {"POST", "/v1/reservations", R"({"order_id":"m","items":[{"sku":1,"qty":1}]})", "service"},
-      {"GET", "/v1/reservations/m", "", "service"},
+      {"POST", "/v1/reservations", R"({"order_id":"m","items":[{"sku":1,"qty":1}]})", "buyer"},
+      {"GET", "/v1/reservations/m", "", "buyer"},
       {"POST", "/v1/reservations/m/extend", R"({"ttl_seconds":60})", "service"},
       {"POST", "/v1/reservations/m/confirm", "", "service"},
       {"POST", "/v1/reservations/m/return", "", "service"},
-      {"POST", "/v1/reservations/m/release", "", "service"},
+      {"POST", "/v1/reservations/m/release", "", "buyer"},
       {"GET", "/v1/snapshot", "", "public"},
       {"GET", "/v1/stock/1/history", "", "viewer"},
       {"GET", "/v1/history/summary", "", "viewer"},
   };
   for (const Route& route : routes) {
-    for (const char* role : {"none", "viewer", "service", "admin"}) {
+    for (const std::string role : {"none", "viewer", "service", "admin", "buyer"}) {
       SCOPED_TRACE(std::string(route.method) + " " + route.path + " as " + role);
       std::string auth;
-      if (std::string(role) != "none") auth = Token(*RoleFromName(role));
+      if (role != "none") auth = Token(*RoleFromName(role));
       std::map<std::string, std::string> query;
       if (std::string(route.path) == "/v1/stock") query["skus"] = "1";
       const HttpResponse r = Call(route.method, route.path, route.body, auth, query);
       const std::string needs = route.needs;
-      const bool allowed = needs == "public" || std::string(role) == "admin" ||
-                           (needs == "service" && std::string(role) == "service") ||
-                           (needs == "viewer" && std::string(role) != "none");
+      const bool allowed = needs == "public" || role == "admin" ||
+                           (needs == "service" && role == "service") ||
+                           (needs == "buyer" && (role == "service" || role == "buyer")) ||
+                           (needs == "viewer" && role != "none" && role != "buyer");
       if (allowed) {
         EXPECT_NE(r.status, 401) << r.body;
         EXPECT_NE(r.status, 403) << r.body;
@@ -310,6 +311,65 @@ TEST_F(ApiTest, RoleRouteMatrix) {
       }
     }
   }
+}
+
+// A buyer acts for itself: it reserves with its sub as the customer (another customer_id is
+// 403, and per-customer limits count against the sub), reads and releases only its own
+// reservations (anyone else's answers 404, as an unknown one does), and may not confirm,
+// extend or return.
+TEST_F(ApiTest, BuyerActsForItself) {
+  ASSERT_LT(Admin("PUT", "/v1/stock/1", R"({"on_hand":10,"per_customer_limit":2})").status, 300);
+  const std::string alice = Token(Role::kBuyer, "alice");
+  const std::string bob = Token(Role::kBuyer, "bob");
+  const auto hold = [](const std::string& order, const std::string& extra = "") {
+    return R"({"order_id":")" + order + R"(","items":[{"sku":1,"qty":1}])" + extra + "}";
+  };
+  HttpResponse r = Call("POST", "/v1/reservations", hold("a1"), alice);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["customer_id"], "alice");
+  r = Call("POST", "/v1/reservations", hold("a1"), alice);
+  EXPECT_EQ(r.status, 200) << r.body;  // an identical retry
+  r = Call("POST", "/v1/reservations", hold("a2", R"(,"customer_id":"alice")"), alice);
+  EXPECT_EQ(r.status, 201) << r.body;
+
+  r = Call("POST", "/v1/reservations", hold("b1", R"(,"customer_id":"bob")"), alice);
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(Body(r)["error"]["code"], "forbidden");
+  r = Call("POST", "/v1/reservations", hold("a3"), alice);  // the third unit for alice
+  EXPECT_EQ(Body(r)["error"]["code"], "customer_limit_exceeded") << r.body;
+  r = Call("POST", "/v1/reservations", hold("a1"), bob);  // alice's order id, bob's request
+  EXPECT_EQ(Body(r)["error"]["code"], "idempotency_conflict") << r.body;
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["reserved"], 2);
+
+  EXPECT_EQ(Call("GET", "/v1/reservations/a1", "", alice).status, 200);
+  const HttpResponse hidden = Call("GET", "/v1/reservations/a1", "", bob);
+  const HttpResponse unknown = Call("GET", "/v1/reservations/nope", "", bob);
+  EXPECT_EQ(hidden.status, 404);
+  EXPECT_EQ(Body(hidden)["error"]["code"], Body(unknown)["error"]["code"]);
+  EXPECT_EQ(Call("POST", "/v1/reservations/a1/release", "", bob).status, 404);
+  EXPECT_EQ(Body(Service("GET", "/v1/reservations/a1"))["status"], "reserved");
+  for (const char* action : {"confirm", "return"}) {
+    EXPECT_EQ(Call("POST", std::string("/v1/reservations/a1/") + action, "", alice).status, 403);
+  }
+  EXPECT_EQ(Call("POST", "/v1/reservations/a1/extend", R"({"ttl_seconds":60})", alice).status, 403);
+  r = Call("POST", "/v1/reservations/a1/release", R"({"reason":"changed my mind"})", alice);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["status"], "released");
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["reserved"], 1);
+
+  // A reservation the shop made for a customer is that customer's; others cannot see it.
+  ASSERT_EQ(Service("POST", "/v1/reservations", hold("c1", R"(,"customer_id":"carol")")).status,
+            201);
+  EXPECT_EQ(Call("GET", "/v1/reservations/c1", "", alice).status, 404);
+  EXPECT_EQ(Call("GET", "/v1/reservations/c1", "", Token(Role::kBuyer, "carol")).status, 200);
+
+  // A buyer whose sub cannot be a customer_id cannot reserve.
+  r = Call("POST", "/v1/reservations", hold("x1"), Token(Role::kBuyer, "alice smith"));
+  EXPECT_EQ(r.status, 403) << r.body;
+  // Buyers read stock as anyone may, and nothing of the shop's.
+  EXPECT_EQ(Call("GET", "/v1/stock/1", "", alice).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/stock/1/history", "", alice).status, 403);
+  EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", alice).status, 403);
 }
 
 // Bad tokens are refused with 401, on public routes too: a token is never silently ignored.

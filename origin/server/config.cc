@@ -195,6 +195,10 @@ const std::vector<KeySpec>& Specs() {
        .kind = Kind::kString,
        .check = CheckSecretLength,
        .apply = [](OriginConfig& c, const Value& v) { c.jwt_secret = v.s; }},
+      {.key = "jwt_jwks_file",
+       .env = "STOCKGATE_JWT_JWKS_FILE",
+       .kind = Kind::kString,
+       .apply = [](OriginConfig& c, const Value& v) { c.jwt_jwks_file = v.s; }},
       {.key = "public_stock_reads",
        .env = "STOCKGATE_PUBLIC_STOCK_READS",
        .kind = Kind::kBool,
@@ -435,13 +439,26 @@ std::string ApplyEnvironment(const std::function<const char*(const char*)>& gete
   return {};
 }
 
-// The final checks that span sources: a secret is required and must be strong.
-std::string CheckComplete(const OriginConfig& config) {
-  if (config.jwt_secret.empty()) {
-    return "jwt_secret is not set: set STOCKGATE_JWT_SECRET to at least " +
-           std::to_string(kMinJwtSecretBytes) + " random bytes (e.g. `openssl rand -base64 48`)";
+// The final checks that span sources: some token key is required, a secret must be strong, and
+// the JWK Set file is read and must hold valid public keys.
+std::string CheckComplete(OriginConfig& config) {
+  if (!config.jwt_jwks_file.empty()) {
+    std::ifstream in(config.jwt_jwks_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return "jwt_jwks_file " + config.jwt_jwks_file + ": cannot be read";
+    std::string why;
+    auto keys = ParseJwks(text.str(), &why);
+    if (!keys) return "jwt_jwks_file " + config.jwt_jwks_file + ": " + why;
+    config.jwt_es256_keys = std::move(*keys);
   }
-  if (!JwtAuth::SecretIsStrong(config.jwt_secret)) {
+  if (config.jwt_secret.empty() && config.jwt_es256_keys.empty()) {
+    return "no token key: set STOCKGATE_JWT_SECRET to at least " +
+           std::to_string(kMinJwtSecretBytes) +
+           " random bytes (e.g. `openssl rand -base64 48`), or jwt_jwks_file to the issuer's "
+           "public keys";
+  }
+  if (!config.jwt_secret.empty() && !JwtAuth::SecretIsStrong(config.jwt_secret)) {
     return "jwt_secret is too weak: " + std::to_string(config.jwt_secret.size()) +
            " bytes, need at least " + std::to_string(kMinJwtSecretBytes);
   }

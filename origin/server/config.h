@@ -15,6 +15,7 @@
 
 #include "core/requests.h"
 #include "core/token_bucket.h"
+#include "origin/server/jwt_auth.h"
 
 namespace stockgate::server {
 
@@ -56,7 +57,12 @@ struct OriginConfig {
   // "" leaves the history routes answering 503. The password comes from STOCKGATE_MYSQL_PASSWORD.
   std::string mysql_uri;
 
-  std::string jwt_secret;  // no default: LoadConfig refuses to return a config without one
+  // Token keys: an HS256 secret (internal callers), an issuer's ES256 public keys (a JWK Set
+  // file), or both; LoadConfig refuses a config with neither. jwt_es256_keys is what
+  // jwt_jwks_file held, read and checked by LoadConfig.
+  std::string jwt_secret;
+  std::string jwt_jwks_file;
+  std::vector<PublicKey> jwt_es256_keys;
   bool public_stock_reads = true;
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;  // bound on |delta| of adjustments
   RateLimits rate_limits;

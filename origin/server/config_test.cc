@@ -15,6 +15,11 @@
 namespace stockgate::server {
 namespace {
 
+// The P-256 public key of RFC 7515, appendix A.3, as a JWK without its closing brace.
+constexpr std::string_view kRfcJwk =
+    R"({"kty":"EC","crv":"P-256","kid":"2026-11","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+    R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")";
+
 const std::string kSecret = "config-test-secret-0123456789abcdefghij";
 
 class ConfigTest : public testing::Test {
@@ -169,6 +174,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_REDIS_KEY_PREFIX", "p:x"},
           {"STOCKGATE_MYSQL", "mysql://app@db.internal:3307/shop"},
           {"STOCKGATE_JWT_SECRET", "env-secret-0123456789-0123456789-xyz"},
+          {"STOCKGATE_JWT_JWKS_FILE",
+           WriteFile("env.jwks", R"({"keys":[)" + std::string(kRfcJwk) + "}]}")},
           {"STOCKGATE_PUBLIC_STOCK_READS", "0"},
           {"STOCKGATE_MAX_ADJUSTMENT", "17"},
           {"STOCKGATE_LOG_LEVEL", "warn"},
@@ -197,6 +204,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_command_timeout_ms, 16);
   EXPECT_EQ(c.redis_key_prefix, "p:x");
   EXPECT_EQ(c.mysql_uri, "mysql://app@db.internal:3307/shop");
+  EXPECT_EQ(c.jwt_jwks_file, (dir_ / "env.jwks").string());
+  EXPECT_EQ(c.jwt_es256_keys.size(), 1u);
   EXPECT_EQ(c.jwt_secret, "env-secret-0123456789-0123456789-xyz");
   EXPECT_EQ(c.log_requests, "all");
   EXPECT_FALSE(c.public_stock_reads);
@@ -377,8 +386,9 @@ TEST(HostPortTest, ParsesStrictly) {
 TEST_F(ConfigTest, MissingOrWeakSecretIsAnError) {
   env_.erase("STOCKGATE_JWT_SECRET");
   std::string e = ErrorOf();
-  EXPECT_NE(e.find("jwt_secret is not set"), std::string::npos) << e;
+  EXPECT_NE(e.find("no token key"), std::string::npos) << e;
   EXPECT_NE(e.find("STOCKGATE_JWT_SECRET"), std::string::npos) << e;
+  EXPECT_NE(e.find("jwt_jwks_file"), std::string::npos) << e;
   env_["STOCKGATE_JWT_SECRET"] = "short-secret-31-bytes-long-xxxx";
   ASSERT_EQ(env_["STOCKGATE_JWT_SECRET"].size(), 31u);
   e = ErrorOf();
@@ -388,6 +398,32 @@ TEST_F(ConfigTest, MissingOrWeakSecretIsAnError) {
   env_.erase("STOCKGATE_JWT_SECRET");
   e = ErrorOf({"--config", WriteFile("s2.toml", "jwt_secret = \"abc\"\n")});
   EXPECT_EQ(e, "jwt_secret is too weak: 3 bytes, need at least 32");
+}
+
+// An issuer's public keys alone are enough (the HS256 secret is optional then); the JWK Set
+// file is read at load, and a bad one is refused naming the file and the reason.
+TEST_F(ConfigTest, JwksFileLoadsPublicKeys) {
+  const std::string jwk(kRfcJwk);
+  env_.erase("STOCKGATE_JWT_SECRET");
+  const std::string good = WriteFile("jwks.json", R"({"keys":[)" + jwk + "}]}");
+  env_["STOCKGATE_JWT_JWKS_FILE"] = good;
+  const LoadResult r = Load();
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.config.jwt_jwks_file, good);
+  ASSERT_EQ(r.config.jwt_es256_keys.size(), 1u);
+  EXPECT_EQ(r.config.jwt_es256_keys[0].kid, "2026-11");
+  EXPECT_NE(r.config.jwt_es256_keys[0].pem.find("BEGIN PUBLIC KEY"), std::string::npos);
+
+  const std::string with_private =
+      WriteFile("private.json",
+                R"({"keys":[)" + jwk + R"(,"d":"jpsQnnGQmL-YBIfLkQyG2QqDRMpr0a0QoRH2Sx3jQ1M"}]})");
+  env_["STOCKGATE_JWT_JWKS_FILE"] = with_private;
+  EXPECT_EQ(ErrorOf(), "jwt_jwks_file " + with_private +
+                           ": key 0 (kid 2026-11) holds a private key: give verifiers the public "
+                           "key only");
+  const std::string missing = (dir_ / "none.json").string();
+  env_["STOCKGATE_JWT_JWKS_FILE"] = missing;
+  EXPECT_EQ(ErrorOf(), "jwt_jwks_file " + missing + ": cannot be read");
 }
 
 // A missing file, a directory and a TOML syntax error are errors naming the file.
@@ -461,7 +497,7 @@ TEST_F(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
   EXPECT_EQ(a.rate_limits.admin.burst, d.rate_limits.admin.burst);
 
   env_.erase("STOCKGATE_JWT_SECRET");  // the example must not ship a secret
-  EXPECT_NE(ErrorOf({"--config", STOCKGATE_EXAMPLE_CONFIG}).find("jwt_secret is not set"),
+  EXPECT_NE(ErrorOf({"--config", STOCKGATE_EXAMPLE_CONFIG}).find("no token key"),
             std::string::npos);
 }
 
@@ -479,8 +515,9 @@ TEST(ConfigKeysTest, ExampleFileDocumentsEveryKey) {
       EXPECT_NE(text.find(key.flag), std::string::npos) << key.flag << " is not in the example";
     }
   }
-  // jwt_secret is the one key left commented out.
+  // The token keys are left commented out: a deployment chooses its own.
   EXPECT_NE(text.find("\n# jwt_secret = "), std::string::npos);
+  EXPECT_NE(text.find("\n# jwt_jwks_file = "), std::string::npos);
 }
 
 // Environment names follow one rule: STOCKGATE_ + key upper-cased, dots as underscores.

@@ -1,12 +1,18 @@
 #include "origin/server/jwt_auth.h"
 
 #include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <utility>
 
 namespace stockgate::server {
@@ -124,16 +130,132 @@ bool ValidSubject(std::string_view sub) {
   return true;
 }
 
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+// Whether `key` is an EC key on P-256.
+bool IsP256(EVP_PKEY* key) {
+  char group[64] = {};
+  std::size_t len = 0;
+  return EVP_PKEY_is_a(key, "EC") == 1 &&
+         EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                        &len) == 1 &&
+         std::string_view(group, len) == "prime256v1";
+}
+
+// The PEM (SubjectPublicKeyInfo) of the P-256 point (x, y); nullopt when it is not on the curve.
+std::optional<std::string> P256PublicPem(const std::string& x, const std::string& y) {
+  if (x.size() != 32 || y.size() != 32) return std::nullopt;
+  const std::string point = '\x04' + x + y;
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> build(OSSL_PARAM_BLD_new(),
+                                                                        OSSL_PARAM_BLD_free);
+  if (!build ||
+      OSSL_PARAM_BLD_push_utf8_string(build.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
+          1 ||
+      OSSL_PARAM_BLD_push_octet_string(build.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                       point.size()) != 1) {
+    return std::nullopt;
+  }
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(
+      OSSL_PARAM_BLD_to_param(build.get()), OSSL_PARAM_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), EVP_PKEY_CTX_free);
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return std::nullopt;
+  }
+  const PkeyPtr key(raw);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> check(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr), EVP_PKEY_CTX_free);
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) return std::nullopt;
+  const BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) return std::nullopt;
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  if (size <= 0) return std::nullopt;
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+// A string member of a JWK, or nullopt (absent or not a string).
+std::optional<std::string> Member(const json& key, const char* name) {
+  const auto it = key.find(name);
+  if (it == key.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
 }  // namespace
+
+std::optional<std::vector<PublicKey>> ParseJwks(std::string_view text, std::string* error) {
+  const json set = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  const auto keys = set.is_object() ? set.find("keys") : set.end();
+  if (keys == set.end() || !keys->is_array() || keys->empty()) {
+    *error = "not a JWK Set: expected {\"keys\": [ ... ]} with at least one key";
+    return std::nullopt;
+  }
+  std::vector<PublicKey> out;
+  std::set<std::string> kids;
+  for (std::size_t i = 0; i < keys->size(); ++i) {
+    const json& key = (*keys)[i];
+    const std::string where = "key " + std::to_string(i);
+    if (!key.is_object()) {
+      *error = where + ": not an object";
+      return std::nullopt;
+    }
+    const std::optional<std::string> kid = Member(key, "kid");
+    if (!kid || kid->empty() || !ValidSubject(*kid)) {
+      *error = where + ": needs a kid (the tokens it verifies name it)";
+      return std::nullopt;
+    }
+    const std::string named = where + " (kid " + *kid + ")";
+    if (key.contains("d")) {
+      *error = named + " holds a private key: give verifiers the public key only";
+      return std::nullopt;
+    }
+    if (Member(key, "kty") != "EC" || Member(key, "crv") != "P-256") {
+      *error = named + ": only EC P-256 keys (ES256) are supported";
+      return std::nullopt;
+    }
+    if ((key.contains("alg") && Member(key, "alg") != "ES256") ||
+        (key.contains("use") && Member(key, "use") != "sig")) {
+      *error = named + ": alg must be ES256 and use sig";
+      return std::nullopt;
+    }
+    const std::optional<std::string> x = Member(key, "x");
+    const std::optional<std::string> y = Member(key, "y");
+    const std::optional<std::string> x_bytes = x ? DecodeBase64Url(*x) : std::nullopt;
+    const std::optional<std::string> y_bytes = y ? DecodeBase64Url(*y) : std::nullopt;
+    const std::optional<std::string> pem =
+        x_bytes && y_bytes ? P256PublicPem(*x_bytes, *y_bytes) : std::nullopt;
+    if (!pem) {
+      *error = named + ": x and y are not a point of P-256";
+      return std::nullopt;
+    }
+    if (!kids.insert(*kid).second) {
+      *error = named + ": kid used twice";
+      return std::nullopt;
+    }
+    out.push_back({*kid, *pem});
+  }
+  return out;
+}
 
 bool Allows(Role held, Role required) {
   switch (held) {
     case Role::kAdmin:
       return true;
     case Role::kService:
-      return required == Role::kService || required == Role::kViewer;
+      return required == Role::kService || required == Role::kViewer || required == Role::kBuyer;
     case Role::kViewer:
       return required == Role::kViewer;
+    case Role::kBuyer:
+      return required == Role::kBuyer;
   }
   return false;
 }
@@ -146,12 +268,14 @@ std::string_view RoleName(Role role) {
       return "service";
     case Role::kAdmin:
       return "admin";
+    case Role::kBuyer:
+      return "buyer";
   }
   return "unknown";
 }
 
 std::optional<Role> RoleFromName(std::string_view name) {
-  for (const Role role : {Role::kViewer, Role::kService, Role::kAdmin}) {
+  for (const Role role : {Role::kViewer, Role::kService, Role::kAdmin, Role::kBuyer}) {
     if (RoleName(role) == name) return role;
   }
   return std::nullopt;
@@ -179,7 +303,9 @@ std::optional<std::string_view> BearerToken(std::string_view authorization) {
   return token;
 }
 
-JwtAuth::JwtAuth(std::string secret) : secret_(std::move(secret)) {}
+JwtAuth::JwtAuth(std::string secret) : keys_{.hs256_secret = std::move(secret), .es256 = {}} {}
+
+JwtAuth::JwtAuth(VerificationKeys keys) : keys_(std::move(keys)) {}
 
 VerifyResult JwtAuth::Verify(std::string_view token, std::int64_t now_s) const {
   {
@@ -204,7 +330,9 @@ VerifyResult JwtAuth::Verify(std::string_view token, std::int64_t now_s) const {
 }
 
 VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s) const {
-  if (!SecretIsStrong(secret_)) return Fail("server secret not configured");
+  if (!SecretIsStrong(keys_.hs256_secret) && keys_.es256.empty()) {
+    return Fail("server keys not configured");
+  }
   if (token.size() > kMaxJwtBytes) return Fail("token too large");
 
   const std::size_t dot1 = token.find('.');
@@ -218,10 +346,32 @@ VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s)
 
   const std::optional<json> header = DecodeObject(header_b64);
   if (!header) return Fail("malformed token");
-  // The algorithm is pinned before any key is used: "none" and algorithm confusion (HS512,
-  // RS256 with our secret as a "public key") never reach the signature check.
+  // The algorithm is pinned before any key is used, and each key verifies its own algorithm
+  // only: "none" and algorithm confusion (HS256 with a public key as the "secret", HS512)
+  // never reach the signature check.
   const auto alg = header->find("alg");
-  if (alg == header->end() || !alg->is_string() || alg->get<std::string>() != "HS256") {
+  const std::string alg_name =
+      alg != header->end() && alg->is_string() ? alg->get<std::string>() : std::string();
+  std::string_view key;
+  jwt_alg_t expected = JWT_ALG_NONE;
+  if (alg_name == "HS256" && SecretIsStrong(keys_.hs256_secret)) {
+    key = keys_.hs256_secret;
+    expected = JWT_ALG_HS256;
+  } else if (alg_name == "ES256" && !keys_.es256.empty()) {
+    const auto kid = header->find("kid");
+    if (kid != header->end()) {
+      if (!kid->is_string()) return Fail("unknown key id");
+      for (const PublicKey& k : keys_.es256) {
+        if (k.kid == kid->get<std::string>()) key = k.pem;
+      }
+      if (key.empty()) return Fail("unknown key id");
+    } else if (keys_.es256.size() == 1) {
+      key = keys_.es256.front().pem;
+    } else {
+      return Fail("missing key id");
+    }
+    expected = JWT_ALG_ES256;
+  } else {
     return Fail("unsupported algorithm");
   }
   if (const auto typ = header->find("typ");
@@ -236,15 +386,16 @@ VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s)
   if (!payload || !RepresentableInJansson(*payload)) return Fail("malformed token");
   if (signature_b64.empty() || !DecodeBase64Url(signature_b64)) return Fail("bad signature");
 
-  // libjwt checks the HMAC (constant time since Debian's fix for CVE-2024-25189).
+  // libjwt checks the HMAC (constant time since Debian's fix for CVE-2024-25189) or the ECDSA
+  // signature (JWS form, r and s of 32 bytes each).
   const std::string token_z(token);
   jwt_t* raw = nullptr;
   const int rc =
-      jwt_decode(&raw, token_z.c_str(), reinterpret_cast<const unsigned char*>(secret_.data()),
-                 static_cast<int>(secret_.size()));
+      jwt_decode(&raw, token_z.c_str(), reinterpret_cast<const unsigned char*>(key.data()),
+                 static_cast<int>(key.size()));
   const JwtPtr decoded(raw);
   if (rc != 0 || !decoded) return Fail("bad signature");
-  if (jwt_get_alg(decoded.get()) != JWT_ALG_HS256) return Fail("unsupported algorithm");
+  if (jwt_get_alg(decoded.get()) != expected) return Fail("unsupported algorithm");
 
   // Claims are read from our own strict parse of the same, now authenticated, payload text:
   // libjwt's jwt_get_grant_int answers 0 for `"exp": "soon"` and `"exp": 1.5` alike.
@@ -277,8 +428,11 @@ VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s)
   return result;
 }
 
-std::string JwtAuth::Mint(const Claims& claims) const {
-  if (!SecretIsStrong(secret_) || !ValidSubject(claims.sub)) return {};
+namespace {
+
+// A token with the claims, signed by libjwt with `alg` and `key`, naming `kid` unless empty.
+std::string Sign(const Claims& claims, jwt_alg_t alg, std::string_view key, std::string_view kid) {
+  if (!ValidSubject(claims.sub)) return {};
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0 || raw == nullptr) return {};
   const JwtPtr jwt(raw);
@@ -286,13 +440,91 @@ std::string JwtAuth::Mint(const Claims& claims) const {
   if (jwt_add_grant(jwt.get(), "sub", claims.sub.c_str()) != 0 ||
       jwt_add_grant(jwt.get(), "role", role.c_str()) != 0 ||
       jwt_add_grant_int(jwt.get(), "exp", static_cast<long>(claims.exp)) != 0 ||
-      jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret_.data()),
-                  static_cast<int>(secret_.size())) != 0) {
+      (!kid.empty() && jwt_add_header(jwt.get(), "kid", std::string(kid).c_str()) != 0) ||
+      jwt_set_alg(jwt.get(), alg, reinterpret_cast<const unsigned char*>(key.data()),
+                  static_cast<int>(key.size())) != 0) {
     return {};
   }
   const std::unique_ptr<char, MallocFree> encoded(jwt_encode_str(jwt.get()));
   if (!encoded) return {};
   return std::string(encoded.get());
+}
+
+}  // namespace
+
+std::string JwtAuth::Mint(const Claims& claims) const {
+  if (!SecretIsStrong(keys_.hs256_secret)) return {};
+  return Sign(claims, JWT_ALG_HS256, keys_.hs256_secret, {});
+}
+
+namespace {
+
+// The P-256 private key of a PEM text, checked with `kid`; null with *error when either is bad.
+PkeyPtr IssuerKey(std::string_view private_key_pem, std::string_view kid, std::string* error) {
+  const BioPtr bio(
+      BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
+  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key || !IsP256(key.get())) {
+    *error = "not a P-256 private key in PEM";
+    return nullptr;
+  }
+  if (kid.empty() || !ValidSubject(kid)) {
+    *error = "a kid is required (1 to 255 printable bytes)";
+    return nullptr;
+  }
+  return key;
+}
+
+// Unpadded base64url.
+std::string EncodeBase64Url(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(c);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 63u];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63u];
+  return out;
+}
+
+}  // namespace
+
+std::string JwtAuth::PublicJwk(std::string_view private_key_pem, std::string_view kid,
+                               std::string* error) {
+  const PkeyPtr key = IssuerKey(private_key_pem, kid, error);
+  if (!key) return {};
+  unsigned char point[65];
+  std::size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
+                                      &len) != 1 ||
+      len != sizeof point || point[0] != 0x04) {
+    *error = "cannot read the public point";
+    return {};
+  }
+  const std::string_view raw(reinterpret_cast<const char*>(point), len);
+  return json{{"kty", "EC"},
+              {"crv", "P-256"},
+              {"kid", std::string(kid)},
+              {"use", "sig"},
+              {"alg", "ES256"},
+              {"x", EncodeBase64Url(raw.substr(1, 32))},
+              {"y", EncodeBase64Url(raw.substr(33, 32))}}
+      .dump();
+}
+
+std::string JwtAuth::MintEs256(const Claims& claims, std::string_view private_key_pem,
+                               std::string_view kid, std::string* error) {
+  if (!IssuerKey(private_key_pem, kid, error)) return {};
+  std::string token = Sign(claims, JWT_ALG_ES256, private_key_pem, kid);
+  if (token.empty()) *error = "invalid claims (sub must be 1 to 255 printable bytes)";
+  return token;
 }
 
 }  // namespace stockgate::server

@@ -1,11 +1,18 @@
 #include "origin/server/jwt_auth.h"
 
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 
+#include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace stockgate::server {
 namespace {
@@ -304,7 +311,215 @@ TEST_F(JwtAuthTest, WeakSecretFailsClosed) {
   EXPECT_EQ(auth.Mint({"u", Role::kAdmin, kNow + 60}), "");
   const VerifyResult r = auth.Verify(Sign(kHs256Header, Payload(), EVP_sha256(), weak), kNow);
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "server secret not configured");
+  EXPECT_EQ(r.error, "server keys not configured");
+}
+
+// A P-256 key pair made by OpenSSL for the test: the private key as PEM and the public key as a
+// JWK (what an issuer publishes).
+struct EcKey {
+  std::string private_pem;
+  nlohmann::json jwk;
+  EVP_PKEY* key = nullptr;
+
+  explicit EcKey(const std::string& kid) {
+    key = EVP_EC_gen("P-256");
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    private_pem.assign(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    unsigned char point[65];
+    std::size_t len = 0;
+    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &len);
+    const std::string raw(reinterpret_cast<const char*>(point), len);
+    jwk = {{"kty", "EC"},
+           {"crv", "P-256"},
+           {"kid", kid},
+           {"use", "sig"},
+           {"alg", "ES256"},
+           {"x", B64Url(raw.substr(1, 32))},
+           {"y", B64Url(raw.substr(33, 32))}};
+  }
+  ~EcKey() { EVP_PKEY_free(key); }
+  EcKey(const EcKey&) = delete;
+  EcKey& operator=(const EcKey&) = delete;
+
+  // An ES256 JWS over the JSON texts, signed by OpenSSL (not libjwt): DER signature turned into
+  // the JWS form r || s (RFC 7518 §3.4), as Web Crypto and every other issuer write it.
+  std::string Sign(std::string_view header_json, std::string_view payload_json) const {
+    const std::string input = B64Url(header_json) + "." + B64Url(payload_json);
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    std::size_t der_len = 0;
+    EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key);
+    EVP_DigestSign(md, nullptr, &der_len, reinterpret_cast<const unsigned char*>(input.data()),
+                   input.size());
+    std::string der(der_len, '\0');
+    EVP_DigestSign(md, reinterpret_cast<unsigned char*>(der.data()), &der_len,
+                   reinterpret_cast<const unsigned char*>(input.data()), input.size());
+    EVP_MD_CTX_free(md);
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len));
+    unsigned char rs[64];
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32);
+    ECDSA_SIG_free(sig);
+    return input + "." + B64Url(std::string_view(reinterpret_cast<const char*>(rs), 64));
+  }
+};
+
+std::string Jwks(std::initializer_list<const EcKey*> keys) {
+  nlohmann::json set = {{"keys", nlohmann::json::array()}};
+  for (const EcKey* k : keys) set["keys"].push_back(k->jwk);
+  return set.dump();
+}
+
+std::vector<PublicKey> MustParse(const std::string& jwks) {
+  std::string error;
+  auto keys = ParseJwks(jwks, &error);
+  EXPECT_TRUE(keys.has_value()) << error;
+  return keys.value_or(std::vector<PublicKey>{});
+}
+
+// An issuer signs ES256 with its private key; a verifier holding only the public key accepts the
+// token, whether libjwt or OpenSSL by hand made the signature.
+TEST(Es256Test, PublicKeyVerifiesIssuerTokens) {
+  const EcKey k1("k1");
+  const JwtAuth auth(VerificationKeys{.hs256_secret = "", .es256 = MustParse(Jwks({&k1}))});
+  std::string error;
+  const std::string token =
+      JwtAuth::MintEs256({"customer-7", Role::kBuyer, kNow + 60}, k1.private_pem, "k1", &error);
+  ASSERT_FALSE(token.empty()) << error;
+  const VerifyResult r = auth.Verify(token, kNow);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.claims.sub, "customer-7");
+  EXPECT_EQ(r.claims.role, Role::kBuyer);
+  EXPECT_EQ(r.claims.exp, kNow + 60);
+
+  const std::string by_hand = k1.Sign(R"({"alg":"ES256","typ":"JWT","kid":"k1"})",
+                                      Payload("1700003600", R"("c8")", R"("buyer")"));
+  EXPECT_TRUE(auth.Verify(by_hand, kNow).ok) << auth.Verify(by_hand, kNow).error;
+  // One key and no kid: that key.
+  EXPECT_TRUE(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).ok);
+  // Expiry, tampering and a verifier without HS256 still hold.
+  EXPECT_EQ(auth.Verify(token, kNow + 60).error, "token expired");
+  std::string tampered = by_hand;
+  tampered[tampered.find('.') + 5] ^= 1;
+  EXPECT_FALSE(auth.Verify(tampered, kNow).ok);
+  EXPECT_EQ(auth.Verify(Sign(kHs256Header, Payload()), kNow).error, "unsupported algorithm");
+}
+
+// Rotation: two published keys, each token verified by the key its kid names; an unknown kid, a
+// missing kid among several keys, or a signature by the other key is refused.
+TEST(Es256Test, KeyIdSelectsAmongRotatedKeys) {
+  const EcKey k1("2026-10");
+  const EcKey k2("2026-11");
+  const EcKey stranger("2026-11");
+  const JwtAuth auth(
+      VerificationKeys{.hs256_secret = std::string(kSecret), .es256 = MustParse(Jwks({&k1, &k2}))});
+  std::string error;
+  for (const EcKey* k : {&k1, &k2}) {
+    const std::string kid = k->jwk["kid"];
+    const std::string token =
+        JwtAuth::MintEs256({"s", Role::kService, kNow + 60}, k->private_pem, kid, &error);
+    EXPECT_TRUE(auth.Verify(token, kNow).ok) << kid << ": " << auth.Verify(token, kNow).error;
+  }
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2025-01"})", Payload()), kNow).error,
+            "unknown key id");
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).error, "missing key id");
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error,
+            "bad signature");
+  EXPECT_EQ(auth.Verify(stranger.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error,
+            "bad signature");
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":7})", Payload()), kNow).error,
+            "unknown key id");
+  // HS256 beside them, with the shared secret.
+  EXPECT_TRUE(auth.Verify(Sign(kHs256Header, Payload()), kNow).ok);
+}
+
+// Algorithm confusion: a token that claims HS256 and is "signed" with the public key's PEM as
+// the HMAC secret is refused, with or without an HS256 secret configured.
+TEST(Es256Test, PublicKeyIsNeverAnHmacSecret) {
+  const EcKey k1("k1");
+  const std::vector<PublicKey> keys = MustParse(Jwks({&k1}));
+  const std::string forged = Sign(kHs256Header, Payload(), EVP_sha256(), keys[0].pem);
+  const JwtAuth es_only(VerificationKeys{.hs256_secret = "", .es256 = keys});
+  EXPECT_EQ(es_only.Verify(forged, kNow).error, "unsupported algorithm");
+  const JwtAuth both(VerificationKeys{.hs256_secret = std::string(kSecret), .es256 = keys});
+  EXPECT_EQ(both.Verify(forged, kNow).error, "bad signature");
+  // ES384, RS256 and none are not ours either.
+  EXPECT_EQ(both.Verify(k1.Sign(R"({"alg":"ES384","kid":"k1"})", Payload()), kNow).error,
+            "unsupported algorithm");
+}
+
+// What a JWK Set must be; each refusal names the key and the reason.
+TEST(Es256Test, ParseJwksRefusesWhatCannotVerify) {
+  const EcKey k1("k1");
+  std::string error;
+  const auto refused = [&](nlohmann::json jwk) {
+    nlohmann::json set = {{"keys", {std::move(jwk)}}};
+    error.clear();
+    const bool ok = ParseJwks(set.dump(), &error).has_value();
+    return ok ? std::string("accepted") : error;
+  };
+  EXPECT_EQ(refused(k1.jwk), "accepted");
+  nlohmann::json with_private = k1.jwk;
+  with_private["d"] = B64Url(std::string(32, 'x'));
+  EXPECT_EQ(refused(with_private),
+            "key 0 (kid k1) holds a private key: give verifiers the public key only");
+  nlohmann::json no_kid = k1.jwk;
+  no_kid.erase("kid");
+  EXPECT_EQ(refused(no_kid), "key 0: needs a kid (the tokens it verifies name it)");
+  nlohmann::json rsa = k1.jwk;
+  rsa["kty"] = "RSA";
+  EXPECT_EQ(refused(rsa), "key 0 (kid k1): only EC P-256 keys (ES256) are supported");
+  nlohmann::json p384 = k1.jwk;
+  p384["crv"] = "P-384";
+  EXPECT_EQ(refused(p384), "key 0 (kid k1): only EC P-256 keys (ES256) are supported");
+  nlohmann::json enc = k1.jwk;
+  enc["use"] = "enc";
+  EXPECT_EQ(refused(enc), "key 0 (kid k1): alg must be ES256 and use sig");
+  nlohmann::json off_curve = k1.jwk;
+  off_curve["y"] = off_curve["x"];
+  EXPECT_EQ(refused(off_curve), "key 0 (kid k1): x and y are not a point of P-256");
+  nlohmann::json short_x = k1.jwk;
+  short_x["x"] = B64Url("abc");
+  EXPECT_EQ(refused(short_x), "key 0 (kid k1): x and y are not a point of P-256");
+  EXPECT_FALSE(ParseJwks(Jwks({&k1, &k1}), &error).has_value());
+  EXPECT_EQ(error, "key 1 (kid k1): kid used twice");
+  for (const char* bad : {"", "[]", "{}", R"({"keys":[]})", R"({"keys":{}})", "not json"}) {
+    EXPECT_FALSE(ParseJwks(bad, &error).has_value()) << bad;
+  }
+}
+
+// Minting ES256 needs a P-256 private key and a kid; a public key or an HS secret cannot sign.
+TEST(Es256Test, MintNeedsAPrivateP256Key) {
+  const EcKey k1("k1");
+  std::string error;
+  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, MustParse(Jwks({&k1}))[0].pem, "k1",
+                               &error),
+            "");
+  EXPECT_EQ(error, "not a P-256 private key in PEM");
+  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, kSecret, "k1", &error), "");
+  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, k1.private_pem, "", &error), "");
+  EXPECT_EQ(error, "a kid is required (1 to 255 printable bytes)");
+  EXPECT_EQ(JwtAuth::MintEs256({"", Role::kAdmin, kNow + 60}, k1.private_pem, "k1", &error), "");
+}
+
+// The public JWK of an issuer's private key is what ParseJwks takes, and verifies its tokens.
+TEST(Es256Test, PublicJwkOfTheIssuerKeyVerifiesItsTokens) {
+  const EcKey k1("k1");
+  std::string error;
+  const std::string jwk = JwtAuth::PublicJwk(k1.private_pem, "2026-11", &error);
+  ASSERT_FALSE(jwk.empty()) << error;
+  EXPECT_EQ(nlohmann::json::parse(jwk)["x"], k1.jwk["x"]);
+  const JwtAuth auth(
+      VerificationKeys{.hs256_secret = "", .es256 = MustParse(R"({"keys":[)" + jwk + "]}")});
+  const std::string token =
+      JwtAuth::MintEs256({"s", Role::kViewer, kNow + 60}, k1.private_pem, "2026-11", &error);
+  EXPECT_TRUE(auth.Verify(token, kNow).ok);
+  EXPECT_EQ(JwtAuth::PublicJwk("not a key", "k", &error), "");
+  EXPECT_EQ(error, "not a P-256 private key in PEM");
 }
 
 // The full role matrix: admin everything, service itself and viewer, viewer only viewer.
@@ -318,11 +533,19 @@ TEST(RoleTest, AllowsMatrix) {
   EXPECT_FALSE(Allows(Role::kViewer, Role::kAdmin));
   EXPECT_FALSE(Allows(Role::kViewer, Role::kService));
   EXPECT_TRUE(Allows(Role::kViewer, Role::kViewer));
+  // A buyer acts for itself only: the buyer routes, which service and admin may call too.
+  EXPECT_TRUE(Allows(Role::kBuyer, Role::kBuyer));
+  EXPECT_TRUE(Allows(Role::kService, Role::kBuyer));
+  EXPECT_TRUE(Allows(Role::kAdmin, Role::kBuyer));
+  EXPECT_FALSE(Allows(Role::kViewer, Role::kBuyer));
+  EXPECT_FALSE(Allows(Role::kBuyer, Role::kViewer));
+  EXPECT_FALSE(Allows(Role::kBuyer, Role::kService));
+  EXPECT_FALSE(Allows(Role::kBuyer, Role::kAdmin));
 }
 
 // Role wire names round-trip and nothing else parses.
 TEST(RoleTest, NamesRoundTrip) {
-  for (const Role role : {Role::kViewer, Role::kService, Role::kAdmin}) {
+  for (const Role role : {Role::kViewer, Role::kService, Role::kAdmin, Role::kBuyer}) {
     EXPECT_EQ(RoleFromName(RoleName(role)), role);
   }
   EXPECT_EQ(RoleName(Role::kService), "service");
