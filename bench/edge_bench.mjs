@@ -112,7 +112,12 @@ async function sale(o, root, name, viaEdge) {
     env: { STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0' },
   });
   let edge = null;
-  if (viaEdge) edge = await startWorkerd(root, `edge-${name}`, { originPort: origin.port });
+  // The load tool plays a trusted proxy in front of the edge: its X-Client-Id names the client.
+  if (viaEdge) {
+    edge = await startWorkerd(root, `edge-${name}`, {
+      originPort: origin.port, env: { STOCKGATE_EDGE_TRUST_CLIENT_ID: '1' },
+    });
+  }
   const before = await originRequests(origin.base, '/v1/reservations');
   const l = load(o, viaEdge ? edge.port : origin.port, ['-c', String(o.concurrency),
     '-n', String(o.requests), '--duration', '0', '--clients', String(o.clients),
@@ -173,13 +178,16 @@ async function main() {
 
   log('reject paths: edge (sold out, invalid) vs bare workerd vs nginx limit_req');
   // One origin behind the reject-path edge, whose SKU is sold out; the client limit is off so
-  // every request reaches the sold-out decision.
+  // every request reaches the sold-out decision. The requests carry a buyer's ES256 token, which
+  // the edge verifies once and then knows: the identity a real buyer brings.
   const origin = await startOrigin(root, 'origin-reject', {
     binary: o.origin, sku: SOLD_OUT_SKU, stock: 0,
   });
   const edge = await startWorkerd(root, 'edge-reject', {
-    originPort: origin.port, env: { STOCKGATE_EDGE_CLIENT_RATE: '0' },
+    originPort: origin.port,
+    env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_JWKS: origin.issuer.jwks },
   });
+  const buyer = origin.issuer.mint('buyer', 'bench-buyer');
   const bare = await startWorkerd(root, 'bare', {
     config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/',
   });
@@ -188,9 +196,9 @@ async function main() {
   const d = String(o.seconds);
   const sides = {
     edge_sold_out: { label: 'edge: sold out (409, local)', port: edge.port, status: 409,
-      args: ['--sku', String(SOLD_OUT_SKU)], token: origin.serviceToken },
+      args: ['--sku', String(SOLD_OUT_SKU)], token: buyer },
     edge_invalid: { label: 'edge: invalid body (400, local)', port: edge.port, status: 400,
-      args: ['--invalid'], token: origin.serviceToken },
+      args: ['--invalid'], token: buyer },
     bare_workerd: { label: 'bare workerd worker (200)', port: bare.port, status: 200, args: [] },
     nginx_limit_req: { label: 'nginx limit_req (429)', port: nginx.port, status: 429,
       args: ['--clients', '1'] },

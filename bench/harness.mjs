@@ -2,7 +2,7 @@
 // one-shot HTTP, CPU accounting from /proc, and private servers on free loopback ports in a temp
 // dir (Redis with the shipped config, MariaDB, an origin with a seeded SKU).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -201,18 +201,37 @@ export async function startRedis(root, name) {
 // The last lines of a log, for an error message (the temp dir is gone after the run).
 export const logTail = (path) => readFileSync(path, 'utf8').trim().split('\n').slice(-20).join('\n');
 
-// An origin with its own Redis, and `sku` set to `stock` units. The result can mint tokens,
-// kill the origin process (SIGKILL) and start it again on the same port and Redis.
+// A token issuer's P-256 key (issuer.pem) and the JWK Set its verifiers take (jwks.json, kid
+// `kid`), written into dir by `binary jwks`; `mint(role, sub)` signs an ES256 token with it.
+export function makeIssuer(binary, dir, kid = 'test-1') {
+  const keyPath = join(dir, 'issuer.pem');
+  const jwksPath = join(dir, 'jwks.json');
+  mkdirSync(dir, { recursive: true });
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  const jwks = run(binary, ['jwks', '--key', keyPath, '--kid', kid]).stdout.trim();
+  writeFileSync(jwksPath, jwks);
+  const mint = (role, sub, ttl = 3600) =>
+    run(binary, ['token', '--role', role, '--sub', sub, '--ttl', String(ttl), '--key', keyPath,
+      '--kid', kid]).stdout.trim();
+  return { keyPath, jwksPath, jwks, kid, mint };
+}
+
+// An origin with its own Redis, and `sku` set to `stock` units. It verifies HS256 tokens with
+// its secret and ES256 tokens of its issuer (`issuer`, see makeIssuer). The result can mint
+// tokens, kill the origin process (SIGKILL) and start it again on the same port and Redis.
 export async function startOrigin(root, name, { binary, sku, stock, env = {}, args = [] }) {
   const redis = await startRedis(root, `redis-${name}`);
   const port = await freePort();
   const logPath = join(root, `${name}.log`);
   const secret = randomBytes(32).toString('hex');
+  const issuer = makeIssuer(binary, join(root, `${name}-issuer`));
   // No STOCKGATE_* from the caller's environment: the origin runs on its defaults plus `env`.
   const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('STOCKGATE_'));
   const fullEnv = {
     ...Object.fromEntries(inherited),
     STOCKGATE_JWT_SECRET: secret,
+    STOCKGATE_JWT_JWKS_FILE: issuer.jwksPath,
     STOCKGATE_LISTEN: `127.0.0.1:${port}`,
     STOCKGATE_REDIS: `127.0.0.1:${redis.port}`,
     ...env,
@@ -271,7 +290,8 @@ export async function startOrigin(root, name, { binary, sku, stock, env = {}, ar
     .find((l) => l.includes('"listening"'));
   const threads = listening ? JSON.parse(listening).log?.threads ?? null : null;
   return {
-    redis, port, base, secret, token, adminToken, logPath, serviceToken: token('service'), reserved,
+    redis, port, base, secret, issuer, token, adminToken, logPath, serviceToken: token('service'),
+    reserved,
     stop, threads,
     get pid() { return child.pid; },
     get child() { return child; },
@@ -309,6 +329,7 @@ export const DEMO_SITE = join(repoRoot, 'build/emscripten/web-demo/site');
 // directory when that is not built).
 export async function startWorkerd(root, name, {
   config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site, port: fixedPort,
+  readyTimeoutMs = 20_000,
 } = {}) {
   const { default: workerd } = await import('workerd');
   const port = fixedPort ?? await freePort();
@@ -329,14 +350,17 @@ export async function startWorkerd(root, name, {
   closeSync(fd);
   const stop = onExit(() => child.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 20_000; ;) {
+  for (const deadline = Date.now() + readyTimeoutMs; ;) {
     if (child.exitCode !== null) throw new Error(`workerd exited:\n${logTail(logPath)}`);
     try {
       if ((await http('GET', `${base}${readyPath}`)).status === 200) break;
     } catch {
       // Not listening yet.
     }
-    if (Date.now() > deadline) throw new Error(`workerd did not answer:\n${logTail(logPath)}`);
+    if (Date.now() > deadline) {
+      stop();
+      throw new Error(`workerd did not answer:\n${logTail(logPath)}`);
+    }
     await sleep(50);
   }
   return {

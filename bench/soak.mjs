@@ -80,8 +80,10 @@ async function main() {
   { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   onExit(() => sync.kill('SIGKILL'));
+  // The soak plays a trusted proxy in front of the edge: its X-Client-Id names the client.
   const edge = await startWorkerd(root, 'edge', {
-    originPort: origin.port, env: { STOCKGATE_EDGE_CLIENT_RATE: '0' },
+    originPort: origin.port,
+    env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_TRUST_CLIENT_ID: '1' },
   });
 
   let seq = 0;

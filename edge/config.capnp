@@ -38,9 +38,20 @@ const edgeWorker :Workerd.Worker = (
   bindings = [
     (name = "ORIGIN", service = "origin"),
     (name = "SITE", service = "site"),
-    # HS256 secret shared with the origin: verified tokens key clients by their `sub`. Unset:
-    # clients are keyed by X-Client-Id or address.
-    (name = "JWT_SECRET", fromEnvironment = "STOCKGATE_JWT_SECRET"),
+    # The token issuer's public keys, a JWK Set (JSON text; ES256, picked by kid): a verified
+    # token's `sub` is the client. Public keys only: a key with its private part is refused, and
+    # the edge never holds the HS256 secret. Unset: no token is verified here (the origin still
+    # checks every token), so clients have only the identities below.
+    (name = "JWKS", fromEnvironment = "STOCKGATE_EDGE_JWKS"),
+    # The header a trusted proxy in front of the edge sets to the client's address, e.g.
+    # CF-Connecting-IP (Cloudflare) or X-Real-IP (nginx); it keys clients without a token.
+    # Default none: never trust an address header no proxy of yours overwrites.
+    (name = "CLIENT_IP_HEADER", fromEnvironment = "STOCKGATE_EDGE_CLIENT_IP_HEADER"),
+    # 1: X-Client-Id keys clients without a token (only where a proxy sets it). Default 0.
+    (name = "TRUST_CLIENT_ID", fromEnvironment = "STOCKGATE_EDGE_TRUST_CLIENT_ID"),
+    # 1: reservations without any identity are forwarded, all sharing one client's budget;
+    # 0 (default): they are answered 401 by the edge.
+    (name = "ANONYMOUS_RESERVATIONS", fromEnvironment = "STOCKGATE_EDGE_ANONYMOUS_RESERVATIONS"),
     # Requests per second and burst per client; 0 turns the client limit off. Default 20 / 40.
     (name = "CLIENT_RATE", fromEnvironment = "STOCKGATE_EDGE_CLIENT_RATE"),
     (name = "CLIENT_BURST", fromEnvironment = "STOCKGATE_EDGE_CLIENT_BURST"),

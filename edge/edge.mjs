@@ -4,7 +4,15 @@
 // most a bounded multiple of `available` forwarded per window); stock reads are served from a
 // short-lived cache; the demo page (`/` and `/demo/*`) comes from a static site; everything else
 // goes to the origin untouched. Every answer carries X-Stockgate-Edge: admitted | sold_out |
-// rate_limited | invalid | cached | proxied (and static or stats for the edge's own pages).
+// rate_limited | invalid | cached | stale | proxied (and static or stats for the edge's own pages).
+//
+// Who a client is (the key of its token bucket) comes only from what a caller cannot renew at
+// will: the `sub` of a token verified with the issuer's public keys (ES256, JWKS; the edge holds
+// no key that can sign), else an address from the one header the operator names as set by a
+// trusted proxy, else X-Client-Id where the operator turns it on. A request with none of these
+// never gets a bucket of its own: its reservations are refused (401) unless the operator allows
+// anonymous buyers, and then every anonymous caller shares one client's budget, as do all
+// anonymous requests that reach the origin.
 
 const RESERVATIONS = '/v1/reservations';
 const STOCK_PATH = /^\/v1\/stock\/([^/]+)$/;
@@ -25,7 +33,7 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trail
 
 // Settings, each from a binding of the same name (text) or its default.
 export const DEFAULTS = Object.freeze({
-  CLIENT_RATE: 20, // requests per second per client (JWT sub, X-Client-Id or address); 0 off
+  CLIENT_RATE: 20, // requests per second per client (its identity, see above); 0 off
   CLIENT_BURST: 40,
   SKU_RATE: 0, // reservation attempts per second per SKU; 0 off
   SKU_BURST: 1,
@@ -36,7 +44,18 @@ export const DEFAULTS = Object.freeze({
   CACHE_CAPACITY: 10000, // cached GET /v1/stock/{sku} answers
   ORIGIN_TIMEOUT_MS: 2000, // an origin that does not answer in time is unavailable
   RETRY_AFTER_S: 1, // Retry-After of the edge's own 503
+  TRUST_CLIENT_ID: 0, // 1: X-Client-Id identifies a client (only behind a proxy that sets it)
+  ANONYMOUS_RESERVATIONS: 0, // 1: reservations without identity share one client's budget
 });
+// Text settings: the header a trusted proxy sets to the client's address ('' for none), e.g.
+// CF-Connecting-IP behind Cloudflare or X-Real-IP behind nginx.
+export const TEXT_DEFAULTS = Object.freeze({ CLIENT_IP_HEADER: '' });
+// The shared key of every caller without an identity.
+const ANONYMOUS = 'anonymous';
+// Verified tokens remembered (by their exact text), so a client that sends the same token with
+// every request pays for its signature once; the expiry is checked every time.
+const CACHED_TOKENS = 10000;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function settingsFrom(env = {}) {
   const out = {};
@@ -51,7 +70,38 @@ export function settingsFrom(env = {}) {
     out[k] = n;
   }
   if (out.WINDOW_MS < 1 || out.FRESHNESS_MS < 1) throw new Error('WINDOW_MS and FRESHNESS_MS are >= 1');
+  for (const [k, def] of Object.entries(TEXT_DEFAULTS)) out[k] = env[k] ? String(env[k]).trim() : def;
+  if (out.CLIENT_IP_HEADER && !HEADER_NAME.test(out.CLIENT_IP_HEADER)) {
+    throw new Error(`edge setting CLIENT_IP_HEADER: not a header name: ${out.CLIENT_IP_HEADER}`);
+  }
   return out;
+}
+
+// The issuer's public keys from a JWK Set text: Map kid -> Promise<CryptoKey> (ECDSA P-256,
+// verify only). Throws on anything else, and on a key with its private part: the edge's
+// configuration must not be able to sign.
+export function importJwks(text) {
+  const keys = new Map();
+  if (!text) return keys;
+  let set;
+  try {
+    set = JSON.parse(text);
+  } catch {
+    throw new Error('JWKS: not JSON');
+  }
+  if (!Array.isArray(set?.keys) || set.keys.length === 0) throw new Error('JWKS: expected {"keys": [...]}');
+  for (const [i, k] of set.keys.entries()) {
+    const name = `JWKS key ${i}${k?.kid ? ` (kid ${k.kid})` : ''}`;
+    if (typeof k?.kid !== 'string' || !k.kid) throw new Error(`${name}: needs a kid`);
+    if ('d' in k) throw new Error(`${name} holds a private key: give the edge the public key only`);
+    if (k.kty !== 'EC' || k.crv !== 'P-256') throw new Error(`${name}: only EC P-256 keys (ES256)`);
+    if (keys.has(k.kid)) throw new Error(`${name}: kid used twice`);
+    const key = crypto.subtle.importKey('jwk', { kty: 'EC', crv: 'P-256', x: k.x, y: k.y },
+      { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+    key.catch(() => {}); // a bad point fails verification of its tokens, not the isolate
+    keys.set(k.kid, key);
+  }
+  return keys;
 }
 
 function errorResponse(status, code, message, edge, extraHeaders = {}) {
@@ -78,12 +128,18 @@ function base64UrlDecode(text) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
+const ROLES = new Set(['admin', 'service', 'viewer', 'buyer']);
+// The cache key of a SKU as a path spells it: "007" and "7" are one SKU.
+const skuKey = (text) => (/^\d{1,16}$/.test(text) ? String(Number(text)) : text);
+const STOCK_ITEMS = /^\/v1\/stock\/([^/]+)(?:\/adjustments)?$/;
+
 export class Edge {
   // core: a StockgateCore (wasm/js/stockgate_core.mjs); origin: (Request) => Promise<Response>;
-  // now: () => ms; settings: settingsFrom(env); jwtSecret: HS256 secret shared with the origin,
-  // or '' to key clients by X-Client-Id or address only; site: (Request) => Promise<Response>
-  // reading the demo page's files (a workerd disk service), or null for none.
-  constructor({ core, origin, now = () => Date.now(), settings = settingsFrom(), jwtSecret = '',
+  // now: () => ms; settings: settingsFrom(env); jwks: the token issuer's public keys as a JWK
+  // Set text ('' for none: no token is verified here, the origin checks them); site:
+  // (Request) => Promise<Response> reading the demo page's files (a workerd disk service), or
+  // null for none.
+  constructor({ core, origin, now = () => Date.now(), settings = settingsFrom(), jwks = '',
     site = null }) {
     this.core = core;
     this.origin = origin;
@@ -102,10 +158,8 @@ export class Edge {
       // A hint older than the freshness bound is ignored: a stale feed fails open to the origin.
       maxHintAgeMs: this.s.FRESHNESS_MS,
     });
-    this.jwtKey = jwtSecret
-      ? crypto.subtle.importKey('raw', new TextEncoder().encode(jwtSecret),
-        { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-      : null;
+    this.jwtKeys = importJwks(jwks);
+    this.verified = new Map(); // token text -> { sub, exp }
     // The snapshot feed: available units per SKU as of snapshotAt (each refresh hands them all to
     // the gate).
     this.available = new Map();
@@ -113,8 +167,9 @@ export class Edge {
     this.snapshotAt = -Infinity;
     this.refreshing = null;
     this.cache = new Map(); // sku -> { at, status, body, headers }
-    this.stats = { admitted: 0, sold_out: 0, rate_limited: 0, invalid: 0, cached: 0, proxied: 0,
-      static: 0, unavailable: 0, snapshot_failures: 0 };
+    this.stats = { admitted: 0, sold_out: 0, rate_limited: 0, invalid: 0, cached: 0, stale: 0,
+      proxied: 0, static: 0, unavailable: 0, snapshot_failures: 0, anonymous: 0,
+      refused_tokens: 0 };
   }
 
   // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
@@ -160,42 +215,76 @@ export class Edge {
     }
   }
 
-  // JWT sub when the token verifies, else X-Client-Id, else the peer address. A promise only
-  // when there is a token to verify.
-  clientKey(request) {
-    if (this.jwtKey) {
+  // Who the client is: `sub:` of a verified token, else `ip:` from the trusted proxy's header,
+  // else `id:` from X-Client-Id where trusted; null for none. A token that claims our issuer
+  // (ES256 with a known kid, or the only key) but fails verification, or has expired, is a
+  // Response (401) instead: it will not pass at the origin either. A token the edge cannot judge
+  // (another algorithm or an unknown kid) identifies nobody here; the origin decides on it.
+  // A promise only when there is a token to verify.
+  identify(request) {
+    if (this.jwtKeys.size > 0) {
       const auth = request.headers.get('Authorization');
-      if (auth && auth.startsWith('Bearer ')) return this.verifiedKey(request, auth.slice(7).trim());
+      if (auth && /^bearer\s/i.test(auth)) return this.verifiedKey(request, auth.slice(7).trim());
     }
-    return this.anonymousKey(request);
+    return this.untrustedKey(request);
   }
 
-  anonymousKey(request) {
-    const id = request.headers.get('X-Client-Id');
-    if (id) return `id:${id.slice(0, 128)}`;
-    const ip = request.cf?.clientIp ?? request.headers.get('CF-Connecting-IP') ?? 'unknown';
-    return `ip:${String(ip)}`;
+  untrustedKey(request) {
+    if (this.s.CLIENT_IP_HEADER) {
+      const ip = request.headers.get(this.s.CLIENT_IP_HEADER);
+      if (ip) return `ip:${ip.slice(0, 64)}`;
+    }
+    if (this.s.TRUST_CLIENT_ID) {
+      const id = request.headers.get('X-Client-Id');
+      if (id) return `id:${id.slice(0, 128)}`;
+    }
+    return null;
   }
 
   async verifiedKey(request, token) {
+    const now = this.now();
+    const hit = this.verified.get(token);
+    if (hit) return hit.exp * 1000 > now ? `sub:${hit.sub}` : this.refusedToken('token expired');
     const parts = token.split('.');
-    if (parts.length === 3) {
-      try {
-        const ok = await crypto.subtle.verify('HMAC', await this.jwtKey, base64UrlDecode(parts[2]),
-          new TextEncoder().encode(`${parts[0]}.${parts[1]}`));
-        if (ok) {
-          const header = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[0])));
-          const claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[1])));
-          if (header.alg === 'HS256' && typeof claims.sub === 'string' &&
-              typeof claims.exp === 'number' && claims.exp * 1000 > this.now()) {
-            return `sub:${claims.sub}`;
-          }
-        }
-      } catch {
-        // Not a token we can read: key the client another way; the origin will refuse it.
-      }
+    let header;
+    let claims;
+    try {
+      if (parts.length !== 3) return this.untrustedKey(request);
+      header = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[0])));
+      claims = JSON.parse(new TextDecoder().decode(base64UrlDecode(parts[1])));
+    } catch {
+      return this.untrustedKey(request);
     }
-    return this.anonymousKey(request);
+    if (header?.alg !== 'ES256') return this.untrustedKey(request);
+    const kid = typeof header.kid === 'string' ? header.kid : null;
+    const key = kid !== null ? this.jwtKeys.get(kid)
+      : this.jwtKeys.size === 1 ? this.jwtKeys.values().next().value : undefined;
+    if (!key) return this.untrustedKey(request);
+    let ok = false;
+    try {
+      ok = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, await key,
+        base64UrlDecode(parts[2]), new TextEncoder().encode(`${parts[0]}.${parts[1]}`));
+    } catch {
+      ok = false;
+    }
+    if (!ok) return this.refusedToken('bad signature');
+    if (typeof claims?.sub !== 'string' || !claims.sub || !Number.isInteger(claims.exp) ||
+        !ROLES.has(claims.role) || 'crit' in header) {
+      return this.refusedToken('invalid claims');
+    }
+    if (claims.exp * 1000 <= now) return this.refusedToken('token expired');
+    if (Number.isInteger(claims.nbf) && claims.nbf * 1000 > now) {
+      return this.refusedToken('token not yet valid');
+    }
+    if (this.verified.size >= CACHED_TOKENS) this.verified.delete(this.verified.keys().next().value);
+    this.verified.set(token, { sub: claims.sub, exp: claims.exp });
+    return `sub:${claims.sub}`;
+  }
+
+  refusedToken(message) {
+    this.stats.refused_tokens++;
+    return errorResponse(401, 'unauthenticated', message, 'invalid',
+      { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
   }
 
   // The request to the origin, answered or null when the origin cannot be reached in time. A
@@ -263,14 +352,48 @@ export class Edge {
       return this.staticFile(path, request.method);
     }
     const now = this.now();
-    let client = this.clientKey(request);
-    if (typeof client !== 'string') client = await client;
+    let client = this.identify(request);
+    if (client instanceof Promise) client = await client;
+    if (client instanceof Response) return client;
+    const stock = request.method === 'GET' && query < 0 ? STOCK_PATH.exec(path) : null;
+    if (client === null) {
+      // Without an identity, what the edge serves itself is not charged (one caller's flood
+      // must not deny it to every other anonymous reader); what would reach the origin draws on
+      // the one budget every anonymous caller shares.
+      this.stats.anonymous++;
+      if (stock && !request.headers.has('Authorization')) {
+        const local = this.cachedStock(skuKey(stock[1]), now);
+        if (local) return local;
+      }
+      client = ANONYMOUS;
+    }
     const d = this.gate.admitClient(client, now);
     if (d.verdict !== 'admitted') return this.rejection(d);
-    const stock = request.method === 'GET' && query < 0 ? STOCK_PATH.exec(path) : null;
-    if (stock) return this.stockRead(request, stock[1], now);
+    if (stock) return this.stockRead(request, skuKey(stock[1]), now);
+    if (request.method === 'GET' && path === '/v1/stock') return this.stocksRead(request, url, now);
     const r = await this.forward(request, 'proxied');
-    return r ? tagged(r, 'proxied') : this.unavailable();
+    if (!r) return this.unavailable();
+    if (request.method !== 'GET' && request.method !== 'HEAD' && r.ok && this.cache.size > 0) {
+      return this.afterWrite(path, r);
+    }
+    return tagged(r, 'proxied');
+  }
+
+  // Read-your-writes: a write that succeeded drops this edge's cached reads of the SKUs it
+  // touched, named by the path (stock writes) or by the reservation it answers with.
+  async afterWrite(path, r) {
+    const m = STOCK_ITEMS.exec(path);
+    if (m) {
+      this.cache.delete(skuKey(m[1]));
+      return tagged(r, 'proxied');
+    }
+    const text = await r.text();
+    try {
+      for (const item of JSON.parse(text).items ?? []) this.cache.delete(String(item.sku));
+    } catch {
+      // Not a reservation: nothing cached to drop.
+    }
+    return tagged(new Response(text, r), 'proxied');
   }
 
   // A file of the demo page: `/` is index.html, `/demo/x` is demo/x in the site directory. The
@@ -291,30 +414,103 @@ export class Edge {
     return new Response(r.body, { status: 200, headers });
   }
 
+  // The cached answer for a SKU when fresh, else null.
+  cachedStock(sku, now) {
+    const hit = this.cache.get(sku);
+    if (!hit || now - hit.at > this.s.FRESHNESS_MS) return null;
+    this.stats.cached++;
+    return new Response(hit.body, {
+      status: 200,
+      headers: { 'Content-Type': hit.contentType, 'X-Stockgate-Edge': 'cached',
+        Age: String(Math.floor((now - hit.at) / 1000)) },
+    });
+  }
+
+  remember(sku, body, contentType, now) {
+    this.cache.delete(sku);
+    this.cache.set(sku, { at: now, body, contentType });
+    if (this.cache.size > this.s.CACHE_CAPACITY) this.cache.delete(this.cache.keys().next().value);
+  }
+
+  // What the edge last knew of a SKU, for a read while the origin is unreachable: the last
+  // cached answer, else the snapshot's `available` alone. { body: object, at } or null.
+  lastKnown(sku) {
+    const hit = this.cache.get(sku);
+    if (hit) return { body: JSON.parse(hit.body), at: hit.at };
+    const available = this.available.get(Number(sku));
+    if (available === undefined || !Number.isFinite(this.snapshotAt)) return null;
+    return { body: { available, sku: Number(sku) }, at: this.snapshotAt };
+  }
+
+  stale(body, at, now) {
+    this.stats.stale++;
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'Content-Type': 'application/json; charset=utf-8', 'X-Stockgate-Edge': 'stale',
+        Age: String(Math.max(0, Math.floor((now - at) / 1000))) },
+    });
+  }
+
   async stockRead(request, sku, now) {
     // A request with a token goes to the origin, which checks it (a bad token is never ignored).
     if (request.headers.has('Authorization')) {
       const r = await this.forward(request, 'proxied');
       return r ? tagged(r, 'proxied') : this.unavailable();
     }
-    const hit = this.cache.get(sku);
-    if (hit && now - hit.at <= this.s.FRESHNESS_MS) {
-      this.stats.cached++;
-      return new Response(hit.body, {
-        status: hit.status,
-        headers: { ...hit.headers, 'X-Stockgate-Edge': 'cached',
-          Age: String(Math.floor((now - hit.at) / 1000)) },
-      });
-    }
+    const local = this.cachedStock(sku, now);
+    if (local) return local;
     const r = await this.forward(request, 'proxied');
-    if (!r) return this.unavailable();
+    if (!r || r.status === 503) {
+      const known = this.lastKnown(sku);
+      if (known) {
+        await r?.body?.cancel();
+        return this.stale(known.body, known.at, now);
+      }
+      return r ? tagged(r, 'proxied') : this.unavailable();
+    }
     if (r.status !== 200) return tagged(r, 'proxied');
     const body = await r.text();
-    const headers = { 'Content-Type': r.headers.get('Content-Type') ?? 'application/json' };
-    this.cache.delete(sku);
-    this.cache.set(sku, { at: now, status: r.status, body, headers });
-    if (this.cache.size > this.s.CACHE_CAPACITY) this.cache.delete(this.cache.keys().next().value);
-    return new Response(body, { status: r.status, headers: { ...headers, 'X-Stockgate-Edge': 'proxied' } });
+    const contentType = r.headers.get('Content-Type') ?? 'application/json';
+    this.remember(sku, body, contentType, now);
+    return new Response(body, { status: 200, headers: { 'Content-Type': contentType, 'X-Stockgate-Edge': 'proxied' } });
+  }
+
+  // GET /v1/stock?skus=: proxied; each item feeds the cache, and with the origin unreachable
+  // the answer is built from what the edge last knew (SKUs it knows nothing of are listed in
+  // `unavailable_skus`).
+  async stocksRead(request, url, now) {
+    const r = await this.forward(request, 'proxied');
+    if (r && r.status !== 503) {
+      if (r.status !== 200 || request.headers.has('Authorization')) return tagged(r, 'proxied');
+      const text = await r.text();
+      try {
+        for (const item of JSON.parse(text).items) {
+          this.remember(String(item.sku), JSON.stringify(item), 'application/json; charset=utf-8', now);
+        }
+      } catch {
+        // Not a stock list: pass it on as it is.
+      }
+      return tagged(new Response(text, r), 'proxied');
+    }
+    const skus = new URL(url).searchParams.get('skus');
+    if (!skus || request.headers.has('Authorization') || !/^\d+(,\d+)*$/.test(skus)) {
+      return r ? tagged(r, 'proxied') : this.unavailable();
+    }
+    await r?.body?.cancel();
+    const items = [];
+    const missing = [];
+    let oldest = now;
+    for (const sku of skus.split(',')) {
+      const known = this.lastKnown(String(Number(sku)));
+      if (known) {
+        items.push(known.body);
+        oldest = Math.min(oldest, known.at);
+      } else {
+        missing.push(Number(sku));
+      }
+    }
+    if (items.length === 0) return this.unavailable();
+    return this.stale({ items, unavailable_skus: missing }, oldest, now);
   }
 
   async reserve(request, waitUntil) {
@@ -327,12 +523,33 @@ export class Edge {
       return errorResponse(413, 'payload_too_large',
         `request body over ${this.core.maxBodyBytes} bytes`, 'invalid');
     }
-    let client = this.clientKey(request);
-    if (typeof client !== 'string') client = await client;
+    let client = this.identify(request);
+    if (client instanceof Promise) client = await client;
+    if (client instanceof Response) return client;
+    if (client === null) {
+      this.stats.anonymous++;
+      if (!this.s.ANONYMOUS_RESERVATIONS) {
+        this.stats.invalid++;
+        return errorResponse(401, 'unauthenticated',
+          'reservations through this edge need a token from the shop (a buyer logs in first)',
+          'invalid', { 'WWW-Authenticate': 'Bearer' });
+      }
+      client = ANONYMOUS;
+    }
     const d = this.gate.admitReservation(client, new Uint8Array(body), now);
     if (d.verdict !== 'admitted') return this.rejection(d);
     const r = await this.forward(request, 'admitted', body);
     if (!r) return this.unavailable();
+    if (r.ok && this.cache.size > 0) {
+      // Read-your-writes: this client's next stock read through this edge sees the hold.
+      try {
+        for (const item of JSON.parse(new TextDecoder().decode(body)).items) {
+          this.cache.delete(String(item.sku));
+        }
+      } catch {
+        // The gate admitted it, so it parsed; nothing to do otherwise.
+      }
+    }
     if (r.status === 409) {
       // The origin's own sold-out answer updates the feed at once.
       const text = await r.text();

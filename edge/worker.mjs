@@ -14,7 +14,7 @@ async function edgeFor(env) {
       core,
       origin: (request) => env.ORIGIN.fetch(request),
       settings: settingsFrom(env),
-      jwtSecret: env.JWT_SECRET ?? '',
+      jwks: env.JWKS ?? '',
       site: env.SITE ? (request) => env.SITE.fetch(request) : null,
     });
   }

@@ -174,7 +174,9 @@ async function startStack(root) {
   s.startEdge = async () => {
     s.edge = await startWorkerd(root, 'edge', {
       originPort: s.originPort, port: s.edgePort,
-      env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_ORIGIN_TIMEOUT_MS: '3000' },
+      // No identities here: every caller shares the anonymous budget, which is unlimited.
+      env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_ORIGIN_TIMEOUT_MS: '3000',
+        STOCKGATE_EDGE_ANONYMOUS_RESERVATIONS: '1' },
     });
   };
   await s.startEdge();

@@ -1,9 +1,11 @@
 // Fuzz target: bearer tokens as the origin reads them. The input is taken three ways: as an
 // Authorization header value (BearerToken), as a token (Verify), and, split at its first newline,
 // as a JOSE header and a claims set signed with the server's secret, so that Verify's claim checks
-// are reached and not only its signature check. Checks: a token Verify accepts has a known role,
-// a sub of 1..255 bytes without control characters and an exp after now; and a token minted from
-// accepted claims verifies to the same claims.
+// are reached and not only its signature check; tokens are also verified by a JwtAuth holding an
+// ES256 public key beside the secret (the kid lookup and key choice), and the input is read as a
+// JWK Set. Checks: a token Verify accepts has a known role, a sub of 1..255 bytes without control
+// characters and an exp after now; a token minted from accepted claims verifies to the same
+// claims; a JWK Set ParseJwks accepts holds keys with a kid and a public key PEM.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz/fuzz_check.h"
 #include "origin/server/jwt_auth.h"
@@ -64,14 +67,37 @@ void CheckAccepted(const server::JwtAuth& auth, const server::VerifyResult& v) {
 
 }  // namespace
 
+// A JwtAuth with the secret and the P-256 public key of RFC 7515 appendix A.3 (kid "k1").
+server::JwtAuth BothKinds() {
+  std::string error;
+  auto keys = server::ParseJwks(
+      R"({"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})",
+      &error);
+  return server::JwtAuth(
+      server::VerificationKeys{.hs256_secret = std::string(kSecret),
+                               .es256 = keys.value_or(std::vector<server::PublicKey>{})});
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const server::JwtAuth auth{std::string(kSecret)};
+  static const server::JwtAuth both = BothKinds();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   if (const auto token = server::BearerToken(input)) {
     FUZZ_CHECK(!token->empty());
     CheckAccepted(auth, auth.Verify(*token, kNow));
   }
   CheckAccepted(auth, auth.Verify(input, kNow));
+  CheckAccepted(both, both.Verify(input, kNow));
+  std::string error;
+  if (const auto keys = server::ParseJwks(input, &error)) {
+    FUZZ_CHECK(!keys->empty());
+    for (const server::PublicKey& k : *keys) {
+      FUZZ_CHECK(!k.kid.empty() && k.pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    }
+  } else {
+    FUZZ_CHECK(!error.empty());
+  }
   const std::size_t nl = input.find('\n');
   if (nl != std::string_view::npos) {
     CheckAccepted(auth, auth.Verify(Signed(input.substr(0, nl), input.substr(nl + 1)), kNow));

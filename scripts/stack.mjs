@@ -1,5 +1,6 @@
 // The whole stack on loopback, for the demo, development and tests: Redis, MariaDB, the schema,
-// stockgate-sync, the origin and the edge, each on a free port, all state in one data dir.
+// stockgate-sync, the origin, the edge and the demo's login service, each on a free port, all
+// state in one data dir.
 //
 //   scripts/stack up [--dir DIR] [--foreground] [--open]
 //                                                 start, wait until each part is ready, seed the
@@ -11,11 +12,13 @@
 //   scripts/stack status [--dir DIR]              health of each part; exit 0 when all are up
 //   scripts/stack down [--dir DIR]                stop exactly what `up` started
 //
-// DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids; the JWT
-// secret is made once per DIR (DIR/jwt-secret). Needs the native and wasi builds and npm ci; the
-// demo page needs the emscripten build (the edge serves build/emscripten/web-demo/site).
+// DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids. Tokens are
+// ES256: the issuer's private key is made once per DIR (DIR/issuer.pem) and only the demo's login
+// service and `up` itself sign with it; the origin and the edge get its public JWK Set
+// (DIR/jwks.json) and no HS256 secret. Needs the native and wasi builds and npm ci; the demo page
+// needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -31,7 +34,8 @@ const bin = {
 const DEMO_SKUS = [
   [1001, 100, 2], [1002, 500, 0], [1003, 1000, 5], [1004, 50, 1], [1005, 10, 1],
 ];
-const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge'];
+const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login'];
+const KID = 'demo-1';
 
 const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
 
@@ -114,10 +118,17 @@ function stateOf(dir) {
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null;
 }
 
-function secretOf(dir) {
-  const path = join(dir, 'jwt-secret');
-  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return readFileSync(path, 'utf8').trim();
+// The token issuer's P-256 key (made once per DIR) and its public JWK Set, written next to it.
+function issuerOf(dir) {
+  const key = join(dir, 'issuer.pem');
+  if (!existsSync(key)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(key, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+  }
+  const jwks = execFileSync(bin.origin, ['jwks', '--key', key, '--kid', KID], { encoding: 'utf8' }).trim();
+  const jwksPath = join(dir, 'jwks.json');
+  writeFileSync(jwksPath, `${jwks}\n`);
+  return { key, jwks, jwksPath };
 }
 
 async function up(o) {
@@ -132,9 +143,9 @@ async function up(o) {
     throw new Error(`a stack from ${o.dir} is running: scripts/stack down --dir ${o.dir}`);
   }
   mkdirSync(o.dir, { recursive: true });
-  const secret = secretOf(o.dir);
+  const issuer = issuerOf(o.dir);
   const ports = {};
-  for (const p of ['redis', 'mariadb', 'origin', 'edge']) ports[p] = await freePort();
+  for (const p of ['redis', 'mariadb', 'origin', 'edge', 'login']) ports[p] = await freePort();
   const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
   const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
   const mysql = `mysql://root@127.0.0.1:${ports.mariadb}/stockgate`;
@@ -151,8 +162,10 @@ async function up(o) {
     state.pids.sync = daemon(bin.sync, [...common, 'run'], {}, join(o.dir, 'sync.log'));
     save();
     say(`origin on 127.0.0.1:${ports.origin}`);
+    // No HS256 secret, even one from the caller's environment: every token here is ES256.
     state.pids.origin = daemon(bin.origin, [], {
-      STOCKGATE_JWT_SECRET: secret,
+      STOCKGATE_JWT_SECRET: '',
+      STOCKGATE_JWT_JWKS_FILE: issuer.jwksPath,
       STOCKGATE_LISTEN: `127.0.0.1:${ports.origin}`,
       STOCKGATE_REDIS: `127.0.0.1:${ports.redis}`,
       STOCKGATE_MYSQL: mysql,
@@ -160,10 +173,9 @@ async function up(o) {
     save();
     await until('origin', () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`));
     say(`edge on 127.0.0.1:${ports.edge}`);
-    // The edge gets no JWT secret: it then keys clients by X-Client-Id, so the demo's simulated
-    // buyers, who share one service token, are limited one by one (with the secret, every
-    // request with that token would be one client: its `sub`). The origin checks every token.
-    const edgeEnv = { ...process.env };
+    // The edge verifies tokens with the issuer's public keys: each buyer's `sub` is its client.
+    // Nothing in front of it sets a trusted address header, and X-Client-Id is not trusted.
+    const edgeEnv = { ...process.env, STOCKGATE_EDGE_JWKS: issuer.jwks };
     delete edgeEnv.STOCKGATE_JWT_SECRET;
     const edge = spawnSync(join(repo, 'scripts/edge-start'),
       [String(ports.edge), `127.0.0.1:${ports.origin}`, join(o.dir, 'edge')],
@@ -172,10 +184,16 @@ async function up(o) {
     state.pids.edge = Number(edge.stdout.trim().split('\n').at(-1));
     save();
     if (!alive(state.pids.sync)) throw new Error(`sync exited:\n${readFileSync(join(o.dir, 'sync.log'), 'utf8').slice(-2000)}`);
+    say(`login (demo buyer tokens) on 127.0.0.1:${ports.login}`);
+    state.pids.login = daemon(process.execPath, [join(repo, 'scripts/demo-login.mjs'),
+      '--port', String(ports.login), '--key', issuer.key, '--kid', KID,
+      '--allow-origin', `http://127.0.0.1:${ports.edge}`], {}, join(o.dir, 'login.log'));
+    save();
+    await until('login', () => httpOk(`http://127.0.0.1:${ports.login}/healthz`));
 
     const token = (role, sub) => execFileSync(bin.origin,
-      ['token', '--role', role, '--sub', sub, '--ttl', String(7 * 86400)],
-      { env: { ...process.env, STOCKGATE_JWT_SECRET: secret }, encoding: 'utf8' }).trim();
+      ['token', '--role', role, '--sub', sub, '--ttl', String(7 * 86400), '--key', issuer.key,
+        '--kid', KID], { encoding: 'utf8' }).trim();
     state.tokens = { admin: token('admin', 'demo-admin'), service: token('service', 'demo-shop') };
     for (const [sku, onHand, limit] of DEMO_SKUS) {
       const r = await fetch(`http://127.0.0.1:${ports.origin}/v1/stock/${sku}`, {
@@ -187,8 +205,10 @@ async function up(o) {
     }
     state.urls = {
       edge: `http://127.0.0.1:${ports.edge}/`,
-      // The tokens ride in the fragment, which the browser never sends; the page keeps them.
-      page: `http://127.0.0.1:${ports.edge}/#admin=${state.tokens.admin}&service=${state.tokens.service}`,
+      // The admin token and the login service ride in the fragment, which the browser never
+      // sends; the page keeps them. Simulated buyers get their own tokens from the login.
+      page: `http://127.0.0.1:${ports.edge}/#admin=${state.tokens.admin}&login=http://127.0.0.1:${ports.login}`,
+      login: `http://127.0.0.1:${ports.login}/`,
       origin: `http://127.0.0.1:${ports.origin}/`,
       api_docs: `http://127.0.0.1:${ports.origin}/docs`,
     };
@@ -294,6 +314,7 @@ async function status(o) {
     sync: () => alive(pids.sync),
     origin: () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`),
     edge: () => httpOk(`http://127.0.0.1:${ports.edge}/_edge/stats`),
+    login: () => httpOk(`http://127.0.0.1:${ports.login}/healthz`),
   };
   let healthy = 0;
   for (const part of PARTS) {

@@ -3,7 +3,10 @@
 // prove it), one client's burst is limited without touching others, admitted requests get the
 // origin's answers byte for byte, a restock reopens admission within the freshness window, a dead
 // origin gives a fast 503 and a restarted one is used again, and the isolate's tables stay
-// bounded whatever clients send.
+// bounded whatever clients send. Identities: a verified ES256 token's sub keys a client; a forged,
+// expired or foreign-key token is refused at the edge; without the operator's trust, X-Client-Id
+// and new connections buy nothing, and reservations without identity never reach the origin.
+// Reads see the client's own writes; with the origin down, stock reads are served stale.
 //
 // Needs build/wasi/wasm/core.wasm (edge/config.capnp embeds it), the origin binary
 // (STOCKGATE_ORIGIN_BIN, default build/native/origin/stockgate-origin) and npm's workerd.
@@ -14,8 +17,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { generateKeyPairSync } from 'node:crypto';
+
 import {
-  cleanups, originRequests, repoRoot, sleep, startOrigin, startWorkerd,
+  cleanups, makeIssuer, originRequests, repoRoot, sleep, startOrigin, startWorkerd,
 } from '../bench/harness.mjs';
 
 const originBin = resolve(repoRoot, process.env.STOCKGATE_ORIGIN_BIN ?? 'build/native/origin/stockgate-origin');
@@ -59,9 +64,10 @@ before(async () => {
     binary: originBin, sku: SKU, stock: 20,
     env: { STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0' },
   });
-  // Service tokens are keyed by sub at the edge, so each test client gets its own X-Client-Id
-  // and the edge runs without the secret (clients keyed by id), except where a test says so.
+  // This edge stands behind a proxy that sets X-Client-Id (the test plays it), so each test
+  // client is its own X-Client-Id; the service token (HS256) identifies nobody at the edge.
   edge = await startEdge({
+    STOCKGATE_EDGE_TRUST_CLIENT_ID: '1', STOCKGATE_EDGE_JWKS: origin.issuer.jwks,
     STOCKGATE_EDGE_CLIENT_RATE: '5', STOCKGATE_EDGE_CLIENT_BURST: '10',
     STOCKGATE_EDGE_WINDOW_MS: '100', STOCKGATE_EDGE_FRESHNESS_MS: '500',
     STOCKGATE_EDGE_TABLE_CAPACITY: '1000', STOCKGATE_EDGE_ORIGIN_TIMEOUT_MS: '1000',
@@ -160,32 +166,131 @@ describe('edge in workerd', () => {
     assert.equal(other.status, 200);
   });
 
-  // With the origin's secret, a verified token's sub is the client key: two subs behind one
-  // X-Client-Id have buckets of their own, while a token with a bad signature is keyed by the
-  // X-Client-Id like any anonymous caller.
-  test('with the secret, verified subs are the client key', async () => {
+  // With the issuer's public keys (and no trusted header), a verified token's sub is the
+  // client: two buyers behind one X-Client-Id have buckets of their own; a rotating X-Client-Id
+  // is one shared anonymous client; a forged, expired or foreign token is refused at the edge.
+  test('identities come from verified tokens only', async () => {
     const keyed = await startEdge({
-      STOCKGATE_JWT_SECRET: origin.secret, STOCKGATE_EDGE_CLIENT_RATE: '1',
+      STOCKGATE_EDGE_JWKS: origin.issuer.jwks, STOCKGATE_EDGE_CLIENT_RATE: '1',
       STOCKGATE_EDGE_CLIENT_BURST: '3',
     });
     try {
-      const read = (token) => fetch(`${keyed.base}/v1/stock/${SKU}`, {
-        headers: { 'X-Client-Id': 'shared', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      const sku = 11;
+      await setStock(sku, 1000);
+      const read = (token, client = 'shared') => fetch(`${keyed.base}/v1/stock?skus=${sku}`, {
+        headers: { 'X-Client-Id': client, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
       }).then(async (r) => { await r.arrayBuffer(); return r.status; });
-      const alice = origin.token('viewer', 'alice');
-      const bob = origin.token('viewer', 'bob');
-      const forged = `${alice.slice(0, alice.lastIndexOf('.'))}.AAAA`;
+      const alice = origin.issuer.mint('buyer', 'alice');
+      const bob = origin.issuer.mint('buyer', 'bob');
       const aliceStatuses = [];
       for (let i = 0; i < 6; i++) aliceStatuses.push(await read(alice));
       assert.ok(aliceStatuses.includes(429), aliceStatuses.join(','));
       assert.equal(await read(bob), 200, 'bob has his own bucket');
-      const anonymous = [];
-      for (let i = 0; i < 6; i++) anonymous.push(await read(forged));
-      assert.ok(anonymous.includes(429), 'a forged token is keyed by X-Client-Id');
-      assert.equal(await read(bob), 200);
+
+      // Rotating X-Client-Id without a token: one anonymous client, limited like one.
+      const rotating = [];
+      for (let i = 0; i < 8; i++) rotating.push(await read('', `rot-${i}`));
+      assert.ok(rotating.includes(429), rotating.join(','));
+
+      // Reservations: a buyer's goes through; without a token, with a service token the edge
+      // cannot verify, or with a rotating X-Client-Id, none reaches the origin.
+      const before = await originCount('/v1/reservations');
+      const reserve = (token, client) => fetch(`${keyed.base}/v1/reservations`, {
+        method: 'POST', body: reserveBody(sku),
+        headers: { ...json, 'X-Client-Id': client, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      });
+      const carol = await reserve(origin.issuer.mint('buyer', 'carol'), 'c');
+      assert.equal(carol.status, 201, await carol.text());
+      for (const [i, token] of ['', origin.serviceToken, ''].entries()) {
+        const r = await reserve(token, `anon-${i}`);
+        assert.equal(r.status, 401);
+        assert.equal(r.headers.get('x-stockgate-edge'), 'invalid');
+        assert.equal((await r.json()).error.code, 'unauthenticated');
+      }
+      // Forged (alice's claims, bad signature), expired, another issuer's key under our kid:
+      // refused by the edge; a kid the edge does not know identifies nobody (also refused).
+      const forged = `${alice.slice(0, alice.lastIndexOf('.'))}.${'A'.repeat(86)}`;
+      const expired = origin.issuer.mint('buyer', 'dave', 1);
+      const stranger = makeIssuer(originBin, join(root, 'stranger'), origin.issuer.kid);
+      const unknownKid = makeIssuer(originBin, join(root, 'unknown-kid'), 'someone-else');
+      await sleep(1100);
+      for (const [name, token, message] of [
+        ['forged', forged, 'bad signature'], ['expired', expired, 'token expired'],
+        ['foreign key', stranger.mint('buyer', 'eve'), 'bad signature'],
+        ['unknown kid', unknownKid.mint('buyer', 'eve'), null]]) {
+        const r = await reserve(token, name);
+        assert.equal(r.status, 401, name);
+        const e = (await r.json()).error;
+        if (message) assert.equal(e.message, message, name);
+      }
+      assert.equal(await originCount('/v1/reservations'), before + 1);
+      const stats = await keyed.stats();
+      assert.ok(stats.refused_tokens >= 3, JSON.stringify(stats));
     } finally {
       keyed.stop();
     }
+  });
+
+  // Where the operator allows anonymous buyers, they share one client's budget, whatever
+  // X-Client-Id they send (the key is never per connection either).
+  test('anonymous buyers share one budget', async () => {
+    const open = await startEdge({
+      STOCKGATE_EDGE_ANONYMOUS_RESERVATIONS: '1', STOCKGATE_EDGE_CLIENT_RATE: '1',
+      STOCKGATE_EDGE_CLIENT_BURST: '3',
+    });
+    try {
+      const sku = 12;
+      await setStock(sku, 1000);
+      const statuses = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await fetch(`${open.base}/v1/reservations`, {
+          method: 'POST', body: reserveBody(sku),
+          headers: { ...json, Authorization: `Bearer ${origin.serviceToken}`,
+            'X-Client-Id': `rot-${i}` },
+        });
+        statuses.push(r.status);
+        await r.arrayBuffer();
+      }
+      assert.equal(statuses.filter((st) => st === 201).length, 3, statuses.join(','));
+      assert.equal(statuses.filter((st) => st === 429).length, 7, statuses.join(','));
+    } finally {
+      open.stop();
+    }
+  });
+
+  // An edge configured with a private key refuses to run: its configuration must not sign.
+  test('a JWK Set with a private key is refused', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'k' };
+    await assert.rejects(startEdge({ STOCKGATE_EDGE_JWKS: JSON.stringify({ keys: [jwk] }) },
+      { readyTimeoutMs: 3000 }), /private key/);
+  });
+
+  // Read-your-writes: a reservation through the edge drops its cached read of the SKU, so the
+  // same client reads its hold at once; so does a release, found by the reservation it answers.
+  test('reads through the edge see writes through it', async () => {
+    const sku = 13;
+    await setStock(sku, 50);
+    await sleep(600);
+    const stock = async () => {
+      const r = await fetch(`${edge.base}/v1/stock/${sku}`, { headers: { 'X-Client-Id': 'ryw' } });
+      return { tag: r.headers.get('x-stockgate-edge'), reserved: (await r.json()).reserved };
+    };
+    assert.equal((await stock()).reserved, 0);
+    assert.equal((await stock()).tag, 'cached');
+    const body = reserveBody(sku, 2);
+    const r = await reserveVia(edge.base, 'ryw', body);
+    assert.equal(r.status, 201);
+    await r.arrayBuffer();
+    assert.deepEqual(await stock(), { tag: 'proxied', reserved: 2 });
+    assert.equal((await stock()).tag, 'cached');
+    const id = JSON.parse(body).order_id;
+    const release = await fetch(`${edge.base}/v1/reservations/${id}/release`, {
+      method: 'POST', headers: { Authorization: `Bearer ${origin.serviceToken}`, 'X-Client-Id': 'ryw' },
+    });
+    assert.equal(release.status, 200);
+    assert.equal((await release.json()).status, 'released');
+    assert.deepEqual(await stock(), { tag: 'proxied', reserved: 0 });
   });
 
   // An admitted reservation gets exactly what the origin answers: the same bytes as the same
@@ -297,6 +402,22 @@ describe('edge in workerd', () => {
     const g = await fetch(`${edge.base}/v1/reservations/none`, { headers: { 'X-Client-Id': 'down-get' } });
     assert.equal(g.status, 503);
     assert.ok(Date.now() - started < 5000);
+    // Stock reads are answered from what the edge last knew, marked stale with their age: the
+    // last answer for a SKU it has served, the snapshot's availability for one it has not.
+    const stale = await fetch(`${edge.base}/v1/stock/${SKU}`, { headers: { 'X-Client-Id': 'stale' } });
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers.get('x-stockgate-edge'), 'stale');
+    assert.ok(Number(stale.headers.get('age')) >= 0);
+    const known = await stale.json();
+    assert.equal(known.sku, SKU);
+    assert.equal(typeof known.available, 'number');
+    const list = await fetch(`${edge.base}/v1/stock?skus=${SKU},8,424242`,
+      { headers: { 'X-Client-Id': 'stale' } });
+    assert.equal(list.headers.get('x-stockgate-edge'), 'stale');
+    const body = await list.json();
+    assert.deepEqual(body.items.map((i) => i.sku), [SKU, 8]);
+    assert.deepEqual(body.unavailable_skus, [424242]);
+    assert.equal(body.items[1].available, 0); // sku 8 sold out above
     await origin.restart();
     let ok = false;
     for (let i = 0; i < 40 && !ok; i++) {

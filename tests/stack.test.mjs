@@ -3,7 +3,7 @@
 // reports each part, `down` (and Ctrl-C on the foreground form) leaves no part running.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -42,8 +42,16 @@ test('up serves a reservation end to end, and down stops every part', async () =
   const out = execFileSync(stack, ['up', '--dir', dir], { encoding: 'utf8' });
   assert.match(out, /stockgate is up/);
   const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
-  assert.deepEqual(Object.keys(state.pids).sort(), ['edge', 'mariadb', 'origin', 'redis', 'sync']);
+  assert.deepEqual(Object.keys(state.pids).sort(),
+    ['edge', 'login', 'mariadb', 'origin', 'redis', 'sync']);
   assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 0);
+  // ES256 only: the verifiers get public keys, and no HS256 secret exists.
+  assert.ok(!existsSync(join(dir, 'jwt-secret')));
+  const jwks = JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8'));
+  assert.ok(jwks.keys.length === 1 && !('d' in jwks.keys[0]));
+  for (const token of Object.values(state.tokens)) {
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url')).alg, 'ES256');
+  }
 
   const seeded = await (await fetch(`${state.urls.edge}v1/stock/1001`)).json();
   assert.equal(seeded.on_hand, 100);
@@ -54,6 +62,27 @@ test('up serves a reservation end to end, and down stops every part', async () =
   });
   assert.equal(r.status, 201);
   assert.equal(r.headers.get('x-stockgate-edge'), 'admitted');
+  // A buyer's token from the demo login reserves for that buyer; without a token the edge
+  // answers itself.
+  const login = await fetch(`${state.urls.login}v1/buyer-tokens`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ customers: ['c7'] }),
+  });
+  assert.equal(login.status, 200);
+  const [buyer] = (await login.json()).tokens;
+  const own = await fetch(`${state.urls.edge}v1/reservations`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${buyer}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ order_id: 'stack-2', items: [{ sku: 1002, qty: 1 }] }),
+  });
+  assert.equal(own.status, 201);
+  assert.equal((await own.json()).customer_id, 'c7');
+  const anonymous = await fetch(`${state.urls.edge}v1/reservations`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Client-Id': 'anyone' },
+    body: JSON.stringify({ order_id: 'stack-3', items: [{ sku: 1002, qty: 1 }] }),
+  });
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.headers.get('x-stockgate-edge'), 'invalid');
   let history = null;
   for (let i = 0; i < 50 && !history?.items?.some((e) => e.ref === 'stack-1'); i++) {
     await new Promise((ok) => setTimeout(ok, 100));

@@ -1,7 +1,7 @@
 // The few API calls the page makes, all same-origin through the edge that served it. Each call
-// names this page in X-Client-Id, so the edge's per-client limit counts the page apart from the
-// simulated buyers. Answers come back as {status, edge, body, code, field, message}, never
-// thrown.
+// names this page in X-Client-Id, which an edge counts as the client only where its operator
+// trusts that header; otherwise the page's calls are anonymous (reads) or carry a token.
+// Answers come back as {status, edge, body, code, field, message}, never thrown.
 
 export class Api {
   constructor({ clientId, fetchFn = (...a) => fetch(...a) }) {

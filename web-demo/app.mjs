@@ -1,10 +1,12 @@
 // The demo page: the live stock table (the origin's /v1/events through the edge), the flash-sale
 // simulator with its chart, the admin forms and a SKU's history. Forms are checked by the core's
-// emscripten build before anything is sent. Tokens come from the admin field, which the link
-// printed by `scripts/stack up` fills in (#admin=…&service=… — a fragment never leaves the
-// browser), and are kept for this tab only.
+// emscripten build before anything is sent. The admin token comes from the admin field, which
+// the link printed by `scripts/stack up` fills in (#admin=…&login=… — a fragment never leaves the
+// browser), kept for this tab only; each simulated buyer and bot gets a buyer token of its own
+// from the shop's login service the link names (the page holds no key that can sign).
 import createStockgateCore from './emscripten/stockgate_core.mjs';
 import { Api } from './api.mjs';
+import { BuyerLogin } from './login.mjs';
 import { SaleChart } from './chart.mjs';
 import { adjustmentRequest, problemOf, saleRequest, setStockRequest } from './forms.mjs';
 import { Sale } from './sale.mjs';
@@ -19,16 +21,16 @@ const tokens = {
   get admin() {
     return sessionStorage.getItem('stockgate.admin') ?? '';
   },
-  // Buyers use the service token when the link carried one, else the admin token.
-  get buyer() {
-    return sessionStorage.getItem('stockgate.service') || this.admin;
+  // The login service that hands out buyer tokens ('' when the link named none).
+  get login() {
+    return sessionStorage.getItem('stockgate.login') ?? '';
   },
 };
 
 function takeTokensFromLink() {
   const params = new URLSearchParams(location.hash.slice(1));
-  for (const role of ['admin', 'service']) {
-    if (params.get(role)) sessionStorage.setItem(`stockgate.${role}`, params.get(role));
+  for (const name of ['admin', 'login']) {
+    if (params.get(name)) sessionStorage.setItem(`stockgate.${name}`, params.get(name));
   }
   if (location.hash) history.replaceState(null, '', location.pathname);
   const field = $('#admin-token');
@@ -170,6 +172,11 @@ class Simulator {
       return showProblem(this.message, this.form, { code: 'unauthenticated', field: '',
         message: 'an admin token is needed to set the stock for the sale (Admin, below)' });
     }
+    if (!tokens.login) {
+      return showProblem(this.message, this.form, { code: 'unauthenticated', field: '',
+        message: 'no login service for buyer tokens: open the link `scripts/stack up` printed' });
+    }
+    this.login ??= new BuyerLogin({ url: tokens.login });
     const set = await this.api.call('PUT', plan.stock.path, { token: tokens.admin, body: plan.stock.body });
     if (set.status !== 200) return showProblem(this.message, this.form, set);
     const runId = `s${Date.now().toString(36)}`;
@@ -177,8 +184,16 @@ class Simulator {
       ...plan,
       runId,
       now: () => performance.now(),
-      send: (body, clientId) => this.api.call('POST', '/v1/reservations',
-        { token: tokens.buyer, body, clientId }),
+      // Each buyer (its customer id is its client id) reserves with its own token.
+      send: async (body, customer) => {
+        let token;
+        try {
+          token = await this.login.token(customer);
+        } catch (e) {
+          return { status: 0, edge: '', body: null, code: 'login', field: '', message: e.message };
+        }
+        return this.api.call('POST', '/v1/reservations', { token, body });
+      },
     });
     this.sale = sale;
     showOk(this.message, this.form, `sale ${runId}: ${plan.units} units of SKU ${plan.sku}, ` +

@@ -24,7 +24,8 @@ export function outcomeOf({ status, code, edge }) {
 }
 
 export class Sale {
-  // send(body: string, clientId: string) => Promise<{status, code, edge}>; now: () => ms;
+  // send(body: string, customer: string) => Promise<{status, code, edge}>, customer being the
+  // customer_id of the body (each buyer and bot is a customer of its own); now: () => ms;
   // runId: a short unique token for order and customer ids.
   constructor({ send, now, sku, units, buyers, rate, bots, runId }) {
     Object.assign(this, { send, now, sku, units, rate, runId });

@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import {
   adjustmentRequest, bodyOf, jsonValue, saleRequest, setStockRequest,
 } from '../../web-demo/forms.mjs';
+import { BuyerLogin } from '../../web-demo/login.mjs';
 import { BUCKET_MS, Sale, outcomeOf } from '../../web-demo/sale.mjs';
 import { loadFlavors } from '../wasm/load.mjs';
 
@@ -174,5 +175,35 @@ describe('sale simulator', () => {
     assert.equal(sale.state, 'stopped');
     assert.equal(sale.totals.sent, sent);
     assert.ok(sent > 50 && sent <= 110, `sent ${sent} in 1 s at 100/s`);
+  });
+});
+
+describe('buyer login', () => {
+  // Tokens asked for in one turn go out as one call, in order; a known customer is not asked
+  // for again; a failing login fails every waiting buyer with its message.
+  test('batches, remembers and reports failures', async () => {
+    const calls = [];
+    let fail = false;
+    const login = new BuyerLogin({
+      url: 'http://login.test/',
+      fetchFn: async (url, init) => {
+        calls.push({ url, customers: JSON.parse(init.body).customers });
+        if (fail) {
+          return new Response(JSON.stringify({ error: { code: 'invalid_request', message: 'no' } }),
+            { status: 400 });
+        }
+        return Response.json({ tokens: JSON.parse(init.body).customers.map((c) => `t-${c}`) });
+      },
+    });
+    const first = await Promise.all(['b1', 'b2', 'b1', 'bot1'].map((c) => login.token(c)));
+    assert.deepEqual(first, ['t-b1', 't-b2', 't-b1', 't-bot1']);
+    assert.deepEqual(calls, [{ url: 'http://login.test/v1/buyer-tokens', customers: ['b1', 'b2', 'bot1'] }]);
+    assert.equal(await login.token('b2'), 't-b2');
+    assert.equal(calls.length, 1);
+    const many = await Promise.all(Array.from({ length: 2500 }, (_, i) => login.token(`m${i}`)));
+    assert.equal(many[2499], 't-m2499');
+    assert.deepEqual(calls.slice(1).map((c) => c.customers.length), [1000, 1000, 500]);
+    fail = true;
+    await assert.rejects(login.token('late'), /no/);
   });
 });
