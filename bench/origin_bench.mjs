@@ -154,6 +154,34 @@ function loadScript(redis) {
   return sha;
 }
 
+// What Redis did per reservation over the measured rounds, from INFO commandstats (reset after
+// the warm-up): each command's calls per reservation (the ones the script runs inside its EVALSHA;
+// the bench's own reads add a handful of calls in all), EVALSHA calls per reservation (1 without
+// batching) and the microseconds Redis spent in EVALSHA per reservation (the script's run time,
+// its commands included; the AOF write and fsync are not in it).
+const OWN_COMMANDS = new Set(['evalsha', 'eval', 'info', 'config', 'script', 'ping', 'client',
+  'hello', 'command', 'select']);
+function redisWork(redis, reservations) {
+  const per = {};
+  let commands = 0;
+  let evalsha = { calls: 0, usec: 0 };
+  for (const line of redis.cli('INFO', 'commandstats').split('\n')) {
+    const m = line.match(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/);
+    if (!m) continue;
+    const [name, calls, usec] = [m[1].toLowerCase(), Number(m[2]), Number(m[3])];
+    if (name === 'evalsha') evalsha = { calls, usec };
+    if (OWN_COMMANDS.has(name.split('|')[0])) continue;
+    per[name] = calls / reservations;
+    commands += calls;
+  }
+  return {
+    commands_per_reservation: commands / reservations,
+    per_reservation: per,
+    evalsha_per_reservation: evalsha.calls / reservations,
+    script_usec_per_reservation: evalsha.usec / reservations,
+  };
+}
+
 const reservedOf = (redis) => Number(redis.cli('HGET', `${KEY_PREFIX}:{${SKU}}:stock`, 'reserved'));
 
 // Each side's function starts its servers, warms them, sizes the runs and returns
@@ -197,12 +225,14 @@ async function redisSide(root, c, o, pipeline) {
   const warm = bench(whole(o.smoke ? SMOKE_CALLS : Math.max(c * 200, 20_000)));
   const n = whole(o.smoke ? SMOKE_CALLS
     : Math.max(c * 50, Math.round((warm.ok / warm.seconds) * o.roundSeconds)));
+  redis.cli('CONFIG', 'RESETSTAT');
   return {
     servers: { 'redis-server': redis.pid },
     round: () => bench(n),
     finish(result) {
       result.reservations_made = reservedOf(redis) - before - warm.ok;
       result.all_calls_reserved = result.reservations_made === result.ok;
+      result.redis_work = redisWork(redis, result.reservations_made);
       result.script_sha = sha;
       result.label = pipeline > 1 ? 'raw Redis script, pipelined' : 'raw Redis script';
       result.clients = clients;
@@ -254,6 +284,7 @@ async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
       : ['--duration', '1', '--order-prefix', 'warm']);
   const measured = o.smoke ? ['-n', String(SMOKE_CALLS), '--duration', '0']
     : ['--duration', String(o.roundSeconds)];
+  origin.redis.cli('CONFIG', 'RESETSTAT');
   const wrkSeconds = o.smoke ? 1 : Math.max(1, Math.round(o.roundSeconds));
   return {
     servers: { origin: origin.pid, 'redis-server': origin.redis.pid },
@@ -261,6 +292,7 @@ async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
       : loadTool([...measured, '--order-prefix', `bench${k}`])),
     async finish(result) {
       result.reservations_made = (await origin.reserved()) - before - warm.ok;
+      result.redis_work = redisWork(origin.redis, result.reservations_made);
       if (tool === 'wrk') {
         // wrk stops the clock with up to one request per connection in flight: the origin
         // reserves those, wrk counts no answer for them (the warm-up's included).
