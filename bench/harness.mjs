@@ -9,6 +9,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseBlock, takeBlocks } from '../edge/live_feed.mjs';
+
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 // --- processes and cleanup -----------------------------------------------------------------
@@ -374,6 +376,57 @@ export async function startWorkerd(root, name, {
       await exited;
     },
   };
+}
+
+// One subscriber of an SSE stock feed (`GET /v1/events`) on its own connection. Resolves once
+// the answer's headers are in, with { status, contentType, edge, events: [{ at, event }],
+// until(match, timeoutMs), close() }: `at` is performance.now() when the event arrived, and
+// until() resolves with the first stock event that matches.
+export function subscribeSse(port, path = '/v1/events') {
+  return new Promise((ok, fail) => {
+    const events = [];
+    const waiters = [];
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let buffer = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        const at = performance.now();
+        const [blocks, rest] = takeBlocks(buffer + chunk);
+        buffer = rest;
+        for (const block of blocks) {
+          const { event: name, data } = parseBlock(block);
+          if (name !== 'stock' || !data) continue;
+          const event = JSON.parse(data);
+          events.push({ at, event });
+          for (const w of [...waiters]) {
+            if (w.match(event)) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.ok(event);
+            }
+          }
+        }
+      });
+      res.on('error', () => {});
+      ok({
+        status: res.statusCode,
+        contentType: res.headers['content-type'],
+        edge: res.headers['x-stockgate-edge'],
+        events,
+        until: (match, timeoutMs = 10_000) => {
+          const seen = events.find((e) => match(e.event));
+          if (seen) return Promise.resolve(seen.event);
+          return new Promise((found, timeout) => {
+            waiters.push({ match, ok: found });
+            setTimeout(() => timeout(new Error(`no matching stock event in ${timeoutMs} ms`)),
+              timeoutMs).unref();
+          });
+        },
+        close: () => req.destroy(),
+      });
+    });
+    req.on('error', fail);
+    req.end();
+  });
 }
 
 // Requests the origin at `base` has answered on a route, from its Prometheus text.

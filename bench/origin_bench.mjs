@@ -33,7 +33,9 @@ import {
 
 const SKU = 1;
 const STOCK = 2_000_000_000; // units on hand on every side: far more than any run reserves
-const TTL_SECONDS = 900;
+// A day: no hold expires during a run, however long the slow MySQL sides make it (an expired
+// hold gives its unit back, and the check that every call reserved one would fail).
+const TTL_SECONDS = 86400;
 const KEY_PREFIX = 'sg'; // the origin's default redis_key_prefix
 const PIPELINE = 32; // calls each redis-benchmark client keeps in flight on the pipelined side
 const WRK_SCRIPT = join(repoRoot, 'bench/wrk/reserve.lua');
@@ -262,7 +264,8 @@ async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
   if (appendfsync !== 'always') origin.redis.cli('CONFIG', 'SET', 'appendfsync', appendfsync);
   const env = { STOCKGATE_BENCH_TOKEN: origin.serviceToken };
   const loadTool = (args) => {
-    const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c), ...args],
+    const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c),
+      '--ttl', String(TTL_SECONDS), ...args],
       { env, allowFail: true });
     if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
     const l = JSON.parse(r.stdout);

@@ -30,12 +30,24 @@ const edgeWorker :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "edge.mjs", esModule = embed "edge.mjs"),
+    (name = "live_feed.mjs", esModule = embed "live_feed.mjs"),
     (name = "stockgate_core.mjs", esModule = embed "../wasm/js/stockgate_core.mjs"),
     # The wasi build of the core (cmake --preset wasi && cmake --build --preset wasi).
     (name = "core.wasm", wasm = embed "../build/wasi/wasm/core.wasm"),
   ],
   compatibilityDate = "2026-11-01",
+  # The public stock feed's fan-out: one in-memory Durable Object per process holds the one
+  # upstream subscription to the origin and every subscriber's stream.
+  durableObjectNamespaces = [
+    (className = "LiveFeedObject", uniqueKey = "stockgate-edge-live-feed"),
+  ],
+  durableObjectStorage = (inMemory = void),
   bindings = [
+    (name = "FEED", durableObjectNamespace = "LiveFeedObject"),
+    # Stock feed subscribers this process serves (beyond: 503). Default 20000.
+    (name = "FEED_MAX_SUBSCRIBERS", fromEnvironment = "STOCKGATE_EDGE_FEED_MAX_SUBSCRIBERS"),
+    # Feed events waiting for a subscriber that does not read before it is dropped. Default 64.
+    (name = "FEED_MAX_QUEUED", fromEnvironment = "STOCKGATE_EDGE_FEED_MAX_QUEUED"),
     (name = "ORIGIN", service = "origin"),
     (name = "SITE", service = "site"),
     # The token issuer's public keys, a JWK Set (JSON text; ES256, picked by kid): a verified

@@ -138,12 +138,15 @@ export class Edge {
   // now: () => ms; settings: settingsFrom(env); jwks: the token issuer's public keys as a JWK
   // Set text ('' for none: no token is verified here, the origin checks them); site:
   // (Request) => Promise<Response> reading the demo page's files (a workerd disk service), or
-  // null for none.
+  // null for none; feed: { subscribe: (Request) => Promise<Response>, stats: () =>
+  // Promise<object> }, this process's fan-out of the public stock feed (LiveFeed), or null to
+  // proxy every subscriber to the origin.
   constructor({ core, origin, now = () => Date.now(), settings = settingsFrom(), jwks = '',
-    site = null }) {
+    site = null, feed = null }) {
     this.core = core;
     this.origin = origin;
     this.site = site;
+    this.feed = feed;
     this.now = now;
     this.s = settings;
     this.gate = core.newGate({
@@ -159,7 +162,7 @@ export class Edge {
       maxHintAgeMs: this.s.FRESHNESS_MS,
     });
     this.jwtKeys = importJwks(jwks);
-    this.verified = new Map(); // token text -> { sub, exp }
+    this.verified = new Map(); // token text -> { key: `sub:<sub>`, exp }
     // The snapshot feed: available units per SKU as of snapshotAt (each refresh hands them all to
     // the gate).
     this.available = new Map();
@@ -224,7 +227,13 @@ export class Edge {
   identify(request) {
     if (this.jwtKeys.size > 0) {
       const auth = request.headers.get('Authorization');
-      if (auth && /^bearer\s/i.test(auth)) return this.verifiedKey(request, auth.slice(7).trim());
+      if (auth && /^bearer\s/i.test(auth)) {
+        const token = auth.slice(7).trim();
+        // A token seen before is answered without a promise: the hot path of a sale.
+        const hit = this.verified.get(token);
+        if (hit) return hit.exp * 1000 > this.now() ? hit.key : this.refusedToken('token expired');
+        return this.verifiedKey(request, token);
+      }
     }
     return this.untrustedKey(request);
   }
@@ -243,8 +252,6 @@ export class Edge {
 
   async verifiedKey(request, token) {
     const now = this.now();
-    const hit = this.verified.get(token);
-    if (hit) return hit.exp * 1000 > now ? `sub:${hit.sub}` : this.refusedToken('token expired');
     const parts = token.split('.');
     let header;
     let claims;
@@ -277,8 +284,9 @@ export class Edge {
       return this.refusedToken('token not yet valid');
     }
     if (this.verified.size >= CACHED_TOKENS) this.verified.delete(this.verified.keys().next().value);
-    this.verified.set(token, { sub: claims.sub, exp: claims.exp });
-    return `sub:${claims.sub}`;
+    const client = `sub:${claims.sub}`;
+    this.verified.set(token, { key: client, exp: claims.exp });
+    return client;
   }
 
   refusedToken(message) {
@@ -322,8 +330,14 @@ export class Edge {
   }
 
   // GET /_edge/stats: what this isolate decided so far, and the size of its state.
-  statsResponse() {
+  async statsResponse() {
     const gate = this.gate.stats();
+    let feed = null;
+    try {
+      feed = this.feed ? await this.feed.stats() : null;
+    } catch {
+      feed = null;
+    }
     return new Response(JSON.stringify({
       ...this.stats,
       client_entries: gate.clientEntries,
@@ -334,6 +348,7 @@ export class Edge {
       snapshot_version: this.snapshotVersion,
       snapshot_age_ms: Number.isFinite(this.snapshotAt) ? this.now() - this.snapshotAt : null,
       wasm_memory_bytes: this.core.memoryBytes(),
+      feed,
     }), { headers: { 'Content-Type': 'application/json; charset=utf-8', 'X-Stockgate-Edge': 'stats' } });
   }
 
@@ -365,11 +380,14 @@ export class Edge {
         const local = this.cachedStock(skuKey(stock[1]), now);
         if (local) return local;
       }
+      // The public feed is fanned out here: a watcher costs the origin nothing.
+      if (this.isFeed(request, path)) return this.subscribe(request);
       client = ANONYMOUS;
     }
     const d = this.gate.admitClient(client, now);
     if (d.verdict !== 'admitted') return this.rejection(d);
     if (stock) return this.stockRead(request, skuKey(stock[1]), now);
+    if (this.isFeed(request, path)) return this.subscribe(request);
     if (request.method === 'GET' && path === '/v1/stock') return this.stocksRead(request, url, now);
     const r = await this.forward(request, 'proxied');
     if (!r) return this.unavailable();
@@ -377,6 +395,21 @@ export class Edge {
       return this.afterWrite(path, r);
     }
     return tagged(r, 'proxied');
+  }
+
+  // The public stock feed (no token: a token asks the origin for its own feed).
+  isFeed(request, path) {
+    return this.feed !== null && path === '/v1/events' && request.method === 'GET' &&
+      !request.headers.has('Authorization');
+  }
+
+  async subscribe(request) {
+    try {
+      return tagged(await this.feed.subscribe(request), 'proxied');
+    } catch {
+      this.stats.unavailable++;
+      return this.unavailable();
+    }
   }
 
   // Read-your-writes: a write that succeeded drops this edge's cached reads of the SKUs it

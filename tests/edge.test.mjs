@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
 
 import {
-  cleanups, makeIssuer, originRequests, repoRoot, sleep, startOrigin, startWorkerd,
+  cleanups, makeIssuer, originRequests, repoRoot, sleep, startOrigin, startWorkerd, subscribeSse,
 } from '../bench/harness.mjs';
 
 const originBin = resolve(repoRoot, process.env.STOCKGATE_ORIGIN_BIN ?? 'build/native/origin/stockgate-origin');
@@ -388,6 +388,28 @@ describe('edge in workerd', () => {
     assert.ok(s.client_evictions > 0);
     assert.ok(s.wasm_memory_bytes <= Math.max(before.wasm_memory_bytes, 4 << 20),
       `wasm memory ${s.wasm_memory_bytes}`);
+  });
+
+  // Live stock for a crowd: many more subscribers than the origin has threads all get the
+  // picture and then each change, over one subscription of the edge's to the origin.
+  test('the stock feed is fanned out at the edge', async () => {
+    const sku = 14;
+    await setStock(sku, 100);
+    const before = await originCount('/v1/events');
+    const n = 300;
+    const subscribers = await Promise.all(Array.from({ length: n }, () => subscribeSse(edge.port)));
+    try {
+      for (const s of subscribers) await s.until((e) => e.items.some((i) => i.sku === sku && i.available === 100));
+      await setStock(sku, 77);
+      for (const s of subscribers) await s.until((e) => e.items.some((i) => i.sku === sku && i.available === 77));
+      assert.ok(await originCount('/v1/events') - before <= 2, 'the origin serves one subscription');
+      const stats = await edge.stats();
+      assert.ok(stats.feed.subscribers >= n, JSON.stringify(stats.feed));
+      assert.equal(subscribers[0].contentType, 'text/event-stream');
+      assert.equal(subscribers[0].edge, 'proxied');
+    } finally {
+      for (const s of subscribers) s.close();
+    }
   });
 
   // With the origin gone the edge answers 503 with Retry-After at once; when it is back, the

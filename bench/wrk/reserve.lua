@@ -25,7 +25,7 @@ end
 function request()
   counter = counter + 1
   local body = '{"order_id":"' .. prefix .. counter .. '","items":[{"sku":' .. sku ..
-    ',"qty":1}],"ttl_seconds":900}'
+    ',"qty":1}],"ttl_seconds":86400}'
   return wrk.format("POST", "/v1/reservations", headers, body)
 end
 
