@@ -29,6 +29,10 @@ using Clock = std::chrono::steady_clock;
 // Requests over the API's 64 KiB limit still reach the Api, which answers the JSON 413; beyond
 // this the server refuses to read the body at all (also a JSON 413).
 constexpr std::uint64_t kHardBodyLimit = 1024 * 1024;
+// After such a 413 the server reads and drops what the client still sends, for at most 2 s and
+// this many bytes, so that its answer is not destroyed by a reset while the client writes on.
+// It must exceed what a client is likely to still have in flight, or the close lands mid-body.
+constexpr std::uint64_t kLingerBytes = 16 * 1024 * 1024;
 // Request line and headers together; a bearer token is at most a few KiB.
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
@@ -296,7 +300,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.async_read_some(buffer_.prepare(64 * 1024),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
-                              if (ec || self->drained_ > kHardBodyLimit) {
+                              if (ec || self->drained_ > kLingerBytes) {
                                 return self->stream_.close();
                               }
                               self->Drain();
