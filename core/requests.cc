@@ -319,6 +319,113 @@ Problem ParseItems(const json& items, std::vector<Item>* out) {
   return {};
 }
 
+// A cursor over the plain shape of a body: JSON whitespace, punctuation, strings of printable
+// ASCII without escapes, unsigned integers of bare digits, the literals true and false. Each
+// reader returns false on anything else; the caller then leaves the body to the full parser.
+class PlainReader {
+ public:
+  explicit PlainReader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  bool Eat(char c) {
+    SkipSpace();
+    if (p_ == end_ || *p_ != c) return false;
+    ++p_;
+    return true;
+  }
+
+  bool String(std::string_view* out) {
+    if (!Eat('"')) return false;
+    const char* begin = p_;
+    for (; p_ != end_; ++p_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        *out = std::string_view(begin, static_cast<std::size_t>(p_ - begin));
+        ++p_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x7f || c == '\\') return false;
+    }
+    return false;
+  }
+
+  // An integer in [min, max] written as bare digits (no sign, fraction or exponent).
+  bool Int(std::int64_t min, std::int64_t max, std::int64_t* out) {
+    SkipSpace();
+    const char* begin = p_;
+    std::int64_t value = 0;
+    if (p_ == end_ || *p_ < '1' || *p_ > '9') return false;
+    for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+      if (p_ - begin == 18) return false;  // 18 digits cannot overflow int64
+      value = value * 10 + (*p_ - '0');
+    }
+    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    if (value < min || value > max) return false;
+    *out = value;
+    return true;
+  }
+
+  bool Bool(bool* out) {
+    SkipSpace();
+    for (const bool value : {true, false}) {
+      const std::string_view word = value ? "true" : "false";
+      if (static_cast<std::size_t>(end_ - p_) >= word.size() &&
+          std::string_view(p_, word.size()) == word) {
+        p_ += word.size();
+        *out = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool AtEnd() {
+    SkipSpace();
+    return p_ == end_;
+  }
+
+ private:
+  void SkipSpace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+// One item {"sku": N, "qty": N} in either order, each once.
+bool PlainItem(PlainReader& r, Item* out) {
+  if (!r.Eat('{')) return false;
+  bool sku = false;
+  bool qty = false;
+  do {
+    std::string_view key;
+    if (!r.String(&key) || !r.Eat(':')) return false;
+    if (key == "sku" && !sku) {
+      sku = r.Int(1, kMaxSku, &out->sku);
+      if (!sku) return false;
+    } else if (key == "qty" && !qty) {
+      qty = r.Int(1, kMaxQty, &out->qty);
+      if (!qty) return false;
+    } else {
+      return false;
+    }
+  } while (r.Eat(','));
+  return r.Eat('}') && sku && qty;
+}
+
+bool PlainItems(PlainReader& r, std::vector<Item>* out) {
+  if (!r.Eat('[')) return false;
+  do {
+    Item item;
+    if (out->size() == kMaxItems || !PlainItem(r, &item)) return false;
+    for (const Item& seen : *out) {
+      if (seen.sku == item.sku) return false;
+    }
+    out->push_back(item);
+  } while (r.Eat(','));
+  return r.Eat(']');
+}
+
 }  // namespace
 
 bool IsValidId(std::string_view id) {
@@ -329,7 +436,48 @@ bool IsValidId(std::string_view id) {
   });
 }
 
+bool ParsePlainReservation(std::string_view body, ReservationRequest* out) {
+  if (body.size() > kMaxBodyBytes) return false;
+  PlainReader r(body);
+  ReservationRequest req;
+  bool order_id = false;
+  bool items = false;
+  bool ttl = false;
+  bool customer_id = false;
+  bool confirm = false;
+  if (!r.Eat('{')) return false;
+  do {
+    std::string_view key;
+    std::string_view text;
+    if (!r.String(&key) || !r.Eat(':')) return false;
+    // Each field once; a field that is not plain leaves the body to the full parser.
+    bool plain = false;
+    if (key == "order_id" && !order_id) {
+      plain = order_id = r.String(&text) && IsValidId(text);
+      req.order_id = text;
+    } else if (key == "items" && !items) {
+      plain = items = PlainItems(r, &req.items);
+    } else if (key == "ttl_seconds" && !ttl) {
+      plain = ttl = r.Int(1, kMaxTtlSeconds, &req.ttl_seconds);
+    } else if (key == "customer_id" && !customer_id) {
+      plain = customer_id = r.String(&text) && IsValidId(text);
+      req.customer_id = text;
+    } else if (key == "confirm" && !confirm) {
+      plain = confirm = r.Bool(&req.confirm);
+    }
+    if (!plain) return false;
+  } while (r.Eat(','));
+  if (!r.Eat('}') || !r.AtEnd() || !order_id || !items) return false;
+  *out = std::move(req);
+  return true;
+}
+
 Problem ParseReservation(std::string_view body, ReservationRequest* out) {
+  if (ParsePlainReservation(body, out)) return {};
+  return ParseFullReservation(body, out);
+}
+
+Problem ParseFullReservation(std::string_view body, ReservationRequest* out) {
   json doc;
   if (Problem p = ParseBody(body, false, &doc); !p.ok()) return p;
   ReservationRequest req;

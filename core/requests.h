@@ -88,6 +88,13 @@ struct AdjustmentRequest {
 };
 
 Problem ParseReservation(std::string_view body, ReservationRequest* out);
+// The two halves of ParseReservation, for the fuzz test that holds them to each other.
+// ParsePlainReservation reads only the plain shape nearly every client sends (no escapes, no
+// unknown or repeated fields, integers as bare digits) and without building a JSON value; it
+// returns true only for a body the full parser accepts with the same result, false whenever it
+// cannot tell, and then ParseFullReservation decides and words the problem.
+bool ParsePlainReservation(std::string_view body, ReservationRequest* out);
+Problem ParseFullReservation(std::string_view body, ReservationRequest* out);
 Problem ParseExtend(std::string_view body, ExtendRequest* out);
 Problem ParseTransition(std::string_view body, TransitionRequest* out);
 Problem ParseSetStock(std::string_view body, SetStockRequest* out);

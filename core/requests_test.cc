@@ -31,6 +31,61 @@ TEST(RequestsTest, ReservationDefaults) {
   EXPECT_FALSE(r.confirm);
 }
 
+// The fast path reads the plain bodies clients send, with the values the full parser finds, and
+// leaves everything else to the full parser (which words the problem, or accepts what is valid
+// JSON in a less plain spelling).
+TEST(RequestsTest, PlainReservationsMatchTheFullParser) {
+  for (const char* body : {
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}]})",
+           R"( { "items" : [ {"qty":2, "sku":9007199254740991} ,{"sku":3,"qty":1000000}],)"
+           "\n\t\r"
+           R"("order_id":"ord-1.x_y:z","ttl_seconds":86400,"customer_id":"c","confirm":false} )",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"confirm":true})",
+       }) {
+    ReservationRequest plain;
+    ReservationRequest full;
+    ASSERT_TRUE(ParsePlainReservation(body, &plain)) << body;
+    ASSERT_TRUE(ParseFullReservation(body, &full).ok()) << body;
+    EXPECT_EQ(plain, full) << body;
+  }
+  for (const char* body : {
+           // valid, but not plain: an escape, a float-looking integer, an exponent
+           R"({"order_id":"\u006f","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1.0}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1e0}]})",
+           // invalid: the full parser must word these
+           R"({"order_id":"o","items":[]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1},{"sku":1,"qty":2}]})",
+           R"({"order_id":"o","order_id":"p","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"extra":1})",
+           R"({"order_id":"o","items":[{"sku":0,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":01}]})",
+           R"({"order_id":"o","items":[{"sku":-1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1000001}]})",
+           R"({"order_id":"o","items":[{"sku":9007199254740992,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"ttl_seconds":86401})",
+           R"({"order_id":"","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o p","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"customer_id":null})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"confirm":"true"})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}]} x)",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}])",
+           R"([])",
+           R"({})",
+           "",
+       }) {
+    ReservationRequest plain;
+    EXPECT_FALSE(ParsePlainReservation(body, &plain)) << body;
+  }
+  // Not plain, yet valid: the full parser still accepts it through ParseReservation.
+  ReservationRequest r;
+  ASSERT_TRUE(ParseReservation(R"({"order_id":"\u006f","items":[{"sku":1,"qty":1}]})", &r).ok());
+  EXPECT_EQ(r.order_id, "o");
+}
+
 // A failed parse leaves the output untouched.
 TEST(RequestsTest, FailureLeavesOutputAlone) {
   ReservationRequest r;

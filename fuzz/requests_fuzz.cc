@@ -3,7 +3,8 @@
 // request kind; the rest is the input. Beyond "no crash, no sanitizer report" it checks that
 // Validate and the Parse function of the kind agree, that a refusal carries a 4xx code and a
 // message, that what parses lies within the documented bounds, and that the gate calls a body
-// invalid exactly when validation refuses it, with an error body that is JSON.
+// invalid exactly when validation refuses it, with an error body that is JSON; and that the
+// reservation parser's fast path for plain bodies never accepts what its full parser would not.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -48,6 +49,13 @@ core::Problem ParseAndCheck(core::RequestKind kind, std::string_view input) {
       core::ReservationRequest r;
       core::Problem p = core::ParseReservation(input, &r);
       if (p.ok()) CheckReservation(r);
+      // The plain-shape fast path accepts only what the full parser accepts, with the same value.
+      core::ReservationRequest plain;
+      if (core::ParsePlainReservation(input, &plain)) {
+        core::ReservationRequest full;
+        FUZZ_CHECK(core::ParseFullReservation(input, &full).ok());
+        FUZZ_CHECK(plain == full);
+      }
       return p;
     }
     case core::RequestKind::kExtend: {
