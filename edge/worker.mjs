@@ -8,7 +8,8 @@ import { loadWasi } from './stockgate_core.mjs';
 
 export { LiveFeedObject } from './live_feed.mjs';
 
-let edge = null;
+let edge = null; // the isolate's Edge, once built
+let building = null; // the promise of it while the first requests wait
 
 // The process's one LiveFeed object, which serves the public stock feed to every subscriber.
 function feedOf(namespace) {
@@ -19,9 +20,9 @@ function feedOf(namespace) {
   };
 }
 
-async function edgeFor(env) {
-  if (!edge) {
-    const core = await loadWasi(coreModule);
+// The isolate's one Edge; requests that arrive while it is being built wait for the same one.
+function edgeFor(env) {
+  building ??= loadWasi(coreModule).then((core) => {
     edge = new Edge({
       core,
       origin: (request) => env.ORIGIN.fetch(request),
@@ -30,13 +31,17 @@ async function edgeFor(env) {
       site: env.SITE ? (request) => env.SITE.fetch(request) : null,
       feed: env.FEED ? feedOf(env.FEED) : null,
     });
-  }
-  return edge;
+    return edge;
+  });
+  return building;
 }
 
 export default {
-  async fetch(request, env, ctx) {
-    const e = await edgeFor(env);
-    return e.handle(request, (p) => ctx.waitUntil(p));
+  // Not async: once the Edge exists, the answer is handle()'s promise itself (one promise
+  // resolved with another costs microtask turns on every request).
+  fetch(request, env, ctx) {
+    const waitUntil = (p) => ctx.waitUntil(p);
+    if (edge) return edge.handle(request, waitUntil);
+    return edgeFor(env).then((e) => e.handle(request, waitUntil));
   },
 };

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { WASI_IMPORTS } from '../../wasm/js/stockgate_core.mjs';
+import { VerdictNames, WASI_IMPORTS } from '../../wasm/js/stockgate_core.mjs';
 import { loadFlavors, wasiModulePath } from './load.mjs';
 
 const flavors = await loadFlavors();
@@ -51,6 +51,21 @@ for (const [flavor, core] of Object.entries(flavors)) {
     });
     gate.setAvailable(1, 5, t + 500);
     assert.equal(gate.admitReservation('c', body(1, 1), t + 500).verdict, 'admitted');
+    gate.free();
+  });
+
+  test(`${flavor}: the verdict-only calls and last*() read the same decision`, () => {
+    const gate = core.newGate({ clientRate: 10, clientBurst: 1, maxHintAgeMs: 1000 });
+    gate.setAvailable(1, 0, 1000);
+    const full = gate.admitReservation('c', body(1, 2), 1000);
+    const verdict = gate.admitReservationVerdict('d', body(1, 2), 1000);
+    assert.equal(VerdictNames[verdict], full.verdict);
+    assert.equal(gate.lastCode(), full.code);
+    assert.equal(gate.lastBody(), full.body);
+    assert.equal(new TextDecoder().decode(gate.lastBodyBytes()), full.body);
+    assert.equal(VerdictNames[gate.admitClientVerdict('c', 1000)], 'rate_limited');
+    assert.equal(gate.lastRetryAfterMs(), 100);
+    assert.equal(JSON.parse(new TextDecoder().decode(gate.lastBodyBytes())).error.retry_after_ms, 100);
     gate.free();
   });
 

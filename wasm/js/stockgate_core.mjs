@@ -77,12 +77,19 @@ export class StockgateCore {
     ]) {
       this._f[name.slice('stockgate_'.length)] = f(name);
     }
+    // The gate's verdicts by number, for callers that cannot import this module by path (the
+    // edge worker's modules are named flat in workerd).
+    this.verdictNames = VerdictNames;
     this.abiVersion = this._f.abi_version();
     this.maxBodyBytes = this._f.max_body_bytes();
     this._scratchPtr = 0;
     this._scratchCap = 0;
     this._codeNames = [];
-    for (let code = 0; code < 14; code++) this._codeNames.push(this._cString(this._f.code_name(code)));
+    this._statuses = [];
+    for (let code = 0; code < 14; code++) {
+      this._codeNames.push(this._cString(this._f.code_name(code)));
+      this._statuses.push(this._f.code_http_status(code));
+    }
   }
 
   codeName(code) {
@@ -90,7 +97,7 @@ export class StockgateCore {
   }
 
   httpStatus(code) {
-    return this._f.code_http_status(code);
+    return this._statuses[code] ?? this._f.code_http_status(code);
   }
 
   // Bytes of linear memory in use; it never shrinks, so tests use it to bound growth.
@@ -143,21 +150,22 @@ export class StockgateCore {
 
   _str(ptr, len) {
     if (len === 0) return '';
-    return decoder.decode(new Uint8Array(this._buffer(), ptr, len));
+    return decoder.decode(this._memory().subarray(ptr, ptr + len));
+  }
+
+  // All of linear memory as bytes; a new view only after the memory has grown (growth detaches
+  // the old buffer).
+  _memory() {
+    const buffer = this._buffer();
+    if (this._bytes?.buffer !== buffer) this._bytes = new Uint8Array(buffer);
+    return this._bytes;
   }
 
   // Copies the inputs back to back into the scratch buffer; returns [ptr, lengths].
   _put(inputs) {
     let need = 0;
-    const bytes = inputs.map((x) => {
-      if (typeof x === 'string') {
-        // UTF-8 is at most 3 bytes per UTF-16 unit; encodeInto below writes the exact bytes.
-        need += x.length * 3;
-        return x;
-      }
-      need += x.byteLength;
-      return x;
-    });
+    // UTF-8 is at most 3 bytes per UTF-16 unit; encodeInto below writes the exact bytes.
+    for (const x of inputs) need += typeof x === 'string' ? x.length * 3 : x.byteLength;
     if (need > this._scratchCap) {
       if (this._scratchPtr) this._f.free(this._scratchPtr);
       const cap = Math.max(need, 4096);
@@ -165,12 +173,13 @@ export class StockgateCore {
       if (!this._scratchPtr) throw new RangeError('stockgate core: out of memory');
       this._scratchCap = cap;
     }
-    const mem = new Uint8Array(this._buffer(), this._scratchPtr, this._scratchCap);
+    const mem = this._memory();
     const lengths = [];
-    let offset = 0;
-    for (const x of bytes) {
+    let offset = this._scratchPtr;
+    const end = this._scratchPtr + this._scratchCap;
+    for (const x of inputs) {
       if (typeof x === 'string') {
-        const { written } = encoder.encodeInto(x, mem.subarray(offset));
+        const { written } = encoder.encodeInto(x, mem.subarray(offset, end));
         lengths.push(written);
         offset += written;
       } else {
@@ -211,15 +220,32 @@ export class Gate {
     return this._decision(this._f.gate_admit_client(this.handle, nowMs, ptr, len[0]));
   }
 
-  // Only the verdict, without building a result object: the hot path of a benchmark or a worker
-  // that reads details on rejection through lastBody()/lastRetryAfterMs().
+  // Only the verdict (an index of VerdictNames), without building a result object: the hot path
+  // of a benchmark or a worker, which reads what it needs of a rejection through lastCode(),
+  // lastRetryAfterMs() and lastBody() or lastBodyBytes().
   admitReservationVerdict(client, body, nowMs) {
     const [ptr, len] = this._core._put([client, body]);
     return this._f.gate_admit_reservation(this.handle, nowMs, ptr, len[0], ptr + len[0], len[1]);
   }
 
+  admitClientVerdict(client, nowMs) {
+    const [ptr, len] = this._core._put([client]);
+    return this._f.gate_admit_client(this.handle, nowMs, ptr, len[0]);
+  }
+
+  lastCode() {
+    return this._f.result_code();
+  }
+
   lastBody() {
     return this._core._str(this._f.result_body_ptr(), this._f.result_body_len());
+  }
+
+  // The error body of the last decision as UTF-8 bytes of its own (a copy out of linear memory):
+  // a response body that needs no decoding into a string and encoding back.
+  lastBodyBytes() {
+    const ptr = this._f.result_body_ptr();
+    return this._core._memory().slice(ptr, ptr + this._f.result_body_len());
   }
 
   lastRetryAfterMs() {
