@@ -19,7 +19,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, repoRoot, run,
+  cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, parseWrk,
+  repoRoot, run,
   sleep,
   startOrigin, startWorkerd, turn, versionOf,
 } from './harness.mjs';
@@ -55,6 +56,16 @@ function load(o, port, args, token = '') {
   });
   if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout);
+}
+
+// wrk (one thread: the servers measured are single-threaded too) with bench/wrk/reserve.lua:
+// POST /v1/reservations of one unit of SOLD_OUT_SKU under new order ids, with `token`. The same
+// report shape as the load tool's; `ok` counts the answers of `status`.
+function wrkLoad(port, connections, seconds, prefix, status, token) {
+  const r = run('wrk', ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`,
+    '--latency', '-s', join(repoRoot, 'bench/wrk/reserve.lua'), `http://127.0.0.1:${port}`, '--',
+    prefix, String(SOLD_OUT_SKU)], { env: { STOCKGATE_BENCH_TOKEN: token } });
+  return parseWrk(r.stdout, String(status));
 }
 
 // nginx with one worker: limit_req keyed by X-Client-Id, 1 request per minute, no burst, 429
@@ -193,29 +204,40 @@ async function main() {
   });
   const nginx = await startNginx(root);
   const c = String(o.rejectConcurrency);
-  const d = String(o.seconds);
+  // Each side is driven by the project's load tool and, where wrk's script makes the same
+  // requests, by wrk as well. The bare worker gets exactly the sold-out side's requests (token,
+  // body and all), so the ratio is what the edge's decision costs over workerd's own handling.
+  const soldOut = ['--sku', String(SOLD_OUT_SKU)];
   const sides = {
     edge_sold_out: { label: 'edge: sold out (409, local)', port: edge.port, status: 409,
-      args: ['--sku', String(SOLD_OUT_SKU)], token: buyer },
+      args: soldOut, token: buyer },
     edge_invalid: { label: 'edge: invalid body (400, local)', port: edge.port, status: 400,
       args: ['--invalid'], token: buyer },
-    bare_workerd: { label: 'bare workerd worker (200)', port: bare.port, status: 200, args: [] },
+    bare_workerd: { label: 'bare workerd worker (200), the same requests', port: bare.port,
+      status: 200, args: soldOut, token: buyer },
     nginx_limit_req: { label: 'nginx limit_req (429)', port: nginx.port, status: 429,
       args: ['--clients', '1'] },
+    edge_sold_out_wrk: { label: 'edge: sold out (409, local), by wrk', port: edge.port,
+      status: 409, wrk: true, token: buyer },
+    bare_workerd_wrk: { label: 'bare workerd worker (200), the same requests, by wrk',
+      port: bare.port, status: 200, wrk: true, token: buyer },
+  };
+  // One side for `seconds` (the load tool: or `calls` requests when given), as a load report.
+  const drive = (s, prefix, seconds, calls) => {
+    if (s.wrk) return wrkLoad(s.port, c, seconds, prefix, s.status, s.token);
+    const count = calls ? ['-n', String(calls), '--duration', '0'] : ['--duration', String(seconds)];
+    return load(o, s.port, ['-c', c, ...count, '--expect-status', String(s.status),
+      '--order-prefix', prefix, ...s.args], s.token);
   };
   // Warm each side, then interleave the measured rounds.
-  for (const s of Object.values(sides)) {
-    load(o, s.port, ['-c', c, '-n', String(o.rejectConcurrency * 20), '--duration', '0',
-      '--expect-status', String(s.status), '--order-prefix', 'warm', ...s.args], s.token);
-  }
+  for (const s of Object.values(sides)) drive(s, 'warm', 1, o.rejectConcurrency * 20);
   const names = Object.keys(sides);
   const rounds = Object.fromEntries(names.map((n) => [n, []]));
   for (let k = 0; k < o.rounds; k++) {
     for (let j = 0; j < names.length; j++) {
       const n = names[(j + k) % names.length];
       const s = sides[n];
-      const l = load(o, s.port, ['-c', c, '--duration', d, '--expect-status', String(s.status),
-        '--order-prefix', `r${k}`, ...s.args], s.token);
+      const l = drive(s, `r${k}`, o.seconds);
       rounds[n].push(l);
       await turn();
     }

@@ -452,3 +452,24 @@ export function writeMarkedSection(path, name, text) {
   if (a < 0 || b < a) throw new Error(`${path} lacks the markers ${begin} and ${end}`);
   writeFileSync(path, `${page.slice(0, a + begin.length)}\n${text}${page.slice(b)}`);
 }
+
+// wrk's report: the rate, the latency percentiles of --latency, and the statuses that
+// bench/wrk/reserve.lua counts (its last line, JSON); `ok` counts the answers of status okStatus.
+export function parseWrk(text, okStatus = '201') {
+  const ms = (value, unit) => Number(value) * { us: 1e-3, ms: 1, s: 1e3, m: 6e4 }[unit];
+  const pct = (p) => {
+    const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm'));
+    return m ? ms(m[1], m[2]) : null;
+  };
+  const rate = Number(text.match(/^Requests\/sec:\s+([\d.]+)/m)?.[1]);
+  const counted = JSON.parse(text.trim().split('\n').at(-1));
+  const requests = counted.requests;
+  const ok = counted.statuses[okStatus] ?? 0;
+  const errors = Object.fromEntries(Object.entries(counted.statuses).filter(([s]) => s !== okStatus));
+  const mean = text.match(/^\s+Latency\s+([\d.]+)(us|ms|s|m)/m);
+  if (!(rate > 0)) throw new Error(`wrk printed no rate:\n${text}`);
+  return {
+    statuses: counted.statuses, rps: rate, requests, ok, errors, seconds: requests / rate,
+    p50_ms: pct(50), p99_ms: pct(99), mean_ms: mean ? ms(mean[1], mean[2]) : null,
+  };
+}

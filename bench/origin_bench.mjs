@@ -27,7 +27,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  cleanups, http, machineCpuMs, median, parseOptions, processCpuMs, repoRoot, run, runTimed,
+  cleanups, http, machineCpuMs, median, parseOptions, parseWrk, processCpuMs, repoRoot, run,
+  runTimed,
   startMariadb, startOrigin, startRedis, turn, versionOf,
 } from './harness.mjs';
 
@@ -325,27 +326,6 @@ async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
         `"qty":1}],"ttl_seconds":${TTL_SECONDS}}`;
       origin.stop();
     },
-  };
-}
-
-// wrk's report: the rate, the latency percentiles of --latency, and the statuses that
-// bench/wrk/reserve.lua counts (its last line, JSON).
-function parseWrk(text) {
-  const ms = (value, unit) => Number(value) * { us: 1e-3, ms: 1, s: 1e3, m: 6e4 }[unit];
-  const pct = (p) => {
-    const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm'));
-    return m ? ms(m[1], m[2]) : null;
-  };
-  const rate = Number(text.match(/^Requests\/sec:\s+([\d.]+)/m)?.[1]);
-  const counted = JSON.parse(text.trim().split('\n').at(-1));
-  const requests = counted.requests;
-  const ok = counted.statuses['201'] ?? 0;
-  const errors = Object.fromEntries(Object.entries(counted.statuses).filter(([s]) => s !== '201'));
-  const mean = text.match(/^\s+Latency\s+([\d.]+)(us|ms|s|m)/m);
-  if (!(rate > 0)) throw new Error(`wrk printed no rate:\n${text}`);
-  return {
-    requests, ok, errors, seconds: requests / rate, p50_ms: pct(50), p99_ms: pct(99),
-    mean_ms: mean ? ms(mean[1], mean[2]) : null,
   };
 }
 
