@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseCli } from '../scripts/cli.mjs';
 import { loadWasi, loadEmscripten } from '../wasm/js/stockgate_core.mjs';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -140,7 +141,7 @@ function median(xs) {
 }
 
 async function main() {
-  const smoke = process.argv.includes('--smoke');
+  const { smoke } = parseCli(process.argv.slice(2), { smoke: false }, { script: import.meta.url });
   const flavors = await loadFlavors();
   const cases = [];
   for (const core of flavors) {

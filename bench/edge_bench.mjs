@@ -41,7 +41,7 @@ function parseArgs(argv) {
     rounds: 5,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
-  }, { paths: ['origin', 'load'] });
+  }, { script: import.meta.url, paths: ['origin', 'load'] });
   if (o.smoke) {
     Object.assign(o, { units: 100, requests: 2_000, clients: 200, concurrency: 8,
       rejectConcurrency: 4, seconds: 0.5, rounds: 1 });

@@ -31,7 +31,7 @@ function parseArgs(argv) {
     changes: 20,
     intervalMs: 500,
     origin: 'build/native/origin/stockgate-origin',
-  }, { paths: ['origin'] });
+  }, { script: import.meta.url, paths: ['origin'] });
   if (o.smoke) Object.assign(o, { subscribers: 200, changes: 3, intervalMs: 300 });
   o.resolvePaths();
   return o;

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseBlock, takeBlocks } from '../edge/live_feed.mjs';
+import { parseCli } from '../scripts/cli.mjs';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -111,35 +112,12 @@ export function http(method, url, { headers = {}, body } = {}) {
 
 // --- options -----------------------------------------------------------------------------------
 
-// Command-line options of a benchmark driver: `--kebab-name value` sets defaults.kebabName,
-// converted by the default's type (number; array of numbers, comma-separated; string); a
-// boolean default is a flag. Options named in `paths` are resolved against the repository and
-// must exist. Unknown options are errors.
-export function parseOptions(argv, defaults, { paths = [] } = {}) {
-  const o = { ...defaults };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].startsWith('--')
-      ? argv[i].slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase())
-      : null;
-    if (key === null || !(key in defaults)) throw new Error(`unknown option ${argv[i]}`);
-    const def = defaults[key];
-    if (typeof def === 'boolean') {
-      o[key] = true;
-      continue;
-    }
-    if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value`);
-    const text = argv[++i];
-    if (Array.isArray(def)) {
-      o[key] = text.split(',').map(Number);
-    } else if (typeof def === 'number') {
-      o[key] = Number(text);
-    } else {
-      o[key] = text;
-    }
-    if ([o[key]].flat().some((x) => typeof x === 'number' && !Number.isFinite(x))) {
-      throw new Error(`${argv[i - 1]} takes numbers, got ${text}`);
-    }
-  }
+// Command-line options of a benchmark driver or the fault runner (scripts/cli.mjs: --help, one-line
+// refusals, types from the defaults). `script` is the caller's import.meta.url, whose header
+// comment is its usage. Options named in `paths` are resolved against the repository by
+// o.resolvePaths() and must exist.
+export function parseOptions(argv, defaults, { paths = [], script } = {}) {
+  const o = parseCli(argv, defaults, { script });
   o.resolvePaths = () => {
     for (const k of paths) {
       o[k] = resolve(repoRoot, o[k]);

@@ -52,7 +52,7 @@ function parseArgs(argv) {
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
     mysqlLoad: 'build/native/bench/stockgate-mysql-load',
-  }, { paths: ['origin', 'load', 'mysqlLoad'] });
+  }, { script: import.meta.url, paths: ['origin', 'load', 'mysqlLoad'] });
   if (o.smoke) {
     o.concurrency = [4];
     o.rounds = 1;

@@ -13,6 +13,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseCli } from '../scripts/cli.mjs';
 import { barChart } from './svg.mjs';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -32,19 +33,13 @@ const CORE_OPERATIONS = [
   ['AdmitManyClients', 'admit: new client each call'],
 ];
 
+// The results files given (each parsed), keyed by option name, and --images.
 function parseArgs(argv) {
-  const args = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i].startsWith('--') || i + 1 >= argv.length) {
-      throw new Error(
-        `usage: report.mjs --core-native FILE --core-wasm FILE --origin FILE --sync FILE ` +
-          '--edge FILE ' +
-          `(got ${argv[i]})`,
-      );
-    }
-    // --images DIR: where the SVG charts go (docs/images); everything else is a results file.
-    args[argv[i].slice(2)] =
-      argv[i] === '--images' ? argv[i + 1] : JSON.parse(readFileSync(argv[i + 1], 'utf8'));
+  const files = { coreNative: '', coreWasm: '', origin: '', sync: '', edge: '', feed: '' };
+  const o = parseCli(argv, { ...files, images: '' }, { script: import.meta.url });
+  const args = { images: o.images };
+  for (const key of Object.keys(files)) {
+    if (o[key]) args[key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = JSON.parse(readFileSync(o[key], 'utf8'));
   }
   return args;
 }

@@ -27,7 +27,7 @@ function options() {
     minutes: 10, report: '', smoke: false, probeConcurrency: 32, fraction: 0.5, from: '',
     origin: 'build/native/origin/stockgate-origin',
     sync: 'build/native/sync/stockgate-sync',
-  }, { paths: ['origin', 'sync'] });
+  }, { script: import.meta.url, paths: ['origin', 'sync'] });
   o.resolvePaths();
   if (o.smoke) Object.assign(o, { minutes: 0.25, probeSeconds: 2, sampleMs: 2000, bucketMs: 5000 });
   else Object.assign(o, { probeSeconds: 10, sampleMs: 10_000, bucketMs: 60_000 });

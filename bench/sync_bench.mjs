@@ -46,7 +46,7 @@ function parseArgs(argv) {
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
     sync: 'build/native/sync/stockgate-sync',
-  }, { paths: ['origin', 'load', 'sync'] });
+  }, { script: import.meta.url, paths: ['origin', 'load', 'sync'] });
   if (o.smoke) {
     Object.assign(o, { backlog: 300, rounds: 1, seconds: 2, concurrency: 4, lagConcurrency: 8 });
   }

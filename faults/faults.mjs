@@ -525,7 +525,7 @@ function machine() {
 async function main() {
   const o = parseOptions(process.argv.slice(2), {
     short: false, scenarios: '', report: '', workers: 16, keep: false,
-  });
+  }, { script: import.meta.url });
   Object.assign(o, o.short
     ? { beforeMs: 1000, afterMs: 1500, retryMs: 8000 }
     : { beforeMs: 3000, afterMs: 5000, retryMs: 15_000 });

@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCli } from '../scripts/cli.mjs';
+
+parseCli(process.argv.slice(2), {}, { script: import.meta.url });
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const KINDS = ['reservation', 'extend', 'transition', 'set_stock', 'adjustment', 'sku', 'order_id', 'sku_list'];

@@ -2,9 +2,13 @@
 // exactly its operations: same endpoints, same role, same response statuses and error codes, same
 // error code table. Used by scripts/check-api-docs (command line) and tests/api_docs.test.mjs.
 // Every check returns a list of problems (strings); an empty list means no drift.
+//
+//   scripts/check-api-docs [SPEC [DOCS]]   (defaults origin/openapi.json and docs/api.md)
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { parseCli } from './cli.mjs';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SPEC_PATH = resolve(REPO_ROOT, 'origin/openapi.json');
@@ -328,12 +332,8 @@ export function checkFiles(specPath = SPEC_PATH, docsPath = DOCS_PATH) {
 }
 
 function main(argv) {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    console.log('usage: scripts/check-api-docs [SPEC [DOCS]]\n' +
-      'Fails when DOCS (docs/api.md) and SPEC (origin/openapi.json) drift apart.');
-    return 0;
-  }
-  const [specPath = SPEC_PATH, docsPath = DOCS_PATH] = argv;
+  const { positionals } = parseCli(argv, {}, { script: import.meta.url, positionals: true });
+  const [specPath = SPEC_PATH, docsPath = DOCS_PATH] = positionals;
   let problems;
   try {
     problems = checkFiles(specPath, docsPath);

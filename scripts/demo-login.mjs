@@ -15,21 +15,18 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
+import { parseCli } from './cli.mjs';
 
 const ID = /^[A-Za-z0-9._:-]{1,64}$/; // the API's customer_id rule
 const MAX_CUSTOMERS = 1000;
 const TTL_S = 3600;
 const MAX_BODY = 128 * 1024;
 
-const { values: o } = parseArgs({
-  options: {
-    port: { type: 'string' }, key: { type: 'string' }, kid: { type: 'string' },
-    'allow-origin': { type: 'string', default: '' }, host: { type: 'string', default: '127.0.0.1' },
-  },
-});
+const o = parseCli(process.argv.slice(2), {
+  port: '', key: '', kid: '', allowOrigin: '', host: '127.0.0.1',
+}, { script: import.meta.url });
 if (!o.port || !o.key || !o.kid) {
-  process.stderr.write('usage: demo-login.mjs --port PORT --key ISSUER.pem --kid KID [--allow-origin URL]\n');
+  process.stderr.write('demo-login.mjs: needs --port, --key and --kid (see --help)\n');
   process.exit(2);
 }
 const key = createPrivateKey(readFileSync(o.key));
@@ -54,7 +51,7 @@ function answer(res, status, body, extra = {}) {
   res.end(JSON.stringify(body));
 }
 const problem = (res, status, code, message) => answer(res, status, { error: { code, message } });
-const cors = o['allow-origin'] ? { 'Access-Control-Allow-Origin': o['allow-origin'], Vary: 'Origin' } : {};
+const cors = o.allowOrigin ? { 'Access-Control-Allow-Origin': o.allowOrigin, Vary: 'Origin' } : {};
 
 const server = createServer((req, res) => {
   if (req.method === 'OPTIONS') {

@@ -24,6 +24,8 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseCli } from './cli.mjs';
+
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = {
   origin: join(repo, 'build/native/origin/stockgate-origin'),
@@ -40,15 +42,13 @@ const KID = 'demo-1';
 const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = { command: argv[0], dir: join(repo, '.stockgate'), foreground: false, open: false };
-  for (let i = 1; i < argv.length; i++) {
-    if (argv[i] === '--dir' && i + 1 < argv.length) o.dir = resolve(argv[++i]);
-    else if (argv[i] === '--foreground') o.foreground = true;
-    else if (argv[i] === '--open') o.open = true;
-    else throw new Error(`unknown option ${argv[i]}`);
-  }
-  if (!['up', 'down', 'status'].includes(o.command)) {
-    throw new Error('usage: scripts/stack up|down|status [--dir DIR] [--foreground] [--open]');
+  const o = parseCli(argv, { dir: join(repo, '.stockgate'), foreground: false, open: false },
+    { script: import.meta.url, positionals: true });
+  o.command = o.positionals[0];
+  o.dir = resolve(o.dir);
+  if (o.positionals.length !== 1 || !['up', 'down', 'status'].includes(o.command)) {
+    process.stderr.write('stack: give one command: up, down or status (see --help)\n');
+    process.exit(2);
   }
   return o;
 }

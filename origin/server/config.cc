@@ -474,9 +474,18 @@ LoadResult Fail(std::string error) {
 LoadResult Load(int argc, char** argv, const std::function<const char*(const char*)>& getenv) {
   CLI::App app(
       "stockgate origin: the authoritative inventory HTTP API.\n"
-      "Settings: defaults < config file < STOCKGATE_* environment < flags; every key is\n"
-      "documented in stockgate-origin.example.toml.",
+      "Settings: defaults < config file < STOCKGATE_* environment < flags; every key, its\n"
+      "default and its variable are documented in stockgate-origin.example.toml. The HS256\n"
+      "secret comes from STOCKGATE_JWT_SECRET (or jwt_secret), ES256 public keys from\n"
+      "jwt_jwks_file.",
       "stockgate-origin");
+  app.footer(
+      "Other commands:\n"
+      "  stockgate-origin token --role R --sub S --ttl SECONDS [--key PEM --kid K]\n"
+      "      mints a token (ES256 with --key, else HS256 with STOCKGATE_JWT_SECRET)\n"
+      "  stockgate-origin jwks --key PEM --kid K\n"
+      "      prints the JWK Set of an issuer key, for jwt_jwks_file and the edge\n"
+      "Each answers --help.");
   std::string config_flag;
   app.add_option("--config", config_flag, "TOML config file (default: $STOCKGATE_CONFIG)")
       ->type_name("FILE");

@@ -14,6 +14,9 @@
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCli } from '../../scripts/cli.mjs';
+
+parseCli(process.argv.slice(2), {}, { script: import.meta.url });
 
 const MAX_BODY = 65536;
 const MAX_SKU = 9007199254740991n; // 2^53 - 1
