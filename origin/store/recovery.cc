@@ -36,7 +36,7 @@ RecoveryStatus Answer(const CommandResult& r, const char* script) {
   RecoveryStatus s;
   if (!r.ok) {
     s.code = core::Code::kUnavailable;
-    s.error = "redis unavailable: " + r.error;
+    s.error = r.error;
     return s;
   }
   if (!r.reply.is_string()) {
@@ -62,7 +62,7 @@ RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) 
   RedisAudit audit;
   const CommandResult r = RunOp(pool, prefix, {"audit", now_ms, "audit", {}});
   if (!r.ok) {
-    audit.error = "redis unavailable: " + r.error;
+    audit.error = r.error;
     return audit;
   }
   if (!r.reply.is_array() || r.reply.elements.size() != 2 || !r.reply.elements[0].is_string()) {
@@ -131,7 +131,7 @@ RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
         pool.Command({"SCAN", cursor, "MATCH", std::string(prefix) + ":*", "COUNT", "1000"});
     if (!r.ok || !r.reply.is_array() || r.reply.elements.size() != 2) {
       s.code = core::Code::kUnavailable;
-      s.error = r.ok ? "SCAN failed: " + r.reply.str : "redis unavailable: " + r.error;
+      s.error = r.ok ? "SCAN failed: " + r.reply.str : r.error;
       return s;
     }
     cursor = r.reply.elements[0].str;

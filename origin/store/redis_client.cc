@@ -85,11 +85,11 @@ redisContext* ConnectRedis(const RedisConfig& config, std::string* error) {
                                             ToTimeval(config.connect_timeout_ms));
   const std::string where = config.host + ":" + std::to_string(config.port);
   if (c == nullptr) {
-    *error = "connect to " + where + ": out of memory";
+    *error = "cannot connect to redis at " + where + ": out of memory";
   } else if (c->err != 0) {
-    *error = "connect to " + where + ": " + c->errstr;
+    *error = "cannot connect to redis at " + where + ": " + c->errstr;
   } else if (redisSetTimeout(c, ToTimeval(config.command_timeout_ms)) != REDIS_OK) {
-    *error = "set timeout on " + where + ": " + c->errstr;
+    *error = "redis at " + where + ": cannot set a timeout: " + c->errstr;
   } else {
     // Detects a peer that vanished without a FIN (host down, network partition) on idle
     // connections.

@@ -122,7 +122,7 @@ Outcome OutcomeOf(const CommandResult& r, const ScriptOp& op) {
   Outcome out;
   if (!r.ok) {
     out.code = Code::kUnavailable;
-    out.message = "redis unavailable: " + r.error;
+    out.message = r.error;  // the client words it: "redis ..."
     return out;
   }
   if (r.reply.type != Reply::Type::kString) {

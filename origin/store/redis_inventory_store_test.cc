@@ -746,7 +746,13 @@ TEST_F(RedisStoreTest, RedisKilledAndRestarted) {
     req.items = {{1, 1}};
     EXPECT_EQ(store_->Reserve(req, "svc", kT0 + 200).code, Code::kUnavailable);
   }
-  EXPECT_EQ(store_->GetStocks({1}, kT0 + 200).code, Code::kUnavailable);
+  const auto down = store_->GetStocks({1}, kT0 + 200);
+  EXPECT_EQ(down.code, Code::kUnavailable);
+  // Said once, by the client that saw it: "redis unavailable (backing off): ..." or the like.
+  EXPECT_EQ(down.message.rfind("redis", 0), 0u) << down.message;
+  EXPECT_EQ(down.message.find("unavailable", down.message.find("unavailable") + 1),
+            std::string::npos)
+      << down.message;
 
   ASSERT_TRUE(redis_->Restart());
   Code code = Code::kUnavailable;

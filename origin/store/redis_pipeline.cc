@@ -117,7 +117,7 @@ class RedisPipeline::Connection {
       }
       const int ready = poll(fds, count, timeout_ms);
       if (ready < 0 && errno != EINTR) {
-        Disconnect(std::string("poll: ") + std::strerror(errno), true);
+        Disconnect(std::string("redis transport error: poll: ") + std::strerror(errno), true);
         continue;
       }
       if ((fds[0].revents & POLLIN) != 0) {
@@ -308,7 +308,7 @@ void RedisPipeline::Close() {
 }
 
 void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
-  if (argv.empty()) return done(Failure("empty command"));
+  if (argv.empty()) return done(Failure("redis: empty command"));
   if (closing_.load()) return done(Failure("redis client is closing"));
   auto call = std::make_shared<Call>();
   call->request = EncodeCommand(argv);

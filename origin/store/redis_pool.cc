@@ -51,7 +51,7 @@ class RedisPool::Lease {
   ContextPtr ctx_;
   bool probe_ = false;    // this caller is the breaker's probe
   bool healthy_ = false;  // stays false if the call never reports: the connection is dropped
-  std::string error_ = "connection abandoned mid-call";
+  std::string error_ = "redis connection abandoned mid-call";
 };
 
 RedisPool::RedisPool(RedisConfig config) : config_(Normalized(std::move(config))) {
@@ -91,8 +91,8 @@ std::string RedisPool::Acquire(Lease* lease) {
         lease->probe_ = false;
       }
       Count(counters_.pool_exhausted);
-      return "pool exhausted: all " + std::to_string(config_.pool_size) + " connections busy for " +
-             std::to_string(config_.pool_wait_ms) + " ms";
+      return "redis pool exhausted: all " + std::to_string(config_.pool_size) +
+             " connections busy for " + std::to_string(config_.pool_wait_ms) + " ms";
     }
   }
 
@@ -147,7 +147,7 @@ namespace {
 CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int timeout_ms) {
   CommandResult result;
   if (argv.empty()) {
-    result.error = "empty command";
+    result.error = "redis: empty command";
     return result;
   }
   std::vector<const char*> ptrs;
@@ -177,7 +177,7 @@ CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int t
 }  // namespace
 
 CommandResult RedisPool::Command(const std::vector<std::string>& argv) {
-  if (argv.empty()) return CommandResult{false, "empty command", {}};
+  if (argv.empty()) return CommandResult{false, "redis: empty command", {}};
   Lease lease(this);
   CommandResult result;
   result.error = Acquire(&lease);
