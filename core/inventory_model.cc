@@ -200,7 +200,7 @@ StockResult InventoryModel::SetStock(std::int64_t sku, const SetStockRequest& re
   } else {
     // No counter moved, so no event; the version still tells readers something changed.
     ++s.version;
-    s.updated_at_ms = now_ms;
+    s.updated_at_ms = std::max(s.updated_at_ms, now_ms);
   }
   result.message = "stock set";
   result.stock = ViewOf(sku);
@@ -545,7 +545,9 @@ void InventoryModel::Apply(std::int64_t sku, std::string_view ref, LedgerOp op, 
   s.reserved = c.reserved;
   s.sold = c.sold;
   ++s.version;
-  s.updated_at_ms = now_ms;
+  // Never back in time: callers' clocks differ (origins, an operator's repair), and the history
+  // keeps the latest time too.
+  s.updated_at_ms = std::max(s.updated_at_ms, now_ms);
 
   LedgerEvent event;
   event.seq = static_cast<std::int64_t>(ledger_.size()) + 1;

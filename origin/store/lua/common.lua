@@ -170,7 +170,9 @@ local function changed(sku, s)
     dirty[#dirty + 1] = sku
   end
   s.version = s.version + 1
-  s.updated_at = NOW
+  -- Never back in time: callers' clocks differ (origins, an operator's repair), and the history
+  -- keeps the latest time too (GREATEST in sync's inventory upsert).
+  if NOW > s.updated_at then s.updated_at = NOW end
 end
 
 local function stock_view(sku)
