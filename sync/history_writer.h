@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "origin/history/mariadb.h"
-#include "origin/store/outbox.h"
+#include "sync/outbox.h"
 
 namespace stockgate::sync {
 

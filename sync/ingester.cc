@@ -8,8 +8,7 @@
 
 namespace stockgate::sync {
 
-Ingester::Ingester(store::Outbox& outbox, history::MySqlConfig mysql, IngestConfig config,
-                   Clock now)
+Ingester::Ingester(Outbox& outbox, history::MySqlConfig mysql, IngestConfig config, Clock now)
     : outbox_(outbox), mysql_(std::move(mysql)), config_(std::move(config)), now_(std::move(now)) {}
 
 Ingester::~Ingester() = default;
@@ -44,7 +43,7 @@ Ingester::Step Ingester::RunOnce() {
   // Acknowledge what was committed but could not be acknowledged (Redis was down). Were these
   // lost instead, the entries would be delivered again and found in the history: harmless.
   if (!to_ack_.empty()) {
-    const store::OutboxStatus ack = outbox_.Ack(to_ack_);
+    const OutboxStatus ack = outbox_.Ack(to_ack_);
     if (!ack.ok) {
       last_error_ = "redis: " + ack.error;
       return Step::kRedisDown;
@@ -53,7 +52,7 @@ Ingester::Step Ingester::RunOnce() {
   }
   if (held_.empty()) {
     if (!group_ready_) {
-      const store::OutboxStatus g = outbox_.EnsureGroup();
+      const OutboxStatus g = outbox_.EnsureGroup();
       if (!g.ok) {
         last_error_ = "redis: " + g.error;
         return Step::kRedisDown;
@@ -61,7 +60,7 @@ Ingester::Step Ingester::RunOnce() {
       group_ready_ = true;
     }
     const std::int64_t now = now_();
-    store::OutboxRead read;
+    OutboxRead read;
     bool claiming = false;
     if (!own_pending_done_) {
       read = outbox_.ReadOwnPending(config_.consumer, config_.batch_size);
@@ -119,7 +118,7 @@ Ingester::Step Ingester::RunOnce() {
   }
   for (const store::OutboxEntry& e : held_) to_ack_.push_back(e.id);
   held_.clear();
-  const store::OutboxStatus ack = outbox_.Ack(to_ack_);
+  const OutboxStatus ack = outbox_.Ack(to_ack_);
   if (ack.ok) to_ack_.clear();
   const std::int64_t now = now_();
   if (now >= next_trim_ms_) {

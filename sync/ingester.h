@@ -16,7 +16,7 @@
 
 #include "origin/history/mariadb.h"
 #include "origin/history/mysql_config.h"
-#include "origin/store/outbox.h"
+#include "sync/outbox.h"
 
 namespace stockgate::sync {
 
@@ -49,7 +49,7 @@ struct IngestStats {
 class Ingester {
  public:
   using Clock = std::function<std::int64_t()>;  // ms since the epoch
-  Ingester(store::Outbox& outbox, history::MySqlConfig mysql, IngestConfig config, Clock now);
+  Ingester(Outbox& outbox, history::MySqlConfig mysql, IngestConfig config, Clock now);
   ~Ingester();
 
   enum class Step {
@@ -69,7 +69,7 @@ class Ingester {
  private:
   bool Write();  // writes held_, true when committed
 
-  store::Outbox& outbox_;
+  Outbox& outbox_;
   history::MySqlConfig mysql_;
   IngestConfig config_;
   Clock now_;

@@ -19,10 +19,10 @@
 
 #include "origin/history/mysql_config.h"
 #include "origin/history/schema.h"
-#include "origin/store/outbox.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
+#include "sync/outbox.h"
 #include "sync/reconcile.h"
 #include "sync/sweeper.h"
 
@@ -88,7 +88,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
   std::atomic<bool> stop{false};
 
   store::RedisInventoryStore store(pool, {o.redis_prefix});
-  store::Outbox outbox(pool, o.redis_prefix);
+  Outbox outbox(pool, o.redis_prefix);
   IngestConfig ingest;
   ingest.consumer = o.consumer;
   ingest.batch_size = o.batch_size;
@@ -141,7 +141,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - last).count();
       last = now;
-      const store::Outbox::Backlog b = outbox.Measure();
+      const Outbox::Backlog b = outbox.Measure();
       spdlog::info(json{{"msg", "sync stats"},
                         {"events", s.events},
                         {"events_per_s", static_cast<double>(s.events - last_events) / seconds},

@@ -21,10 +21,10 @@
 #include "core/inventory_model.h"
 #include "origin/history/mariadb.h"
 #include "origin/history/schema.h"
-#include "origin/store/outbox.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
+#include "sync/outbox.h"
 #include "sync/reconcile.h"
 #include "sync/sweeper.h"
 #include "tests/support/mariadb_server.h"
@@ -222,7 +222,7 @@ class SyncTest : public ::testing::Test {
     rc.command_timeout_ms = 2000;
     pool_ = std::make_unique<RedisPool>(rc);
     store_ = std::make_unique<RedisInventoryStore>(*pool_, store::RedisStoreConfig{"sg"});
-    outbox_ = std::make_unique<store::Outbox>(*pool_, "sg");
+    outbox_ = std::make_unique<Outbox>(*pool_, "sg");
     mysql_.port = mariadb_->port();
     mysql_.database = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     mysql_.read_timeout_s = 2;
@@ -270,7 +270,7 @@ class SyncTest : public ::testing::Test {
 
   // True once nothing is pending or undelivered in the group.
   bool Drained() {
-    const store::Outbox::Backlog b = outbox_->Measure();
+    const Outbox::Backlog b = outbox_->Measure();
     return b.ok && b.pending == 0 && b.undelivered == 0;
   }
 
@@ -280,7 +280,7 @@ class SyncTest : public ::testing::Test {
       if (Drained()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    const store::Outbox::Backlog b = outbox_->Measure();
+    const Outbox::Backlog b = outbox_->Measure();
     FAIL() << "not drained: length " << b.length << " pending " << b.pending << " undelivered "
            << b.undelivered;
   }
@@ -362,7 +362,7 @@ class SyncTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<RedisPool> pool_;
   std::unique_ptr<RedisInventoryStore> store_;
-  std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<Outbox> outbox_;
   MySqlConfig mysql_;
 };
 
@@ -396,7 +396,7 @@ TEST_F(SyncTest, ReplayedBatchesChangeNothing) {
   // Read everything as consumer a without acknowledging, as a consumer that then crashed would.
   std::vector<store::OutboxEntry> all;
   for (;;) {
-    store::OutboxRead r = outbox_->ReadNew("a", 100, 10);
+    OutboxRead r = outbox_->ReadNew("a", 100, 10);
     ASSERT_TRUE(r.ok) << r.error;
     if (r.entries.empty()) break;
     for (auto& e : r.entries) all.push_back(std::move(e));
@@ -455,7 +455,7 @@ TEST_F(SyncTest, EntriesOfTheEarlierFormatAreRefusedAndReported) {
   work.Run(100);
   Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
   const auto only_the_old_one_left = [&] {
-    const store::Outbox::Backlog b = outbox_->Measure();
+    const Outbox::Backlog b = outbox_->Measure();
     return b.ok && b.undelivered == 0 && b.pending == 1;
   };
   for (int i = 0; i < 500 && !only_the_old_one_left(); ++i) ingester.RunOnce();
@@ -501,7 +501,7 @@ TEST_F(SyncTest, MariaDbOutageUnderLoadDrainsAfterwards) {
   mariadb_->Kill();
   work.Run(600);  // the store answers while MariaDB is gone
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const store::Outbox::Backlog during = outbox_->Measure();
+  const Outbox::Backlog during = outbox_->Measure();
   ASSERT_TRUE(during.ok);
   EXPECT_GT(during.pending + during.undelivered, 0) << "the backlog waits in the stream";
   ASSERT_TRUE(mariadb_->Restart());

@@ -22,10 +22,10 @@
 #include "origin/server/http_server.h"
 #include "origin/server/jwt_auth.h"
 #include "origin/server/metrics.h"
-#include "origin/store/outbox.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
+#include "sync/outbox.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/redis_server.h"
 
@@ -99,7 +99,7 @@ class HistoryHttpTest : public ::testing::Test {
     rc.command_timeout_ms = 2000;
     pool_ = std::make_unique<store::RedisPool>(rc);
     store_ = std::make_unique<store::RedisInventoryStore>(*pool_, store::RedisStoreConfig{"sg"});
-    outbox_ = std::make_unique<store::Outbox>(*pool_, "sg");
+    outbox_ = std::make_unique<sync::Outbox>(*pool_, "sg");
 
     mysql_.port = mariadb_->port();
     mysql_.database = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -180,7 +180,7 @@ class HistoryHttpTest : public ::testing::Test {
   }
 
   bool Drained() {
-    const store::Outbox::Backlog b = outbox_->Measure();
+    const sync::Outbox::Backlog b = outbox_->Measure();
     return b.ok && b.pending == 0 && b.undelivered == 0;
   }
 
@@ -208,7 +208,7 @@ class HistoryHttpTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<store::RedisPool> pool_;
   std::unique_ptr<store::RedisInventoryStore> store_;
-  std::unique_ptr<store::Outbox> outbox_;
+  std::unique_ptr<sync::Outbox> outbox_;
   history::MySqlConfig mysql_;
   std::unique_ptr<history::MariaDbHistory> history_;
   std::unique_ptr<JwtAuth> auth_;

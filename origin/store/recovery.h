@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
-#include "origin/store/outbox.h"
+#include "origin/store/ledger_stream.h"
 #include "origin/store/redis_pool.h"
 
 namespace stockgate::store {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-#include "origin/store/outbox.h"
+#include "origin/store/ledger_stream.h"
 
 namespace stockgate::store {
 

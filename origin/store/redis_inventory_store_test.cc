@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
-#include "origin/store/outbox.h"
+#include "origin/store/ledger_stream.h"
 #include "origin/store/redis_pipeline.h"
 #include "origin/store/redis_pool.h"
 #include "tests/support/redis_server.h"

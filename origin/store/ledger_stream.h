@@ -1,10 +1,9 @@
-// Outbox: the reading side of the ledger stream (P:ledger), for the sync worker and the audit
-// tools. It decodes stream entries into typed records (ledger events, stock options, reservation
-// records; their layout is documented in lua/common.lua) and wraps the consumer-group commands
-// sync needs: create the group, read new entries, re-read and claim pending ones, acknowledge,
-// and trim what every reader has acknowledged. Transport failures come back as values.
-#ifndef STOCKGATE_ORIGIN_STORE_OUTBOX_H_
-#define STOCKGATE_ORIGIN_STORE_OUTBOX_H_
+// The ledger stream (P:ledger) and record formats the Lua scripts write, read back into typed
+// records: entry ids, ledger events, stock options, reservation records (their layout is
+// documented in lua/common.lua). The store owns the keyspace, so its formats are read here; the
+// consumer that drains the stream is sync's (sync/outbox.h).
+#ifndef STOCKGATE_ORIGIN_STORE_LEDGER_STREAM_H_
+#define STOCKGATE_ORIGIN_STORE_LEDGER_STREAM_H_
 
 #include <cstdint>
 #include <optional>
@@ -79,63 +78,6 @@ std::string FormatItemsField(const std::vector<core::Item>& items);
 // "" when it parsed, else why it is malformed.
 std::string ParseReservationRecord(std::string_view text, core::ReservationView* r);
 
-struct OutboxRead {
-  bool ok = false;  // false: Redis unreachable or refused; see error
-  std::string error;
-  std::vector<OutboxEntry> entries;
-  // Entries that could not be decoded (id text and why); they stay pending, unacknowledged.
-  std::vector<std::pair<std::string, std::string>> malformed;
-  std::string next_cursor;  // Claim: where the next XAUTOCLAIM continues ("0-0" when done)
-};
-
-struct OutboxStatus {
-  bool ok = false;
-  std::string error;
-  std::int64_t count = 0;  // acknowledged / trimmed entries
-};
-
-class Outbox {
- public:
-  Outbox(RedisPool& pool, std::string key_prefix, std::string group = "sync");
-
-  const std::string& key() const { return key_; }
-  const std::string& group() const { return group_; }
-
-  // Creates the consumer group (at the start of the stream, creating the stream if needed);
-  // an existing group is fine.
-  OutboxStatus EnsureGroup();
-  // Entries never delivered to the group (XREADGROUP >), waiting up to block_ms for the first.
-  OutboxRead ReadNew(std::string_view consumer, int count, int block_ms);
-  // Entries delivered to this consumer and not yet acknowledged (after a restart with the same
-  // consumer name).
-  OutboxRead ReadOwnPending(std::string_view consumer, int count);
-  // Takes over entries pending on other consumers for at least min_idle_ms (a crashed sync).
-  OutboxRead Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
-                   std::string_view cursor);
-  OutboxStatus Ack(const std::vector<StreamId>& ids);
-  // Drops entries every consumer of the group has acknowledged: those before both the oldest
-  // pending entry and the group's last delivered id. Other groups, if any, are not considered.
-  OutboxStatus Trim();
-  // Entries in the stream and entries delivered but unacknowledged, for lag reporting.
-  struct Backlog {
-    bool ok = false;
-    std::string error;
-    std::int64_t length = 0;
-    std::int64_t pending = 0;
-    std::int64_t undelivered = -1;  // entries after the last delivered id; -1 when unknown
-  };
-  Backlog Measure();
-  // Removes consumers with nothing pending that have been idle for at least idle_ms.
-  OutboxStatus ForgetIdleConsumers(std::int64_t idle_ms);
-
- private:
-  OutboxRead Decode(const CommandResult& r, bool claim);
-
-  RedisPool& pool_;
-  std::string key_;
-  std::string group_;
-};
-
 }  // namespace stockgate::store
 
-#endif  // STOCKGATE_ORIGIN_STORE_OUTBOX_H_
+#endif  // STOCKGATE_ORIGIN_STORE_LEDGER_STREAM_H_

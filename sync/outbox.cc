@@ -1,0 +1,191 @@
+#include "sync/outbox.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <utility>
+
+namespace stockgate::sync {
+
+using store::CommandResult;
+using store::DecodeOutboxEntry;
+using store::Reply;
+
+Outbox::Outbox(RedisPool& pool, std::string key_prefix, std::string group)
+    : pool_(pool), key_(std::move(key_prefix) + ":ledger"), group_(std::move(group)) {}
+
+namespace {
+
+using InfoMap = std::map<std::string, const Reply*, std::less<>>;
+
+// An XINFO record ([field, value, field, value, ...]) by field name.
+InfoMap InfoOf(const Reply& record) {
+  InfoMap info;
+  for (std::size_t i = 0; i + 1 < record.elements.size(); i += 2) {
+    info[record.elements[i].str] = &record.elements[i + 1];
+  }
+  return info;
+}
+
+// The XINFO GROUPS record of `group`; empty when the reply has none.
+InfoMap GroupInfo(const Reply& groups, std::string_view group) {
+  for (const Reply& g : groups.elements) {
+    InfoMap info = InfoOf(g);
+    const auto name = info.find("name");
+    if (name != info.end() && name->second->str == group) return info;
+  }
+  return {};
+}
+
+OutboxStatus Failed(const CommandResult& r) {
+  OutboxStatus s;
+  s.error = r.ok ? r.reply.str : r.error;
+  return s;
+}
+
+}  // namespace
+
+OutboxStatus Outbox::EnsureGroup() {
+  const CommandResult r = pool_.Command({"XGROUP", "CREATE", key_, group_, "0", "MKSTREAM"});
+  if (!r.ok || (r.reply.is_error() && r.reply.str.rfind("BUSYGROUP", 0) != 0)) return Failed(r);
+  return {true, "", 0};
+}
+
+OutboxRead Outbox::Decode(const CommandResult& r, bool claim) {
+  OutboxRead out;
+  if (!r.ok || r.reply.is_error()) {
+    out.error = r.ok ? r.reply.str : r.error;
+    return out;
+  }
+  out.ok = true;
+  const Reply* entries = nullptr;
+  if (claim) {
+    // XAUTOCLAIM: [next cursor, entries, (Redis 7) deleted ids].
+    if (!r.reply.is_array() || r.reply.elements.size() < 2) {
+      out.ok = false;
+      out.error = "unexpected XAUTOCLAIM reply";
+      return out;
+    }
+    out.next_cursor = r.reply.elements[0].str;
+    entries = &r.reply.elements[1];
+  } else if (r.reply.is_array() && !r.reply.elements.empty()) {
+    // XREADGROUP: [[stream, entries]]; nil when BLOCK timed out.
+    const Reply& stream = r.reply.elements[0];
+    if (stream.elements.size() == 2) entries = &stream.elements[1];
+  }
+  if (entries == nullptr) return out;
+  for (const Reply& e : entries->elements) {
+    // A pending entry that was deleted from the stream reads back as [id, nil]: nothing to do.
+    if (e.elements.size() == 2 && e.elements[1].is_nil()) continue;
+    OutboxEntry decoded;
+    std::string error;
+    if (DecodeOutboxEntry(e, &decoded, &error)) {
+      out.entries.push_back(std::move(decoded));
+    } else {
+      out.malformed.emplace_back(e.elements.empty() ? "" : e.elements[0].str, error);
+    }
+  }
+  return out;
+}
+
+OutboxRead Outbox::ReadNew(std::string_view consumer, int count, int block_ms) {
+  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                               std::to_string(count), "BLOCK", std::to_string(block_ms), "STREAMS",
+                               key_, ">"}),
+                false);
+}
+
+OutboxRead Outbox::ReadOwnPending(std::string_view consumer, int count) {
+  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                               std::to_string(count), "STREAMS", key_, "0"}),
+                false);
+}
+
+OutboxRead Outbox::Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
+                         std::string_view cursor) {
+  return Decode(
+      pool_.Command({"XAUTOCLAIM", key_, group_, std::string(consumer), std::to_string(min_idle_ms),
+                     std::string(cursor), "COUNT", std::to_string(count)}),
+      true);
+}
+
+OutboxStatus Outbox::Ack(const std::vector<StreamId>& ids) {
+  if (ids.empty()) return {true, "", 0};
+  std::vector<std::string> argv = {"XACK", key_, group_};
+  for (const StreamId& id : ids) argv.push_back(id.Text());
+  const CommandResult r = pool_.Command(argv);
+  if (!r.ok || !r.reply.is_integer()) return Failed(r);
+  return {true, "", r.reply.integer};
+}
+
+OutboxStatus Outbox::Trim() {
+  // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
+  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  if (!groups.ok || !groups.reply.is_array()) return Failed(groups);
+  const InfoMap info = GroupInfo(groups.reply, group_);
+  const auto last = info.find("last-delivered-id");
+  std::optional<StreamId> last_delivered;
+  if (StreamId id; last != info.end() && StreamId::Parse(last->second->str, &id)) {
+    last_delivered = id;
+  }
+  if (!last_delivered) return {false, "group " + group_ + " not found", 0};
+  // Oldest pending entry: XPENDING summary is [count, smallest id, greatest id, consumers].
+  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
+  if (!pending.ok || !pending.reply.is_array() || pending.reply.elements.size() < 2) {
+    return Failed(pending);
+  }
+  StreamId keep_from = *last_delivered;
+  ++keep_from.seq;  // everything up to the last delivered id has been delivered
+  if (pending.reply.elements[0].integer > 0) {
+    StreamId oldest;
+    if (!StreamId::Parse(pending.reply.elements[1].str, &oldest)) {
+      return {false, "bad XPENDING reply", 0};
+    }
+    keep_from = std::min(keep_from, oldest);
+  }
+  const CommandResult r = pool_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
+  if (!r.ok || !r.reply.is_integer()) return Failed(r);
+  return {true, "", r.reply.integer};
+}
+
+Outbox::Backlog Outbox::Measure() {
+  Backlog b;
+  const CommandResult len = pool_.Command({"XLEN", key_});
+  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
+  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  if (!len.ok || !len.reply.is_integer() || !pending.ok || !pending.reply.is_array() ||
+      pending.reply.elements.empty()) {
+    b.error = !len.ok ? len.error : (!pending.ok ? pending.error : pending.reply.str);
+    return b;
+  }
+  b.ok = true;
+  b.length = len.reply.integer;
+  b.pending = pending.reply.elements[0].integer;
+  if (groups.ok && groups.reply.is_array()) {
+    // Redis 7: "lag" counts entries not yet delivered to the group (nil when unknown).
+    const InfoMap info = GroupInfo(groups.reply, group_);
+    const auto lag = info.find("lag");
+    if (lag != info.end() && lag->second->is_integer()) b.undelivered = lag->second->integer;
+  }
+  return b;
+}
+
+OutboxStatus Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
+  const CommandResult r = pool_.Command({"XINFO", "CONSUMERS", key_, group_});
+  if (!r.ok || !r.reply.is_array()) return Failed(r);
+  OutboxStatus s{true, "", 0};
+  for (const Reply& c : r.reply.elements) {
+    const InfoMap info = InfoOf(c);
+    const auto name = info.find("name");
+    const auto pending = info.find("pending");
+    const auto idle = info.find("idle");
+    if (name == info.end() || pending == info.end() || idle == info.end()) continue;
+    if (pending->second->integer != 0 || idle->second->integer < idle_ms) continue;
+    const CommandResult d =
+        pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, name->second->str});
+    if (d.ok && d.reply.is_integer()) ++s.count;
+  }
+  return s;
+}
+
+}  // namespace stockgate::sync

@@ -1,0 +1,82 @@
+// Outbox: sync's reader of the ledger stream (P:ledger), a Redis consumer group. It wraps the
+// commands sync needs: create the group, read new entries, re-read and claim pending ones,
+// acknowledge, and trim what every reader has acknowledged; entries come back decoded
+// (origin/store/ledger_stream.h). Transport failures come back as values.
+#ifndef STOCKGATE_SYNC_OUTBOX_H_
+#define STOCKGATE_SYNC_OUTBOX_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "origin/store/ledger_stream.h"
+#include "origin/store/redis_pool.h"
+
+namespace stockgate::sync {
+
+using store::OutboxEntry;
+using store::RedisPool;
+using store::StreamId;
+
+struct OutboxRead {
+  bool ok = false;  // false: Redis unreachable or refused; see error
+  std::string error;
+  std::vector<OutboxEntry> entries;
+  // Entries that could not be decoded (id text and why); they stay pending, unacknowledged.
+  std::vector<std::pair<std::string, std::string>> malformed;
+  std::string next_cursor;  // Claim: where the next XAUTOCLAIM continues ("0-0" when done)
+};
+
+struct OutboxStatus {
+  bool ok = false;
+  std::string error;
+  std::int64_t count = 0;  // acknowledged / trimmed entries
+};
+
+class Outbox {
+ public:
+  Outbox(RedisPool& pool, std::string key_prefix, std::string group = "sync");
+
+  const std::string& key() const { return key_; }
+  const std::string& group() const { return group_; }
+
+  // Creates the consumer group (at the start of the stream, creating the stream if needed);
+  // an existing group is fine.
+  OutboxStatus EnsureGroup();
+  // Entries never delivered to the group (XREADGROUP >), waiting up to block_ms for the first.
+  OutboxRead ReadNew(std::string_view consumer, int count, int block_ms);
+  // Entries delivered to this consumer and not yet acknowledged (after a restart with the same
+  // consumer name).
+  OutboxRead ReadOwnPending(std::string_view consumer, int count);
+  // Takes over entries pending on other consumers for at least min_idle_ms (a crashed sync).
+  OutboxRead Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
+                   std::string_view cursor);
+  OutboxStatus Ack(const std::vector<StreamId>& ids);
+  // Drops entries every consumer of the group has acknowledged: those before both the oldest
+  // pending entry and the group's last delivered id. Other groups, if any, are not considered.
+  OutboxStatus Trim();
+  // Entries in the stream and entries delivered but unacknowledged, for lag reporting.
+  struct Backlog {
+    bool ok = false;
+    std::string error;
+    std::int64_t length = 0;
+    std::int64_t pending = 0;
+    std::int64_t undelivered = -1;  // entries after the last delivered id; -1 when unknown
+  };
+  Backlog Measure();
+  // Removes consumers with nothing pending that have been idle for at least idle_ms.
+  OutboxStatus ForgetIdleConsumers(std::int64_t idle_ms);
+
+ private:
+  OutboxRead Decode(const store::CommandResult& r, bool claim);
+
+  RedisPool& pool_;
+  std::string key_;
+  std::string group_;
+};
+
+}  // namespace stockgate::sync
+
+#endif  // STOCKGATE_SYNC_OUTBOX_H_
