@@ -157,16 +157,18 @@ class SyncProcess {
   SyncProcess(std::vector<std::string> args) : args_(std::move(args)) {}
   ~SyncProcess() { Kill(); }
   void Start() {
+    // Blocked from before the fork and across exec, as stockgate-sync keeps them until it waits
+    // for them: a SIGTERM sent while it starts (even before the child runs at all) is then a
+    // clean stop, not a kill.
+    sigset_t stop;
+    sigset_t old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
-      // Blocked across exec, as stockgate-sync keeps them until it waits for them: a SIGTERM
-      // sent while it starts is then a clean stop, not a kill.
-      sigset_t stop;
-      sigemptyset(&stop);
-      sigaddset(&stop, SIGTERM);
-      sigaddset(&stop, SIGINT);
-      sigprocmask(SIG_BLOCK, &stop, nullptr);
       std::vector<char*> argv;
       std::string binary = STOCKGATE_SYNC_BINARY;
       argv.push_back(binary.data());
@@ -177,6 +179,7 @@ class SyncProcess {
       execv(binary.c_str(), argv.data());
       _exit(127);
     }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
   }
   void Kill() {
     if (pid_ <= 0) return;
