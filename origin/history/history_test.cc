@@ -3,6 +3,7 @@
 // set exactly, and a database that is gone or frozen gives kUnavailable, not a hang.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <sstream>
@@ -186,8 +187,14 @@ TEST_F(HistoryTest, DatabaseDownIsUnavailable) {
 
 // After a restart the pooled connections are all stale: the first one to fail drops the others,
 // so recovery costs one failed query and one down window, not one of each per pooled connection.
+// The down window runs on an injected clock, stepped instead of slept through.
 TEST_F(HistoryTest, StaleConnectionsAreDroppedTogether) {
-  MariaDbPool pool(config_);
+  auto now = std::make_shared<std::atomic<std::int64_t>>(0);
+  MySqlConfig config = config_;
+  config.now = [now] {
+    return std::chrono::steady_clock::time_point(std::chrono::milliseconds(now->load()));
+  };
+  MariaDbPool pool(config);
   std::string error;
   // Three connections open at once, then all idle in the pool.
   ASSERT_TRUE(pool.With(
@@ -207,7 +214,7 @@ TEST_F(HistoryTest, StaleConnectionsAreDroppedTogether) {
           failed_queries += ok ? 0 : 1;
         },
         &error);
-    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!ok) now->fetch_add(config.down_for_ms);
   }
   EXPECT_TRUE(ok);
   EXPECT_EQ(failed_queries, 1);

@@ -100,7 +100,7 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
   std::unique_ptr<MariaDbConnection> conn;
   {
     std::lock_guard lock(mu_);
-    if (Clock::now() < down_until_) {
+    if (Now() < down_until_) {
       *error = "history database unavailable: " + last_error_;
       return false;
     }
@@ -115,7 +115,7 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
     if (!conn) {
       std::lock_guard lock(mu_);
       last_error_ = why;
-      down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+      down_until_ = Now() + std::chrono::milliseconds(config_.down_for_ms);
       idle_.clear();
       *error = "history database unavailable: " + why;
       return false;
@@ -125,7 +125,7 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
   std::lock_guard lock(mu_);
   if (conn->broken()) {
     last_error_ = "connection lost";
-    down_until_ = Clock::now() + std::chrono::milliseconds(config_.down_for_ms);
+    down_until_ = Now() + std::chrono::milliseconds(config_.down_for_ms);
     // The idle ones were opened before the failure and most likely share it (a restarted server
     // closed them all); reusing them would cost one failed request and one more down window each.
     idle_.clear();

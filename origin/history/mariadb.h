@@ -72,6 +72,7 @@ class MariaDbPool {
 
  private:
   using Clock = std::chrono::steady_clock;
+  Clock::time_point Now() const { return config_.now ? config_.now() : Clock::now(); }
   const MySqlConfig config_;
   std::mutex mu_;
   std::vector<std::unique_ptr<MariaDbConnection>> idle_;

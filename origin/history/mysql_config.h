@@ -5,6 +5,8 @@
 #ifndef STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
 #define STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,8 @@ struct MySqlConfig {
   int write_timeout_s = 5;
   int pool_size = 4;       // connections kept open (readers)
   int down_for_ms = 1000;  // after a failure, answer unavailable at once for this long
+  // The clock of that down window; empty: std::chrono::steady_clock::now. Tests inject one.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 // Parses mysql://[user[:password]@][host][:port][/database][?socket=PATH] into *out, keeping

@@ -42,6 +42,10 @@ struct RedisConfig {
   // RedisPipeline: calls queued or awaiting a reply on one connection, at most; a call beyond it
   // fails at once (Redis is not keeping up, and a longer queue would only add waiting).
   int max_in_flight = 4096;
+  // The breaker's clock (when to probe Redis again); empty: std::chrono::steady_clock::now.
+  // Tests inject one to step through a backoff without sleeping. Call and connect deadlines are
+  // real time always: they bound waits on the network.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 // A hiredis reply as plain values (RESP2: hiredis 0.14 knows no other types).

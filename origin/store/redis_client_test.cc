@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -223,6 +224,7 @@ TYPED_TEST(RedisClientTest, ScriptSha1MatchesRedis) {
 // network: connect attempts stay flat while 100 calls fail fast.
 TYPED_TEST(RedisClientTest, KilledRedisFailsFastWithoutReconnecting) {
   RedisConfig config = this->Config();
+  config.pool_size = 1;  // one connection: no other one's late failure re-trips the breaker
   config.retry_backoff_ms = 60'000;  // the whole test runs inside one backoff window
   TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
@@ -325,6 +327,34 @@ TYPED_TEST(RedisClientTest, StaleIdleConnectionIsReplacedBeforeUse) {
   EXPECT_EQ(stats.connects, 2);
   EXPECT_EQ(stats.command_failures, 0);
   EXPECT_EQ(stats.connect_failures, 0);
+}
+
+// The breaker waits on its own clock: with Redis back, calls keep failing fast until that clock
+// has passed retry_backoff_ms (a minute here, which real time never reaches in this test); then
+// one call probes Redis and closes the breaker. No sleeping through a backoff.
+TYPED_TEST(RedisClientTest, BreakerProbesAgainWhenItsClockSaysSo) {
+  auto now = std::make_shared<std::atomic<std::int64_t>>(0);
+  RedisConfig config = this->Config();
+  config.pool_size = 1;  // one connection: no other one's late failure re-trips the breaker
+  config.retry_backoff_ms = 60'000;
+  config.now = [now] { return Clock::time_point(milliseconds(now->load())); };
+  TypeParam pool(config);
+  ASSERT_TRUE(pool.Ping());
+  this->server_->Kill();
+  EXPECT_FALSE(pool.Command({"PING"}).ok);  // trips the breaker
+  ASSERT_TRUE(this->server_->Restart());
+  const long long fast_before = pool.stats().fast_failures;
+  CommandResult r = pool.Command({"PING"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(Contains(r.error, "backing off")) << r.error;
+  now->store(59'999);
+  EXPECT_FALSE(pool.Command({"PING"}).ok);
+  EXPECT_EQ(pool.stats().fast_failures, fast_before + 2);
+  now->store(60'000);
+  r = pool.Command({"PING"});
+  EXPECT_TRUE(r.ok) << r.error;
+  r = pool.Command({"PING"});
+  EXPECT_TRUE(r.ok) << r.error;
 }
 
 // A frozen Redis (SIGSTOP) makes calls fail after about command_timeout_ms instead of hanging,

@@ -345,7 +345,7 @@ CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
 std::string RedisPipeline::Admit(Call& call) {
   std::lock_guard lock(breaker_mu_);
   if (breaker_ == Breaker::kClosed) return {};
-  if (breaker_ == Breaker::kOpen && Clock::now() >= retry_at_) {
+  if (breaker_ == Breaker::kOpen && BreakerNow() >= retry_at_) {
     // Half open: this call alone tries Redis; the others keep failing fast meanwhile.
     breaker_ = Breaker::kProbing;
     call.probe = true;
@@ -358,7 +358,7 @@ std::string RedisPipeline::Admit(Call& call) {
 void RedisPipeline::Trip(const std::string& error) {
   std::lock_guard lock(breaker_mu_);
   breaker_ = Breaker::kOpen;
-  retry_at_ = Clock::now() + milliseconds(config_.retry_backoff_ms);
+  retry_at_ = BreakerNow() + milliseconds(config_.retry_backoff_ms);
   last_error_ = error;
 }
 

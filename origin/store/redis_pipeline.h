@@ -49,6 +49,7 @@ class RedisPipeline final : public RedisClient {
   struct Call;
   class Connection;
   using Clock = std::chrono::steady_clock;
+  Clock::time_point BreakerNow() const { return config_.now ? config_.now() : Clock::now(); }
   enum class Breaker { kClosed, kOpen, kProbing };
 
   // Empty when the call may go on (and marks it the probe when the breaker is half open); else

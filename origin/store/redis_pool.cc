@@ -66,7 +66,7 @@ std::string RedisPool::Acquire(Lease* lease) {
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(config_.pool_wait_ms);
   while (true) {
     if (breaker_open_ && !lease->probe_) {
-      if (probing_ || Clock::now() < retry_at_) {
+      if (probing_ || BreakerNow() < retry_at_) {
         Count(counters_.fast_failures);
         return "redis unavailable (backing off): " + last_error_;
       }
@@ -136,7 +136,7 @@ void RedisPool::TripLocked(const std::string& error, bool probe) {
   // would only queue behind it.
   breaker_open_ = true;
   retry_at_ =
-      std::max(retry_at_, Clock::now() + std::chrono::milliseconds(config_.retry_backoff_ms));
+      std::max(retry_at_, BreakerNow() + std::chrono::milliseconds(config_.retry_backoff_ms));
   last_error_ = error;
   if (probe) probing_ = false;
   freed_.notify_all();  // waiters for a connection fail fast now instead of at their deadline

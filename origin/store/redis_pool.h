@@ -38,6 +38,7 @@ class RedisPool final : public RedisClient {
   using ContextPtr = std::unique_ptr<redisContext, ContextFree>;
   class Lease;
   using Clock = std::chrono::steady_clock;
+  Clock::time_point BreakerNow() const { return config_.now ? config_.now() : Clock::now(); }
 
   // A connection for one call, or the reason there is none (empty when ok).
   std::string Acquire(Lease* lease);
