@@ -202,7 +202,6 @@ class RedisPipeline::Connection {
   void ReadReplies() {
     char buf[16 * 1024];
     int completed = 0;
-    bool probe_answered = false;
     while (ctx_ != nullptr) {
       const ssize_t n = recv(ctx_->fd, buf, sizeof buf, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
@@ -235,7 +234,9 @@ class RedisPipeline::Connection {
         }
         std::shared_ptr<Call> call = std::move(inflight_.front());
         inflight_.pop_front();
-        probe_answered = probe_answered || call->probe;
+        // Redis answered the probe: the breaker closes before its caller learns of it, so that
+        // caller's next call is not refused by a breaker still half open.
+        if (call->probe) owner_.ProbeAnswered();
         CommandResult result;
         result.ok = true;
         result.reply = ConvertReply(*reply);
@@ -246,7 +247,6 @@ class RedisPipeline::Connection {
       if (static_cast<std::size_t>(n) < sizeof buf) break;  // the socket is drained
     }
     Finished(completed);
-    if (probe_answered) owner_.ProbeAnswered();
   }
 
   // Fails every call on the connection and closes it; `trip` opens the breaker too.
