@@ -209,15 +209,12 @@ export class Gate {
   // Decides on a POST /v1/reservations body. Returns {verdict, code, name, status, retryAfterMs,
   // body} where body is the HTTP error body ('' when admitted).
   admitReservation(client, body, nowMs) {
-    const [ptr, len] = this._core._put([client, body]);
-    const v = this._f.gate_admit_reservation(this.handle, nowMs, ptr, len[0], ptr + len[0], len[1]);
-    return this._decision(v);
+    return this._decision(this.admitReservationVerdict(client, body, nowMs));
   }
 
   // Decides on any other request from a client (its token bucket only).
   admitClient(client, nowMs) {
-    const [ptr, len] = this._core._put([client]);
-    return this._decision(this._f.gate_admit_client(this.handle, nowMs, ptr, len[0]));
+    return this._decision(this.admitClientVerdict(client, nowMs));
   }
 
   // Only the verdict (an index of VerdictNames), without building a result object: the hot path
