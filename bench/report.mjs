@@ -13,7 +13,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { parseCli } from '../scripts/cli.mjs';
+import { kebab, parseCli } from '../scripts/cli.mjs';
 import { barChart } from './svg.mjs';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -39,7 +39,7 @@ function parseArgs(argv) {
   const o = parseCli(argv, { ...files, images: '' }, { script: import.meta.url });
   const args = { images: o.images };
   for (const key of Object.keys(files)) {
-    if (o[key]) args[key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)] = JSON.parse(readFileSync(o[key], 'utf8'));
+    if (o[key]) args[kebab(key)] = JSON.parse(readFileSync(o[key], 'utf8'));
   }
   return args;
 }

@@ -14,7 +14,8 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+// An option's name on the command line: rejectConcurrency -> reject-concurrency.
+export const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 // The comment block at the top of a file (after any shebang), without its comment marks.
 export function usageOf(scriptUrl) {
