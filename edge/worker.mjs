@@ -33,6 +33,10 @@ function edgeFor(env) {
     });
     return edge;
   });
+  // A failed start is tried again by the next request rather than kept for every one.
+  building.catch(() => {
+    building = null;
+  });
   return building;
 }
 
