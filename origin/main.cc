@@ -4,7 +4,6 @@
 // STOCKGATE_JWT_SECRET), and `stockgate-origin jwks --key PEM --kid K`, which prints the public
 // JWK Set of an issuer key for the origin's jwt_jwks_file and the edge.
 #include <pthread.h>
-#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <thread>
 
 #include "origin/history/mariadb_history.h"
+#include "origin/log/log.h"
 #include "origin/server/api.h"
 #include "origin/server/assets.h"
 #include "origin/server/config.h"
@@ -138,9 +138,7 @@ int Serve(int argc, char** argv) {
     return 2;
   }
   const server::OriginConfig& c = loaded.config;
-  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","log":%v})",
-                      spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(c.log_level));
+  log::Configure(*log::ParseLevel(c.log_level));  // the loader checked the name
 
   // Block the stop signals in every thread; one thread waits for them and stops the server.
   sigset_t stop_signals;
@@ -255,16 +253,14 @@ int Serve(int argc, char** argv) {
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    spdlog::info(json{{"msg", "stopping"}, {"signal", sig}}.dump());
+    log::Info("stopping", {{"signal", sig}});
     events.Stop();  // ends the event streams, which would otherwise hold workers open
     http.Stop();
   });
-  spdlog::info(json{{"msg", "listening"},
-                    {"listen", c.listen_host + ":" + std::to_string(port)},
-                    {"redis", c.redis_host + ":" + std::to_string(c.redis_port)},
-                    {"threads", c.threads},
-                    {"config", c.config_file}}
-                   .dump());
+  log::Info("listening", {{"listen", c.listen_host + ":" + std::to_string(port)},
+                          {"redis", c.redis_host + ":" + std::to_string(c.redis_port)},
+                          {"threads", c.threads},
+                          {"config", c.config_file}});
   const bool served = http.Serve();
   // Wake the stopper if the server ended on its own.
   pthread_kill(stopper.native_handle(), SIGTERM);

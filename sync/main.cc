@@ -2,7 +2,6 @@
 // outbox stream into MariaDB and sweeps expired holds until SIGINT/SIGTERM; `check`, `repair`,
 // `rebuild` and `migrate` are the operator commands of docs/operations.md.
 #include <pthread.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +18,7 @@
 
 #include "origin/history/mysql_config.h"
 #include "origin/history/schema.h"
+#include "origin/log/log.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
@@ -106,12 +106,12 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       const history::MigrateResult m = history::ApplyMigrations(mysql);
       if (m.ok) {
         for (const int v : m.applied) {
-          spdlog::info(json{{"msg", "migration applied"}, {"version", v}}.dump());
+          log::Info("migration applied", {{"version", v}});
         }
         break;
       }
       if (attempt % 20 == 0) {
-        spdlog::warn(json{{"msg", "mariadb not ready"}, {"error", m.error}}.dump());
+        log::Warn("mariadb not ready", {{"error", m.error}});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
@@ -121,11 +121,11 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       if (step == Ingester::Step::kRedisDown || step == Ingester::Step::kMySqlDown) {
         if (ingester.last_error() != last_error) {
           last_error = ingester.last_error();
-          spdlog::warn(json{{"msg", "ingest paused"}, {"error", last_error}}.dump());
+          log::Warn("ingest paused", {{"error", last_error}});
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
       } else if (!last_error.empty()) {
-        spdlog::info(json{{"msg", "ingest resumed"}}.dump());
+        log::Info("ingest resumed");
         last_error.clear();
       }
     }
@@ -142,37 +142,34 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       const double seconds = std::chrono::duration<double>(now - last).count();
       last = now;
       const Outbox::Backlog b = outbox.Measure();
-      spdlog::info(json{{"msg", "sync stats"},
-                        {"events", s.events},
-                        {"events_per_s", static_cast<double>(s.events - last_events) / seconds},
-                        {"duplicates", s.duplicates},
-                        {"records", s.records},
-                        {"batches", s.batches},
-                        {"claimed", s.claimed},
-                        {"lag_p50_ms", Percentile(s.lag_ms, 0.50)},
-                        {"lag_p99_ms", Percentile(s.lag_ms, 0.99)},
-                        {"stream_length", b.ok ? b.length : -1},
-                        {"pending", b.ok ? b.pending : -1},
-                        {"undelivered", b.ok ? b.undelivered : -1},
-                        {"expired", sweeper.expired()},
-                        {"sweep_failures", sweeper.failures()},
-                        {"write_failures", s.write_failures},
-                        {"read_failures", s.read_failures},
-                        {"malformed", s.malformed}}
-                       .dump());
+      log::Info("sync stats",
+                {{"events", s.events},
+                 {"events_per_s", static_cast<double>(s.events - last_events) / seconds},
+                 {"duplicates", s.duplicates},
+                 {"records", s.records},
+                 {"batches", s.batches},
+                 {"claimed", s.claimed},
+                 {"lag_p50_ms", Percentile(s.lag_ms, 0.50)},
+                 {"lag_p99_ms", Percentile(s.lag_ms, 0.99)},
+                 {"stream_length", b.ok ? b.length : -1},
+                 {"pending", b.ok ? b.pending : -1},
+                 {"undelivered", b.ok ? b.undelivered : -1},
+                 {"expired", sweeper.expired()},
+                 {"sweep_failures", sweeper.failures()},
+                 {"write_failures", s.write_failures},
+                 {"read_failures", s.read_failures},
+                 {"malformed", s.malformed}});
       last_events = s.events;
     }
   });
-  spdlog::info(json{{"msg", "sync started"},
-                    {"consumer", o.consumer},
-                    {"redis", o.redis},
-                    {"prefix", o.redis_prefix},
-                    {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
-                    {"database", mysql.database}}
-                   .dump());
+  log::Info("sync started", {{"consumer", o.consumer},
+                             {"redis", o.redis},
+                             {"prefix", o.redis_prefix},
+                             {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
+                             {"database", mysql.database}});
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  spdlog::info(json{{"msg", "stopping"}, {"signal", sig}}.dump());
+  log::Info("stopping", {{"signal", sig}});
   stop = true;
   ingest_thread.join();
   if (sweep_thread.joinable()) sweep_thread.join();
@@ -234,9 +231,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--actor", o.actor, "repair: the actor of compensating events")
       ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error | off")
+  app.add_option("--log-level", o.log_level, "Least severe level written")
       ->envname("STOCKGATE_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->check(
+          CLI::IsMember(std::vector<std::string>(log::kLevelNames.begin(), log::kLevelNames.end())))
       ->capture_default_str();
   app.add_subcommand("run",
                      "Drain the outbox into MariaDB and sweep expired holds "
@@ -250,9 +248,7 @@ int Main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
-  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","log":%v})",
-                      spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  log::Configure(*log::ParseLevel(o.log_level));  // CLI11 checked the name
 
   store::RedisConfig redis;
   std::string error;

@@ -95,6 +95,19 @@ test('up serves a reservation end to end, and down stops every part', async () =
   execFileSync(stack, ['down', '--dir', dir]);
   for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);
   assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 1);
+
+  // Every line the origin and sync wrote in this run is one JSON object of the documented shape.
+  for (const log of ['origin.log', 'sync.log']) {
+    const lines = readFileSync(join(dir, log), 'utf8').split('\n').filter((l) => l !== '');
+    assert.ok(lines.length >= 2, `${log}: ${lines.length} lines`);
+    for (const line of lines) {
+      let entry;
+      assert.doesNotThrow(() => { entry = JSON.parse(line); }, `${log}: not JSON: ${line}`);
+      assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `${log}: ${line}`);
+      assert.equal(typeof entry.level, 'string', `${log}: ${line}`);
+      assert.equal(typeof entry.log?.msg, 'string', `${log}: ${line}`);
+    }
+  }
 });
 
 // The foreground form stops everything on Ctrl-C (SIGINT) and exits 0.

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "origin/history/mysql_config.h"
+#include "origin/log/log.h"
 #include "origin/server/jwt_auth.h"
 
 namespace stockgate::server {
@@ -26,8 +27,6 @@ namespace {
 constexpr int kMaxThreads = 1024;
 // A longer secret adds nothing to HMAC-SHA256 and is more likely a pasted file by mistake.
 constexpr std::size_t kMaxJwtSecretBytes = 4096;
-constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
-                                                        "error", "critical", "off"};
 
 enum class Kind { kInt, kDouble, kBool, kString, kHostPort };
 
@@ -58,8 +57,7 @@ struct KeySpec {
 };
 
 std::string CheckLogLevel(std::string_view level) {
-  if (std::find(kLogLevels.begin(), kLogLevels.end(), level) != kLogLevels.end()) return {};
-  return "must be one of trace, debug, info, warn, error, critical, off";
+  return log::ParseLevel(level) ? std::string() : log::LevelError();
 }
 
 std::string CheckRequestLog(std::string_view value) {

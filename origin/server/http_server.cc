@@ -3,7 +3,6 @@
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 //
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,6 +14,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "origin/log/log.h"
 
 namespace stockgate::server {
 namespace {
@@ -44,7 +45,7 @@ template <class Family>
 Family& Must(Registration<Family> r) {
   // Names below are constants of this file; a registration error is a programming error.
   if (!r.ok()) {
-    spdlog::critical("metrics registration failed: {}", r.error);
+    log::Critical("metrics registration failed", {{"error", r.error}});
     std::abort();
   }
   return *r.family;
@@ -426,7 +427,7 @@ void ServerState::Accept() {
     if (ec) {
       // Out of descriptors (EMFILE) or memory: retrying at once would spin. Wait a moment, while
       // the open connections go on being served.
-      spdlog::warn(json{{"msg", "accept failed"}, {"error", ec.message()}}.dump());
+      log::Warn("accept failed", {{"error", ec.message()}});
       auto wait = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(100));
       return wait->async_wait([this, wait](beast::error_code) { Accept(); });
     }
@@ -447,15 +448,13 @@ void ServerState::Record(const HttpRequest& in, std::string_view method, const H
   const bool log = options.log_requests == ServerOptions::RequestLog::kAll ||
                    (options.log_requests == ServerOptions::RequestLog::kErrors && status >= 500);
   if (log) {
-    spdlog::info(json{{"msg", "request"},
-                      {"method", method},
-                      {"path", in.path},
-                      {"route", out.route},
-                      {"status", status},
-                      {"code", out.code},
-                      {"ms", seconds * 1000},
-                      {"client", in.client_id.empty() ? in.remote_addr : in.client_id}}
-                     .dump(-1, ' ', false, json::error_handler_t::replace));
+    log::Info("request", {{"method", method},
+                          {"path", in.path},
+                          {"route", out.route},
+                          {"status", status},
+                          {"code", out.code},
+                          {"ms", seconds * 1000},
+                          {"client", in.client_id.empty() ? in.remote_addr : in.client_id}});
   }
 }
 
@@ -474,7 +473,7 @@ int HttpServer::Bind() {
   beast::error_code ec;
   const auto address = asio::ip::make_address(s.options.host, ec);
   if (ec) {
-    spdlog::error("cannot listen on {}: not an IP address", s.options.host);
+    log::Error("cannot listen", {{"host", s.options.host}, {"error", "not an IP address"}});
     return -1;
   }
   const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(s.options.port));
@@ -485,7 +484,8 @@ int HttpServer::Bind() {
   if (!ec) s.acceptor.bind(endpoint, ec);
   if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    spdlog::error("cannot listen on {}:{}: {}", s.options.host, s.options.port, ec.message());
+    log::Error("cannot listen",
+               {{"host", s.options.host}, {"port", s.options.port}, {"error", ec.message()}});
     return -1;
   }
   return s.acceptor.local_endpoint().port();

@@ -18,8 +18,11 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
+#include <vector>
 
+#include "origin/log/log.h"
 #include "origin/server/assets.h"
 #include "origin/server/event_hub.h"
 #include "origin/store/redis_inventory_store.h"
@@ -325,14 +328,34 @@ TEST_F(OriginHttpTest, OpenApiDocumentMatchesTheServer) {
   EXPECT_GE(operations, 16);
 }
 
-// Another server asked to listen on this port fails to bind instead of sharing it.
+// Another server asked to listen on this port fails to bind instead of sharing it, and says so
+// in one JSON log line; so does one asked for an address that is not one.
 TEST_F(OriginHttpTest, BusyPortIsRefused) {
+  std::ostringstream logged;
+  log::Configure(log::Level::kInfo, &logged);
   ServerOptions so;
   so.port = port_;
   so.log_requests = ServerOptions::RequestLog::kNone;
   HttpServer second(*api_, *metrics_, nullptr, so, NowMs);
   EXPECT_EQ(second.Bind(), -1);
+  so.host = "localhost:80";
+  HttpServer third(*api_, *metrics_, nullptr, so, NowMs);
+  EXPECT_EQ(third.Bind(), -1);
+  log::Configure(log::Level::kInfo);
   EXPECT_EQ(Send("GET", "/healthz", "", "")->status, 200);
+
+  std::istringstream lines(logged.str());
+  std::vector<json> errors;
+  for (std::string line; std::getline(lines, line);) {
+    errors.push_back(json::parse(line, nullptr, false));
+    ASSERT_TRUE(errors.back().is_object()) << line;
+  }
+  ASSERT_EQ(errors.size(), 2u) << logged.str();
+  EXPECT_EQ(errors[0]["level"], "error");
+  EXPECT_EQ(errors[0]["log"]["msg"], "cannot listen");
+  EXPECT_EQ(errors[0]["log"]["port"], port_);
+  EXPECT_EQ(errors[1]["log"]["host"], "localhost:80");
+  EXPECT_EQ(errors[1]["log"]["error"], "not an IP address");
 }
 
 // 300 connections that send half a request and stall hold no thread: another client is served
