@@ -27,19 +27,8 @@ HttpResponse Json(int status, const json& body, std::string code = "ok") {
   return r;
 }
 
-HttpResponse Error(Code code, std::string_view message, json details = json::object()) {
-  json error = {{"code", core::CodeName(code)}, {"message", message}};
-  for (auto& [k, v] : details.items()) error[k] = v;
-  return Json(core::HttpStatus(code), json{{"error", std::move(error)}},
-              std::string(core::CodeName(code)));
-}
-
 HttpResponse FromProblem(const core::Problem& p) {
-  HttpResponse r;
-  r.status = core::HttpStatus(p.code);
-  r.body = core::ProblemBody(p);
-  r.code = std::string(core::CodeName(p.code));
-  return r;
+  return ErrorWithBody(p.code, core::ProblemBody(p));
 }
 
 json FailItemsJson(const std::vector<core::FailItem>& items) {
@@ -83,16 +72,12 @@ void AppendInt(std::string* out, std::int64_t v) {
   out->append(buf, end);
 }
 
-// A store failure: the API error with the store's message, plus Retry-After for a 503.
+// A store failure: the API error with the store's message (and Retry-After for a 503).
 template <class Result>
 HttpResponse StoreError(const Result& result, int retry_after_s) {
   json details = json::object();
   if (!result.fail_items.empty()) details["fail_items"] = FailItemsJson(result.fail_items);
-  HttpResponse r = Error(result.code, result.message, std::move(details));
-  if (result.code == Code::kUnavailable) {
-    r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
-  }
-  return r;
+  return ErrorResponse(result.code, result.message, details, retry_after_s);
 }
 
 HttpResponse Unavailable(std::string_view message, int retry_after_s);
@@ -104,9 +89,7 @@ HttpResponse MissingReservation(int retry_after_s) {
 }
 
 HttpResponse Unavailable(std::string_view message, int retry_after_s) {
-  HttpResponse r = Error(Code::kUnavailable, message);
-  r.headers.emplace_back("Retry-After", std::to_string(retry_after_s));
-  return r;
+  return ErrorResponse(Code::kUnavailable, message, json::object(), retry_after_s);
 }
 
 core::Problem Invalid(std::string field, std::string message) {
@@ -212,6 +195,33 @@ std::vector<std::string_view> Segments(std::string_view path) {
 }
 
 }  // namespace
+
+HttpResponse ErrorWithBody(Code code, std::string body, int retry_after_s) {
+  HttpResponse r;
+  r.status = core::HttpStatus(code);
+  r.body = std::move(body);
+  r.code = std::string(core::CodeName(code));
+  if (r.status == 429 || r.status == 503) {
+    r.headers.emplace_back("Retry-After", std::to_string(std::max(retry_after_s, 1)));
+  }
+  return r;
+}
+
+HttpResponse ErrorResponse(Code code, std::string_view message, const json& details,
+                           int retry_after_s) {
+  json error = {{"code", core::CodeName(code)}, {"message", message}};
+  for (const auto& [k, v] : details.items()) error[k] = v;
+  return ErrorWithBody(code, Dump(json{{"error", std::move(error)}}), retry_after_s);
+}
+
+HttpResponse MethodNotAllowed(std::string_view method, std::string_view allow) {
+  HttpResponse r =
+      ErrorResponse(Code::kInvalidRequest, "method " + std::string(method) +
+                                               " is not allowed here; use " + std::string(allow));
+  r.status = 405;
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
 
 std::string ReservationBody(const core::ReservationView& r) {
   // Keys in the order nlohmann's std::map sorts them, as every other answer has them.
@@ -352,11 +362,11 @@ Api::Api(store::InventoryStore& store, history::HistoryReader* history, const Jw
 void Api::HandleAsync(const HttpRequest& request, std::int64_t now_ms, Respond respond,
                       const RunBlocking& blocking) {
   if (request.body.size() > core::kMaxBodyBytes) {
-    return respond(Error(Code::kPayloadTooLarge, "body is " + std::to_string(request.body.size()) +
-                                                     " bytes; the limit is " +
-                                                     std::to_string(core::kMaxBodyBytes)));
+    return respond(ErrorResponse(
+        Code::kPayloadTooLarge, "body is " + std::to_string(request.body.size()) +
+                                    " bytes; the limit is " + std::to_string(core::kMaxBodyBytes)));
   }
-  Route(request, now_ms, std::move(respond), blocking);
+  Dispatch(request, now_ms, std::move(respond), blocking);
 }
 
 HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
@@ -377,11 +387,11 @@ HttpResponse Api::Handle(const HttpRequest& request, std::int64_t now_ms) {
   return std::move(*out);
 }
 
-bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group group,
+bool Api::Admit(const HttpRequest& request, bool is_public, Role required, RateGroup group,
                 std::int64_t now_ms, Caller* caller, HttpResponse* refusal) {
-  Limiter& limiter = group == Group::kReservation ? reservation_limiter_
-                     : group == Group::kAdmin     ? admin_limiter_
-                                                  : read_limiter_;
+  Limiter& limiter = group == RateGroup::kReservations ? reservation_limiter_
+                     : group == RateGroup::kAdmin      ? admin_limiter_
+                                                       : read_limiter_;
   // Charges one request to `key`; false (with a 429 in *refusal) when its bucket is empty.
   auto charge = [&](const std::string& key) {
     core::Decision d;
@@ -390,12 +400,8 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group
       d = limiter.gate.AdmitClient(key, now_ms);
     }
     if (d.verdict == core::Verdict::kAdmit) return true;
-    HttpResponse r;
-    r.status = 429;
-    r.body = core::DecisionBody(d);
-    r.code = "rate_limited";
-    r.headers.emplace_back("Retry-After", std::to_string((d.retry_after_ms + 999) / 1000));
-    *refusal = std::move(r);
+    *refusal = ErrorWithBody(Code::kRateLimited, core::DecisionBody(d),
+                             static_cast<int>((d.retry_after_ms + 999) / 1000));
     return false;
   };
   const std::string anonymous_key =
@@ -411,22 +417,23 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group
     };
     const auto token = BearerToken(request.authorization);
     if (!token) {
-      HttpResponse r = Error(Code::kUnauthenticated, request.authorization.empty()
-                                                         ? "missing bearer token"
-                                                         : "Authorization must be: Bearer <token>");
+      HttpResponse r =
+          ErrorResponse(Code::kUnauthenticated, request.authorization.empty()
+                                                    ? "missing bearer token"
+                                                    : "Authorization must be: Bearer <token>");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return refuse(std::move(r));
     }
     const VerifyResult v = auth_.Verify(*token, now_ms / 1000);
     if (!v.ok) {
-      HttpResponse r = Error(Code::kUnauthenticated, v.error);
+      HttpResponse r = ErrorResponse(Code::kUnauthenticated, v.error);
       r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       return refuse(std::move(r));
     }
     if (!is_public && !Allows(v.claims.role, required)) {
-      *refusal = Error(Code::kForbidden, "role " + std::string(RoleName(v.claims.role)) +
-                                             " may not call this route; it needs " +
-                                             std::string(RoleName(required)));
+      *refusal = ErrorResponse(Code::kForbidden, "role " + std::string(RoleName(v.claims.role)) +
+                                                     " may not call this route; it needs " +
+                                                     std::string(RoleName(required)));
       return false;
     }
     caller->authenticated = true;
@@ -435,161 +442,195 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, Group
   return charge(caller->authenticated ? "sub:" + caller->claims.sub : anonymous_key);
 }
 
-void Api::Route(const HttpRequest& request, std::int64_t now_ms, Respond respond,
-                const RunBlocking& blocking) {
-  const auto seg = Segments(request.path);
-  const std::string& m = request.method;
-  HttpResponse refusal;
+std::string_view AccessName(Access access) {
+  constexpr std::string_view kNames[] = {"public", "public", "viewer", "buyer", "service", "admin"};
+  return kNames[static_cast<int>(access)];
+}
+
+std::string_view RateGroupName(RateGroup group) {
+  constexpr std::string_view kNames[] = {"none", "reservations", "reads", "admin"};
+  return kNames[static_cast<int>(group)];
+}
+
+std::vector<RouteInfo> Api::Routes() {
+  std::vector<RouteInfo> out;
+  for (const auto& route : Table()) out.push_back(route.info);
+  return out;
+}
+
+struct Api::Call {
+  const HttpRequest& request;
+  std::int64_t now_ms;
+  std::vector<std::string_view> params;  // the {name} segments of the path, in order
   Caller caller;
-  auto admit = [&](bool is_public, Role role, Group group) {
-    return Admit(request, is_public, role, group, now_ms, &caller, &refusal);
-  };
-  // The answer, labelled with its route template (a bounded metrics label).
-  auto to = [&respond](const char* route) {
-    return [respond, route](HttpResponse r) {
-      r.route = route;
-      respond(std::move(r));
-    };
-  };
-  auto actor = [&] { return caller.authenticated ? caller.claims.sub : std::string(); };
+  Respond respond;  // labels the answer with the route's pattern
+  const RunBlocking& blocking;
+
+  std::string_view param(std::size_t i) const { return params[i]; }
+  // The token's sub, written into the ledger events a change makes.
+  std::string actor() const { return caller.authenticated ? caller.claims.sub : std::string(); }
   // The customer a buyer acts for; "" for the roles that act for anyone.
-  auto owner = [&] {
+  std::string owner() const {
     return caller.authenticated && caller.claims.role == Role::kBuyer ? caller.claims.sub
                                                                       : std::string();
-  };
-  auto method_not_allowed = [&](const char* route, const char* allow) {
-    HttpResponse r =
-        Error(Code::kInvalidRequest, "method " + m + " is not allowed here; use " + allow);
-    r.status = 405;
-    r.headers.emplace_back("Allow", allow);
-    to(route)(std::move(r));
-  };
+  }
+};
 
-  if (seg.size() == 1 && seg[0] == "healthz") {
-    return to("/healthz")(Json(200, {{"status", "ok"}}));
-  }
-  if (seg.size() == 1 && seg[0] == "readyz") {
-    // Pings the store, then the history database when one is configured: blocking calls.
-    return blocking([this, reply = to("/readyz")] {
-      if (!ready_ || !ready_()) {
-        return reply(Unavailable("a backend is unreachable", config_.unavailable_retry_after_s));
-      }
-      if (history_ != nullptr && !history_->Ping()) {
-        return reply(
-            Unavailable("the history database is unreachable", config_.unavailable_retry_after_s));
-      }
-      reply(Json(200, {{"status", "ready"}}));
-    });
-  }
-  if (seg.size() == 1 && seg[0] == "metrics") {
-    HttpResponse r;
-    r.body = metrics_ ? metrics_() : "";
-    r.content_type = "text/plain; version=0.0.4";
-    return to("/metrics")(std::move(r));
-  }
-  if ((seg.size() == 1 && (seg[0] == "openapi.json" || seg[0] == "docs")) ||
-      (seg.size() == 2 && seg[0] == "docs")) {
-    if (m != "GET") return method_not_allowed("/docs", "GET");
-    if (!admit(true, Role::kViewer, Group::kRead)) return to("/docs")(std::move(refusal));
-    return respond(Static(request.path));
-  }
-  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "stock") {
-    const bool reads_public = config_.public_stock_reads;
-    if (seg.size() == 2) {
-      if (m != "GET") return method_not_allowed("/v1/stock", "GET");
-      if (!admit(reads_public, Role::kViewer, Group::kRead)) {
-        return to("/v1/stock")(std::move(refusal));
-      }
-      return GetStocks(request, now_ms, to("/v1/stock"));
-    }
-    if (seg.size() == 3) {
-      const char* route = "/v1/stock/{sku}";
-      if (m == "GET") {
-        if (!admit(reads_public, Role::kViewer, Group::kRead)) {
-          return to(route)(std::move(refusal));
-        }
-        return GetStock(seg[2], now_ms, to(route));
-      }
-      if (m == "PUT") {
-        if (!admit(false, Role::kAdmin, Group::kAdmin)) return to(route)(std::move(refusal));
-        return SetStock(request, seg[2], actor(), now_ms, to(route));
-      }
-      return method_not_allowed(route, "GET, PUT");
-    }
-    if (seg.size() == 4 && seg[3] == "adjustments") {
-      const char* route = "/v1/stock/{sku}/adjustments";
-      if (m != "POST") return method_not_allowed(route, "POST");
-      if (!admit(false, Role::kAdmin, Group::kAdmin)) return to(route)(std::move(refusal));
-      return Adjust(request, seg[2], actor(), now_ms, to(route));
-    }
-    if (seg.size() == 4 && seg[3] == "history") {
-      // The ledger names orders and actors: never public, whatever public_stock_reads says.
-      const char* route = "/v1/stock/{sku}/history";
-      if (m != "GET") return method_not_allowed(route, "GET");
-      if (!admit(false, Role::kViewer, Group::kRead)) return to(route)(std::move(refusal));
-      return blocking([this, request, sku = std::string(seg[2]), reply = to(route)] {
-        reply(History(request, sku));
-      });
-    }
-  }
-  if (seg.size() == 3 && seg[0] == "v1" && seg[1] == "history" && seg[2] == "summary") {
-    const char* route = "/v1/history/summary";
-    if (m != "GET") return method_not_allowed(route, "GET");
-    if (!admit(false, Role::kViewer, Group::kRead)) return to(route)(std::move(refusal));
-    return blocking([this, request, reply = to(route)] { reply(Summary(request)); });
-  }
-  if (seg.size() >= 2 && seg[0] == "v1" && seg[1] == "reservations") {
-    if (seg.size() == 2) {
-      if (m != "POST") return method_not_allowed("/v1/reservations", "POST");
-      if (!admit(false, Role::kBuyer, Group::kReservation)) {
-        return to("/v1/reservations")(std::move(refusal));
-      }
-      return Reserve(request, actor(), owner(), now_ms, to("/v1/reservations"));
-    }
-    if (seg.size() == 3) {
-      const char* route = "/v1/reservations/{order_id}";
-      if (m != "GET") return method_not_allowed(route, "GET");
-      if (!admit(false, Role::kBuyer, Group::kReservation)) {
-        return to(route)(std::move(refusal));
-      }
-      return GetReservation(seg[2], owner(), now_ms, to(route));
-    }
-    if (seg.size() == 4) {
-      static const std::map<std::string_view, const char*> kActions = {
-          {"confirm", "/v1/reservations/{order_id}/confirm"},
-          {"release", "/v1/reservations/{order_id}/release"},
-          {"extend", "/v1/reservations/{order_id}/extend"},
-          {"return", "/v1/reservations/{order_id}/return"}};
-      if (const auto it = kActions.find(seg[3]); it != kActions.end()) {
-        if (m != "POST") return method_not_allowed(it->second, "POST");
+const std::vector<Api::Route>& Api::Table() {
+  using A = Access;
+  using G = RateGroup;
+  static const std::vector<Route> routes = [] {
+    // The action is the path's last segment: confirm, release, extend or return.
+    constexpr auto transition = [](Api& api, Call& c) {
+      const std::string_view path = c.request.path;
+      api.Transition(c.request, c.param(0), path.substr(path.rfind('/') + 1), c.actor(), c.owner(),
+                     c.now_ms, c.respond);
+    };
+    std::vector<Route> t = {
+        {{"GET", "/healthz", A::kPublic, G::kNone},
+         [](Api&, Call& c) {
+           c.respond(Json(200, {{"status", "ok"}}));
+         }},
+        {{"GET", "/readyz", A::kPublic, G::kNone},
+         [](Api& api, Call& c) {
+           // Pings the store, then the history database when one is configured: blocking calls.
+           c.blocking([&api, reply = c.respond] {
+             if (!api.ready_ || !api.ready_()) {
+               return reply(Unavailable("a backend is unreachable", api.retry()));
+             }
+             if (api.history_ != nullptr && !api.history_->Ping()) {
+               return reply(Unavailable("the history database is unreachable", api.retry()));
+             }
+             reply(Json(200, {{"status", "ready"}}));
+           });
+         }},
+        {{"GET", "/metrics", A::kPublic, G::kNone},
+         [](Api& api, Call& c) {
+           HttpResponse r;
+           r.body = api.metrics_ ? api.metrics_() : "";
+           r.content_type = "text/plain; version=0.0.4";
+           c.respond(std::move(r));
+         }},
+        {{"GET", "/openapi.json", A::kPublic, G::kReads},
+         [](Api& api, Call& c) { c.respond(api.Static(c.request.path)); }},
+        {{"GET", "/docs", A::kPublic, G::kReads},
+         [](Api& api, Call& c) { c.respond(api.Static(c.request.path)); }},
+        {{"GET", "/docs/{asset}", A::kPublic, G::kReads, /*in_openapi=*/false},
+         [](Api& api, Call& c) { c.respond(api.Static(c.request.path)); }},
+        {{"GET", "/v1/stock", A::kStockReads, G::kReads},
+         [](Api& api, Call& c) { api.GetStocks(c.request, c.now_ms, c.respond); }},
+        {{"GET", "/v1/stock/{sku}", A::kStockReads, G::kReads},
+         [](Api& api, Call& c) { api.GetStock(c.param(0), c.now_ms, c.respond); }},
+        {{"PUT", "/v1/stock/{sku}", A::kAdmin, G::kAdmin},
+         [](Api& api, Call& c) {
+           api.SetStock(c.request, c.param(0), c.actor(), c.now_ms, c.respond);
+         }},
+        {{"POST", "/v1/stock/{sku}/adjustments", A::kAdmin, G::kAdmin},
+         [](Api& api, Call& c) {
+           api.Adjust(c.request, c.param(0), c.actor(), c.now_ms, c.respond);
+         }},
+        // The ledger names orders and actors: never public, whatever public_stock_reads says.
+        {{"GET", "/v1/stock/{sku}/history", A::kViewer, G::kReads},
+         [](Api& api, Call& c) {
+           c.blocking([&api, request = c.request, sku = std::string(c.param(0)),
+                       reply = c.respond] { reply(api.History(request, sku)); });
+         }},
+        {{"GET", "/v1/history/summary", A::kViewer, G::kReads},
+         [](Api& api, Call& c) {
+           c.blocking(
+               [&api, request = c.request, reply = c.respond] { reply(api.Summary(request)); });
+         }},
+        {{"POST", "/v1/reservations", A::kBuyer, G::kReservations},
+         [](Api& api, Call& c) {
+           api.Reserve(c.request, c.actor(), c.owner(), c.now_ms, c.respond);
+         }},
+        {{"GET", "/v1/reservations/{order_id}", A::kBuyer, G::kReservations},
+         [](Api& api, Call& c) { api.GetReservation(c.param(0), c.owner(), c.now_ms, c.respond); }},
+        {{"POST", "/v1/reservations/{order_id}/confirm", A::kService, G::kReservations},
+         transition},
         // A buyer may give its own hold back; moving money-related states is the shop's.
-        const Role required = seg[3] == "release" ? Role::kBuyer : Role::kService;
-        if (!admit(false, required, Group::kReservation)) {
-          return to(it->second)(std::move(refusal));
-        }
-        return Transition(request, seg[2], seg[3], actor(), owner(), now_ms, to(it->second));
+        {{"POST", "/v1/reservations/{order_id}/release", A::kBuyer, G::kReservations}, transition},
+        {{"POST", "/v1/reservations/{order_id}/extend", A::kService, G::kReservations}, transition},
+        {{"POST", "/v1/reservations/{order_id}/return", A::kService, G::kReservations}, transition},
+        // The feed and the snapshot show every SKU's availability: as public as stock reads.
+        {{"GET", "/v1/events", A::kStockReads, G::kReads},
+         [](Api&, Call& c) {
+           HttpResponse r;
+           r.event_stream = true;
+           r.content_type = "text/event-stream";
+           c.respond(std::move(r));
+         }},
+        {{"GET", "/v1/snapshot", A::kStockReads, G::kReads},
+         [](Api& api, Call& c) { api.Snapshot(c.request, c.now_ms, c.respond); }},
+    };
+    for (Route& r : t) r.parts = Segments(r.info.pattern);
+    return t;
+  }();
+  return routes;
+}
+
+void Api::Dispatch(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+                   const RunBlocking& blocking) {
+  const auto seg = Segments(request.path);
+  auto matches = [&seg](const Route& route, std::vector<std::string_view>* params) {
+    if (route.parts.size() != seg.size()) return false;
+    for (std::size_t i = 0; i < seg.size(); ++i) {
+      const std::string_view part = route.parts[i];
+      if (part.starts_with('{')) {
+        if (seg[i].empty()) return false;
+        if (params != nullptr) params->push_back(seg[i]);
+      } else if (part != seg[i]) {
+        return false;
       }
     }
-  }
-  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "events") {
-    if (m != "GET") return method_not_allowed("/v1/events", "GET");
-    // The feed shows every SKU's availability: as public as stock reads are.
-    if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
-      return to("/v1/events")(std::move(refusal));
+    return true;
+  };
+  const Route* found = nullptr;
+  const Route* first_of_path = nullptr;  // with another method
+  for (const Route& route : Table()) {
+    if (!matches(route, nullptr)) continue;
+    if (route.info.method == request.method) {
+      found = &route;
+      break;
     }
-    HttpResponse r;
-    r.event_stream = true;
-    r.content_type = "text/event-stream";
-    return to("/v1/events")(std::move(r));
+    if (first_of_path == nullptr) first_of_path = &route;
   }
-  if (seg.size() == 2 && seg[0] == "v1" && seg[1] == "snapshot") {
-    if (m != "GET") return method_not_allowed("/v1/snapshot", "GET");
-    if (!admit(config_.public_stock_reads, Role::kViewer, Group::kRead)) {
-      return to("/v1/snapshot")(std::move(refusal));
+  if (found == nullptr && first_of_path == nullptr) {
+    return respond(
+        ErrorResponse(Code::kNotFound, "no route " + request.method + " " + request.path));
+  }
+  if (found == nullptr) {
+    std::string allow;
+    for (const Route& route : Table()) {
+      if (!matches(route, nullptr)) continue;
+      allow += allow.empty() ? "" : ", ";
+      allow += route.info.method;
     }
-    return Snapshot(request, now_ms, to("/v1/snapshot"));
+    HttpResponse r = MethodNotAllowed(request.method, allow);
+    r.route = std::string(first_of_path->info.pattern);
+    return respond(std::move(r));
   }
-  respond(Error(Code::kNotFound, "no route " + m + " " + request.path));
+
+  const RouteInfo& info = found->info;
+  std::vector<std::string_view> params;
+  matches(*found, &params);
+  Respond labelled = [respond = std::move(respond), route = info.pattern](HttpResponse r) {
+    r.route = std::string(route);
+    respond(std::move(r));
+  };
+  Call call{request, now_ms, std::move(params), Caller{}, std::move(labelled), blocking};
+  if (info.group != RateGroup::kNone) {
+    static constexpr Role kRoles[] = {Role::kViewer, Role::kViewer,  Role::kViewer,
+                                      Role::kBuyer,  Role::kService, Role::kAdmin};
+    const bool is_public = info.access == Access::kPublic ||
+                           (info.access == Access::kStockReads && config_.public_stock_reads);
+    HttpResponse refusal;
+    if (!Admit(request, is_public, kRoles[static_cast<int>(info.access)], info.group, now_ms,
+               &call.caller, &refusal)) {
+      return call.respond(std::move(refusal));
+    }
+  }
+  found->handle(*this, call);
 }
 
 namespace {
@@ -627,7 +668,7 @@ HttpResponse Api::Static(std::string_view path) {
     if (f.path != path) continue;
     HttpResponse r;
     if (f.body.empty()) {
-      r = Error(Code::kNotFound, "not built into this server: " + std::string(path));
+      r = ErrorResponse(Code::kNotFound, "not built into this server: " + std::string(path));
     } else {
       r.body = std::string(f.body);
       r.content_type = std::string(f.content_type);
@@ -636,7 +677,7 @@ HttpResponse Api::Static(std::string_view path) {
     r.route = std::string(f.route);
     return r;
   }
-  HttpResponse r = Error(Code::kNotFound, "no document " + std::string(path));
+  HttpResponse r = ErrorResponse(Code::kNotFound, "no document " + std::string(path));
   r.route = "/docs/{asset}";
   return r;
 }
@@ -715,13 +756,13 @@ void Api::Reserve(const HttpRequest& r, const std::string& actor, const std::str
     // A buyer reserves for itself: its sub is the customer, and the per-customer limits count
     // against it.
     if (!req.customer_id.empty() && req.customer_id != owner) {
-      return respond(Error(Code::kForbidden,
-                           "a buyer reserves for itself: customer_id must be the token's sub"));
+      return respond(ErrorResponse(
+          Code::kForbidden, "a buyer reserves for itself: customer_id must be the token's sub"));
     }
     if (!core::IsValidId(owner)) {
-      return respond(Error(Code::kForbidden,
-                           "this buyer token's sub is not a valid customer_id (1 to 64 of "
-                           "A-Z a-z 0-9 . _ : -)"));
+      return respond(ErrorResponse(Code::kForbidden,
+                                   "this buyer token's sub is not a valid customer_id (1 to 64 of "
+                                   "A-Z a-z 0-9 . _ : -)"));
     }
     req.customer_id = owner;
   }
@@ -755,7 +796,7 @@ namespace {
 // What a buyer hears about a reservation that is not its own: the same as for one that does
 // not exist, so that order ids of other customers cannot be probed.
 HttpResponse NotYours(const std::string& id) {
-  return Error(Code::kNotFound, "reservation " + id + " not found");
+  return ErrorResponse(Code::kNotFound, "reservation " + id + " not found");
 }
 
 }  // namespace
@@ -903,7 +944,7 @@ HttpResponse Api::HistoryNotConfigured() const {
 }
 
 HttpResponse Api::HistoryError(Code code, std::string_view message) const {
-  if (code != Code::kUnavailable) return Error(code, message);
+  if (code != Code::kUnavailable) return ErrorResponse(code, message);
   return Unavailable(message.empty() ? "history database unavailable" : message,
                      config_.unavailable_retry_after_s);
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,40 @@ struct HttpResponse {
   bool event_stream = false;        // admitted GET /v1/events: the server streams the change feed
 };
 
+// Every error answer of the origin, the Api's and the HTTP server's own: status and error.code
+// from `code`, body {"error":{"code","message",...details}}, and on a 429 or 503 a Retry-After of
+// `retry_after_s` (at least 1).
+HttpResponse ErrorResponse(core::Code code, std::string_view message,
+                           const nlohmann::json& details = nlohmann::json::object(),
+                           int retry_after_s = 1);
+// The same for a body the core wrote (its Problem and Decision bodies, which the edge sends too).
+HttpResponse ErrorWithBody(core::Code code, std::string body, int retry_after_s = 1);
+// 405: the one error whose status is not its code's (the code is invalid_request), with Allow.
+HttpResponse MethodNotAllowed(std::string_view method, std::string_view allow);
+
+// Who may call a route; the names are the x-stockgate-role values of /openapi.json.
+enum class Access {
+  kPublic,      // anyone; a token, if sent, must still be valid
+  kStockReads,  // public, or viewer when ApiConfig::public_stock_reads is off
+  kViewer,
+  kBuyer,  // a buyer for itself, service and admin for anyone
+  kService,
+  kAdmin,
+};
+// The token bucket a route charges (x-stockgate-rate-limit); kNone charges none and looks at no
+// token (probes and /metrics).
+enum class RateGroup { kNone, kReservations, kReads, kAdmin };
+std::string_view AccessName(Access access);
+std::string_view RateGroupName(RateGroup group);
+
+struct RouteInfo {
+  std::string_view method;   // "GET"
+  std::string_view pattern;  // "/v1/stock/{sku}": a {name} is one path segment
+  Access access = Access::kPublic;
+  RateGroup group = RateGroup::kNone;
+  bool in_openapi = true;  // false only for the files of the /docs page
+};
+
 struct ApiConfig {
   bool public_stock_reads = true;  // false: stock reads need a viewer token
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;
@@ -91,20 +126,31 @@ class Api {
   // The same, everything run on the caller's thread, waiting for the answer (tests, tools).
   HttpResponse Handle(const HttpRequest& request, std::int64_t now_ms);
 
+  // Every route the Api serves, in the order it matches them.
+  static std::vector<RouteInfo> Routes();
+
  private:
-  enum class Group { kReservation, kRead, kAdmin };
   struct Caller {
     bool authenticated = false;
     Claims claims;
   };
   template <class R>
   using Done = std::function<void(R)>;
+  // One request on its way to a route's handler.
+  struct Call;
+  struct Route {
+    RouteInfo info;
+    void (*handle)(Api& api, Call& call);
+    std::vector<std::string_view> parts = {};  // the pattern's segments, filled by Table()
+  };
+  // The routing table: ApiRoutes() is its first column.
+  static const std::vector<Route>& Table();
 
-  void Route(const HttpRequest& request, std::int64_t now_ms, Respond respond,
-             const RunBlocking& blocking);
+  void Dispatch(const HttpRequest& request, std::int64_t now_ms, Respond respond,
+                const RunBlocking& blocking);
   // Authentication, authorization and rate limiting; an error response, or nothing to say.
   // A public route still verifies a token when one is sent (a bad token is never ignored).
-  bool Admit(const HttpRequest& request, bool is_public, Role required, Group group,
+  bool Admit(const HttpRequest& request, bool is_public, Role required, RateGroup group,
              std::int64_t now_ms, Caller* caller, HttpResponse* refusal);
   int retry() const { return config_.unavailable_retry_after_s; }
   Done<core::ReservationResult> ReservationAnswer(Respond respond);

@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -113,6 +117,81 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<Api> api_;
   std::int64_t now_ = kT0;
 };
+
+// The routing table and /openapi.json list the same operations, with the same role, the same
+// role when stock reads are private, and the same rate-limit group; in both directions.
+TEST(RouteTableTest, MatchesTheOpenApiDocument) {
+  std::ifstream file(STOCKGATE_OPENAPI_JSON);
+  std::stringstream text;
+  text << file.rdbuf();
+  const json spec = json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(spec.is_object()) << STOCKGATE_OPENAPI_JSON;
+
+  std::map<std::string, json> documented;  // "GET /v1/stock" -> the operation
+  for (const auto& [path, item] : spec["paths"].items()) {
+    for (const auto& [method, op] : item.items()) {
+      if (method == "parameters") continue;
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      documented[upper + " " + path] = op;
+    }
+  }
+  std::set<std::string> routed;
+  for (const RouteInfo& route : Api::Routes()) {
+    const std::string name = std::string(route.method) + " " + std::string(route.pattern);
+    EXPECT_TRUE(routed.insert(name).second) << "routed twice: " << name;
+    if (!route.in_openapi) {
+      EXPECT_FALSE(documented.contains(name)) << name;
+      continue;
+    }
+    ASSERT_TRUE(documented.contains(name)) << "routed, not in openapi.json: " << name;
+    const json& op = documented[name];
+    EXPECT_EQ(op.value("x-stockgate-role", ""), AccessName(route.access)) << name;
+    EXPECT_EQ(op.value("x-stockgate-role-when-reads-private", ""),
+              route.access == Access::kStockReads ? "viewer" : "")
+        << name;
+    EXPECT_EQ(op.value("x-stockgate-rate-limit", ""), RateGroupName(route.group)) << name;
+    // A rate-limited operation can answer 429, and every operation 405 to other methods.
+    EXPECT_EQ(op["responses"].contains("429"), route.group != RateGroup::kNone) << name;
+    EXPECT_TRUE(op["responses"].contains("405")) << name;
+  }
+  for (const auto& [name, op] : documented) {
+    EXPECT_TRUE(routed.contains(name)) << "in openapi.json, not routed: " << name;
+  }
+}
+
+// Every path answers 405 with its methods in Allow to a method it does not serve, before any
+// token is looked at; an unknown path is 404.
+TEST_F(ApiTest, EveryRouteRefusesOtherMethods) {
+  std::map<std::string, std::set<std::string>> methods;  // concrete path -> methods
+  for (const RouteInfo& route : Api::Routes()) {
+    std::string path(route.pattern);
+    for (const auto& [param, value] : {std::pair<std::string, std::string>{"{sku}", "1"},
+                                       {"{order_id}", "o-1"},
+                                       {"{asset}", "swagger-ui.css"}}) {
+      if (const auto at = path.find(param); at != std::string::npos) {
+        path.replace(at, param.size(), value);
+      }
+    }
+    methods[path].insert(std::string(route.method));
+  }
+  for (const auto& [path, allowed] : methods) {
+    for (const std::string method : {"GET", "PUT", "POST", "DELETE", "PATCH"}) {
+      if (allowed.contains(method)) continue;
+      const HttpResponse r = Call(method, path, "{}");
+      EXPECT_EQ(r.status, 405) << method << " " << path;
+      EXPECT_EQ(Body(r)["error"]["code"], "invalid_request") << method << " " << path;
+      std::string allow;
+      for (const std::string m : {"GET", "PUT", "POST"}) {
+        if (allowed.contains(m)) allow += (allow.empty() ? "" : ", ") + m;
+      }
+      EXPECT_EQ(Header(r, "Allow"), allow) << method << " " << path;
+    }
+  }
+  const HttpResponse r = Call("GET", "/v1/nothing", "");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.route, "unmatched");
+}
 
 // PUT creates (201) then sets (200); GET answers the documented stock shape.
 // The reservation answer, written without nlohmann for speed, is byte for byte what nlohmann's

@@ -112,11 +112,6 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& req, const std:
   return in;
 }
 
-std::string ErrorBody(std::string_view code, std::string_view message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
-}
-
 }  // namespace
 
 HttpMetrics::HttpMetrics(Registry& registry)
@@ -221,16 +216,10 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::eof) {
       return Close();
     }
-    HttpResponse out;
-    if (ec == http::error::body_limit) {
-      out.status = 413;
-      out.code = "payload_too_large";
-      out.body = ErrorBody(out.code, "request body too large");
-    } else {
-      out.status = 400;
-      out.code = "invalid_request";
-      out.body = ErrorBody(out.code, "malformed HTTP request: " + ec.message());
-    }
+    HttpResponse out =
+        ec == http::error::body_limit
+            ? ErrorResponse(core::Code::kPayloadTooLarge, "request body too large")
+            : ErrorResponse(core::Code::kInvalidRequest, "malformed HTTP request: " + ec.message());
     keep_alive_ = false;
     Write(std::move(out));
   }
@@ -314,12 +303,9 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto cursor =
         server_.events != nullptr ? server_.events->Join() : std::optional<std::uint64_t>();
     if (!cursor) {
-      out = {};
-      out.status = 503;
-      out.code = "unavailable";
+      out = ErrorResponse(core::Code::kUnavailable, "too many event subscribers", json::object(),
+                          /*retry_after_s=*/5);
       out.route = "/v1/events";
-      out.headers.emplace_back("Retry-After", "5");
-      out.body = ErrorBody("unavailable", "too many event subscribers");
       server_.Record(request_, method_, out, out.status, started_);
       return Write(std::move(out));
     }
