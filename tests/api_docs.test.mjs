@@ -136,7 +136,8 @@ test('security and answers follow each operation\'s role', () => {
       assert.ok(op.responses['401'] && op.responses['403'], r);
     }
   }
-  // 413 only where a body reaches the Api: cpp-httplib never reads the body of a GET.
+  // 413 is listed where a body is expected; the description says that any method's body is
+  // limited.
   const answering = (status) =>
     operations(spec)
       .filter((o) => o.op.responses[status])
