@@ -3,6 +3,9 @@
 // for operators and tests (ES256 with an issuer's private key, else HS256 with the secret from
 // STOCKGATE_JWT_SECRET), and `stockgate-origin jwks --key PEM --kid K`, which prints the public
 // JWK Set of an issuer key for the origin's jwt_jwks_file and the edge.
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -26,7 +29,6 @@
 #include "origin/server/event_hub.h"
 #include "origin/server/http_server.h"
 #include "origin/server/jwt_auth.h"
-#include "origin/server/metrics.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pipeline.h"
 
@@ -160,29 +162,28 @@ int Serve(int argc, char** argv) {
   server::JwtAuth auth(
       server::VerificationKeys{.hs256_secret = c.jwt_secret, .es256 = c.jwt_es256_keys});
 
-  server::Registry registry;
+  prometheus::Registry registry;
   server::HttpMetrics http_metrics(registry);
   auto& redis_failures =
-      *registry
-           .RegisterCounter("stockgate_redis_failures_total",
-                            "Redis calls that failed without an answer, by kind: connect, command "
-                            "(transport), backoff (refused by the open breaker), overloaded",
-                            {"kind"})
-           .family;
-  auto& redis_sent = *registry
-                          .RegisterCounter("stockgate_redis_pipeline_total",
-                                           "Calls sent to Redis and the writes that carried them; "
-                                           "calls / writes is the pipeline's mean batch size",
-                                           {"what"})
-                          .family;
-  auto& store_batches =
-      *registry
-           .RegisterCounter("stockgate_store_batch_total",
-                            "Store operations and the script batches that carried them to Redis "
-                            "(operations / batches is the mean batch size), and operations "
-                            "refused unsent because too many were waiting",
-                            {"what"})
-           .family;
+      prometheus::BuildCounter()
+          .Name("stockgate_redis_failures_total")
+          .Help(
+              "Redis calls that failed without an answer, by kind: connect, command "
+              "(transport), backoff (refused by the open breaker), overloaded")
+          .Register(registry);
+  auto& redis_sent = prometheus::BuildCounter()
+                         .Name("stockgate_redis_pipeline_total")
+                         .Help(
+                             "Calls sent to Redis and the writes that carried them; "
+                             "calls / writes is the pipeline's mean batch size")
+                         .Register(registry);
+  auto& store_batches = prometheus::BuildCounter()
+                            .Name("stockgate_store_batch_total")
+                            .Help(
+                                "Store operations and the script batches that carried them to "
+                                "Redis (operations / batches is the mean batch size), and "
+                                "operations refused unsent because too many were waiting")
+                            .Register(registry);
   std::mutex stats_mu;
   store::RedisStats reported{};
   store::OpBatcher::Stats reported_batches{};
@@ -190,24 +191,31 @@ int Serve(int argc, char** argv) {
     {
       // Client statistics are cumulative; move the counters by what happened since last time.
       std::lock_guard lock(stats_mu);
-      const auto now = pool.stats();
-      const auto moved = [](long long a, long long b) { return static_cast<std::uint64_t>(a - b); };
-      redis_failures.WithLabels({"connect"})
-          .Inc(moved(now.connect_failures, reported.connect_failures));
-      redis_failures.WithLabels({"command"})
-          .Inc(moved(now.command_failures, reported.command_failures));
-      redis_failures.WithLabels({"backoff"}).Inc(moved(now.fast_failures, reported.fast_failures));
-      redis_failures.WithLabels({"overloaded"}).Inc(moved(now.overloaded, reported.overloaded));
-      redis_sent.WithLabels({"calls"}).Inc(moved(now.commands, reported.commands));
-      redis_sent.WithLabels({"writes"}).Inc(moved(now.writes, reported.writes));
-      reported = now;
+      struct Row {
+        prometheus::Family<prometheus::Counter>* family;
+        const char* label;
+        const char* value;
+        long long now, before;
+      };
+      const auto pipe = pool.stats();
       const auto batches = store.batch_stats();
-      store_batches.WithLabels({"operations"}).Inc(moved(batches.ops, reported_batches.ops));
-      store_batches.WithLabels({"batches"}).Inc(moved(batches.batches, reported_batches.batches));
-      store_batches.WithLabels({"refused"}).Inc(moved(batches.refused, reported_batches.refused));
+      const Row rows[] = {
+          {&redis_failures, "kind", "connect", pipe.connect_failures, reported.connect_failures},
+          {&redis_failures, "kind", "command", pipe.command_failures, reported.command_failures},
+          {&redis_failures, "kind", "backoff", pipe.fast_failures, reported.fast_failures},
+          {&redis_failures, "kind", "overloaded", pipe.overloaded, reported.overloaded},
+          {&redis_sent, "what", "calls", pipe.commands, reported.commands},
+          {&redis_sent, "what", "writes", pipe.writes, reported.writes},
+          {&store_batches, "what", "operations", batches.ops, reported_batches.ops},
+          {&store_batches, "what", "batches", batches.batches, reported_batches.batches},
+          {&store_batches, "what", "refused", batches.refused, reported_batches.refused}};
+      for (const Row& r : rows) {
+        r.family->Add({{r.label, r.value}}).Increment(static_cast<double>(r.now - r.before));
+      }
+      reported = pipe;
       reported_batches = batches;
     }
-    return registry.Render();
+    return prometheus::TextSerializer().Serialize(registry.Collect());
   };
 
   server::ApiConfig api_config;

@@ -145,7 +145,7 @@ async function up(o) {
   mkdirSync(o.dir, { recursive: true });
   const issuer = issuerOf(o.dir);
   const ports = {};
-  for (const p of ['redis', 'mariadb', 'origin', 'edge', 'login']) ports[p] = await freePort();
+  for (const p of ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login']) ports[p] = await freePort();
   const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
   const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
   const mysql = `mysql://root@127.0.0.1:${ports.mariadb}/stockgate`;
@@ -158,8 +158,9 @@ async function up(o) {
     save();
     const common = ['--redis', `127.0.0.1:${ports.redis}`, '--mysql', mysql];
     execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    say('sync');
-    state.pids.sync = daemon(bin.sync, [...common, 'run'], {}, join(o.dir, 'sync.log'));
+    say(`sync, metrics on 127.0.0.1:${ports.sync}`);
+    state.pids.sync = daemon(bin.sync,
+      [...common, '--metrics-listen', `127.0.0.1:${ports.sync}`, 'run'], {}, join(o.dir, 'sync.log'));
     save();
     say(`origin on 127.0.0.1:${ports.origin}`);
     // No HS256 secret, even one from the caller's environment: every token here is ES256.
@@ -311,7 +312,7 @@ async function status(o) {
       .stdout.trim() === 'PONG',
     mariadb: () => spawnSync('mariadb-admin', ['--no-defaults', '-h', '127.0.0.1', '-P',
       String(ports.mariadb), '-u', 'root', '--connect-timeout=1', 'ping']).status === 0,
-    sync: () => alive(pids.sync),
+    sync: () => (ports.sync ? httpOk(`http://127.0.0.1:${ports.sync}/metrics`) : alive(pids.sync)),
     origin: () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`),
     edge: () => httpOk(`http://127.0.0.1:${ports.edge}/_edge/stats`),
     login: () => httpOk(`http://127.0.0.1:${ports.login}/healthz`),

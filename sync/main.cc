@@ -1,6 +1,8 @@
 // stockgate-sync: reads the configuration, wires the parts, runs. `run` (the default) drains the
 // outbox stream into MariaDB and sweeps expired holds until SIGINT/SIGTERM; `check`, `repair`,
 // `rebuild` and `migrate` are the operator commands of docs/operations.md.
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
+#include "sync/metrics.h"
 #include "sync/outbox.h"
 #include "sync/reconcile.h"
 #include "sync/sweeper.h"
@@ -47,18 +50,19 @@ struct Options {
   std::int64_t claim_idle_ms = 10'000;
   int sweep_interval_ms = 200;
   int stats_interval_ms = 5'000;
+  std::string metrics_listen;  // "" = no metrics listener
   std::string actor = "repair";
   std::string log_level = "info";
 };
 
 // "HOST:PORT" into the Redis config; false with a message otherwise.
-bool ParseRedis(const std::string& text, store::RedisConfig* out, std::string* error) {
+bool ParseHostPort(const std::string& text, store::RedisConfig* out, std::string* error) {
   const auto colon = text.rfind(':');
   int port = 0;
   if (colon == std::string::npos || colon == 0 ||
       std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
       port < 1 || port > 65535) {
-    *error = "--redis wants HOST:PORT, got '" + text + "'";
+    *error = "wants HOST:PORT, got '" + text + "'";
     return false;
   }
   out->host = text.substr(0, colon);
@@ -96,6 +100,19 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
   ingest.block_ms = std::max(10, std::min(100, o.redis_timeout_ms / 3));
   Ingester ingester(outbox, mysql, ingest, NowMs);
   Sweeper sweeper(store, o.sweep_interval_ms, NowMs);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  SyncMetrics metrics(*registry);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!o.metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(o.metrics_listen);
+    } catch (const std::exception& e) {
+      log::Error("cannot listen", {{"metrics_listen", o.metrics_listen}, {"error", e.what()}});
+      return 1;
+    }
+    exposer->RegisterCollectable(registry);
+  }
 
   std::thread sweep_thread;
   if (o.sweep_interval_ms > 0) sweep_thread = std::thread([&] { sweeper.Run(stop); });
@@ -142,6 +159,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       const double seconds = std::chrono::duration<double>(now - last).count();
       last = now;
       const Outbox::Backlog b = outbox.Measure();
+      metrics.Update(s, {.expired = sweeper.expired(), .failures = sweeper.failures()}, b);
       log::Info("sync stats",
                 {{"events", s.events},
                  {"events_per_s", static_cast<double>(s.events - last_events) / seconds},
@@ -163,6 +181,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
     }
   });
   log::Info("sync started", {{"consumer", o.consumer},
+                             {"metrics_listen", o.metrics_listen},
                              {"redis", o.redis},
                              {"prefix", o.redis_prefix},
                              {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
@@ -226,9 +245,20 @@ int Main(int argc, char** argv) {
                  "Expire due holds this often; 0 turns the sweeper off")
       ->check(CLI::Range(0, 60'000))
       ->capture_default_str();
-  app.add_option("--stats-interval-ms", o.stats_interval_ms, "Log throughput and lag this often")
+  app.add_option("--stats-interval-ms", o.stats_interval_ms,
+                 "Log throughput and lag, and update the metrics, this often")
       ->check(CLI::Range(100, 3'600'000))
       ->capture_default_str();
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "run: serve Prometheus metrics on http://HOST:PORT/metrics (off when empty)")
+      ->envname("STOCKGATE_SYNC_METRICS_LISTEN")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            store::RedisConfig unused;
+            std::string error;
+            return v.empty() || ParseHostPort(v, &unused, &error) ? "" : error;
+          },
+          "HOST:PORT"));
   app.add_option("--actor", o.actor, "repair: the actor of compensating events")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "Least severe level written")
@@ -252,8 +282,8 @@ int Main(int argc, char** argv) {
 
   store::RedisConfig redis;
   std::string error;
-  if (!ParseRedis(o.redis, &redis, &error)) {
-    std::fprintf(stderr, "stockgate-sync: %s\n", error.c_str());
+  if (!ParseHostPort(o.redis, &redis, &error)) {
+    std::fprintf(stderr, "stockgate-sync: --redis %s\n", error.c_str());
     return 2;
   }
   redis.pool_size = 4;

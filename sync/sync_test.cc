@@ -3,9 +3,12 @@
 // outage), the history, inventory and reservations tables equal the reference model, holds expire
 // on time and never twice, check finds injected drift and repair clears it, and rebuild after
 // FLUSHALL restores the exact state.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +189,13 @@ class SyncProcess {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
     pid_ = 0;
+  }
+  // Waits for it to exit by itself; returns the exit status.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   // SIGTERM; returns the exit status.
   int Stop() {
@@ -705,6 +715,23 @@ TEST_F(SyncTest, OperatorCommandsFailFastWithoutMariaDb) {
   EXPECT_FALSE(Repair(*pool_, "sg", mysql_, "ops", RealNowMs()).ok);
   EXPECT_FALSE(Rebuild(*pool_, "sg", mysql_, RealNowMs()).ok);
   ASSERT_TRUE(mariadb_->Restart());
+}
+
+// A metrics port another process holds: sync says so and exits 1 instead of running without.
+TEST_F(SyncTest, MetricsOnABusyPortIsRefused) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  SyncProcess sync(SyncArgs({"--metrics-listen", Id("127.0.0.1:", ntohs(addr.sin_port)), "run"}));
+  sync.Start();
+  EXPECT_EQ(sync.Wait(), 1);
+  close(fd);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // history comes back (with what happened meanwhile) once the database does.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <prometheus/text_serializer.h>
 
 #include <atomic>
 #include <chrono>
@@ -21,7 +22,6 @@
 #include "origin/server/assets.h"
 #include "origin/server/http_server.h"
 #include "origin/server/jwt_auth.h"
-#include "origin/server/metrics.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
@@ -117,7 +117,7 @@ class HistoryHttpTest : public ::testing::Test {
     config.swagger_ui_css = SwaggerUiCss();
     api_ = std::make_unique<Api>(
         *store_, history_.get(), *auth_, config, [this] { return pool_->Ping(); },
-        [this] { return registry_.Render(); });
+        [this] { return prometheus::TextSerializer().Serialize(registry_.Collect()); });
     ServerOptions so;
     so.port = 0;
     so.threads = 16;
@@ -212,7 +212,7 @@ class HistoryHttpTest : public ::testing::Test {
   history::MySqlConfig mysql_;
   std::unique_ptr<history::MariaDbHistory> history_;
   std::unique_ptr<JwtAuth> auth_;
-  Registry registry_;
+  prometheus::Registry registry_;
   std::unique_ptr<HttpMetrics> metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> server_;

@@ -91,6 +91,16 @@ test('up serves a reservation end to end, and down stops every part', async () =
     })).json();
   }
   assert.ok(history.items.some((e) => e.ref === 'stack-1' && e.op === 'reserve'), 'synced');
+  // The origin and sync serve their metrics, valid by promtool's check.
+  for (const [url, series] of [
+    [`${state.urls.origin}metrics`, /^stockgate_store_batch_total\{what="operations"\} [1-9]/m],
+    [`http://127.0.0.1:${state.ports.sync}/metrics`, /^stockgate_sync_backlog\{what="pending"\} /m],
+  ]) {
+    const text = await (await fetch(url)).text();
+    assert.match(text, series, url);
+    const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(promtool.status, 0, `${url}: ${promtool.stdout}${promtool.stderr}`);
+  }
 
   execFileSync(stack, ['down', '--dir', dir]);
   for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);

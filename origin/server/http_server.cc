@@ -38,18 +38,8 @@ constexpr std::uint64_t kLingerBytes = 16 * 1024 * 1024;
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 // Latency buckets in seconds: a reservation is ~0.1-1 ms on loopback, a stalled Redis 0.5 s.
-const std::vector<double> kLatencyBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                             0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
-
-template <class Family>
-Family& Must(Registration<Family> r) {
-  // Names below are constants of this file; a registration error is a programming error.
-  if (!r.ok()) {
-    log::Critical("metrics registration failed", {{"error", r.error}});
-    std::abort();
-  }
-  return *r.family;
-}
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 std::string_view MethodLabel(std::string_view m) {
   for (std::string_view known : {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"}) {
@@ -114,16 +104,19 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& req, const std:
 
 }  // namespace
 
-HttpMetrics::HttpMetrics(Registry& registry)
-    : requests(Must(registry.RegisterCounter("stockgate_http_requests_total",
-                                             "HTTP requests answered, by route, method and status",
-                                             {"route", "method", "status"}))),
-      latency(Must(registry.RegisterHistogram("stockgate_http_request_duration_seconds",
-                                              "Time from request parsed to response ready",
-                                              kLatencyBuckets, {"route"}))),
-      reservations(Must(registry.RegisterCounter(
-          "stockgate_reservations_total", "POST /v1/reservations outcomes: ok or the error code",
-          {"outcome"}))) {}
+HttpMetrics::HttpMetrics(prometheus::Registry& registry)
+    : requests(prometheus::BuildCounter()
+                   .Name("stockgate_http_requests_total")
+                   .Help("HTTP requests answered, by route, method and status")
+                   .Register(registry)),
+      latency(prometheus::BuildHistogram()
+                  .Name("stockgate_http_request_duration_seconds")
+                  .Help("Time from request parsed to response ready, by route")
+                  .Register(registry)),
+      reservations(prometheus::BuildCounter()
+                       .Name("stockgate_reservations_total")
+                       .Help("POST /v1/reservations outcomes: ok or the error code")
+                       .Register(registry)) {}
 
 struct ServerState {
   ServerState(Api& a, HttpMetrics& m, EventHub* e, ServerOptions o,
@@ -428,9 +421,14 @@ void ServerState::Record(const HttpRequest& in, std::string_view method, const H
                          int status, Clock::time_point started) {
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   const std::string status_text = std::to_string(status);
-  metrics.requests.WithLabels({out.route, std::string(MethodLabel(method)), status_text}).Inc();
-  metrics.latency.WithLabels({out.route}).Observe(seconds);
-  if (out.route == "/v1/reservations") metrics.reservations.WithLabels({out.code}).Inc();
+  metrics.requests
+      .Add({{"route", out.route},
+            {"method", std::string(MethodLabel(method))},
+            {"status", status_text}})
+      .Increment();
+  metrics.latency.Add({{"route", out.route}}, kLatencyBuckets).Observe(seconds);
+  if (out.route == "/v1/reservations")
+    metrics.reservations.Add({{"outcome", out.code}}).Increment();
   const bool log = options.log_requests == ServerOptions::RequestLog::kAll ||
                    (options.log_requests == ServerOptions::RequestLog::kErrors && status >= 500);
   if (log) {

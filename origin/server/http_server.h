@@ -8,6 +8,11 @@
 #ifndef STOCKGATE_ORIGIN_SERVER_HTTP_SERVER_H_
 #define STOCKGATE_ORIGIN_SERVER_HTTP_SERVER_H_
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,7 +20,6 @@
 
 #include "origin/server/api.h"
 #include "origin/server/event_hub.h"
-#include "origin/server/metrics.h"
 
 namespace stockgate::server {
 
@@ -35,10 +39,12 @@ struct ServerOptions {
 
 // The request-level metrics the server records.
 struct HttpMetrics {
-  explicit HttpMetrics(Registry& registry);
-  CounterFamily& requests;      // stockgate_http_requests_total{route,method,status}
-  HistogramFamily& latency;     // stockgate_http_request_duration_seconds{route}
-  CounterFamily& reservations;  // stockgate_reservations_total{outcome}
+  explicit HttpMetrics(prometheus::Registry& registry);
+  prometheus::Family<prometheus::Counter>&
+      requests;  // stockgate_http_requests_total{route,method,status}
+  prometheus::Family<prometheus::Histogram>&
+      latency;  // stockgate_http_request_duration_seconds{route}
+  prometheus::Family<prometheus::Counter>& reservations;  // stockgate_reservations_total{outcome}
 };
 
 class HttpServer {

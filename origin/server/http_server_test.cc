@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,7 +59,7 @@ class OriginHttpTest : public ::testing::Test {
     config.swagger_ui_css = SwaggerUiCss();
     api_ = std::make_unique<Api>(
         *store_, /*history=*/nullptr, *auth_, config, [this] { return pool_->Ping(); },
-        [this] { return registry_.Render(); });
+        [this] { return prometheus::TextSerializer().Serialize(registry_.Collect()); });
     EventHubOptions eo;
     eo.poll_ms = 50;
     eo.keep_alive_ms = 200;
@@ -104,7 +105,7 @@ class OriginHttpTest : public ::testing::Test {
   std::unique_ptr<store::RedisPipeline> pool_;
   std::unique_ptr<store::RedisInventoryStore> store_;
   std::unique_ptr<JwtAuth> auth_;
-  Registry registry_;
+  prometheus::Registry registry_;
   std::unique_ptr<HttpMetrics> metrics_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<EventHub> events_;
