@@ -192,6 +192,40 @@ test('the checker reports drift between the two files', () => {
   assert.ok(reports(checkDocs(wrongCode, docsText), 'invalid_state is 409 in the docs, 422 in the spec'));
 });
 
+// Redocly's linter (npm @redocly/cli, rules in redocly.yaml), run on the spec and on broken copies
+// of it so that a pass means something.
+function redoclyLint(document) {
+  const dir = mkdtempSync(join(tmpdir(), 'stockgate-lint-'));
+  try {
+    const path = join(dir, 'openapi.json');
+    writeFileSync(path, JSON.stringify(document));
+    return spawnSync(join(REPO_ROOT, 'node_modules/.bin/redocly'),
+      ['lint', '--config', join(REPO_ROOT, 'redocly.yaml'), '--format', 'stylish', path], {
+        encoding: 'utf8',
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+      });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('redocly lint passes the spec and fails broken ones', () => {
+  const ok = redoclyLint(spec);
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+
+  const noResponses = clone();
+  delete noResponses.paths['/healthz'].get.responses;
+  const dangling = clone();
+  dangling.paths['/healthz'].get.responses['200'] = { $ref: '#/components/responses/Nothing' };
+  const undeclaredParam = clone();
+  undeclaredParam.paths['/v1/stock/{sku}/frozen'] = { get: { ...undeclaredParam.paths['/healthz'].get, operationId: 'frozen' } };
+  for (const [what, broken] of [['no responses', noResponses], ['dangling $ref', dangling],
+    ['undeclared path parameter', undeclaredParam]]) {
+    const r = redoclyLint(broken);
+    assert.notEqual(r.status, 0, `${what}: ${r.stdout}`);
+  }
+});
+
 test('the checker reports a broken spec', () => {
   assert.ok(parseSpec('{"openapi": "3.0.3",').problems.length > 0);
 
