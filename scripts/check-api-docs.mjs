@@ -1,10 +1,12 @@
-// Checks that origin/openapi.json is a sound OpenAPI 3.0.3 document and that docs/api.md describes
-// exactly its operations: same endpoints, same role, same response statuses and error codes, same
-// error code table. Used by scripts/check-api-docs (command line) and tests/api_docs.test.mjs.
-// Every check returns a list of problems (strings); an empty list means no drift.
+// Checks that origin/openapi.json is a sound OpenAPI 3.0.3 document, and writes the parts of
+// docs/api.md that the spec already says: each endpoint's role line and table of answers, and the
+// error code table. They sit between <!-- generated ... --> markers; the prose around them is the
+// page's own. Used by scripts/check-api-docs (command line) and tests/api_docs.test.mjs. Every
+// check returns a list of problems (strings); an empty list means no drift.
 //
-//   scripts/check-api-docs [SPEC [DOCS]]   (defaults origin/openapi.json and docs/api.md)
-import { readFileSync } from 'node:fs';
+//   scripts/check-api-docs [--write] [SPEC [DOCS]]   (defaults origin/openapi.json, docs/api.md)
+//   --write rewrites the generated parts of DOCS instead of failing when they are out of date.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -196,130 +198,132 @@ export function checkSpec(spec) {
       }
       if (n === 405 && !response.headers?.Allow) fail('405: Allow header is missing');
     }
+
+    // x-stockgate-answers, the rows of the docs' table: one per status and error code.
+    const answers = op['x-stockgate-answers'];
+    if (!Array.isArray(answers) || answers.length === 0) {
+      fail('x-stockgate-answers must list the answers');
+      continue;
+    }
+    const rows = new Map();  // status -> codes named in the rows
+    for (const a of answers) {
+      if (!a?.when) fail(`x-stockgate-answers: ${a?.status} ${a?.code}: "when" is missing`);
+      const codes = rows.get(a?.status) ?? new Set();
+      if (a?.code) codes.add(a.code);
+      rows.set(a?.status, codes);
+    }
+    for (const status of Object.keys(responses)) {
+      if (!rows.has(status)) fail(`x-stockgate-answers has no row for ${status}`);
+    }
+    for (const [status, codes] of rows) {
+      if (!responses[status]) {
+        fail(`x-stockgate-answers: ${status} is not a response`);
+        continue;
+      }
+      const listed = new Set(deref(spec, responses[status])?.['x-stockgate-codes'] ?? []);
+      if (!sameSet(listed, codes)) {
+        fail(`x-stockgate-answers: ${status} has codes [${[...codes].join(', ')}], the ` +
+          `response [${[...listed].join(', ')}]`);
+      }
+    }
+  }
+  const when = spec.components?.schemas?.ErrorCode?.['x-stockgate-when'] ?? {};
+  for (const name of codes.names) {
+    if (!when[name]) problems.push(`ErrorCode ${name} has no x-stockgate-when`);
   }
   return problems;
-}
-
-const ENDPOINT = /^(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS)\s+(\/[^\s?#]*)(\?\S*)?$/;
-
-// Strips markdown decoration around a short line: backticks, emphasis, trailing description.
-function plain(text) {
-  return text.replace(/[`*]/g, '').replace(/\s+[—–-]\s+.*$/, '').trim();
-}
-
-// The endpoints of docs/api.md: headings like "### `POST /v1/reservations`" (with their section's
-// role and status table) and lines holding only "METHOD /path".
-export function parseDocs(markdown) {
-  const lines = markdown.split('\n');
-  const headings = new Map();  // "METHOD /path" -> {line, role, statuses: Map(status -> Set(code))}
-  const mentions = new Set();  // "METHOD /path" on a line of its own
-  const errorCodes = new Map();  // code -> status, from the table of the "Errors" section
-  let fence = false;
-  let current = null;  // the endpoint section being read
-  let currentLevel = 0;
-  let inErrors = false;
-  lines.forEach((line, i) => {
-    if (/^\s*(```|~~~)/.test(line)) {
-      fence = !fence;
-      return;
-    }
-    if (fence) return;
-    const heading = /^(#{1,6})\s+(.*?)\s*#*\s*$/.exec(line);
-    if (heading) {
-      const level = heading[1].length;
-      const m = ENDPOINT.exec(plain(heading[2]));
-      if (current && level <= currentLevel) current = null;
-      inErrors = level <= 2 ? /^errors$/i.test(plain(heading[2])) : inErrors && level > 2;
-      if (m) {
-        const key = `${m[1]} ${m[2]}`;
-        current = { line: i + 1, role: null, statuses: new Map() };
-        currentLevel = level;
-        if (headings.has(key)) current.duplicate = true;
-        headings.set(key, current);
-      }
-      return;
-    }
-    const standalone = ENDPOINT.exec(plain(line));
-    if (standalone) mentions.add(`${standalone[1]} ${standalone[2]}`);
-    if (current) {
-      const role = /\*\*Role:\*\*\s*`?([a-z]+)`?/.exec(line);
-      if (role && current.role === null) current.role = role[1];
-      const row = /^\|\s*(\d{3})\s*\|\s*(`([a-z_]+)`)?/.exec(line);
-      if (row) {
-        const codes = current.statuses.get(row[1]) ?? new Set();
-        if (row[3]) codes.add(row[3]);
-        current.statuses.set(row[1], codes);
-      }
-    }
-    if (inErrors) {
-      const row = /^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|/.exec(line);
-      if (row) errorCodes.set(row[1], Number(row[2]));
-    }
-  });
-  return { headings, mentions, errorCodes };
 }
 
 function sameSet(a, b) {
   return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
-// Drift between the spec and the human reference.
-export function checkDocs(spec, markdown) {
+// The role line of an endpoint's section.
+function roleLine(op) {
+  const who = {
+    admin: '`admin`',
+    service: '`service` (and `admin`)',
+    buyer: '`buyer` for its own, or `service` (and `admin`) for any customer',
+    viewer: '`viewer` (service and admin tokens qualify too, buyer tokens do not)',
+    public: '`public`',
+  }[op['x-stockgate-role']];
+  const parts = [`**Role:** ${who}`];
+  if (op['x-stockgate-role-when-reads-private']) {
+    parts.push(`\`${op['x-stockgate-role-when-reads-private']}\` (or higher) when the origin runs ` +
+      'with `public_stock_reads = false`');
+  }
+  const group = op['x-stockgate-rate-limit'];
+  parts.push(group === 'none' ? 'not rate-limited' : `rate-limit group \`${group}\``);
+  return parts.join(' · ');
+}
+
+function answersTable(op) {
+  const rows = op['x-stockgate-answers'].map(
+    (a) => `| ${a.status} | ${a.code ? `\`${a.code}\`` : ''} | ${a.when} |`);
+  return ['| status | code | when |', '|---|---|---|', ...rows].join('\n');
+}
+
+function errorCodeRows(spec) {
+  const { names, status } = errorCodeTable(spec);
+  const when = spec.components.schemas.ErrorCode['x-stockgate-when'] ?? {};
+  const rows = [...names].map((name) => `| \`${name}\` | ${status[name]} | ${when[name]} |`);
+  return ['| code | status | when |', '|---|---|---|', ...rows].join('\n');
+}
+
+// Every generated part of docs/api.md by its key: "role POST /v1/reservations",
+// "answers POST /v1/reservations", "error codes".
+export function generatedParts(spec) {
+  const parts = new Map([['error codes', errorCodeRows(spec)]]);
+  for (const { method, path, op } of operations(spec)) {
+    parts.set(`role ${method} ${path}`, roleLine(op));
+    parts.set(`answers ${method} ${path}`, answersTable(op));
+  }
+  return parts;
+}
+
+const BEGIN = /^<!-- generated from origin\/openapi\.json: (.+) -->$/;
+const END = '<!-- end of generated part -->';
+
+// docs/api.md with every generated part written anew from the spec, and what is wrong with its
+// markers: a part the spec has and the page lacks, a part the spec does not have, a part twice or
+// unclosed.
+export function renderDocs(spec, markdown) {
+  const parts = generatedParts(spec);
   const problems = [];
-  const docs = parseDocs(markdown);
-  const ops = operations(spec);
-  const inSpec = new Set(ops.map((o) => `${o.method} ${o.path}`));
+  const seen = new Set();
+  const out = [];
+  const lines = markdown.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    out.push(lines[i]);
+    const begin = BEGIN.exec(lines[i]);
+    if (!begin) continue;
+    const key = begin[1];
+    const end = lines.indexOf(END, i + 1);
+    if (end < 0) {
+      problems.push(`docs/api.md:${i + 1}: "${key}" has no end marker`);
+      break;
+    }
+    if (seen.has(key)) problems.push(`docs/api.md:${i + 1}: "${key}" is there twice`);
+    seen.add(key);
+    if (parts.has(key)) out.push(parts.get(key));
+    else problems.push(`docs/api.md:${i + 1}: "${key}" is not a part of the spec`);
+    out.push(END);
+    i = end;
+  }
+  for (const key of parts.keys()) {
+    if (!seen.has(key)) problems.push(`docs/api.md has no generated part "${key}"`);
+  }
+  return { markdown: out.join('\n'), problems };
+}
 
-  for (const { method, path, op } of ops) {
-    const key = `${method} ${path}`;
-    const section = docs.headings.get(key);
-    if (!section) {
-      if (!docs.mentions.has(key)) problems.push(`docs/api.md does not document ${key}`);
-      continue;
-    }
-    const fail = (message) => problems.push(`docs/api.md:${section.line} ${key}: ${message}`);
-    if (section.duplicate) fail('documented twice');
-    const role = op['x-stockgate-role'];
-    if (section.role !== role) {
-      fail(`role is ${section.role ?? '(none; write **Role:** `...`)'}, the spec says ${role}`);
-    }
-    const specStatuses = new Set(Object.keys(op.responses ?? {}));
-    const docStatuses = new Set(section.statuses.keys());
-    for (const s of specStatuses) {
-      if (!docStatuses.has(s)) fail(`status ${s} of the spec is not in the docs`);
-    }
-    for (const s of docStatuses) {
-      if (!specStatuses.has(s)) fail(`status ${s} is not in the spec`);
-    }
-    for (const [status, raw] of Object.entries(op.responses ?? {})) {
-      const specCodes = new Set(deref(spec, raw)?.['x-stockgate-codes'] ?? []);
-      const docCodes = section.statuses.get(status);
-      if (!docCodes || specCodes.size === 0) continue;
-      if (!sameSet(specCodes, docCodes)) {
-        const list = (set) => `[${[...set].join(', ')}]`;
-        fail(
-          `status ${status} has codes ${list(docCodes)} in the docs, ${list(specCodes)} in the spec`,
-        );
-      }
-    }
-  }
-  for (const [key, section] of docs.headings) {
-    if (!inSpec.has(key)) problems.push(`docs/api.md:${section.line}: ${key} is not in the spec`);
-  }
-
-  const codes = errorCodeTable(spec);
-  if (docs.errorCodes.size === 0) problems.push('docs/api.md: no error code table under "## Errors"');
-  for (const name of codes.names) {
-    const documented = docs.errorCodes.get(name);
-    if (documented === undefined) {
-      problems.push(`docs/api.md: error code ${name} is not in the Errors table`);
-    } else if (documented !== codes.status[name]) {
-      const want = codes.status[name];
-      problems.push(`docs/api.md: error code ${name} is ${documented} in the docs, ${want} in the spec`);
-    }
-  }
-  for (const name of docs.errorCodes.keys()) {
-    if (!codes.names.has(name)) problems.push(`docs/api.md: error code ${name} is not in the spec`);
+// Drift between the spec and the page: the markers' problems, and every generated part that is
+// not what the spec says now.
+export function checkDocs(spec, markdown) {
+  const { markdown: fresh, problems } = renderDocs(spec, markdown);
+  if (problems.length === 0 && fresh !== markdown) {
+    const old = markdown.split('\n');
+    const line = fresh.split('\n').findIndex((l, i) => l !== old[i]) + 1;
+    problems.push(`docs/api.md:${line}: out of date with the spec; run scripts/check-api-docs --write`);
   }
   return problems;
 }
@@ -332,18 +336,29 @@ export function checkFiles(specPath = SPEC_PATH, docsPath = DOCS_PATH) {
 }
 
 function main(argv) {
-  const { positionals } = parseCli(argv, {}, { script: import.meta.url, positionals: true });
-  const [specPath = SPEC_PATH, docsPath = DOCS_PATH] = positionals;
+  const options = parseCli(argv, { write: false }, { script: import.meta.url, positionals: true });
+  const [specPath = SPEC_PATH, docsPath = DOCS_PATH] = options.positionals;
   let problems;
   try {
-    problems = checkFiles(specPath, docsPath);
+    if (options.write) {
+      const { spec, problems: bad } = parseSpec(readFileSync(specPath, 'utf8'));
+      problems = spec ? checkSpec(spec) : bad;
+      if (problems.length === 0) {
+        const rendered = renderDocs(spec, readFileSync(docsPath, 'utf8'));
+        problems = rendered.problems;
+        if (problems.length === 0) writeFileSync(docsPath, rendered.markdown);
+      }
+    } else {
+      problems = checkFiles(specPath, docsPath);
+    }
   } catch (e) {
     problems = [e.message];
   }
   for (const p of problems) console.error(`check-api-docs: ${p}`);
   if (problems.length > 0) return 1;
   const { spec } = parseSpec(readFileSync(specPath, 'utf8'));
-  console.log(`check-api-docs: ok (${operations(spec).length} operations)`);
+  const done = options.write ? 'wrote' : 'ok';
+  console.log(`check-api-docs: ${done} (${operations(spec).length} operations)`);
   return 0;
 }
 
