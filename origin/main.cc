@@ -141,6 +141,7 @@ int Serve(int argc, char** argv) {
   }
   const server::OriginConfig& c = loaded.config;
   log::Configure(*log::ParseLevel(c.log_level));  // the loader checked the name
+  for (const std::string& w : loaded.warnings) log::Warn("deprecated setting", {{"detail", w}});
 
   // Block the stop signals in every thread; one thread waits for them and stops the server.
   sigset_t stop_signals;

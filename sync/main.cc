@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "origin/config/loader.h"
 #include "origin/history/mysql_config.h"
 #include "origin/history/schema.h"
 #include "origin/log/log.h"
@@ -41,8 +42,10 @@ std::int64_t NowMs() {
 }
 
 struct Options {
-  std::string redis = "127.0.0.1:6379";
-  std::string redis_prefix = "sg";
+  std::string redis = "127.0.0.1:6379";  // as given, for the log
+  std::string redis_host = "127.0.0.1";
+  std::uint16_t redis_port = 6379;
+  std::string redis_key_prefix = "sg";
   int redis_timeout_ms = 500;
   std::string mysql = "mysql://root@127.0.0.1:3306/stockgate";
   std::string consumer;
@@ -55,19 +58,103 @@ struct Options {
   std::string log_level = "info";
 };
 
-// "HOST:PORT" into the Redis config; false with a message otherwise.
-bool ParseHostPort(const std::string& text, store::RedisConfig* out, std::string* error) {
-  const auto colon = text.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      std::from_chars(text.data() + colon + 1, text.data() + text.size(), port).ec != std::errc() ||
-      port < 1 || port > 65535) {
-    *error = "wants HOST:PORT, got '" + text + "'";
-    return false;
-  }
-  out->host = text.substr(0, colon);
-  out->port = port;
-  return true;
+using config::Kind;
+using config::Value;
+
+std::string CheckLogLevel(std::string_view level) {
+  return log::ParseLevel(level) ? std::string() : log::LevelError();
+}
+
+std::string CheckListen(std::string_view listen) {
+  if (listen.empty()) return {};  // no listener
+  const config::HostPortResult hp = config::ParseHostPort(listen);
+  return hp.ok ? std::string() : hp.error;
+}
+
+// One row of the key table: what the key accepts, and where its value goes, in the order of the
+// example file.
+struct Setting {
+  config::Key key;
+  void (*apply)(Options&, const Value&) = nullptr;
+};
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> settings = {
+      {{.name = "redis",
+        .flag_help = "Address of Redis",
+        .flag_value = "HOST:PORT",
+        .kind = Kind::kHostPort},
+       [](Options& o, const Value& v) {
+         o.redis_host = v.host_port.host;
+         o.redis_port = v.host_port.port;
+         o.redis = v.host_port.host + ":" + std::to_string(v.host_port.port);
+       }},
+      {{.name = "redis_key_prefix",
+        .flag_help = "Key prefix shared with the origin",
+        .flag_value = "PREFIX",
+        .check = store::KeyPrefixProblem,
+        .old_name = "redis-prefix"},
+       [](Options& o, const Value& v) { o.redis_key_prefix = v.s; }},
+      {{.name = "redis_timeout_ms",
+        .flag_help = "Bound on each Redis command",
+        .flag_value = "MS",
+        .kind = Kind::kInt,
+        .min_int = 50,
+        .max_int = 60'000},
+       [](Options& o, const Value& v) { o.redis_timeout_ms = static_cast<int>(v.i); }},
+      {{.name = "mysql",
+        .flag_help = "MariaDB; the password comes from STOCKGATE_MYSQL_PASSWORD",
+        .flag_value = "mysql://USER@HOST:PORT/DB[?socket=PATH]",
+        .check = history::MySqlUriProblem},
+       [](Options& o, const Value& v) { o.mysql = v.s; }},
+      {{.name = "consumer",
+        .flag_help = "Name in the consumer group (default HOST-PID)",
+        .flag_value = "NAME"},
+       [](Options& o, const Value& v) { o.consumer = v.s; }},
+      {{.name = "batch_size",
+        .flag_help = "Outbox entries per MariaDB transaction",
+        .flag_value = "N",
+        .kind = Kind::kInt,
+        .min_int = 1,
+        .max_int = 10'000},
+       [](Options& o, const Value& v) { o.batch_size = static_cast<int>(v.i); }},
+      {{.name = "claim_idle_ms",
+        .flag_help = "Take over entries another consumer left unacknowledged this long",
+        .flag_value = "MS",
+        .kind = Kind::kInt,
+        .min_int = 100,
+        .max_int = 3'600'000},
+       [](Options& o, const Value& v) { o.claim_idle_ms = v.i; }},
+      {{.name = "sweep_interval_ms",
+        .flag_help = "Expire due holds this often; 0 turns the sweeper off",
+        .flag_value = "MS",
+        .kind = Kind::kInt,
+        .min_int = 0,
+        .max_int = 60'000},
+       [](Options& o, const Value& v) { o.sweep_interval_ms = static_cast<int>(v.i); }},
+      {{.name = "stats_interval_ms",
+        .flag_help = "Log throughput and lag, and update the metrics, this often",
+        .flag_value = "MS",
+        .kind = Kind::kInt,
+        .min_int = 100,
+        .max_int = 3'600'000},
+       [](Options& o, const Value& v) { o.stats_interval_ms = static_cast<int>(v.i); }},
+      {{.name = "metrics_listen",
+        .flag_help = "run: serve Prometheus metrics on http://HOST:PORT/metrics (off when empty)",
+        .flag_value = "HOST:PORT",
+        .check = CheckListen},
+       [](Options& o, const Value& v) { o.metrics_listen = v.s; }},
+      {{.name = "actor",
+        .flag_help = "repair: the actor of compensating events",
+        .flag_value = "NAME"},
+       [](Options& o, const Value& v) { o.actor = v.s; }},
+      {{.name = "log_level",
+        .flag_help = "Least severe level written",
+        .flag_value = "LEVEL",
+        .check = CheckLogLevel},
+       [](Options& o, const Value& v) { o.log_level = v.s; }},
+  };
+  return settings;
 }
 
 // Percentile of samples (sorted in place), 0 when there are none.
@@ -91,8 +178,8 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
   const sigset_t stop_signals = StopSignals();
   std::atomic<bool> stop{false};
 
-  store::RedisInventoryStore store(pool, {o.redis_prefix});
-  Outbox outbox(pool, o.redis_prefix);
+  store::RedisInventoryStore store(pool, {o.redis_key_prefix});
+  Outbox outbox(pool, o.redis_key_prefix);
   IngestConfig ingest;
   ingest.consumer = o.consumer;
   ingest.batch_size = o.batch_size;
@@ -183,7 +270,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
   log::Info("sync started", {{"consumer", o.consumer},
                              {"metrics_listen", o.metrics_listen},
                              {"redis", o.redis},
-                             {"prefix", o.redis_prefix},
+                             {"prefix", o.redis_key_prefix},
                              {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
                              {"database", mysql.database}});
   int sig = 0;
@@ -201,71 +288,12 @@ int Main(int argc, char** argv) {
   // for its sigwait instead of killing it half-way; the one-shot commands unblock them below.
   const sigset_t stop_signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  CLI::App app{"stockgate-sync: exactly-once history in MariaDB, hold expiry, reconciliation"};
+  CLI::App app{
+      "stockgate-sync: exactly-once history in MariaDB, hold expiry, reconciliation.\n"
+      "Settings: defaults < config file < STOCKGATE_* environment < flags; every key, its\n"
+      "default and its variable are documented in stockgate-sync.example.toml."};
   app.fallthrough();
-  // A misspelled key in the config file is an error, not a silently ignored line.
-  app.allow_config_extras(CLI::config_extras_mode::error);
-  app.set_config("--config", "",
-                 "TOML file of the options below (see stockgate-sync.example.toml)");
   Options o;
-  app.add_option("--redis", o.redis, "Redis HOST:PORT (an IP address)")
-      ->envname("STOCKGATE_REDIS")
-      ->capture_default_str();
-  app.add_option("--redis-prefix", o.redis_prefix,
-                 "Key prefix shared with the origin (its redis_key_prefix)")
-      ->envname("STOCKGATE_REDIS_KEY_PREFIX")
-      ->check(CLI::Validator(
-          [](std::string& p) -> std::string {
-            const bool ok =
-                !p.empty() && p.size() <= 32 && std::all_of(p.begin(), p.end(), [](char c) {
-                  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-                         c == ':' || c == '-';
-                });
-            return ok ? std::string() : "must be 1..32 characters of [A-Za-z0-9._:-]";
-          },
-          "PREFIX"))
-      ->capture_default_str();
-  app.add_option("--redis-timeout-ms", o.redis_timeout_ms, "Bound on each Redis command")
-      ->check(CLI::Range(50, 60'000))
-      ->capture_default_str();
-  app.add_option("--mysql", o.mysql,
-                 "MariaDB as mysql://user@host:port/database[?socket=PATH]; the password comes "
-                 "from STOCKGATE_MYSQL_PASSWORD")
-      ->envname("STOCKGATE_MYSQL")
-      ->capture_default_str();
-  app.add_option("--consumer", o.consumer, "Name in the consumer group (default host-pid)");
-  app.add_option("--batch-size", o.batch_size, "Outbox entries per MariaDB transaction")
-      ->check(CLI::Range(1, 10'000))
-      ->capture_default_str();
-  app.add_option("--claim-idle-ms", o.claim_idle_ms,
-                 "Take over entries another consumer left unacknowledged this long")
-      ->check(CLI::Range(100, 3'600'000))
-      ->capture_default_str();
-  app.add_option("--sweep-interval-ms", o.sweep_interval_ms,
-                 "Expire due holds this often; 0 turns the sweeper off")
-      ->check(CLI::Range(0, 60'000))
-      ->capture_default_str();
-  app.add_option("--stats-interval-ms", o.stats_interval_ms,
-                 "Log throughput and lag, and update the metrics, this often")
-      ->check(CLI::Range(100, 3'600'000))
-      ->capture_default_str();
-  app.add_option("--metrics-listen", o.metrics_listen,
-                 "run: serve Prometheus metrics on http://HOST:PORT/metrics (off when empty)")
-      ->envname("STOCKGATE_SYNC_METRICS_LISTEN")
-      ->check(CLI::Validator(
-          [](std::string& v) -> std::string {
-            store::RedisConfig unused;
-            std::string error;
-            return v.empty() || ParseHostPort(v, &unused, &error) ? "" : error;
-          },
-          "HOST:PORT"));
-  app.add_option("--actor", o.actor, "repair: the actor of compensating events")
-      ->capture_default_str();
-  app.add_option("--log-level", o.log_level, "Least severe level written")
-      ->envname("STOCKGATE_LOG_LEVEL")
-      ->check(
-          CLI::IsMember(std::vector<std::string>(log::kLevelNames.begin(), log::kLevelNames.end())))
-      ->capture_default_str();
   app.add_subcommand("run",
                      "Drain the outbox into MariaDB and sweep expired holds "
                      "(the default)");
@@ -276,16 +304,27 @@ int Main(int argc, char** argv) {
   auto* rebuild = app.add_subcommand("rebuild", "Restore Redis from MariaDB after data loss");
   auto* migrate = app.add_subcommand("migrate", "Apply the MariaDB schema migrations and exit");
   app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
-
-  log::Configure(*log::ParseLevel(o.log_level));  // CLI11 checked the name
-
-  store::RedisConfig redis;
-  std::string error;
-  if (!ParseHostPort(o.redis, &redis, &error)) {
-    std::fprintf(stderr, "stockgate-sync: --redis %s\n", error.c_str());
+  std::vector<config::Key> keys;
+  for (const Setting& s : Settings()) keys.push_back(s.key);
+  const config::Loaded loaded = config::Load(
+      app, keys, "STOCKGATE_SYNC_CONFIG", argc, argv, [](const char* n) { return std::getenv(n); },
+      [&o](std::size_t i, const Value& v) { Settings()[i].apply(o, v); });
+  if (loaded.help_requested) {
+    std::printf("%s", loaded.help_text.c_str());
+    return 0;
+  }
+  if (!loaded.ok) {
+    std::fprintf(stderr, "stockgate-sync: %s\n", loaded.error.c_str());
     return 2;
   }
+
+  log::Configure(*log::ParseLevel(o.log_level));  // the loader checked the name
+  for (const std::string& w : loaded.warnings) log::Warn("deprecated setting", {{"detail", w}});
+
+  store::RedisConfig redis;
+  redis.host = o.redis_host;
+  redis.port = o.redis_port;
+  std::string error;
   redis.pool_size = 4;
   redis.command_timeout_ms = o.redis_timeout_ms;
   // The operator commands read the whole keyspace and stream in one script.
@@ -321,7 +360,7 @@ int Main(int argc, char** argv) {
   }
   store::RedisPool pool(redis);
   if (*check) {
-    const CheckReport r = Check(pool, o.redis_prefix, mysql, NowMs());
+    const CheckReport r = Check(pool, o.redis_key_prefix, mysql, NowMs());
     if (!r.ok) {
       std::fprintf(stderr, "stockgate-sync check: %s\n", r.error.c_str());
       return 2;
@@ -336,7 +375,7 @@ int Main(int argc, char** argv) {
     return r.drifts.empty() ? 0 : 1;
   }
   if (*repair) {
-    const RepairReport r = Repair(pool, o.redis_prefix, mysql, o.actor, NowMs());
+    const RepairReport r = Repair(pool, o.redis_key_prefix, mysql, o.actor, NowMs());
     for (const std::string& a : r.actions) std::printf("repaired: %s\n", a.c_str());
     for (const Drift& d : r.unrepaired) {
       std::printf("not repaired (needs an operator): %s\n", d.Describe().c_str());
@@ -349,7 +388,7 @@ int Main(int argc, char** argv) {
     return r.unrepaired.empty() ? 0 : 1;
   }
   if (*rebuild) {
-    const RebuildReport r = Rebuild(pool, o.redis_prefix, mysql, NowMs());
+    const RebuildReport r = Rebuild(pool, o.redis_key_prefix, mysql, NowMs());
     for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
     if (!r.ok) {
       std::fprintf(stderr, "stockgate-sync rebuild: %s\n", r.error.c_str());

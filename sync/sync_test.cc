@@ -248,7 +248,7 @@ class SyncTest : public ::testing::Test {
     std::vector<std::string> args = {
         "--redis",
         Id("127.0.0.1:", redis_->port()),
-        "--redis-prefix",
+        "--redis-key-prefix",
         "sg",
         "--mysql",
         Id("mysql://root@127.0.0.1:", mariadb_->port()) + "/" + mysql_.database,

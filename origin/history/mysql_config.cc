@@ -116,4 +116,10 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
   return true;
 }
 
+std::string MySqlUriProblem(std::string_view uri) {
+  MySqlConfig parsed;
+  std::string error;
+  return ParseMySqlUri(uri, &parsed, &error) ? std::string() : error;
+}
+
 }  // namespace stockgate::history

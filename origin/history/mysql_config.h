@@ -33,6 +33,9 @@ struct MySqlConfig {
 // false with a message in *error and leaves *out unchanged.
 bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error);
 
+// "" when ParseMySqlUri accepts `uri`, else its message.
+std::string MySqlUriProblem(std::string_view uri);
+
 }  // namespace stockgate::history
 
 #endif  // STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_

@@ -15,6 +15,7 @@
 
 #include "core/requests.h"
 #include "core/token_bucket.h"
+#include "origin/config/loader.h"
 #include "origin/server/jwt_auth.h"
 
 namespace stockgate::server {
@@ -76,26 +77,15 @@ struct OriginConfig {
 // One event-loop thread per hardware thread (at least one, at most 1024).
 int DefaultThreads(unsigned hardware_threads);
 
-struct HostPort {
-  std::string host;  // brackets removed: "::1" for "[::1]:6379"
-  std::uint16_t port = 0;
-};
-
-struct HostPortResult {
-  bool ok = false;
-  HostPort value;
-  std::string error;
-};
-
-// Strict HOST:PORT: a host name or IPv4 address, or an IPv6 address in brackets ("[::1]:8080");
-// port 1..65535 in plain decimal.
-HostPortResult ParseHostPort(std::string_view text);
+using config::HostPort;
+using config::HostPortResult;
+using config::ParseHostPort;
 
 // One configuration key as the file, the environment and the flags spell it.
 struct ConfigKeyInfo {
-  std::string_view key;   // TOML key, dotted for tables: "rate_limits.reads.burst"
-  std::string_view env;   // "STOCKGATE_RATE_LIMITS_READS_BURST"
-  std::string_view flag;  // "--threads", or "" when the key has no flag
+  std::string key;   // TOML key, dotted for tables: "rate_limits.reads.burst"
+  std::string env;   // "STOCKGATE_RATE_LIMITS_READS_BURST"
+  std::string flag;  // "--threads", or "" when the key has no flag
 };
 // Every key LoadConfig accepts, in the order of the example file.
 const std::vector<ConfigKeyInfo>& ConfigKeys();
@@ -108,6 +98,7 @@ struct LoadResult {
   // and exit 0.
   bool help_requested = false;
   std::string help_text;
+  std::vector<std::string> warnings;  // deprecated spellings that were read: log them
 };
 
 // `getenv` is injected so tests can supply an environment; pass a wrapper around std::getenv.

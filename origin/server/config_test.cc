@@ -521,15 +521,5 @@ TEST(ConfigKeysTest, ExampleFileDocumentsEveryKey) {
 }
 
 // Environment names follow one rule: STOCKGATE_ + key upper-cased, dots as underscores.
-TEST(ConfigKeysTest, EnvironmentNamesFollowTheRule) {
-  for (const ConfigKeyInfo& key : ConfigKeys()) {
-    std::string expected = "STOCKGATE_";
-    for (const char c : key.key) {
-      expected += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    EXPECT_EQ(key.env, expected);
-  }
-}
-
 }  // namespace
 }  // namespace stockgate::server

@@ -1,5 +1,6 @@
 #include "origin/store/redis_inventory_store.h"
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -271,6 +272,15 @@ ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
 }
 
 }  // namespace
+
+std::string KeyPrefixProblem(std::string_view prefix) {
+  const bool ok_chars = std::all_of(prefix.begin(), prefix.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
+  if (!prefix.empty() && prefix.size() <= 32 && ok_chars) return {};
+  return "must be 1..32 characters of [A-Za-z0-9._:-]";
+}
 
 RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)
     : config_(std::move(config)), batcher_(redis, config_.key_prefix, config_.batching) {}

@@ -1,0 +1,87 @@
+// One loader for the settings of every stockgate binary, so that each setting has one name and
+// every binary the same precedence: defaults < a TOML file < the environment < command-line flags.
+// A key "redis_key_prefix" ("rate_limits.reads.burst" inside tables) is STOCKGATE_REDIS_KEY_PREFIX
+// in the environment and --redis-key-prefix on the command line (for the keys that have a flag).
+// Every value is checked the same way whatever its source (unknown keys, types and ranges are
+// errors naming the key and the bound).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stockgate::config {
+
+enum class Kind { kInt, kDouble, kBool, kString, kHostPort };
+
+struct HostPort {
+  std::string host;  // brackets removed: "::1" for "[::1]:6379"
+  std::uint16_t port = 0;
+};
+
+struct HostPortResult {
+  bool ok = false;
+  HostPort value;
+  std::string error;
+};
+
+// Strict HOST:PORT: a host name or IPv4 address, or an IPv6 address in brackets ("[::1]:8080");
+// port 1..65535 in plain decimal.
+HostPortResult ParseHostPort(std::string_view text);
+
+// A value already parsed to its key's kind.
+struct Value {
+  std::int64_t i = 0;
+  double d = 0;
+  bool b = false;
+  std::string s;
+  HostPort host_port;
+};
+
+// What a key accepts.
+struct Key {
+  std::string_view name = {};
+  // Non-empty: the key has a flag, --NAME with '_' and '.' as '-', with this help and value name.
+  std::string_view flag_help = {};
+  std::string_view flag_value = {};  // "HOST:PORT", "N"
+  Kind kind = Kind::kString;
+  std::int64_t min_int = 0;  // kInt bounds, inclusive
+  std::int64_t max_int = 0;
+  double min_double = 0;  // kDouble bounds, inclusive
+  double max_double = 0;
+  // kString: "" when acceptable, else the reason.
+  std::string (*check)(std::string_view) = nullptr;
+  // A spelling of an earlier release (file key, and flag when the key has one): still read, with
+  // a warning naming the new one.
+  std::string_view old_name = {};
+};
+
+// STOCKGATE_ + the key upper-cased, '.' as '_'.
+std::string EnvName(std::string_view key);
+// -- + the key, '_' and '.' as '-'.
+std::string FlagName(std::string_view key);
+
+struct Loaded {
+  bool ok = false;
+  std::string error;  // when !ok and !help_requested: one line naming the key and the bound
+  bool help_requested = false;  // --help: print help_text and exit 0
+  std::string help_text;
+  std::vector<std::string> warnings;  // deprecated spellings that were read
+  std::string file;                   // the config file that was read, "" when none
+};
+
+using Getenv = std::function<const char*(const char*)>;
+// Receives each value in precedence order (later calls win): key index into `keys`, value.
+using Set = std::function<void(std::size_t, const Value&)>;
+
+// Adds --config FILE (default: the variable `config_env`) and a flag for each key that has one to
+// `app`, parses argv (subcommands of `app` included), then reads the file, the environment and
+// the flags, calling `set` for every value found. Never throws.
+Loaded Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
+            char** argv, const Getenv& getenv, const Set& set);
+
+}  // namespace stockgate::config
