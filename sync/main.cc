@@ -76,6 +76,7 @@ std::string CheckListen(std::string_view listen) {
 struct Setting {
   config::Key key;
   void (*apply)(Options&, const Value&) = nullptr;
+  std::string (*show)(const Options&) = nullptr;  // the value as --help shows the default
 };
 
 const std::vector<Setting>& Settings() {
@@ -88,71 +89,85 @@ const std::vector<Setting>& Settings() {
          o.redis_host = v.host_port.host;
          o.redis_port = v.host_port.port;
          o.redis = v.host_port.host + ":" + std::to_string(v.host_port.port);
-       }},
+       },
+       [](const Options& o) { return o.redis; }},
       {{.name = "redis_key_prefix",
         .flag_help = "Key prefix shared with the origin",
         .flag_value = "PREFIX",
         .check = store::KeyPrefixProblem,
         .old_name = "redis-prefix"},
-       [](Options& o, const Value& v) { o.redis_key_prefix = v.s; }},
+       [](Options& o, const Value& v) { o.redis_key_prefix = v.s; },
+       [](const Options& o) { return o.redis_key_prefix; }},
       {{.name = "redis_timeout_ms",
         .flag_help = "Bound on each Redis command",
         .flag_value = "MS",
         .kind = Kind::kInt,
         .min_int = 50,
         .max_int = 60'000},
-       [](Options& o, const Value& v) { o.redis_timeout_ms = static_cast<int>(v.i); }},
+       [](Options& o, const Value& v) { o.redis_timeout_ms = static_cast<int>(v.i); },
+       [](const Options& o) { return std::to_string(o.redis_timeout_ms); }},
       {{.name = "mysql",
         .flag_help = "MariaDB; the password comes from STOCKGATE_MYSQL_PASSWORD",
         .flag_value = "mysql://USER@HOST:PORT/DB[?socket=PATH]",
         .check = history::MySqlUriProblem},
-       [](Options& o, const Value& v) { o.mysql = v.s; }},
+       [](Options& o, const Value& v) { o.mysql = v.s; },
+       [](const Options& o) { return o.mysql; }},
       {{.name = "consumer",
         .flag_help = "Name in the consumer group (default HOST-PID)",
         .flag_value = "NAME"},
-       [](Options& o, const Value& v) { o.consumer = v.s; }},
+       [](Options& o, const Value& v) { o.consumer = v.s; },
+       [](const Options&) { return std::string("HOST-PID"); }},
       {{.name = "batch_size",
         .flag_help = "Outbox entries per MariaDB transaction",
         .flag_value = "N",
         .kind = Kind::kInt,
         .min_int = 1,
         .max_int = 10'000},
-       [](Options& o, const Value& v) { o.batch_size = static_cast<int>(v.i); }},
+       [](Options& o, const Value& v) { o.batch_size = static_cast<int>(v.i); },
+       [](const Options& o) { return std::to_string(o.batch_size); }},
       {{.name = "claim_idle_ms",
         .flag_help = "Take over entries another consumer left unacknowledged this long",
         .flag_value = "MS",
         .kind = Kind::kInt,
         .min_int = 100,
         .max_int = 3'600'000},
-       [](Options& o, const Value& v) { o.claim_idle_ms = v.i; }},
+       [](Options& o, const Value& v) { o.claim_idle_ms = v.i; },
+       [](const Options& o) { return std::to_string(o.claim_idle_ms); }},
       {{.name = "sweep_interval_ms",
         .flag_help = "Expire due holds this often; 0 turns the sweeper off",
         .flag_value = "MS",
         .kind = Kind::kInt,
         .min_int = 0,
         .max_int = 60'000},
-       [](Options& o, const Value& v) { o.sweep_interval_ms = static_cast<int>(v.i); }},
+       [](Options& o, const Value& v) { o.sweep_interval_ms = static_cast<int>(v.i); },
+       [](const Options& o) { return std::to_string(o.sweep_interval_ms); }},
       {{.name = "stats_interval_ms",
         .flag_help = "Log throughput and lag, and update the metrics, this often",
         .flag_value = "MS",
         .kind = Kind::kInt,
         .min_int = 100,
         .max_int = 3'600'000},
-       [](Options& o, const Value& v) { o.stats_interval_ms = static_cast<int>(v.i); }},
+       [](Options& o, const Value& v) { o.stats_interval_ms = static_cast<int>(v.i); },
+       [](const Options& o) { return std::to_string(o.stats_interval_ms); }},
       {{.name = "metrics_listen",
         .flag_help = "run: serve Prometheus metrics on http://HOST:PORT/metrics (off when empty)",
         .flag_value = "HOST:PORT",
         .check = CheckListen},
-       [](Options& o, const Value& v) { o.metrics_listen = v.s; }},
+       [](Options& o, const Value& v) { o.metrics_listen = v.s; },
+       [](const Options& o) {
+         return o.metrics_listen.empty() ? std::string("off") : o.metrics_listen;
+       }},
       {{.name = "actor",
         .flag_help = "repair: the actor of compensating events",
         .flag_value = "NAME"},
-       [](Options& o, const Value& v) { o.actor = v.s; }},
+       [](Options& o, const Value& v) { o.actor = v.s; },
+       [](const Options& o) { return o.actor; }},
       {{.name = "log_level",
         .flag_help = "Least severe level written",
         .flag_value = "LEVEL",
         .check = CheckLogLevel},
-       [](Options& o, const Value& v) { o.log_level = v.s; }},
+       [](Options& o, const Value& v) { o.log_level = v.s; },
+       [](const Options& o) { return o.log_level; }},
   };
   return settings;
 }
@@ -308,7 +323,11 @@ int Main(int argc, char** argv) {
   for (const Setting& s : Settings()) keys.push_back(s.key);
   const config::Loaded loaded = config::Load(
       app, keys, "STOCKGATE_SYNC_CONFIG", argc, argv, [](const char* n) { return std::getenv(n); },
-      [&o](std::size_t i, const Value& v) { Settings()[i].apply(o, v); });
+      [&o](std::size_t i, const Value& v) { Settings()[i].apply(o, v); },
+      [](std::size_t i) {
+        const Setting& s = Settings()[i];
+        return s.show ? s.show(Options{}) : std::string();
+      });
   if (loaded.help_requested) {
     std::printf("%s", loaded.help_text.c_str());
     return 0;

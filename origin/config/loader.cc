@@ -227,7 +227,7 @@ Loaded Fail(std::string error) {
 }
 
 Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-                   char** argv, const Getenv& getenv, const Set& set) {
+                   char** argv, const Getenv& getenv, const Set& set, const Show& show) {
   std::string config_flag;
   app.add_option("--config", config_flag,
                  "TOML file of the settings below (default: $" + std::string(config_env) + ")")
@@ -247,10 +247,11 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
   for (Flag& f : flags) {
     const Key& key = keys[f.key];
     // The variable is named in the help only: ApplyEnvironment reads it, below the flags.
+    const std::string shown = show ? show(f.key) : std::string();
+    const std::string help = std::string(key.flag_help) + " (env " + EnvName(key.name) +
+                             (shown.empty() ? "" : "; default " + shown) + ")";
     CLI::Option* option =
-        app.add_option(f.name, f.text,
-                       f.old ? "deprecated: " + FlagName(key.name)
-                             : std::string(key.flag_help) + " (env " + EnvName(key.name) + ")");
+        app.add_option(f.name, f.text, f.old ? "deprecated: " + FlagName(key.name) : help);
     option->type_name(std::string(key.flag_value));
     if (f.old) option->group("");  // hidden
   }
@@ -312,10 +313,10 @@ std::string FlagName(std::string_view key) {
 }
 
 Loaded Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-            char** argv, const Getenv& getenv, const Set& set) {
+            char** argv, const Getenv& getenv, const Set& set, const Show& show) {
   // The boundary: nothing thrown below (CLI11, toml++, allocation) escapes to the caller.
   try {
-    return LoadOrThrow(app, keys, config_env, argc, argv, getenv, set);
+    return LoadOrThrow(app, keys, config_env, argc, argv, getenv, set, show);
   } catch (const std::exception& e) {
     return Fail(std::string("configuration: ") + e.what());
   } catch (...) {

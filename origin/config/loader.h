@@ -77,11 +77,14 @@ struct Loaded {
 using Getenv = std::function<const char*(const char*)>;
 // Receives each value in precedence order (later calls win): key index into `keys`, value.
 using Set = std::function<void(std::size_t, const Value&)>;
+// The default of a key with a flag, as --help shows it; "" shows none.
+using Show = std::function<std::string(std::size_t)>;
 
 // Adds --config FILE (default: the variable `config_env`) and a flag for each key that has one to
 // `app`, parses argv (subcommands of `app` included), then reads the file, the environment and
-// the flags, calling `set` for every value found. Never throws.
+// the flags, calling `set` for every value found. Never throws. `show` gives the defaults that
+// --help prints beside each flag.
 Loaded Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-            char** argv, const Getenv& getenv, const Set& set);
+            char** argv, const Getenv& getenv, const Set& set, const Show& show);
 
 }  // namespace stockgate::config

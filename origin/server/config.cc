@@ -35,6 +35,8 @@ using config::Value;
 struct Setting {
   config::Key key;
   void (*apply)(OriginConfig&, const Value&) = nullptr;
+  // Keys with a flag: the value as --help shows the default.
+  std::string (*show)(const OriginConfig&) = nullptr;
 };
 
 std::string CheckLogLevel(std::string_view level) {
@@ -73,6 +75,10 @@ const std::vector<Setting>& Settings() {
            [](OriginConfig& c, const Value& v) {
              c.listen_host = v.host_port.host;
              c.listen_port = v.host_port.port;
+           },
+       .show =
+           [](const OriginConfig& c) {
+             return c.listen_host + ":" + std::to_string(c.listen_port);
            }},
       {.key = {.name = "threads",
                .flag_help = "HTTP event-loop threads (0: one per hardware thread)",
@@ -80,7 +86,8 @@ const std::vector<Setting>& Settings() {
                .kind = Kind::kInt,
                .min_int = 0,
                .max_int = kMaxThreads},
-       .apply = [](OriginConfig& c, const Value& v) { c.threads = static_cast<int>(v.i); }},
+       .apply = [](OriginConfig& c, const Value& v) { c.threads = static_cast<int>(v.i); },
+       .show = [](const OriginConfig& c) { return std::to_string(c.threads); }},
       {.key = {.name = "read_timeout_ms", .kind = Kind::kInt, .min_int = 1, .max_int = 600'000},
        .apply = [](OriginConfig& c, const Value& v) { c.read_timeout_ms = static_cast<int>(v.i); }},
       {.key = {.name = "write_timeout_ms", .kind = Kind::kInt, .min_int = 1, .max_int = 600'000},
@@ -100,7 +107,9 @@ const std::vector<Setting>& Settings() {
            [](OriginConfig& c, const Value& v) {
              c.redis_host = v.host_port.host;
              c.redis_port = v.host_port.port;
-           }},
+           },
+       .show =
+           [](const OriginConfig& c) { return c.redis_host + ":" + std::to_string(c.redis_port); }},
       {.key = {.name = "redis_pool_size", .kind = Kind::kInt, .min_int = 1, .max_int = 1024},
        .apply = [](OriginConfig& c, const Value& v) { c.redis_pool_size = static_cast<int>(v.i); }},
       {.key = {.name = "redis_connect_timeout_ms",
@@ -122,7 +131,11 @@ const std::vector<Setting>& Settings() {
                .flag_value = "mysql://USER@HOST:PORT/DB",
                .kind = Kind::kString,
                .check = CheckMySqlUri},
-       .apply = [](OriginConfig& c, const Value& v) { c.mysql_uri = v.s; }},
+       .apply = [](OriginConfig& c, const Value& v) { c.mysql_uri = v.s; },
+       .show =
+           [](const OriginConfig& c) {
+             return c.mysql_uri.empty() ? std::string("none") : c.mysql_uri;
+           }},
       {.key = {.name = "jwt_secret", .kind = Kind::kString, .check = CheckSecretLength},
        .apply = [](OriginConfig& c, const Value& v) { c.jwt_secret = v.s; }},
       {.key = {.name = "jwt_jwks_file", .kind = Kind::kString},
@@ -139,7 +152,8 @@ const std::vector<Setting>& Settings() {
                .flag_value = "LEVEL",
                .kind = Kind::kString,
                .check = CheckLogLevel},
-       .apply = [](OriginConfig& c, const Value& v) { c.log_level = v.s; }},
+       .apply = [](OriginConfig& c, const Value& v) { c.log_level = v.s; },
+       .show = [](const OriginConfig& c) { return c.log_level; }},
       {.key = {.name = "log_requests", .kind = Kind::kString, .check = CheckRequestLog},
        .apply = [](OriginConfig& c, const Value& v) { c.log_requests = v.s; }},
       {.key = {.name = "rate_limits.client_capacity",
@@ -227,9 +241,13 @@ LoadResult Load(int argc, char** argv, const std::function<const char*(const cha
       "Each answers --help.");
   LoadResult result;
   OriginConfig& config = result.config;
-  const config::Loaded loaded =
-      config::Load(app, Keys(), "STOCKGATE_CONFIG", argc, argv, getenv,
-                   [&config](std::size_t i, const Value& v) { Settings()[i].apply(config, v); });
+  const config::Loaded loaded = config::Load(
+      app, Keys(), "STOCKGATE_CONFIG", argc, argv, getenv,
+      [&config](std::size_t i, const Value& v) { Settings()[i].apply(config, v); },
+      [](std::size_t i) {
+        const Setting& s = Settings()[i];
+        return s.show ? s.show(OriginConfig{}) : std::string();
+      });
   result.help_requested = loaded.help_requested;
   result.help_text = loaded.help_text;
   result.warnings = loaded.warnings;
