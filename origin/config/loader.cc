@@ -132,16 +132,13 @@ class Reader {
   Reader(std::span<const Key> keys, const Set& set, std::vector<std::string>* warnings)
       : keys_(keys), set_(set), warnings_(warnings) {}
 
-  // The index of the key a file spells `path`: its name, its old name, or (with a warning) the
-  // name written with '-' for '_' as the flags spell it.
+  // The index of the key a file spells `path`: its name, or (with a warning) its old name.
   std::optional<std::size_t> Find(std::string_view path, const std::string& where) {
     for (std::size_t i = 0; i < keys_.size(); ++i) {
       if (keys_[i].name == path) return i;
     }
     for (std::size_t i = 0; i < keys_.size(); ++i) {
-      std::string dashed(keys_[i].name);
-      std::replace(dashed.begin(), dashed.end(), '_', '-');
-      if (keys_[i].old_name == path || dashed == path) {
+      if (!keys_[i].old_name.empty() && keys_[i].old_name == path) {
         warnings_->push_back(where + "key \"" + std::string(path) + "\" is deprecated; write \"" +
                              std::string(keys_[i].name) + "\"");
         return i;
@@ -228,32 +225,35 @@ Loaded Fail(std::string error) {
 
 Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
                    char** argv, const Getenv& getenv, const Set& set, const Show& show) {
-  std::string config_flag;
-  app.add_option("--config", config_flag,
-                 "TOML file of the settings below (default: $" + std::string(config_env) + ")")
-      ->type_name("FILE");
+  // Options bound to no variable of ours: the caller's App may outlive this call.
+  CLI::Option* config_option = app.add_option("--config")
+                                   ->description("TOML file of the settings below (default: $" +
+                                                 std::string(config_env) + ")")
+                                   ->type_name("FILE");
   struct Flag {
     std::size_t key;
     std::string name;
-    std::string text;
-    bool old = false;
+    CLI::Option* option;
+    bool old;
   };
+  // A key's old flag before its new one: given both, the new one is applied last and wins.
   std::vector<Flag> flags;
   for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i].flag_help.empty()) continue;
-    flags.push_back({i, FlagName(keys[i].name), {}});
-    if (!keys[i].old_name.empty()) flags.push_back({i, FlagName(keys[i].old_name), {}, true});
-  }
-  for (Flag& f : flags) {
-    const Key& key = keys[f.key];
+    const Key& key = keys[i];
+    if (key.flag_help.empty()) continue;
+    const std::string name = FlagName(key.name);
+    if (!key.old_name.empty() && FlagName(key.old_name) != name) {
+      CLI::Option* old = app.add_option(FlagName(key.old_name))->description("deprecated: " + name);
+      old->type_name(std::string(key.flag_value))->group("");  // hidden
+      flags.push_back({i, FlagName(key.old_name), old, true});
+    }
     // The variable is named in the help only: ApplyEnvironment reads it, below the flags.
-    const std::string shown = show ? show(f.key) : std::string();
+    const std::string shown = show ? show(i) : std::string();
     const std::string help = std::string(key.flag_help) + " (env " + EnvName(key.name) +
                              (shown.empty() ? "" : "; default " + shown) + ")";
-    CLI::Option* option =
-        app.add_option(f.name, f.text, f.old ? "deprecated: " + FlagName(key.name) : help);
+    CLI::Option* option = app.add_option(name)->description(help);
     option->type_name(std::string(key.flag_value));
-    if (f.old) option->group("");  // hidden
+    flags.push_back({i, name, option, false});
   }
   try {
     if (argc > 0 && argv != nullptr) app.parse(argc, argv);
@@ -268,8 +268,8 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
 
   Loaded result;
   Reader reader(keys, set, &result.warnings);
-  std::string file = config_flag;
-  if (app.count("--config") == 0) {
+  std::string file = config_option->count() > 0 ? config_option->as<std::string>() : "";
+  if (config_option->count() == 0) {
     const char* env_file = getenv(std::string(config_env).c_str());
     file = env_file != nullptr ? env_file : "";
   } else if (file.empty()) {
@@ -283,13 +283,14 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
     return Fail(std::move(error));
   }
   for (const Flag& f : flags) {
-    if (app.count(f.name) == 0) continue;
+    if (f.option->count() == 0) continue;
+    const std::string& name = f.name;
     if (f.old) {
-      result.warnings.push_back(f.name + " is deprecated; use " + FlagName(keys[f.key].name));
+      result.warnings.push_back(name + " is deprecated; use " + FlagName(keys[f.key].name));
     }
     Value value;
-    const std::string why = ParseText(keys[f.key], f.text, &value);
-    if (!why.empty()) return Fail(f.name + " " + why);
+    const std::string why = ParseText(keys[f.key], f.option->as<std::string>(), &value);
+    if (!why.empty()) return Fail(name + " " + why);
     set(f.key, value);
   }
   result.ok = true;

@@ -55,8 +55,8 @@ struct Key {
   double max_double = 0;
   // kString: "" when acceptable, else the reason.
   std::string (*check)(std::string_view) = nullptr;
-  // A spelling of an earlier release (file key, and flag when the key has one): still read, with
-  // a warning naming the new one.
+  // The file key of an earlier release (and its flag, when the key has one and it differs):
+  // still read, with a warning naming the new one.
   std::string_view old_name = {};
 };
 

@@ -21,7 +21,8 @@ const Key kKeys[] = {
      .flag_value = "N",
      .kind = Kind::kInt,
      .min_int = 1,
-     .max_int = 100},
+     .max_int = 100,
+     .old_name = "batch-size"},
     {.name = "limits.burst", .kind = Kind::kDouble, .min_double = 1, .max_double = 10},
 };
 
@@ -92,6 +93,18 @@ TEST(LoaderTest, OldSpellingsAreReadWithAWarning) {
   EXPECT_TRUE(warned("\"redis-prefix\" is deprecated; write \"redis_key_prefix\""));
   EXPECT_TRUE(warned("\"batch-size\" is deprecated; write \"batch_size\""));
   EXPECT_TRUE(warned("--redis-prefix is deprecated; use --redis-key-prefix"));
+}
+
+// Given both, the new flag wins over the old one; a key never spelled with '-' is not read so.
+TEST(LoaderTest, NewFlagWinsAndOnlyOldNamesAreAliases) {
+  Outcome run = Load({"--redis-key-prefix", "new", "--redis-prefix", "old"}, {});
+  ASSERT_TRUE(run.loaded.ok) << run.loaded.error;
+  EXPECT_EQ(run.set.at("redis_key_prefix").back(), "new");
+  run = Load({}, {}, "[limits]\nburst = 2\nredis-key-prefix = \"x\"\n");
+  EXPECT_NE(run.loaded.error.find("unknown key \"limits.redis-key-prefix\""), std::string::npos)
+      << run.loaded.error;
+  EXPECT_NE(Load({}, {}, "redis-key-prefix = \"x\"\n").loaded.error.find("unknown key"),
+            std::string::npos);
 }
 
 TEST(LoaderTest, BadValuesNameTheKeyAndTheBound) {

@@ -587,9 +587,12 @@ void Api::Dispatch(const HttpRequest& request, std::int64_t now_ms, Respond resp
   };
   const Route* found = nullptr;
   const Route* first_of_path = nullptr;  // with another method
+  // The probes and /metrics answer HEAD as GET: load balancers probe with either.
+  const bool head = request.method == "HEAD";
   for (const Route& route : Table()) {
     if (!matches(route, nullptr)) continue;
-    if (route.info.method == request.method) {
+    if (route.info.method == request.method ||
+        (head && route.info.method == "GET" && route.info.group == RateGroup::kNone)) {
       found = &route;
       break;
     }

@@ -191,6 +191,11 @@ TEST_F(ApiTest, EveryRouteRefusesOtherMethods) {
   const HttpResponse r = Call("GET", "/v1/nothing", "");
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.route, "unmatched");
+  // The probes and /metrics answer HEAD as GET (load balancers probe with it); nothing else does.
+  for (const std::string path : {"/healthz", "/readyz", "/metrics"}) {
+    EXPECT_EQ(Call("HEAD", path, "").status, 200) << path;
+  }
+  EXPECT_EQ(Call("HEAD", "/v1/stock/1", "").status, 405);
 }
 
 // PUT creates (201) then sets (200); GET answers the documented stock shape.

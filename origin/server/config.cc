@@ -63,8 +63,8 @@ Setting RateKey(std::string_view key, double min, void (*apply)(OriginConfig&, c
           .apply = apply};
 }
 
-// Order = the example file's order. Env names are "STOCKGATE_" + the key upper-cased with '.' as
-// '_' (a test holds the table to that rule).
+// Order = the example file's order. The loader derives each key's variable and flag from its
+// name (config::EnvName, config::FlagName).
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> settings = {
       {.key = {.name = "listen",

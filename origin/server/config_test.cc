@@ -519,7 +519,5 @@ TEST(ConfigKeysTest, ExampleFileDocumentsEveryKey) {
   EXPECT_NE(text.find("\n# jwt_secret = "), std::string::npos);
   EXPECT_NE(text.find("\n# jwt_jwks_file = "), std::string::npos);
 }
-
-// Environment names follow one rule: STOCKGATE_ + key upper-cased, dots as underscores.
 }  // namespace
 }  // namespace stockgate::server

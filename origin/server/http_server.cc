@@ -105,18 +105,48 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& req, const std:
 }  // namespace
 
 HttpMetrics::HttpMetrics(prometheus::Registry& registry)
-    : requests(prometheus::BuildCounter()
-                   .Name("stockgate_http_requests_total")
-                   .Help("HTTP requests answered, by route, method and status")
+    : requests_(prometheus::BuildCounter()
+                    .Name("stockgate_http_requests_total")
+                    .Help("HTTP requests answered, by route, method and status")
+                    .Register(registry)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("stockgate_http_request_duration_seconds")
+                   .Help("Time from request parsed to response ready, by route")
                    .Register(registry)),
-      latency(prometheus::BuildHistogram()
-                  .Name("stockgate_http_request_duration_seconds")
-                  .Help("Time from request parsed to response ready, by route")
-                  .Register(registry)),
-      reservations(prometheus::BuildCounter()
-                       .Name("stockgate_reservations_total")
-                       .Help("POST /v1/reservations outcomes: ok or the error code")
-                       .Register(registry)) {}
+      reservations_(prometheus::BuildCounter()
+                        .Name("stockgate_reservations_total")
+                        .Help("POST /v1/reservations outcomes: ok or the error code")
+                        .Register(registry)) {}
+
+template <class T, class Make>
+T& HttpMetrics::Find(Series<T>& series, const std::string& key, const Make& make) {
+  {
+    std::shared_lock lock(series.mu);
+    if (const auto it = series.by_key.find(key); it != series.by_key.end()) return *it->second;
+  }
+  std::unique_lock lock(series.mu);
+  auto [it, added] = series.by_key.try_emplace(key, nullptr);
+  if (added) it->second = &make();
+  return *it->second;
+}
+
+void HttpMetrics::Record(const std::string& route, std::string_view method, int status,
+                         const std::string& code, double seconds) {
+  const std::string_view m = MethodLabel(method);
+  const std::string status_text = std::to_string(status);
+  const std::string key = route + ' ' + std::string(m) + ' ' + status_text;
+  Find(request_series_, key, [&]() -> prometheus::Counter& {
+    return requests_.Add({{"route", route}, {"method", std::string(m)}, {"status", status_text}});
+  }).Increment();
+  Find(latency_series_, route, [&]() -> prometheus::Histogram& {
+    return latency_.Add({{"route", route}}, kLatencyBuckets);
+  }).Observe(seconds);
+  if (route == "/v1/reservations") {
+    Find(reservation_series_, code, [&]() -> prometheus::Counter& {
+      return reservations_.Add({{"outcome", code}});
+    }).Increment();
+  }
+}
 
 struct ServerState {
   ServerState(Api& a, HttpMetrics& m, EventHub* e, ServerOptions o,
@@ -420,15 +450,7 @@ void ServerState::Accept() {
 void ServerState::Record(const HttpRequest& in, std::string_view method, const HttpResponse& out,
                          int status, Clock::time_point started) {
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  const std::string status_text = std::to_string(status);
-  metrics.requests
-      .Add({{"route", out.route},
-            {"method", std::string(MethodLabel(method))},
-            {"status", status_text}})
-      .Increment();
-  metrics.latency.Add({{"route", out.route}}, kLatencyBuckets).Observe(seconds);
-  if (out.route == "/v1/reservations")
-    metrics.reservations.Add({{"outcome", out.code}}).Increment();
+  metrics.Record(out.route, method, status, out.code, seconds);
   const bool log = options.log_requests == ServerOptions::RequestLog::kAll ||
                    (options.log_requests == ServerOptions::RequestLog::kErrors && status >= 500);
   if (log) {

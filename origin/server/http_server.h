@@ -16,7 +16,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "origin/server/api.h"
 #include "origin/server/event_hub.h"
@@ -38,13 +41,32 @@ struct ServerOptions {
 };
 
 // The request-level metrics the server records.
-struct HttpMetrics {
+class HttpMetrics {
+ public:
   explicit HttpMetrics(prometheus::Registry& registry);
-  prometheus::Family<prometheus::Counter>&
-      requests;  // stockgate_http_requests_total{route,method,status}
-  prometheus::Family<prometheus::Histogram>&
-      latency;  // stockgate_http_request_duration_seconds{route}
-  prometheus::Family<prometheus::Counter>& reservations;  // stockgate_reservations_total{outcome}
+  // Counts one answer: stockgate_http_requests_total{route,method,status},
+  // stockgate_http_request_duration_seconds{route} and, for POST /v1/reservations,
+  // stockgate_reservations_total{outcome}. Each label set is looked up in prometheus-cpp once and
+  // kept (its Family::Add builds a series before it finds the existing one); all label values are
+  // bounded (route patterns, known methods, statuses, error codes).
+  void Record(const std::string& route, std::string_view method, int status,
+              const std::string& code, double seconds);
+
+ private:
+  template <class T>
+  struct Series {
+    std::shared_mutex mu;
+    std::unordered_map<std::string, T*> by_key;
+  };
+  template <class T, class Make>
+  static T& Find(Series<T>& series, const std::string& key, const Make& make);
+
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Counter>& reservations_;
+  Series<prometheus::Counter> request_series_;
+  Series<prometheus::Histogram> latency_series_;
+  Series<prometheus::Counter> reservation_series_;
 };
 
 class HttpServer {
