@@ -61,10 +61,6 @@ struct Options {
 using config::Kind;
 using config::Value;
 
-std::string CheckLogLevel(std::string_view level) {
-  return log::ParseLevel(level) ? std::string() : log::LevelError();
-}
-
 std::string CheckListen(std::string_view listen) {
   if (listen.empty()) return {};  // no listener
   const config::HostPortResult hp = config::ParseHostPort(listen);
@@ -173,7 +169,7 @@ const std::vector<Setting>& Settings() {
       {{.name = "log_level",
         .flag_help = "Least severe level written",
         .flag_value = "LEVEL",
-        .check = CheckLogLevel,
+        .check = log::LevelProblem,
         .old_name = "log-level"},
        [](Options& o, const Value& v) { o.log_level = v.s; },
        [](const Options& o) { return o.log_level; }},

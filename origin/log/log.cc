@@ -31,7 +31,8 @@ std::optional<Level> ParseLevel(std::string_view name) {
   return std::nullopt;
 }
 
-std::string LevelError() {
+std::string LevelProblem(std::string_view name) {
+  if (ParseLevel(name)) return {};
   std::string names;
   for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
     names += i == 0 ? "" : (i + 1 == kLevelNames.size() ? " or " : ", ");

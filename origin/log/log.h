@@ -21,8 +21,8 @@ inline constexpr std::array<std::string_view, 7> kLevelNames = {"trace", "debug"
 // The level of a name in kLevelNames; nullopt for anything else.
 std::optional<Level> ParseLevel(std::string_view name);
 
-// "must be one of trace, debug, ...": the message for a name ParseLevel refuses.
-std::string LevelError();
+// "" when ParseLevel accepts `name`, else "must be one of trace, debug, ..." (a config check).
+std::string LevelProblem(std::string_view name);
 
 // Makes this process write lines of `level` and above, in the JSON form, to stdout (or to `out`,
 // for tests; it must outlive every later Write).

@@ -69,7 +69,9 @@ TEST(LogTest, LevelNamesParseAndOthersAreRefused) {
   EXPECT_EQ(ParseLevel("verbose"), std::nullopt);
   EXPECT_EQ(ParseLevel(""), std::nullopt);
   EXPECT_EQ(ParseLevel("INFO"), std::nullopt);
-  EXPECT_EQ(LevelError(), "must be one of trace, debug, info, warn, error, critical or off");
+  EXPECT_EQ(LevelProblem("info"), "");
+  EXPECT_EQ(LevelProblem("verbose"),
+            "must be one of trace, debug, info, warn, error, critical or off");
 }
 
 }  // namespace

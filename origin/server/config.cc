@@ -39,10 +39,6 @@ struct Setting {
   std::string (*show)(const OriginConfig&) = nullptr;
 };
 
-std::string CheckLogLevel(std::string_view level) {
-  return log::ParseLevel(level) ? std::string() : log::LevelError();
-}
-
 std::string CheckRequestLog(std::string_view value) {
   if (value == "all" || value == "errors" || value == "none") return {};
   return "must be all, errors or none";
@@ -151,7 +147,7 @@ const std::vector<Setting>& Settings() {
                .flag_help = "trace, debug, info, warn, error, critical or off",
                .flag_value = "LEVEL",
                .kind = Kind::kString,
-               .check = CheckLogLevel},
+               .check = log::LevelProblem},
        .apply = [](OriginConfig& c, const Value& v) { c.log_level = v.s; },
        .show = [](const OriginConfig& c) { return c.log_level; }},
       {.key = {.name = "log_requests", .kind = Kind::kString, .check = CheckRequestLog},
