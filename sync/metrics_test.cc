@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
-#include <cstdio>
-#include <fstream>
 #include <string>
+
+#include "tests/support/process.h"
 
 namespace stockgate::sync {
 namespace {
@@ -49,15 +49,7 @@ TEST(SyncMetricsTest, CountersFollowTheTotals) {
   EXPECT_TRUE(Has(text, R"(stockgate_sync_backlog{what="length"} 3)")) << text;
 
   // promtool, the Prometheus project's own checker, accepts the exposition.
-  const std::string path = ::testing::TempDir() + "/sync-metrics.txt";
-  std::ofstream(path) << text;
-  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_EQ(testing::PromtoolProblems(text), "");
 }
 
 }  // namespace

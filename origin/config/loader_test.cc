@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "tests/support/process.h"
 
 namespace stockgate::config {
 namespace {
@@ -35,8 +37,7 @@ Outcome Load(std::vector<std::string> args, std::map<std::string, std::string> e
              const std::string& file_text = "") {
   std::string file;
   if (!file_text.empty()) {
-    file = ::testing::TempDir() + "/loader-test.toml";
-    std::ofstream(file) << file_text;
+    file = testing::WriteTempFile("loader-test", ".toml", file_text);
     env["TEST_CONFIG"] = file;
   }
   args.insert(args.begin(), "prog");
@@ -57,6 +58,7 @@ Outcome Load(std::vector<std::string> args, std::map<std::string, std::string> e
                                                                              : v.s);
       },
       [](std::size_t i) { return i == 1 ? std::string("42") : std::string(); });
+  if (!file.empty()) std::remove(file.c_str());
   return run;
 }
 

@@ -14,8 +14,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -28,6 +26,7 @@
 #include "origin/server/event_hub.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pipeline.h"
+#include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
 namespace stockgate::server {
@@ -235,17 +234,7 @@ TEST_F(OriginHttpTest, MetricsPassPromtool) {
   EXPECT_NE(r->body.find(R"(stockgate_reservations_total{outcome="insufficient_stock"} 1)"),
             std::string::npos)
       << r->body;
-  const std::string path = ::testing::TempDir() + "/origin-metrics.txt";
-  std::ofstream(path) << r->body;
-  const std::string cmd = "promtool check metrics < " + path + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[256];
-  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  const int rc = pclose(p);
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_EQ(out, "");
+  EXPECT_EQ(testing::PromtoolProblems(r->body), "");
 }
 
 // A subscriber gets the whole picture first, then each change within the poll interval.

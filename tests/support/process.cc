@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <fstream>
@@ -102,6 +103,37 @@ std::string ErrnoText(const char* call) {
   text += ": ";
   text += std::generic_category().message(errno);
   return text;
+}
+
+std::string WriteTempFile(const std::string& stem, const std::string& suffix,
+                          const std::string& contents) {
+  const char* dir = std::getenv("TMPDIR");
+  std::string path = (dir != nullptr && *dir != '\0' ? std::string(dir) : std::string("/tmp")) +
+                     "/" + stem + "-XXXXXX" + suffix;
+  const int fd = mkstemps(path.data(), static_cast<int>(suffix.size()));
+  if (fd < 0) return "";
+  close(fd);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  return out.good() ? path : std::string();
+}
+
+std::string PromtoolProblems(const std::string& exposition) {
+  const std::string path = WriteTempFile("metrics", ".txt", exposition);
+  if (path.empty()) return "cannot write the exposition to a temp file";
+  const std::string cmd = "promtool check metrics < '" + path + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    std::remove(path.c_str());
+    return ErrnoText("popen");
+  }
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  const int status = pclose(p);
+  std::remove(path.c_str());
+  if (status == 0 && out.empty()) return "";
+  return "promtool exit status " + std::to_string(status) + ": " + out;
 }
 
 pid_t Spawn(std::vector<std::string> args, const std::string& output, bool own_group) {

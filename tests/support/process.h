@@ -1,6 +1,7 @@
 // Child processes for the test servers (RedisServer, MariaDbServer): finding a binary, a free
 // loopback port, spawning a server that dies with the test process, and ChildProcess, which kills,
-// stops, freezes and thaws it. Also the tail of a log file for failure messages.
+// stops, freezes and thaws it. Also the tail of a log file for failure messages, unique temp
+// files, and promtool's check of a metrics page.
 #ifndef STOCKGATE_TESTS_SUPPORT_PROCESS_H_
 #define STOCKGATE_TESTS_SUPPORT_PROCESS_H_
 
@@ -27,6 +28,15 @@ std::string Tail(const std::string& path, std::size_t lines);
 std::string WithTails(std::string why, std::initializer_list<std::string> paths);
 // "call: <strerror(errno)>"
 std::string ErrnoText(const char* call);
+
+// Writes `contents` to a new file in the temp dir named STEM-XXXXXX.SUFFIX, unique even when tests
+// of two builds run at once, and returns its path ("" when it cannot be written).
+std::string WriteTempFile(const std::string& stem, const std::string& suffix,
+                          const std::string& contents);
+
+// Runs `promtool check metrics` on a Prometheus text exposition. Empty when it passes without a
+// word; otherwise its exit status and everything it printed.
+std::string PromtoolProblems(const std::string& exposition);
 
 // Forks and execs args[0] with stdout and stderr appended to `output`, stdin from /dev/null, no
 // inherited descriptors, default signal handling, and PR_SET_PDEATHSIG so it dies with the test
