@@ -231,9 +231,7 @@ int Serve(int argc, char** argv) {
   api_config.swagger_ui_css = server::SwaggerUiCss();
   std::unique_ptr<history::MariaDbHistory> history;
   if (!c.mysql_uri.empty()) {
-    history::MySqlConfig mysql;
-    std::string error;
-    history::ParseMySqlUri(c.mysql_uri, &mysql, &error);  // checked by LoadConfig
+    history::MySqlConfig mysql = history::ParseMySqlUri(c.mysql_uri).value();  // LoadConfig checked
     if (const char* password = Getenv("STOCKGATE_MYSQL_PASSWORD")) mysql.password = password;
     mysql.read_timeout_s = 2;  // a history read that takes longer is answered with 503
     mysql.write_timeout_s = 2;

@@ -69,25 +69,32 @@ std::string SafeText(std::string_view text, std::size_t max_bytes) {
 
 namespace {
 
+// Why one attempt failed, as the steps of its transaction record it.
+struct Failure {
+  bool transport_error = false;  // the connection is gone: no ROLLBACK on it
+  std::string error;
+};
+
 class Batch {
  public:
   Batch(history::MariaDbConnection& conn, const std::vector<OutboxEntry>& entries)
       : conn_(conn), entries_(entries) {}
 
-  WriteResult Run() {
+  core::Result<WriteCounts> Run() {
     for (int attempt = 0;; ++attempt) {
-      WriteResult r = Once();
-      if (r.ok || r.transport_error || attempt >= kDuplicateRetries || !retry_) return r;
+      core::Result<WriteCounts> r = Once();
+      if (r.ok() || conn_.broken() || attempt >= kDuplicateRetries || !retry_) return r;
     }
   }
 
  private:
   // One transaction; sets retry_ when a concurrent writer got in the way (deadlock, or a
   // duplicate that appeared between our check and our insert).
-  WriteResult Once() {
+  core::Result<WriteCounts> Once() {
     retry_ = false;
-    WriteResult result;
-    if (!Exec("START TRANSACTION", &result)) return result;
+    Failure result;
+    const auto failed = [&result] { return core::Fail(core::Code::kUnavailable, result.error); };
+    if (!Exec("START TRANSACTION", &result)) return failed();
     std::vector<const LedgerRecord*> ledger;
     std::vector<const OutboxEntry*> stocks;
     std::vector<const OutboxEntry*> reservations;
@@ -101,22 +108,21 @@ class Batch {
         !ApplyStocks(stocks, &result) || !ApplyReservations(reservations, &result) ||
         !Exec("COMMIT", &result)) {
       if (!result.transport_error) conn_.Query("ROLLBACK");
-      return result;
+      return failed();
     }
-    result.ok = true;
-    result.inserted = static_cast<std::int64_t>(fresh.size());
-    result.duplicates = static_cast<std::int64_t>(ledger.size() - fresh.size());
-    result.records = static_cast<std::int64_t>(stocks.size() + reservations.size());
-    return result;
+    WriteCounts counts;
+    counts.inserted = static_cast<std::int64_t>(fresh.size());
+    counts.duplicates = static_cast<std::int64_t>(ledger.size() - fresh.size());
+    counts.records = static_cast<std::int64_t>(stocks.size() + reservations.size());
+    return counts;
   }
 
-  bool Exec(const std::string& sql, WriteResult* result) {
+  bool Exec(const std::string& sql, Failure* result) {
     const history::QueryResult r = conn_.Query(sql);
     if (r.ok) {
       last_ = r;
       return true;
     }
-    result->ok = false;
     result->transport_error = r.transport_error();
     result->error = r.error;
     retry_ = r.retryable() || r.duplicate_key();
@@ -125,7 +131,7 @@ class Batch {
 
   // Inserts the events; on a duplicate, rolls back to inserting only those not there yet.
   bool InsertLedger(const std::vector<const LedgerRecord*>& ledger,
-                    std::vector<const LedgerRecord*>* fresh, WriteResult* result) {
+                    std::vector<const LedgerRecord*>* fresh, Failure* result) {
     if (ledger.empty()) return true;
     const history::QueryResult all = conn_.Query(InsertSql(ledger));
     if (all.ok) {
@@ -196,7 +202,7 @@ class Batch {
 
   // The inventory counters move by the new events only, summed per SKU (additions commute, so
   // batches of different consumers may commit in any order).
-  bool ApplyCounters(const std::vector<const LedgerRecord*>& fresh, WriteResult* result) {
+  bool ApplyCounters(const std::vector<const LedgerRecord*>& fresh, Failure* result) {
     struct Sum {
       core::StockCounters delta;
       std::int64_t version = 0;
@@ -228,7 +234,7 @@ class Batch {
 
   // A SKU's options follow its newest stock record (limit_event); the assignments read the row's
   // old limit_event, so limit_event is assigned last.
-  bool ApplyStocks(const std::vector<const OutboxEntry*>& stocks, WriteResult* result) {
+  bool ApplyStocks(const std::vector<const OutboxEntry*>& stocks, Failure* result) {
     if (stocks.empty()) return true;
     std::string sql =
         "INSERT INTO inventory (sku, per_customer_limit, limit_event, version, updated_at_ms) "
@@ -248,7 +254,7 @@ class Batch {
     return Exec(sql, result);
   }
 
-  bool ApplyReservations(const std::vector<const OutboxEntry*>& records, WriteResult* result) {
+  bool ApplyReservations(const std::vector<const OutboxEntry*>& records, Failure* result) {
     if (records.empty()) return true;
     std::string sql =
         "INSERT INTO reservations (order_id, status, items, customer_id, ttl_seconds, confirm, "
@@ -290,7 +296,8 @@ class Batch {
 
 }  // namespace
 
-WriteResult WriteBatch(history::MariaDbConnection& conn, const std::vector<OutboxEntry>& entries) {
+core::Result<WriteCounts> WriteBatch(history::MariaDbConnection& conn,
+                                     const std::vector<OutboxEntry>& entries) {
   return Batch(conn, entries).Run();
 }
 

@@ -16,10 +16,8 @@
 
 namespace stockgate::sync {
 
-struct WriteResult {
-  bool ok = false;
-  bool transport_error = false;  // the connection is gone: reconnect before retrying
-  std::string error;
+// What a batch wrote. When it fails, the connection's broken() says whether to reconnect.
+struct WriteCounts {
   std::int64_t inserted = 0;    // ledger events new to the history
   std::int64_t duplicates = 0;  // ledger events already there (a replay)
   std::int64_t records = 0;     // stock and reservation records applied (or found older)
@@ -29,8 +27,8 @@ struct WriteResult {
 // boundary), so a strict-mode column never refuses a batch.
 std::string SafeText(std::string_view text, std::size_t max_bytes);
 
-WriteResult WriteBatch(history::MariaDbConnection& conn,
-                       const std::vector<store::OutboxEntry>& entries);
+core::Result<WriteCounts> WriteBatch(history::MariaDbConnection& conn,
+                                     const std::vector<store::OutboxEntry>& entries);
 
 }  // namespace stockgate::sync
 

@@ -41,10 +41,10 @@ class WriterTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     config_.port = server_->port();
     config_.database = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    ASSERT_TRUE(history::ApplyMigrations(config_).ok);
-    std::string error;
-    conn_ = history::MariaDbConnection::Open(config_, true, &error);
-    ASSERT_NE(conn_, nullptr) << error;
+    ASSERT_TRUE(history::ApplyMigrations(config_).ok());
+    auto conn = history::MariaDbConnection::Open(config_, true);
+    ASSERT_TRUE(conn.ok()) << conn.error();
+    conn_ = std::move(conn).value();
   }
   std::string One(const std::string& sql) {
     const history::QueryResult r = conn_->Query(sql);
@@ -84,18 +84,18 @@ TEST_F(WriterTest, ReplayIsIdempotent) {
   const std::vector<OutboxEntry> batch = {Ledger(10, 1, LedgerOp::kSet, 10, 1),
                                           Ledger(11, 1, LedgerOp::kReserve, 3, 2),
                                           Ledger(12, 1, LedgerOp::kConfirm, 3, 3)};
-  WriteResult r = WriteBatch(*conn_, batch);
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.inserted, 3);
+  core::Result<WriteCounts> r = WriteBatch(*conn_, batch);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->inserted, 3);
   r = WriteBatch(*conn_, batch);
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.inserted, 0);
-  EXPECT_EQ(r.duplicates, 3);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->inserted, 0);
+  EXPECT_EQ(r->duplicates, 3);
   const std::vector<OutboxEntry> overlap = {batch[2], Ledger(13, 1, LedgerOp::kReturn, 1, 4)};
   r = WriteBatch(*conn_, overlap);
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.inserted, 1);
-  EXPECT_EQ(r.duplicates, 1);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->inserted, 1);
+  EXPECT_EQ(r->duplicates, 1);
   EXPECT_EQ(One("SELECT CONCAT_WS(',', on_hand, reserved, sold, version) FROM inventory"),
             "8,0,2,4");
   EXPECT_EQ(One("SELECT COUNT(*) FROM inventory_history"), "4");
@@ -103,17 +103,17 @@ TEST_F(WriterTest, ReplayIsIdempotent) {
   OutboxEntry sale = Ledger(14, 1, LedgerOp::kReserve, 2, 5);
   sale.events.push_back({{14, 1}, 1, "o", LedgerOp::kConfirm, 2, 0, 0, "svc", "", 14, 6});
   r = WriteBatch(*conn_, {sale});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.inserted, 2);
-  EXPECT_EQ(WriteBatch(*conn_, {sale}).duplicates, 2);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->inserted, 2);
+  EXPECT_EQ(WriteBatch(*conn_, {sale})->duplicates, 2);
   EXPECT_EQ(One("SELECT CONCAT_WS(',', on_hand, reserved, sold, version) FROM inventory"),
             "6,0,4,6");
 }
 
 // Reservation and stock records applied newest-first end with the newest values.
 TEST_F(WriterTest, NewestRecordWinsWhateverTheOrder) {
-  ASSERT_TRUE(WriteBatch(*conn_, {Hold(20, core::ReservationStatus::kConfirmed)}).ok);
-  ASSERT_TRUE(WriteBatch(*conn_, {Hold(10, core::ReservationStatus::kReserved)}).ok);
+  ASSERT_TRUE(WriteBatch(*conn_, {Hold(20, core::ReservationStatus::kConfirmed)}).ok());
+  ASSERT_TRUE(WriteBatch(*conn_, {Hold(10, core::ReservationStatus::kReserved)}).ok());
   EXPECT_EQ(One("SELECT CONCAT_WS(',', status, updated_at_ms, last_event) FROM reservations"),
             "confirmed,20," + std::to_string(store::StreamId{20, 0}.Packed()));
   OutboxEntry newer;
@@ -122,8 +122,8 @@ TEST_F(WriterTest, NewestRecordWinsWhateverTheOrder) {
   OutboxEntry older = newer;
   older.id = {25, 0};
   older.stock = store::StockRecord{1, 2, 6, 25};
-  ASSERT_TRUE(WriteBatch(*conn_, {newer}).ok);
-  ASSERT_TRUE(WriteBatch(*conn_, {older}).ok);
+  ASSERT_TRUE(WriteBatch(*conn_, {newer}).ok());
+  ASSERT_TRUE(WriteBatch(*conn_, {older}).ok());
   EXPECT_EQ(One("SELECT CONCAT_WS(',', per_customer_limit, version) FROM inventory WHERE sku = 1"),
             "5,7");
 }
@@ -133,8 +133,8 @@ TEST_F(WriterTest, OddTextDoesNotStallTheBatch) {
   OutboxEntry e = Ledger(40, 2, LedgerOp::kSet, 1, 1);
   e.events[0].actor = std::string(400, 'a') + "\xff";
   e.events[0].reason = "bad \xc3 byte";
-  const WriteResult r = WriteBatch(*conn_, {e});
-  ASSERT_TRUE(r.ok) << r.error;
+  const core::Result<WriteCounts> r = WriteBatch(*conn_, {e});
+  ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(One("SELECT LENGTH(actor) FROM inventory_history"), "255");
   EXPECT_EQ(One("SELECT reason FROM inventory_history"), "bad ? byte");
 }

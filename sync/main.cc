@@ -61,10 +61,11 @@ struct Options {
 using config::Kind;
 using config::Value;
 
-std::string CheckListen(std::string_view listen) {
+core::Status CheckListen(std::string_view listen) {
   if (listen.empty()) return {};  // no listener
   const config::HostPortResult hp = config::ParseHostPort(listen);
-  return hp.ok ? std::string() : hp.error;
+  if (hp.ok) return {};
+  return core::Fail(core::Code::kInvalidRequest, hp.error);
 }
 
 // One row of the key table: what the key accepts, and where its value goes, in the order of the
@@ -90,7 +91,7 @@ const std::vector<Setting>& Settings() {
       {{.name = "redis_key_prefix",
         .flag_help = "Key prefix shared with the origin",
         .flag_value = "PREFIX",
-        .check = store::KeyPrefixProblem,
+        .check = store::CheckKeyPrefix,
         .old_name = "redis-prefix"},
        [](Options& o, const Value& v) { o.redis_key_prefix = v.s; },
        [](const Options& o) { return o.redis_key_prefix; }},
@@ -106,7 +107,7 @@ const std::vector<Setting>& Settings() {
       {{.name = "mysql",
         .flag_help = "MariaDB; the password comes from STOCKGATE_MYSQL_PASSWORD",
         .flag_value = "mysql://USER@HOST:PORT/DB[?socket=PATH]",
-        .check = history::MySqlUriProblem},
+        .check = history::CheckMySqlUri},
        [](Options& o, const Value& v) { o.mysql = v.s; },
        [](const Options& o) { return o.mysql; }},
       {{.name = "consumer",
@@ -169,7 +170,7 @@ const std::vector<Setting>& Settings() {
       {{.name = "log_level",
         .flag_help = "Least severe level written",
         .flag_value = "LEVEL",
-        .check = log::LevelProblem,
+        .check = log::CheckLevel,
         .old_name = "log-level"},
        [](Options& o, const Value& v) { o.log_level = v.s; },
        [](const Options& o) { return o.log_level; }},
@@ -227,15 +228,15 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
     // The schema first; while MariaDB is unreachable keep trying (the stream holds the backlog
     // and the sweeper runs regardless).
     for (int attempt = 0; !stop.load(); ++attempt) {
-      const history::MigrateResult m = history::ApplyMigrations(mysql);
-      if (m.ok) {
-        for (const int v : m.applied) {
+      const core::Result<std::vector<int>> m = history::ApplyMigrations(mysql);
+      if (m.ok()) {
+        for (const int v : *m) {
           log::Info("migration applied", {{"version", v}});
         }
         break;
       }
       if (attempt % 20 == 0) {
-        log::Warn("mariadb not ready", {{"error", m.error}});
+        log::Warn("mariadb not ready", {{"error", m.error()}});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
@@ -265,7 +266,7 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - last).count();
       last = now;
-      const Outbox::Backlog b = outbox.Measure();
+      const core::Result<Outbox::Backlog> b = outbox.Measure();
       metrics.Update(s, {.expired = sweeper.expired(), .failures = sweeper.failures()}, b);
       log::Info("sync stats",
                 {{"events", s.events},
@@ -276,9 +277,9 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
                  {"claimed", s.claimed},
                  {"lag_p50_ms", Percentile(s.lag_ms, 0.50)},
                  {"lag_p99_ms", Percentile(s.lag_ms, 0.99)},
-                 {"stream_length", b.ok ? b.length : -1},
-                 {"pending", b.ok ? b.pending : -1},
-                 {"undelivered", b.ok ? b.undelivered : -1},
+                 {"stream_length", b.ok() ? b->length : -1},
+                 {"pending", b.ok() ? b->pending : -1},
+                 {"undelivered", b.ok() ? b->undelivered : -1},
                  {"expired", sweeper.expired()},
                  {"sweep_failures", sweeper.failures()},
                  {"write_failures", s.write_failures},
@@ -348,17 +349,17 @@ int Main(int argc, char** argv) {
   store::RedisConfig redis;
   redis.host = o.redis_host;
   redis.port = o.redis_port;
-  std::string error;
   redis.pool_size = 4;
   redis.command_timeout_ms = o.redis_timeout_ms;
   // The operator commands read the whole keyspace and stream in one script.
   if (*check || *repair || *rebuild)
     redis.command_timeout_ms = std::max(o.redis_timeout_ms, 60'000);
-  history::MySqlConfig mysql;
-  if (!history::ParseMySqlUri(o.mysql, &mysql, &error)) {
-    std::fprintf(stderr, "stockgate-sync: --mysql: %s\n", error.c_str());
+  core::Result<history::MySqlConfig> parsed_mysql = history::ParseMySqlUri(o.mysql);
+  if (!parsed_mysql) {
+    std::fprintf(stderr, "stockgate-sync: --mysql: %s\n", parsed_mysql.error().c_str());
     return 2;
   }
+  history::MySqlConfig mysql = std::move(parsed_mysql).value();
   if (const char* pw = std::getenv("STOCKGATE_MYSQL_PASSWORD")) mysql.password = pw;
   // Operator commands read whole tables; give them time.
   if (*migrate || *check || *repair || *rebuild) {
@@ -373,22 +374,23 @@ int Main(int argc, char** argv) {
   }
 
   if (*migrate) {
-    const history::MigrateResult m = history::ApplyMigrations(mysql);
-    if (!m.ok) {
-      std::fprintf(stderr, "stockgate-sync migrate: %s\n", m.error.c_str());
+    const core::Result<std::vector<int>> m = history::ApplyMigrations(mysql);
+    if (!m) {
+      std::fprintf(stderr, "stockgate-sync migrate: %s\n", m.error().c_str());
       return 2;
     }
-    std::printf("migrations applied: %zu (schema has %zu)\n", m.applied.size(),
+    std::printf("migrations applied: %zu (schema has %zu)\n", m->size(),
                 history::Migrations().size());
     return 0;
   }
   store::RedisPool pool(redis);
   if (*check) {
-    const CheckReport r = Check(pool, o.redis_key_prefix, mysql, NowMs());
-    if (!r.ok) {
-      std::fprintf(stderr, "stockgate-sync check: %s\n", r.error.c_str());
+    const core::Result<CheckReport> checked = Check(pool, o.redis_key_prefix, mysql, NowMs());
+    if (!checked) {
+      std::fprintf(stderr, "stockgate-sync check: %s\n", checked.error().c_str());
       return 2;
     }
+    const CheckReport& r = *checked;
     for (const Drift& d : r.drifts) std::printf("drift: %s\n", d.Describe().c_str());
     std::printf(
         "checked %lld skus, %lld history events, %lld events not yet synced, %lld live "
@@ -399,25 +401,28 @@ int Main(int argc, char** argv) {
     return r.drifts.empty() ? 0 : 1;
   }
   if (*repair) {
-    const RepairReport r = Repair(pool, o.redis_key_prefix, mysql, o.actor, NowMs());
+    const core::Result<RepairReport> repaired =
+        Repair(pool, o.redis_key_prefix, mysql, o.actor, NowMs());
+    if (!repaired) {
+      std::fprintf(stderr, "stockgate-sync repair: %s\n", repaired.error().c_str());
+      return 2;
+    }
+    const RepairReport& r = *repaired;
     for (const std::string& a : r.actions) std::printf("repaired: %s\n", a.c_str());
     for (const Drift& d : r.unrepaired) {
       std::printf("not repaired (needs an operator): %s\n", d.Describe().c_str());
-    }
-    if (!r.ok) {
-      std::fprintf(stderr, "stockgate-sync repair: %s\n", r.error.c_str());
-      return 2;
     }
     std::printf("%zu fix(es), %zu left\n", r.actions.size(), r.unrepaired.size());
     return r.unrepaired.empty() ? 0 : 1;
   }
   if (*rebuild) {
-    const RebuildReport r = Rebuild(pool, o.redis_key_prefix, mysql, NowMs());
-    for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
-    if (!r.ok) {
-      std::fprintf(stderr, "stockgate-sync rebuild: %s\n", r.error.c_str());
+    const core::Result<RebuildReport> rebuilt = Rebuild(pool, o.redis_key_prefix, mysql, NowMs());
+    if (!rebuilt) {
+      std::fprintf(stderr, "stockgate-sync rebuild: %s\n", rebuilt.error().c_str());
       return 2;
     }
+    const RebuildReport& r = *rebuilt;
+    for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
     std::printf(
         "rebuilt %lld skus, %lld reservations (%lld live holds), %lld adjustment keys; "
         "stream continues after %s\n",

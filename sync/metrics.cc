@@ -43,10 +43,11 @@ SyncMetrics::SyncMetrics(prometheus::Registry& registry)
                    .Help("The outbox stream, by what: length (entries kept), pending (delivered, "
                          "not acknowledged), undelivered; -1 while Redis does not answer")
                    .Register(registry)) {
-  Update({}, {}, {});
+  Update({}, {}, core::Fail(core::Code::kUnavailable, "not measured yet"));
 }
 
-void SyncMetrics::Update(const IngestStats& s, SweepTotals sweep, const Outbox::Backlog& b) {
+void SyncMetrics::Update(const IngestStats& s, SweepTotals sweep,
+                         const core::Result<Outbox::Backlog>& b) {
   using Field = std::int64_t IngestStats::*;
   static constexpr std::pair<const char*, Field> kIngest[] = {
       {"events", &IngestStats::events},   {"duplicates", &IngestStats::duplicates},
@@ -61,9 +62,9 @@ void SyncMetrics::Update(const IngestStats& s, SweepTotals sweep, const Outbox::
   Move(failures_, "kind", "sweep", sweep.failures, reported_sweep_.failures);
   expired_.Increment(static_cast<double>(sweep.expired - reported_sweep_.expired));
   for (const std::int64_t ms : s.lag_ms) lag_.Observe(static_cast<double>(ms) / 1000);
-  backlog_.Add({{"what", "length"}}).Set(b.ok ? static_cast<double>(b.length) : -1);
-  backlog_.Add({{"what", "pending"}}).Set(b.ok ? static_cast<double>(b.pending) : -1);
-  backlog_.Add({{"what", "undelivered"}}).Set(b.ok ? static_cast<double>(b.undelivered) : -1);
+  backlog_.Add({{"what", "length"}}).Set(b.ok() ? static_cast<double>(b->length) : -1);
+  backlog_.Add({{"what", "pending"}}).Set(b.ok() ? static_cast<double>(b->pending) : -1);
+  backlog_.Add({{"what", "undelivered"}}).Set(b.ok() ? static_cast<double>(b->undelivered) : -1);
   reported_ = s;
   reported_.lag_ms.clear();
   reported_sweep_ = sweep;

@@ -26,7 +26,8 @@ class SyncMetrics {
   };
   // Moves the counters to the cumulative totals in `stats` and `sweep`, observes the lag samples
   // of `stats` (taken since the last call) and sets the backlog (-1 while Redis does not answer).
-  void Update(const IngestStats& stats, SweepTotals sweep, const Outbox::Backlog& backlog);
+  void Update(const IngestStats& stats, SweepTotals sweep,
+              const core::Result<Outbox::Backlog>& backlog);
 
  private:
   prometheus::Family<prometheus::Counter>& ingest_;

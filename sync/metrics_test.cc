@@ -33,11 +33,11 @@ TEST(SyncMetricsTest, CountersFollowTheTotals) {
   s.write_failures = 1;
   s.lag_ms = {3, 40};
   metrics.Update(s, {.expired = 4, .failures = 0},
-                 {.ok = true, .error = "", .length = 7, .pending = 1, .undelivered = 0});
+                 Outbox::Backlog{.length = 7, .pending = 1, .undelivered = 0});
   s.events = 25;
   s.lag_ms = {2000};
   metrics.Update(s, {.expired = 5, .failures = 1},
-                 {.ok = true, .error = "", .length = 3, .pending = 0, .undelivered = 0});
+                 Outbox::Backlog{.length = 3, .pending = 0, .undelivered = 0});
   text = Render(registry);
   EXPECT_TRUE(Has(text, R"(stockgate_sync_ingest_total{what="events"} 25)")) << text;
   EXPECT_TRUE(Has(text, R"(stockgate_sync_ingest_total{what="duplicates"} 2)")) << text;

@@ -37,52 +37,46 @@ InfoMap GroupInfo(const Reply& groups, std::string_view group) {
   return {};
 }
 
-OutboxStatus Failed(const CommandResult& r) {
-  OutboxStatus s;
-  s.error = r.ok ? r.reply.str : r.error;
-  return s;
+// A call that failed, or whose reply was not the one expected: Redis's error text, if any.
+core::Error Failed(const CommandResult& r) {
+  if (!r.ok()) return r.failure();
+  return core::Fail(core::Code::kUnavailable,
+                    r->str.empty() ? std::string("unexpected redis reply") : r->str);
 }
 
 }  // namespace
 
-OutboxStatus Outbox::EnsureGroup() {
+OutboxCount Outbox::EnsureGroup() {
   const CommandResult r = pool_.Command({"XGROUP", "CREATE", key_, group_, "0", "MKSTREAM"});
-  if (!r.ok || (r.reply.is_error() && r.reply.str.rfind("BUSYGROUP", 0) != 0)) return Failed(r);
-  return {true, "", 0};
+  if (!r.ok() || (r->is_error() && r->str.rfind("BUSYGROUP", 0) != 0)) return Failed(r);
+  return 0;
 }
 
 OutboxRead Outbox::Decode(const CommandResult& r, bool claim) {
-  OutboxRead out;
-  if (!r.ok || r.reply.is_error()) {
-    out.error = r.ok ? r.reply.str : r.error;
-    return out;
-  }
-  out.ok = true;
+  if (!r.ok() || r->is_error()) return Failed(r);
+  OutboxBatch out;
   const Reply* entries = nullptr;
   if (claim) {
     // XAUTOCLAIM: [next cursor, entries, (Redis 7) deleted ids].
-    if (!r.reply.is_array() || r.reply.elements.size() < 2) {
-      out.ok = false;
-      out.error = "unexpected XAUTOCLAIM reply";
-      return out;
+    if (!r->is_array() || r->elements.size() < 2) {
+      return core::Fail(core::Code::kUnavailable, "unexpected XAUTOCLAIM reply");
     }
-    out.next_cursor = r.reply.elements[0].str;
-    entries = &r.reply.elements[1];
-  } else if (r.reply.is_array() && !r.reply.elements.empty()) {
+    out.next_cursor = r->elements[0].str;
+    entries = &r->elements[1];
+  } else if (r->is_array() && !r->elements.empty()) {
     // XREADGROUP: [[stream, entries]]; nil when BLOCK timed out.
-    const Reply& stream = r.reply.elements[0];
+    const Reply& stream = r->elements[0];
     if (stream.elements.size() == 2) entries = &stream.elements[1];
   }
   if (entries == nullptr) return out;
   for (const Reply& e : entries->elements) {
     // A pending entry that was deleted from the stream reads back as [id, nil]: nothing to do.
     if (e.elements.size() == 2 && e.elements[1].is_nil()) continue;
-    OutboxEntry decoded;
-    std::string error;
-    if (DecodeOutboxEntry(e, &decoded, &error)) {
-      out.entries.push_back(std::move(decoded));
+    core::Result<OutboxEntry> decoded = DecodeOutboxEntry(e);
+    if (decoded) {
+      out.entries.push_back(std::move(decoded).value());
     } else {
-      out.malformed.emplace_back(e.elements.empty() ? "" : e.elements[0].str, error);
+      out.malformed.emplace_back(e.elements.empty() ? "" : e.elements[0].str, decoded.error());
     }
   }
   return out;
@@ -109,72 +103,70 @@ OutboxRead Outbox::Claim(std::string_view consumer, std::int64_t min_idle_ms, in
       true);
 }
 
-OutboxStatus Outbox::Ack(const std::vector<StreamId>& ids) {
-  if (ids.empty()) return {true, "", 0};
+OutboxCount Outbox::Ack(const std::vector<StreamId>& ids) {
+  if (ids.empty()) return 0;
   std::vector<std::string> argv = {"XACK", key_, group_};
   for (const StreamId& id : ids) argv.push_back(id.Text());
   const CommandResult r = pool_.Command(argv);
-  if (!r.ok || !r.reply.is_integer()) return Failed(r);
-  return {true, "", r.reply.integer};
+  if (!r.ok() || !r->is_integer()) return Failed(r);
+  return r->integer;
 }
 
-OutboxStatus Outbox::Trim() {
+OutboxCount Outbox::Trim() {
   // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
   const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
-  if (!groups.ok || !groups.reply.is_array()) return Failed(groups);
-  const InfoMap info = GroupInfo(groups.reply, group_);
+  if (!groups.ok() || !groups->is_array()) return Failed(groups);
+  const InfoMap info = GroupInfo((*groups), group_);
   const auto last = info.find("last-delivered-id");
   std::optional<StreamId> last_delivered;
   if (StreamId id; last != info.end() && StreamId::Parse(last->second->str, &id)) {
     last_delivered = id;
   }
-  if (!last_delivered) return {false, "group " + group_ + " not found", 0};
+  if (!last_delivered) {
+    return core::Fail(core::Code::kUnavailable, "group " + group_ + " not found");
+  }
   // Oldest pending entry: XPENDING summary is [count, smallest id, greatest id, consumers].
   const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
-  if (!pending.ok || !pending.reply.is_array() || pending.reply.elements.size() < 2) {
+  if (!pending.ok() || !pending->is_array() || pending->elements.size() < 2) {
     return Failed(pending);
   }
   StreamId keep_from = *last_delivered;
   ++keep_from.seq;  // everything up to the last delivered id has been delivered
-  if (pending.reply.elements[0].integer > 0) {
+  if (pending->elements[0].integer > 0) {
     StreamId oldest;
-    if (!StreamId::Parse(pending.reply.elements[1].str, &oldest)) {
-      return {false, "bad XPENDING reply", 0};
+    if (!StreamId::Parse(pending->elements[1].str, &oldest)) {
+      return core::Fail(core::Code::kUnavailable, "bad XPENDING reply");
     }
     keep_from = std::min(keep_from, oldest);
   }
   const CommandResult r = pool_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
-  if (!r.ok || !r.reply.is_integer()) return Failed(r);
-  return {true, "", r.reply.integer};
+  if (!r.ok() || !r->is_integer()) return Failed(r);
+  return r->integer;
 }
 
-Outbox::Backlog Outbox::Measure() {
+core::Result<Outbox::Backlog> Outbox::Measure() {
   Backlog b;
   const CommandResult len = pool_.Command({"XLEN", key_});
   const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
   const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
-  if (!len.ok || !len.reply.is_integer() || !pending.ok || !pending.reply.is_array() ||
-      pending.reply.elements.empty()) {
-    b.error = !len.ok ? len.error : (!pending.ok ? pending.error : pending.reply.str);
-    return b;
-  }
-  b.ok = true;
-  b.length = len.reply.integer;
-  b.pending = pending.reply.elements[0].integer;
-  if (groups.ok && groups.reply.is_array()) {
+  if (!len.ok() || !len->is_integer()) return Failed(len);
+  if (!pending.ok() || !pending->is_array() || pending->elements.empty()) return Failed(pending);
+  b.length = len->integer;
+  b.pending = pending->elements[0].integer;
+  if (groups.ok() && groups->is_array()) {
     // Redis 7: "lag" counts entries not yet delivered to the group (nil when unknown).
-    const InfoMap info = GroupInfo(groups.reply, group_);
+    const InfoMap info = GroupInfo((*groups), group_);
     const auto lag = info.find("lag");
     if (lag != info.end() && lag->second->is_integer()) b.undelivered = lag->second->integer;
   }
   return b;
 }
 
-OutboxStatus Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
+OutboxCount Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
   const CommandResult r = pool_.Command({"XINFO", "CONSUMERS", key_, group_});
-  if (!r.ok || !r.reply.is_array()) return Failed(r);
-  OutboxStatus s{true, "", 0};
-  for (const Reply& c : r.reply.elements) {
+  if (!r.ok() || !r->is_array()) return Failed(r);
+  std::int64_t removed = 0;
+  for (const Reply& c : r->elements) {
     const InfoMap info = InfoOf(c);
     const auto name = info.find("name");
     const auto pending = info.find("pending");
@@ -183,9 +175,9 @@ OutboxStatus Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
     if (pending->second->integer != 0 || idle->second->integer < idle_ms) continue;
     const CommandResult d =
         pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, name->second->str});
-    if (d.ok && d.reply.is_integer()) ++s.count;
+    if (d.ok() && d->is_integer()) ++removed;
   }
-  return s;
+  return removed;
 }
 
 }  // namespace stockgate::sync

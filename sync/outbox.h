@@ -20,20 +20,17 @@ using store::OutboxEntry;
 using store::RedisPool;
 using store::StreamId;
 
-struct OutboxRead {
-  bool ok = false;  // false: Redis unreachable or refused; see error
-  std::string error;
+// What a read got. A failed read (Redis unreachable or refusing) is a failed Result.
+struct OutboxBatch {
   std::vector<OutboxEntry> entries;
   // Entries that could not be decoded (id text and why); they stay pending, unacknowledged.
   std::vector<std::pair<std::string, std::string>> malformed;
   std::string next_cursor;  // Claim: where the next XAUTOCLAIM continues ("0-0" when done)
 };
 
-struct OutboxStatus {
-  bool ok = false;
-  std::string error;
-  std::int64_t count = 0;  // acknowledged / trimmed entries
-};
+using OutboxRead = core::Result<OutboxBatch>;
+// Entries acknowledged, trimmed or consumers removed.
+using OutboxCount = core::Result<std::int64_t>;
 
 class Outbox {
  public:
@@ -44,7 +41,7 @@ class Outbox {
 
   // Creates the consumer group (at the start of the stream, creating the stream if needed);
   // an existing group is fine.
-  OutboxStatus EnsureGroup();
+  OutboxCount EnsureGroup();
   // Entries never delivered to the group (XREADGROUP >), waiting up to block_ms for the first.
   OutboxRead ReadNew(std::string_view consumer, int count, int block_ms);
   // Entries delivered to this consumer and not yet acknowledged (after a restart with the same
@@ -53,21 +50,19 @@ class Outbox {
   // Takes over entries pending on other consumers for at least min_idle_ms (a crashed sync).
   OutboxRead Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
                    std::string_view cursor);
-  OutboxStatus Ack(const std::vector<StreamId>& ids);
+  OutboxCount Ack(const std::vector<StreamId>& ids);
   // Drops entries every consumer of the group has acknowledged: those before both the oldest
   // pending entry and the group's last delivered id. Other groups, if any, are not considered.
-  OutboxStatus Trim();
+  OutboxCount Trim();
   // Entries in the stream and entries delivered but unacknowledged, for lag reporting.
   struct Backlog {
-    bool ok = false;
-    std::string error;
     std::int64_t length = 0;
     std::int64_t pending = 0;
     std::int64_t undelivered = -1;  // entries after the last delivered id; -1 when unknown
   };
-  Backlog Measure();
+  core::Result<Backlog> Measure();
   // Removes consumers with nothing pending that have been idle for at least idle_ms.
-  OutboxStatus ForgetIdleConsumers(std::int64_t idle_ms);
+  OutboxCount ForgetIdleConsumers(std::int64_t idle_ms);
 
  private:
   OutboxRead Decode(const store::CommandResult& r, bool claim);

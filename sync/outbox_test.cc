@@ -58,73 +58,73 @@ class OutboxTest : public ::testing::Test {
 // A consumer reads each entry once; unacknowledged entries come back to the same consumer after a
 // restart and can be claimed by another one once idle; acknowledged ones can be trimmed.
 TEST_F(OutboxTest, GroupDeliversAcksClaimsAndTrims) {
-  ASSERT_TRUE(outbox_->EnsureGroup().ok);
-  ASSERT_TRUE(outbox_->EnsureGroup().ok) << "creating the group twice is fine";
+  ASSERT_TRUE(outbox_->EnsureGroup().ok());
+  ASSERT_TRUE(outbox_->EnsureGroup().ok()) << "creating the group twice is fine";
   MakeFourEntries();
 
   OutboxRead first = outbox_->ReadNew("a", 3, 10);
-  ASSERT_TRUE(first.ok) << first.error;
-  ASSERT_EQ(first.entries.size(), 3u);
-  EXPECT_TRUE(first.entries[0].stock.has_value());
-  EXPECT_EQ(first.entries[1].reservation->order_id, "o-1");
-  EXPECT_EQ(first.entries[2].reservation->order_id, "o-2");
-  ASSERT_EQ(outbox_->Ack({first.entries[0].id}).count, 1);
+  ASSERT_TRUE(first.ok()) << first.error();
+  ASSERT_EQ(first->entries.size(), 3u);
+  EXPECT_TRUE(first->entries[0].stock.has_value());
+  EXPECT_EQ(first->entries[1].reservation->order_id, "o-1");
+  EXPECT_EQ(first->entries[2].reservation->order_id, "o-2");
+  ASSERT_EQ(outbox_->Ack({first->entries[0].id}).value(), 1);
 
   OutboxRead rest = outbox_->ReadNew("a", 10, 10);
-  ASSERT_EQ(rest.entries.size(), 1u);
-  EXPECT_EQ(rest.entries[0].reservation->status, core::ReservationStatus::kConfirmed);
-  EXPECT_TRUE(outbox_->ReadNew("a", 10, 10).entries.empty()) << "nothing is delivered twice";
+  ASSERT_EQ(rest->entries.size(), 1u);
+  EXPECT_EQ(rest->entries[0].reservation->status, core::ReservationStatus::kConfirmed);
+  EXPECT_TRUE(outbox_->ReadNew("a", 10, 10)->entries.empty()) << "nothing is delivered twice";
 
   // Consumer a "restarts": its pending entries are the ones it has not acknowledged.
   OutboxRead pending = outbox_->ReadOwnPending("a", 10);
-  ASSERT_EQ(pending.entries.size(), 3u);
-  EXPECT_EQ(pending.entries[0].id, first.entries[1].id);
+  ASSERT_EQ(pending->entries.size(), 3u);
+  EXPECT_EQ(pending->entries[0].id, first->entries[1].id);
 
   // Another consumer takes them over once they have been idle long enough.
-  EXPECT_TRUE(outbox_->Claim("b", 60'000, 10, "0-0").entries.empty());
+  EXPECT_TRUE(outbox_->Claim("b", 60'000, 10, "0-0")->entries.empty());
   OutboxRead claimed = outbox_->Claim("b", 0, 10, "0-0");
-  ASSERT_TRUE(claimed.ok) << claimed.error;
-  ASSERT_EQ(claimed.entries.size(), 3u);
-  EXPECT_TRUE(outbox_->ReadOwnPending("a", 10).entries.empty());
+  ASSERT_TRUE(claimed.ok()) << claimed.error();
+  ASSERT_EQ(claimed->entries.size(), 3u);
+  EXPECT_TRUE(outbox_->ReadOwnPending("a", 10)->entries.empty());
 
   // Trim keeps everything from the oldest unacknowledged entry on.
-  EXPECT_EQ(outbox_->Trim().count, 1);
-  EXPECT_EQ(outbox_->Measure().length, 3);
+  EXPECT_EQ(outbox_->Trim().value(), 1);
+  EXPECT_EQ(outbox_->Measure()->length, 3);
   std::vector<StreamId> ids;
-  for (const auto& e : claimed.entries) ids.push_back(e.id);
-  EXPECT_EQ(outbox_->Ack(ids).count, 3);
-  EXPECT_EQ(outbox_->Trim().count, 3);
-  const Outbox::Backlog b = outbox_->Measure();
-  EXPECT_EQ(b.length, 0);
-  EXPECT_EQ(b.pending, 0);
-  EXPECT_EQ(b.undelivered, 0);
-  EXPECT_EQ(outbox_->ForgetIdleConsumers(0).count, 2);
+  for (const auto& e : claimed->entries) ids.push_back(e.id);
+  EXPECT_EQ(outbox_->Ack(ids).value(), 3);
+  EXPECT_EQ(outbox_->Trim().value(), 3);
+  const core::Result<Outbox::Backlog> b = outbox_->Measure();
+  EXPECT_EQ(b->length, 0);
+  EXPECT_EQ(b->pending, 0);
+  EXPECT_EQ(b->undelivered, 0);
+  EXPECT_EQ(outbox_->ForgetIdleConsumers(0).value(), 2);
 }
 
 // Entries written after the last read are never trimmed, though nothing is pending.
 TEST_F(OutboxTest, TrimKeepsUndeliveredEntries) {
-  ASSERT_TRUE(outbox_->EnsureGroup().ok);
+  ASSERT_TRUE(outbox_->EnsureGroup().ok());
   MakeFourEntries();
   const OutboxRead read = outbox_->ReadNew("a", 2, 10);
   std::vector<StreamId> ids;
-  for (const auto& e : read.entries) ids.push_back(e.id);
-  ASSERT_EQ(outbox_->Ack(ids).count, 2);
-  EXPECT_EQ(outbox_->Trim().count, 2);
-  EXPECT_EQ(outbox_->Measure().length, 2);
-  EXPECT_EQ(outbox_->Measure().undelivered, 2);
+  for (const auto& e : read->entries) ids.push_back(e.id);
+  ASSERT_EQ(outbox_->Ack(ids).value(), 2);
+  EXPECT_EQ(outbox_->Trim().value(), 2);
+  EXPECT_EQ(outbox_->Measure()->length, 2);
+  EXPECT_EQ(outbox_->Measure()->undelivered, 2);
 }
 
 // With Redis gone every call reports the failure instead of hanging or crashing.
 TEST_F(OutboxTest, RedisDownIsAnError) {
-  ASSERT_TRUE(outbox_->EnsureGroup().ok);
+  ASSERT_TRUE(outbox_->EnsureGroup().ok());
   redis_->Kill();
-  EXPECT_FALSE(outbox_->EnsureGroup().ok);
+  EXPECT_FALSE(outbox_->EnsureGroup().ok());
   const OutboxRead r = outbox_->ReadNew("a", 10, 10);
-  EXPECT_FALSE(r.ok);
-  EXPECT_FALSE(r.error.empty());
-  EXPECT_FALSE(outbox_->Ack({StreamId{1, 0}}).ok);
-  EXPECT_FALSE(outbox_->Trim().ok);
-  EXPECT_FALSE(outbox_->Measure().ok);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(r.error().empty());
+  EXPECT_FALSE(outbox_->Ack({StreamId{1, 0}}).ok());
+  EXPECT_FALSE(outbox_->Trim().ok());
+  EXPECT_FALSE(outbox_->Measure().ok());
 }
 
 }  // namespace

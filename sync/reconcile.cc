@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -42,9 +43,11 @@ struct MariaDbPicture {
   std::int64_t events = 0;
 };
 
-std::string ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
-                        const std::vector<std::int64_t>& stream_ids, MariaDbPicture* p) {
-  auto fail = [](const QueryResult& r) { return "mariadb: " + r.error; };
+core::Result<MariaDbPicture> ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
+                                         const std::vector<std::int64_t>& stream_ids) {
+  MariaDbPicture picture;
+  MariaDbPicture* p = &picture;
+  auto fail = [](const QueryResult& r) { return r.failure(); };
   QueryResult r = conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
   if (!r.ok) return fail(r);
   r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history WHERE event_id <= " +
@@ -71,7 +74,14 @@ std::string ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
     for (const history::Row& row : r.rows) p->present.insert(history::IntOf(row[0]));
   }
   conn.Query("COMMIT");
-  return "";
+  return picture;
+}
+
+// A MariaDB connection for an operator command.
+core::Result<std::unique_ptr<MariaDbConnection>> Connect(const history::MySqlConfig& mysql) {
+  auto conn = MariaDbConnection::Open(mysql, true);
+  if (!conn) return core::Fail(conn.code(), "mariadb: " + conn.error());
+  return conn;
 }
 
 }  // namespace
@@ -97,32 +107,23 @@ std::string Drift::Describe() const {
   return out.str();
 }
 
-CheckReport Check(store::RedisPool& redis, const std::string& prefix,
-                  const history::MySqlConfig& mysql, std::int64_t now_ms) {
+core::Result<CheckReport> Check(store::RedisPool& redis, const std::string& prefix,
+                                const history::MySqlConfig& mysql, std::int64_t now_ms) {
   CheckReport report;
   // Redis first: every event counted by its counters is then either still in the stream or
   // already committed to the history, which is read afterwards and cut at the same last id.
-  const store::RedisAudit audit = store::Audit(redis, prefix, now_ms);
-  if (!audit.ok) {
-    report.error = audit.error;
-    return report;
-  }
+  const core::Result<store::RedisAudit> audited = store::Audit(redis, prefix, now_ms);
+  if (!audited) return audited.failure();
+  const store::RedisAudit& audit = *audited;
   std::vector<std::int64_t> stream_ids;
   for (const OutboxEntry& e : audit.entries) {
     for (const store::LedgerRecord& event : e.events) stream_ids.push_back(event.id.Packed());
   }
-  std::string error;
-  auto conn = MariaDbConnection::Open(mysql, true, &error);
-  if (!conn) {
-    report.error = "mariadb: " + error;
-    return report;
-  }
-  MariaDbPicture db;
-  error = ReadPicture(*conn, audit.last_id.Packed(), stream_ids, &db);
-  if (!error.empty()) {
-    report.error = error;
-    return report;
-  }
+  auto conn = Connect(mysql);
+  if (!conn) return conn.failure();
+  core::Result<MariaDbPicture> picture = ReadPicture(**conn, audit.last_id.Packed(), stream_ids);
+  if (!picture) return picture.failure();
+  MariaDbPicture& db = *picture;
 
   std::map<std::int64_t, Counters> ledger = db.history_upto;
   for (const OutboxEntry& e : audit.entries) {
@@ -167,21 +168,23 @@ CheckReport Check(store::RedisPool& redis, const std::string& prefix,
   report.skus = static_cast<std::int64_t>(skus.size());
   report.history_events = db.events;
   report.live_holds = audit.live_holds;
-  report.ok = true;
   return report;
 }
 
-RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
-                    const history::MySqlConfig& mysql, const std::string& actor,
-                    std::int64_t now_ms) {
+core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& prefix,
+                                  const history::MySqlConfig& mysql, const std::string& actor,
+                                  std::int64_t now_ms) {
   RepairReport report;
-  const CheckReport check = Check(redis, prefix, mysql, now_ms);
-  if (!check.ok) {
-    report.error = check.error;
-    return report;
-  }
+  const core::Result<CheckReport> check = Check(redis, prefix, mysql, now_ms);
+  if (!check) return check.failure();
+  // A failure part-way says which fixes were made before it.
+  const auto failed = [&report](core::Code code, const std::string& why) {
+    std::string message = why;
+    for (const std::string& a : report.actions) message += "\nrepaired before the failure: " + a;
+    return core::Fail(code, std::move(message));
+  };
   std::unique_ptr<MariaDbConnection> conn;
-  for (const Drift& d : check.drifts) {
+  for (const Drift& d : check->drifts) {
     if (d.kind == Drift::Kind::kRedisVsLedger) {
       // d = redis - ledger, explained by events whose replay moves the ledger by exactly d:
       // return moves sold (and on_hand back), reserve moves reserved, adjust the rest of on_hand.
@@ -198,22 +201,18 @@ RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
       seen.on_hand = d.actual.on_hand;
       seen.reserved = d.actual.reserved;
       seen.sold = d.actual.sold;
-      const store::RecoveryStatus s =
+      const core::Status s =
           store::Compensate(redis, prefix, seen, events, actor, "repair: " + d.Describe(), now_ms);
-      if (!s.ok) {
-        report.error = "sku " + std::to_string(d.sku) + ": " + s.error;
-        return report;
-      }
+      if (!s) return failed(s.code(), "sku " + std::to_string(d.sku) + ": " + s.error());
       report.actions.push_back("appended " + std::to_string(events.size()) +
                                " compensating ledger event(s) for " + d.Describe());
     } else if (d.kind == Drift::Kind::kInventoryVsHistory) {
       // The inventory row is derived from the history; recompute it from the history inside one
       // transaction, so concurrent ingest cannot slip between the sum and the update.
-      std::string error;
-      if (!conn) conn = MariaDbConnection::Open(mysql, true, &error);
       if (!conn) {
-        report.error = "mariadb: " + error;
-        return report;
+        auto opened = Connect(mysql);
+        if (!opened) return failed(opened.code(), opened.error());
+        conn = std::move(opened).value();
       }
       const std::string sku = std::to_string(d.sku);
       std::string failure;
@@ -236,8 +235,7 @@ RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
           "sold = VALUES(sold)");
       if (!failure.empty()) {
         conn->Query("ROLLBACK");
-        report.error = "mariadb: " + failure;
-        return report;
+        return failed(core::Code::kUnavailable, "mariadb: " + failure);
       }
       run("COMMIT");
       report.actions.push_back("recomputed the mariadb inventory row from its history: " +
@@ -246,27 +244,20 @@ RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
       report.unrepaired.push_back(d);
     }
   }
-  report.ok = true;
   return report;
 }
 
-RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
-                      const history::MySqlConfig& mysql, std::int64_t now_ms) {
+core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& prefix,
+                                    const history::MySqlConfig& mysql, std::int64_t now_ms) {
   RebuildReport report;
-  const store::RecoveryStatus empty = store::KeyspaceIsEmpty(redis, prefix);
-  if (!empty.ok) {
-    report.error = empty.error;
-    return report;
+  if (const core::Status empty = store::KeyspaceIsEmpty(redis, prefix); !empty) {
+    return empty.failure();
   }
-  std::string error;
-  auto conn = MariaDbConnection::Open(mysql, true, &error);
-  if (!conn) {
-    report.error = "mariadb: " + error;
-    return report;
-  }
+  auto conn = Connect(mysql);
+  if (!conn) return conn.failure();
   std::string failure;
   auto run = [&](const std::string& sql) {
-    QueryResult r = conn->Query(sql);
+    QueryResult r = (*conn)->Query(sql);
     if (!r.ok && failure.empty()) failure = r.error;
     return r;
   };
@@ -285,22 +276,20 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
   std::map<std::int64_t, Counters> history;
   FoldSums(run("SELECT sku, op, SUM(qty) FROM inventory_history GROUP BY sku, op"), &history);
   run("COMMIT");
-  if (!failure.empty()) {
-    report.error = "mariadb: " + failure;
-    return report;
-  }
+  if (!failure.empty()) return core::Fail(core::Code::kUnavailable, "mariadb: " + failure);
 
   std::int64_t last_event = last.rows.empty() ? 0 : history::IntOf(last.rows[0][0]);
   store::RestoreBatch batch;
   std::map<std::int64_t, std::int64_t> held;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> customer_units;
+  std::optional<core::Error> restore_failed;
   auto flush = [&](bool force) {
     const std::size_t n = batch.stocks.size() + batch.reservations.size() +
                           batch.adjustments.size() + batch.customers.size();
     if (n == 0 || (!force && n < 500)) return true;
-    const store::RecoveryStatus s = store::Restore(redis, prefix, batch, now_ms);
-    if (!s.ok) {
-      report.error = "restore: " + s.error;
+    const core::Status s = store::Restore(redis, prefix, batch, now_ms);
+    if (!s) {
+      restore_failed = core::Fail(s.code(), "restore: " + s.error());
       return false;
     }
     batch = {};
@@ -323,7 +312,7 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     }
     batch.stocks.push_back(s);
     ++report.skus;
-    if (!flush(false)) return report;
+    if (!flush(false)) return *restore_failed;
   }
   for (const history::Row& row : reservations.rows) {
     core::ReservationView r;
@@ -331,13 +320,15 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     if (const auto status = core::ReservationStatusFromName(row[1].value_or(""))) {
       r.status = *status;
     } else {
-      report.error = "reservation " + r.order_id + " has an unknown status";
-      return report;
+      return core::Fail(core::Code::kInvalidState,
+                        "reservation " + r.order_id + " has an unknown status");
     }
-    if (!store::ParseItemsField(row[2].value_or(""), &r.items)) {
-      report.error = "reservation " + r.order_id + " has malformed items";
-      return report;
+    core::Result<std::vector<core::Item>> items = store::ParseItemsField(row[2].value_or(""));
+    if (!items) {
+      return core::Fail(core::Code::kInvalidState,
+                        "reservation " + r.order_id + " has malformed items");
     }
+    r.items = std::move(items).value();
     r.customer_id = row[3].value_or("");
     r.ttl_seconds = history::IntOf(row[4]);
     r.confirm = history::IntOf(row[5]) != 0;
@@ -354,19 +345,19 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     report.live_holds += live ? 1 : 0;
     batch.reservations.push_back(std::move(r));
     ++report.reservations;
-    if (!flush(false)) return report;
+    if (!flush(false)) return *restore_failed;
   }
   for (const history::Row& row : adjustments.rows) {
     batch.adjustments.push_back(
         {history::IntOf(row[0]), row[1].value_or(""), history::IntOf(row[2])});
     ++report.adjustments;
-    if (!flush(false)) return report;
+    if (!flush(false)) return *restore_failed;
   }
   for (const auto& [key, units] : customer_units) {
     batch.customers.push_back({key.first, key.second, units});
-    if (!flush(false)) return report;
+    if (!flush(false)) return *restore_failed;
   }
-  if (!flush(true)) return report;
+  if (!flush(true)) return *restore_failed;
   for (const history::Row& row : stocks.rows) {
     const std::int64_t sku = history::IntOf(row[0]);
     if (history::IntOf(row[2]) != held[sku]) {
@@ -376,13 +367,10 @@ RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
     }
   }
   const store::StreamId last_id = store::StreamId::FromPacked(last_event);
-  const store::RecoveryStatus finish = store::FinishRestore(redis, prefix, last_id);
-  if (!finish.ok) {
-    report.error = "finish: " + finish.error;
-    return report;
+  if (const core::Status finish = store::FinishRestore(redis, prefix, last_id); !finish) {
+    return core::Fail(finish.code(), "finish: " + finish.error());
   }
   report.last_event = last_id.Text();
-  report.ok = true;
   return report;
 }
 

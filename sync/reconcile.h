@@ -36,9 +36,8 @@ struct Drift {
   std::string Describe() const;
 };
 
+// The check ran (both stores answered); drifts may still be found.
 struct CheckReport {
-  bool ok = false;  // the check ran (both stores answered); drifts may still be found
-  std::string error;
   std::vector<Drift> drifts;
   std::int64_t skus = 0;
   std::int64_t history_events = 0;
@@ -46,25 +45,21 @@ struct CheckReport {
   std::int64_t live_holds = 0;
 };
 
-CheckReport Check(store::RedisPool& redis, const std::string& prefix,
-                  const history::MySqlConfig& mysql, std::int64_t now_ms);
+core::Result<CheckReport> Check(store::RedisPool& redis, const std::string& prefix,
+                                const history::MySqlConfig& mysql, std::int64_t now_ms);
 
 struct RepairReport {
-  bool ok = false;
-  std::string error;
   std::vector<std::string> actions;  // one line per fix
   std::vector<Drift> unrepaired;     // drifts repair does not decide (reserved vs holds)
 };
 
 // Checks, fixes what it can, and returns what it did. Compensation events reach MariaDB through
 // the running sync like any other event.
-RepairReport Repair(store::RedisPool& redis, const std::string& prefix,
-                    const history::MySqlConfig& mysql, const std::string& actor,
-                    std::int64_t now_ms);
+core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& prefix,
+                                  const history::MySqlConfig& mysql, const std::string& actor,
+                                  std::int64_t now_ms);
 
 struct RebuildReport {
-  bool ok = false;
-  std::string error;
   std::int64_t skus = 0;
   std::int64_t reservations = 0;
   std::int64_t live_holds = 0;
@@ -74,8 +69,8 @@ struct RebuildReport {
 };
 
 // Restores the prefix's keyspace from MariaDB. Refuses unless the keyspace is empty.
-RebuildReport Rebuild(store::RedisPool& redis, const std::string& prefix,
-                      const history::MySqlConfig& mysql, std::int64_t now_ms);
+core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& prefix,
+                                    const history::MySqlConfig& mysql, std::int64_t now_ms);
 
 // The ref of compensating events: not a valid request_id, so it never collides with one.
 inline constexpr const char* kRepairRef = "#repair";

@@ -105,8 +105,8 @@ class HistoryHttpTest : public ::testing::Test {
     mysql_.database = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     mysql_.read_timeout_s = 2;
     mysql_.write_timeout_s = 2;
-    const history::MigrateResult m = history::ApplyMigrations(mysql_);
-    ASSERT_TRUE(m.ok) << m.error;
+    const core::Result<std::vector<int>> m = history::ApplyMigrations(mysql_);
+    ASSERT_TRUE(m.ok()) << m.error();
     history_ = std::make_unique<history::MariaDbHistory>(mysql_);
 
     auth_ = std::make_unique<JwtAuth>(kSecret);
@@ -180,8 +180,8 @@ class HistoryHttpTest : public ::testing::Test {
   }
 
   bool Drained() {
-    const sync::Outbox::Backlog b = outbox_->Measure();
-    return b.ok && b.pending == 0 && b.undelivered == 0;
+    const core::Result<sync::Outbox::Backlog> b = outbox_->Measure();
+    return b.ok() && b->pending == 0 && b->undelivered == 0;
   }
 
   sync::IngestConfig FastIngest() {

@@ -44,7 +44,8 @@ std::string CheckValue(const Key& key, const Value& value) {
       if (!(value.d >= key.min_double && value.d <= key.max_double)) return DoubleBounds(key);
       return {};
     case Kind::kString:
-      return key.check ? key.check(value.s) : std::string();
+      if (key.check == nullptr) return {};
+      return key.check(value.s).error();
     case Kind::kBool:
     case Kind::kHostPort:
       return {};

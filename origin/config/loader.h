@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
+
 namespace stockgate::config {
 
 enum class Kind { kInt, kDouble, kBool, kString, kHostPort };
@@ -53,8 +55,8 @@ struct Key {
   std::int64_t max_int = 0;
   double min_double = 0;  // kDouble bounds, inclusive
   double max_double = 0;
-  // kString: "" when acceptable, else the reason.
-  std::string (*check)(std::string_view) = nullptr;
+  // kString: fails with the reason when the value is not acceptable.
+  core::Status (*check)(std::string_view) = nullptr;
   // The file key of an earlier release (and its flag, when the key has one and it differs):
   // still read, with a warning naming the new one.
   std::string_view old_name = {};

@@ -41,16 +41,15 @@ class HistoryTest : public ::testing::Test {
     config_.read_timeout_s = 1;
     config_.write_timeout_s = 1;
     config_.down_for_ms = 200;
-    const MigrateResult m = ApplyMigrations(config_);
-    ASSERT_TRUE(m.ok) << m.error;
+    const core::Result<std::vector<int>> m = ApplyMigrations(config_);
+    ASSERT_TRUE(m.ok()) << m.error();
   }
 
   QueryResult Sql(const std::string& sql) {
-    std::string error;
-    auto conn = MariaDbConnection::Open(config_, true, &error);
-    EXPECT_NE(conn, nullptr) << error;
+    auto conn = MariaDbConnection::Open(config_, true);
+    EXPECT_TRUE(conn.ok()) << conn.error();
     if (!conn) return {};
-    QueryResult r = conn->Query(sql);
+    QueryResult r = (*conn)->Query(sql);
     EXPECT_TRUE(r.ok) << r.error << " in " << sql;
     return r;
   }
@@ -79,9 +78,9 @@ MariaDbServer* HistoryTest::server_ = nullptr;
 
 // The schema is created once; a second start applies nothing and changes nothing.
 TEST_F(HistoryTest, MigrationsApplyOnce) {
-  const MigrateResult again = ApplyMigrations(config_);
-  ASSERT_TRUE(again.ok) << again.error;
-  EXPECT_TRUE(again.applied.empty());
+  const core::Result<std::vector<int>> again = ApplyMigrations(config_);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again->empty());
   const QueryResult versions = Sql("SELECT version FROM schema_migrations ORDER BY version");
   ASSERT_EQ(versions.rows.size(), Migrations().size());
   EXPECT_EQ(versions.rows[0][0], "1");
@@ -195,25 +194,22 @@ TEST_F(HistoryTest, StaleConnectionsAreDroppedTogether) {
     return std::chrono::steady_clock::time_point(std::chrono::milliseconds(now->load()));
   };
   MariaDbPool pool(config);
-  std::string error;
+  const auto nothing = [](MariaDbConnection&) { return core::Status(); };
   // Three connections open at once, then all idle in the pool.
-  ASSERT_TRUE(pool.With(
-      [&](MariaDbConnection&) {
-        pool.With([&](MariaDbConnection&) { pool.With([](MariaDbConnection&) {}, &error); },
-                  &error);
-      },
-      &error));
+  ASSERT_TRUE(pool.With([&](MariaDbConnection&) {
+                    return pool.With([&](MariaDbConnection&) { return pool.With(nothing); });
+                  })
+                  .ok());
   server_->Kill();
   ASSERT_TRUE(server_->Restart());
   int failed_queries = 0;
   bool ok = false;
   for (int i = 0; i < 100 && !ok; ++i) {
-    pool.With(
-        [&](MariaDbConnection& conn) {
-          ok = conn.Query("SELECT 1").ok;
-          failed_queries += ok ? 0 : 1;
-        },
-        &error);
+    (void)pool.With([&](MariaDbConnection& conn) {
+      ok = conn.Query("SELECT 1").ok;
+      failed_queries += ok ? 0 : 1;
+      return core::Status();
+    });
     if (!ok) now->fetch_add(config.down_for_ms);
   }
   EXPECT_TRUE(ok);

@@ -13,14 +13,10 @@ bool QueryResult::transport_error() const {
   return error_number >= CR_MIN_ERROR && error_number <= CR_MAX_ERROR;
 }
 
-std::unique_ptr<MariaDbConnection> MariaDbConnection::Open(const MySqlConfig& config,
-                                                           bool select_database,
-                                                           std::string* error) {
+core::Result<std::unique_ptr<MariaDbConnection>> MariaDbConnection::Open(const MySqlConfig& config,
+                                                                         bool select_database) {
   MYSQL* mysql = mysql_init(nullptr);
-  if (mysql == nullptr) {
-    *error = "mysql_init failed";
-    return nullptr;
-  }
+  if (mysql == nullptr) return core::Fail(core::Code::kUnavailable, "mysql_init failed");
   const unsigned connect_timeout = static_cast<unsigned>(std::max(1, config.connect_timeout_s));
   const unsigned read_timeout = static_cast<unsigned>(std::max(1, config.read_timeout_s));
   const unsigned write_timeout = static_cast<unsigned>(std::max(1, config.write_timeout_s));
@@ -35,9 +31,9 @@ std::unique_ptr<MariaDbConnection> MariaDbConnection::Open(const MySqlConfig& co
   if (mysql_real_connect(mysql, host, config.user.c_str(), config.password.c_str(),
                          select_database ? config.database.c_str() : nullptr,
                          static_cast<unsigned>(config.port), socket, 0) == nullptr) {
-    *error = mysql_error(mysql);
+    core::Error error = core::Fail(core::Code::kUnavailable, mysql_error(mysql));
     mysql_close(mysql);
-    return nullptr;
+    return error;
   }
   return std::unique_ptr<MariaDbConnection>(new MariaDbConnection(mysql));
 }
@@ -96,13 +92,12 @@ std::string MariaDbConnection::Quote(std::string_view text) {
 MariaDbPool::MariaDbPool(MySqlConfig config) : config_(std::move(config)) {}
 MariaDbPool::~MariaDbPool() = default;
 
-bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::string* error) {
+core::Status MariaDbPool::With(const std::function<core::Status(MariaDbConnection&)>& fn) {
   std::unique_ptr<MariaDbConnection> conn;
   {
     std::lock_guard lock(mu_);
     if (Now() < down_until_) {
-      *error = "history database unavailable: " + last_error_;
-      return false;
+      return core::Fail(core::Code::kUnavailable, "history database unavailable: " + last_error_);
     }
     if (!idle_.empty()) {
       conn = std::move(idle_.back());
@@ -110,18 +105,18 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
     }
   }
   if (!conn) {
-    std::string why;
-    conn = MariaDbConnection::Open(config_, true, &why);
-    if (!conn) {
+    core::Result<std::unique_ptr<MariaDbConnection>> opened =
+        MariaDbConnection::Open(config_, true);
+    if (!opened) {
       std::lock_guard lock(mu_);
-      last_error_ = why;
+      last_error_ = opened.error();
       down_until_ = Now() + std::chrono::milliseconds(config_.down_for_ms);
       idle_.clear();
-      *error = "history database unavailable: " + why;
-      return false;
+      return core::Fail(core::Code::kUnavailable, "history database unavailable: " + last_error_);
     }
+    conn = std::move(opened).value();
   }
-  fn(*conn);
+  core::Status outcome = fn(*conn);
   std::lock_guard lock(mu_);
   if (conn->broken()) {
     last_error_ = "connection lost";
@@ -132,7 +127,7 @@ bool MariaDbPool::With(const std::function<void(MariaDbConnection&)>& fn, std::s
   } else if (static_cast<int>(idle_.size()) < config_.pool_size) {
     idle_.push_back(std::move(conn));
   }
-  return true;
+  return outcome;
 }
 
 std::int64_t IntOf(const std::optional<std::string>& column) {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
 #include "origin/history/mysql_config.h"
 
 struct st_mysql;  // MYSQL, kept out of this header
@@ -24,6 +25,8 @@ namespace stockgate::history {
 
 using Row = std::vector<std::optional<std::string>>;
 
+// The server's answer to one statement. A driver-level record, like a Redis reply: its error
+// number decides what the caller does (retry a deadlock, skip a duplicate), so it is kept whole.
 struct QueryResult {
   bool ok = false;
   unsigned error_number = 0;  // the server's or client's error number when !ok
@@ -36,14 +39,18 @@ struct QueryResult {
   bool duplicate_key() const { return error_number == 1062; }
   // Deadlock or lock wait timeout: the transaction was rolled back and may simply be retried.
   bool retryable() const { return error_number == 1213 || error_number == 1205; }
+  // When !ok: the failure to pass on, "history database error: <error>" (kUnavailable).
+  core::Error failure() const {
+    return core::Fail(core::Code::kUnavailable, "history database error: " + error);
+  }
 };
 
 class MariaDbConnection {
  public:
   // Connects with the config's timeouts. With select_database false it connects without one
-  // (to create it). Returns null with *error set on failure.
-  static std::unique_ptr<MariaDbConnection> Open(const MySqlConfig& config, bool select_database,
-                                                 std::string* error);
+  // (to create it). Never null when ok.
+  static core::Result<std::unique_ptr<MariaDbConnection>> Open(const MySqlConfig& config,
+                                                               bool select_database);
   ~MariaDbConnection();
   MariaDbConnection(const MariaDbConnection&) = delete;
   MariaDbConnection& operator=(const MariaDbConnection&) = delete;
@@ -65,9 +72,9 @@ class MariaDbPool {
   ~MariaDbPool();
 
   // Runs fn on a pooled connection. A failure to connect, or fn's connection breaking, opens the
-  // breaker: for down_for_ms every call fails at once with `error` set and fn not called.
-  // Returns false (with *error) when no connection could be had.
-  bool With(const std::function<void(MariaDbConnection&)>& fn, std::string* error);
+  // breaker: for down_for_ms every call fails at once (kUnavailable) and fn is not called.
+  // Returns that failure, or else what fn returned.
+  core::Status With(const std::function<core::Status(MariaDbConnection&)>& fn);
   const MySqlConfig& config() const { return config_; }
 
  private:

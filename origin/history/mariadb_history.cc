@@ -53,49 +53,43 @@ HistoryPage MariaDbHistory::History(const HistoryQuery& q) {
     where += q.op;
     where += "'";
   }
-  std::string error;
-  std::string failure;
-  const bool reached = pool_->With(
-      [&](MariaDbConnection& conn) {
-        // One snapshot for the count and the page, so total and items agree.
-        conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-        const QueryResult count = conn.Query("SELECT COUNT(*) FROM inventory_history" + where);
-        std::string sql =
-            "SELECT event_id, sku, ref, op, qty, before_available, after_available, actor, "
-            "reason, time_ms, version FROM inventory_history";
-        sql += where;
-        sql += " ORDER BY event_id DESC LIMIT ";
-        sql += std::to_string(q.page_size);
-        sql += " OFFSET ";
-        sql += std::to_string((q.page - 1) * q.page_size);
-        const QueryResult rows = conn.Query(sql);
-        conn.Query("COMMIT");
-        if (!count.ok || !rows.ok) {
-          failure = count.ok ? rows.error : count.error;
-          return;
-        }
-        page.total = count.rows.empty() ? 0 : IntOf(count.rows[0][0]);
-        for (const Row& r : rows.rows) {
-          HistoryEvent e;
-          e.event_id = EventIdText(IntOf(r[0]));
-          e.sku = IntOf(r[1]);
-          e.ref = r[2].value_or("");
-          e.op = r[3].value_or("");
-          e.qty = IntOf(r[4]);
-          e.before = IntOf(r[5]);
-          e.after = IntOf(r[6]);
-          e.actor = r[7].value_or("");
-          e.reason = r[8].value_or("");
-          e.time_ms = IntOf(r[9]);
-          e.version = IntOf(r[10]);
-          page.items.push_back(std::move(e));
-        }
-      },
-      &error);
-  if (!reached || !failure.empty()) {
+  const core::Status status = pool_->With([&](MariaDbConnection& conn) -> core::Status {
+    // One snapshot for the count and the page, so total and items agree.
+    conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+    const QueryResult count = conn.Query("SELECT COUNT(*) FROM inventory_history" + where);
+    std::string sql =
+        "SELECT event_id, sku, ref, op, qty, before_available, after_available, actor, "
+        "reason, time_ms, version FROM inventory_history";
+    sql += where;
+    sql += " ORDER BY event_id DESC LIMIT ";
+    sql += std::to_string(q.page_size);
+    sql += " OFFSET ";
+    sql += std::to_string((q.page - 1) * q.page_size);
+    const QueryResult rows = conn.Query(sql);
+    conn.Query("COMMIT");
+    if (!count.ok || !rows.ok) return count.ok ? rows.failure() : count.failure();
+    page.total = count.rows.empty() ? 0 : IntOf(count.rows[0][0]);
+    for (const Row& r : rows.rows) {
+      HistoryEvent e;
+      e.event_id = EventIdText(IntOf(r[0]));
+      e.sku = IntOf(r[1]);
+      e.ref = r[2].value_or("");
+      e.op = r[3].value_or("");
+      e.qty = IntOf(r[4]);
+      e.before = IntOf(r[5]);
+      e.after = IntOf(r[6]);
+      e.actor = r[7].value_or("");
+      e.reason = r[8].value_or("");
+      e.time_ms = IntOf(r[9]);
+      e.version = IntOf(r[10]);
+      page.items.push_back(std::move(e));
+    }
+    return {};
+  });
+  if (!status) {
     page = {};
-    page.code = Code::kUnavailable;
-    page.message = reached ? "history database error: " + failure : error;
+    page.code = status.code();
+    page.message = status.error();
   }
   return page;
 }
@@ -113,34 +107,30 @@ SummaryResult MariaDbHistory::Summary(const SummaryQuery& q) {
   }
   // ENUM columns sort by their position; CAST sorts ops by name as promised.
   sql += " GROUP BY sku, op ORDER BY sku, CAST(op AS CHAR)";
-  std::string error;
-  std::string failure;
-  const bool reached = pool_->With(
-      [&](MariaDbConnection& conn) {
-        const QueryResult rows = conn.Query(sql);
-        if (!rows.ok) {
-          failure = rows.error;
-          return;
-        }
-        for (const Row& r : rows.rows) {
-          result.rows.push_back({IntOf(r[0]), r[1].value_or(""), IntOf(r[2]), IntOf(r[3]),
-                                 IntOf(r[4]), IntOf(r[5]), ToDouble(r[6])});
-        }
-      },
-      &error);
-  if (!reached || !failure.empty()) {
+  const core::Status status = pool_->With([&](MariaDbConnection& conn) -> core::Status {
+    const QueryResult rows = conn.Query(sql);
+    if (!rows.ok) return rows.failure();
+    for (const Row& r : rows.rows) {
+      result.rows.push_back({IntOf(r[0]), r[1].value_or(""), IntOf(r[2]), IntOf(r[3]), IntOf(r[4]),
+                             IntOf(r[5]), ToDouble(r[6])});
+    }
+    return {};
+  });
+  if (!status) {
     result = {};
-    result.code = Code::kUnavailable;
-    result.message = reached ? "history database error: " + failure : error;
+    result.code = status.code();
+    result.message = status.error();
   }
   return result;
 }
 
 bool MariaDbHistory::Ping() {
-  bool ok = false;
-  std::string error;
-  pool_->With([&](MariaDbConnection& conn) { ok = conn.Query("SELECT 1").ok; }, &error);
-  return ok;
+  return pool_
+      ->With([](MariaDbConnection& conn) {
+        const QueryResult r = conn.Query("SELECT 1");
+        return r.ok ? core::Status() : r.failure();
+      })
+      .ok();
 }
 
 }  // namespace stockgate::history

@@ -31,7 +31,10 @@ bool PercentDecode(std::string_view in, std::string* out) {
 
 }  // namespace
 
-bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
+core::Result<MySqlConfig> ParseMySqlUri(std::string_view uri, MySqlConfig c) {
+  const auto bad = [](std::string why) {
+    return core::Fail(core::Code::kInvalidRequest, std::move(why));
+  };
   constexpr std::string_view kScheme = "mysql://";
   constexpr std::string_view kMariaScheme = "mariadb://";
   if (uri.starts_with(kScheme)) {
@@ -39,10 +42,8 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
   } else if (uri.starts_with(kMariaScheme)) {
     uri.remove_prefix(kMariaScheme.size());
   } else {
-    *error = "a MySQL URI starts with mysql:// (or mariadb://)";
-    return false;
+    return bad("a MySQL URI starts with mysql:// (or mariadb://)");
   }
-  MySqlConfig c = *out;
   std::string_view query;
   if (const auto q = uri.find('?'); q != std::string_view::npos) {
     query = uri.substr(q + 1);
@@ -58,13 +59,11 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
     uri = uri.substr(at + 1);
     const auto colon = userinfo.find(':');
     if (!PercentDecode(userinfo.substr(0, colon), &c.user)) {
-      *error = "bad percent-escape in the user name";
-      return false;
+      return bad("bad percent-escape in the user name");
     }
     if (colon != std::string_view::npos &&
         !PercentDecode(userinfo.substr(colon + 1), &c.password)) {
-      *error = "bad percent-escape in the password";
-      return false;
+      return bad("bad percent-escape in the password");
     }
   }
   if (const auto colon = uri.rfind(':'); colon != std::string_view::npos) {
@@ -72,9 +71,7 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
     int p = 0;
     const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
     if (ec != std::errc() || ptr != port.data() + port.size() || p < 1 || p > 65535) {
-      *error = "bad port in MySQL URI: ";
-      *error += port;
-      return false;
+      return bad("bad port in MySQL URI: " + std::string(port));
     }
     c.port = p;
     uri = uri.substr(0, colon);
@@ -85,8 +82,7 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
       const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                       (ch >= '0' && ch <= '9') || ch == '_' || ch == '$';
       if (!ok) {
-        *error = "database names here are letters, digits, _ and $";
-        return false;
+        return bad("database names here are letters, digits, _ and $");
       }
     }
     c.database = std::string(path);
@@ -98,28 +94,23 @@ bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error) {
     const std::string_view key = pair.substr(0, eq);
     std::string value;
     if (eq == std::string_view::npos || !PercentDecode(pair.substr(eq + 1), &value)) {
-      *error = "bad query parameter in MySQL URI: ";
-      *error += pair;
-      return false;
+      return bad("bad query parameter in MySQL URI: " + std::string(pair));
     }
     if (key == "socket") {
       c.socket = value;
     } else {
-      *error = "unknown MySQL URI parameter: ";
-      *error += key;
-      return false;
+      return bad("unknown MySQL URI parameter: " + std::string(key));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
   }
-  *out = std::move(c);
-  return true;
+  return c;
 }
 
-std::string MySqlUriProblem(std::string_view uri) {
-  MySqlConfig parsed;
-  std::string error;
-  return ParseMySqlUri(uri, &parsed, &error) ? std::string() : error;
+core::Status CheckMySqlUri(std::string_view uri) {
+  core::Result<MySqlConfig> parsed = ParseMySqlUri(uri);
+  if (!parsed) return parsed.failure();
+  return {};
 }
 
 }  // namespace stockgate::history

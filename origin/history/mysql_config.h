@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
+
 namespace stockgate::history {
 
 struct MySqlConfig {
@@ -28,13 +30,13 @@ struct MySqlConfig {
   std::function<std::chrono::steady_clock::time_point()> now;
 };
 
-// Parses mysql://[user[:password]@][host][:port][/database][?socket=PATH] into *out, keeping
-// fields the URI leaves out. Percent-escapes in user and password are decoded. On failure returns
-// false with a message in *error and leaves *out unchanged.
-bool ParseMySqlUri(std::string_view uri, MySqlConfig* out, std::string* error);
+// Parses mysql://[user[:password]@][host][:port][/database][?socket=PATH] over `base`, keeping
+// the fields the URI leaves out. Percent-escapes in user and password are decoded. A bad URI
+// fails with kInvalidRequest and a message naming the part.
+core::Result<MySqlConfig> ParseMySqlUri(std::string_view uri, MySqlConfig base = {});
 
-// "" when ParseMySqlUri accepts `uri`, else its message.
-std::string MySqlUriProblem(std::string_view uri);
+// Whether ParseMySqlUri accepts `uri`, with its message when not.
+core::Status CheckMySqlUri(std::string_view uri);
 
 }  // namespace stockgate::history
 

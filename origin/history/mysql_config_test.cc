@@ -9,11 +9,10 @@ namespace {
 
 // A full URI sets every field it names.
 TEST(MySqlUriTest, ParsesEveryPart) {
-  MySqlConfig c;
-  std::string error;
-  ASSERT_TRUE(
-      ParseMySqlUri("mysql://app:p%40ss@db.local:3307/shop?socket=/run/my.sock", &c, &error))
-      << error;
+  const core::Result<MySqlConfig> parsed =
+      ParseMySqlUri("mysql://app:p%40ss@db.local:3307/shop?socket=/run/my.sock");
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  const MySqlConfig& c = *parsed;
   EXPECT_EQ(c.user, "app");
   EXPECT_EQ(c.password, "p@ss");
   EXPECT_EQ(c.host, "db.local");
@@ -24,31 +23,34 @@ TEST(MySqlUriTest, ParsesEveryPart) {
 
 // Parts left out keep their current values.
 TEST(MySqlUriTest, KeepsWhatIsLeftOut) {
-  MySqlConfig c;
-  c.password = "secret";
-  std::string error;
-  ASSERT_TRUE(ParseMySqlUri("mariadb://127.0.0.1:3310", &c, &error)) << error;
+  MySqlConfig base;
+  base.password = "secret";
+  core::Result<MySqlConfig> parsed = ParseMySqlUri("mariadb://127.0.0.1:3310", base);
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  MySqlConfig c = *parsed;
   EXPECT_EQ(c.port, 3310);
   EXPECT_EQ(c.user, "root");
   EXPECT_EQ(c.password, "secret");
   EXPECT_EQ(c.database, "stockgate");
-  ASSERT_TRUE(ParseMySqlUri("mysql:///other", &c, &error)) << error;
+  parsed = ParseMySqlUri("mysql:///other", c);
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  c = *parsed;
   EXPECT_EQ(c.host, "127.0.0.1");
   EXPECT_EQ(c.database, "other");
 }
 
-// Malformed URIs are refused and change nothing.
+// Malformed URIs are refused with a message naming what is wrong.
 TEST(MySqlUriTest, RefusesMalformed) {
   for (const char* bad :
        {"127.0.0.1:3306", "mysql://h:0", "mysql://h:99999", "mysql://h:x", "mysql://h/db-name",
         "mysql://u%zz@h", "mysql://h?sock=/x", "mysql://h?socket"}) {
-    MySqlConfig c;
-    std::string error;
-    EXPECT_FALSE(ParseMySqlUri(bad, &c, &error)) << bad;
-    EXPECT_FALSE(error.empty()) << bad;
-    EXPECT_EQ(c.port, 3306) << bad;
-    EXPECT_EQ(c.host, "127.0.0.1") << bad;
+    const core::Result<MySqlConfig> parsed = ParseMySqlUri(bad);
+    EXPECT_EQ(parsed.code(), core::Code::kInvalidRequest) << bad;
+    EXPECT_FALSE(parsed.error().empty()) << bad;
+    EXPECT_EQ(CheckMySqlUri(bad).error(), parsed.error()) << bad;
   }
+  EXPECT_EQ(ParseMySqlUri("mysql://h:x").error(), "bad port in MySQL URI: x");
+  EXPECT_TRUE(CheckMySqlUri("mysql://h:1/db").ok());
 }
 
 }  // namespace

@@ -43,29 +43,29 @@ std::vector<std::string> SplitStatements(std::string_view sql) {
   return out;
 }
 
-MigrateResult ApplyMigrations(const MySqlConfig& config) {
-  MigrateResult result;
-  std::string error;
-  std::unique_ptr<MariaDbConnection> conn = MariaDbConnection::Open(config, false, &error);
-  if (!conn) {
-    result.error = "cannot connect to MariaDB: " + error;
-    return result;
+core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config) {
+  core::Result<std::unique_ptr<MariaDbConnection>> opened = MariaDbConnection::Open(config, false);
+  if (!opened) {
+    return core::Fail(core::Code::kUnavailable, "cannot connect to MariaDB: " + opened.error());
   }
+  MariaDbConnection& conn = **opened;
+  std::string error;  // the first statement that failed
   auto run = [&](const std::string& sql) {
-    QueryResult r = conn->Query(sql);
-    if (!r.ok && result.error.empty()) result.error = r.error + " in: " + sql;
+    QueryResult r = conn.Query(sql);
+    if (!r.ok && error.empty()) error = r.error + " in: " + sql;
     return r;
   };
+  const auto failed = [&] { return core::Fail(core::Code::kUnavailable, error); };
   const std::string db = "`" + config.database + "`";
-  if (!run("CREATE DATABASE IF NOT EXISTS " + db + " CHARACTER SET utf8mb4").ok) return result;
-  if (!run("USE " + db).ok) return result;
+  if (!run("CREATE DATABASE IF NOT EXISTS " + db + " CHARACTER SET utf8mb4").ok) return failed();
+  if (!run("USE " + db).ok) return failed();
   // Waits less than a read timeout; a caller that gets "held" simply tries again.
   const QueryResult lock = run("SELECT GET_LOCK('stockgate_migrations', 4)");
-  if (!lock.ok) return result;
+  if (!lock.ok) return failed();
   if (lock.rows.empty() || lock.rows[0][0] != "1") {
-    result.error = "another process holds the migration lock";
-    return result;
+    return core::Fail(core::Code::kUnavailable, "another process holds the migration lock");
   }
+  std::vector<int> applied;
   bool ok = run("CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, "
                 "name VARCHAR(200) NOT NULL, applied_at TIMESTAMP(3) NOT NULL DEFAULT "
                 "CURRENT_TIMESTAMP(3)) ENGINE = InnoDB")
@@ -86,14 +86,14 @@ MigrateResult ApplyMigrations(const MySqlConfig& config) {
     std::string record = "INSERT INTO schema_migrations (version, name) VALUES (";
     record += std::to_string(m.version);
     record += ", ";
-    record += conn->Quote(m.name);
+    record += conn.Quote(m.name);
     record += ")";
     if (!run(record).ok) break;
-    result.applied.push_back(m.version);
+    applied.push_back(m.version);
   }
-  conn->Query("SELECT RELEASE_LOCK('stockgate_migrations')");
-  result.ok = result.error.empty();
-  return result;
+  conn.Query("SELECT RELEASE_LOCK('stockgate_migrations')");
+  if (!error.empty()) return failed();
+  return applied;
 }
 
 }  // namespace stockgate::history

@@ -25,14 +25,8 @@ const std::vector<Migration>& Migrations();
 // The statements of a migration script: split at semicolons that end a line, comments dropped.
 std::vector<std::string> SplitStatements(std::string_view sql);
 
-struct MigrateResult {
-  bool ok = false;
-  std::string error;
-  std::vector<int> applied;  // versions applied by this call
-};
-
-// Creates the database if needed and applies the migrations it lacks.
-MigrateResult ApplyMigrations(const MySqlConfig& config);
+// Creates the database if needed and applies the migrations it lacks; the versions it applied.
+core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config);
 
 }  // namespace stockgate::history
 

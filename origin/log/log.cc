@@ -31,14 +31,14 @@ std::optional<Level> ParseLevel(std::string_view name) {
   return std::nullopt;
 }
 
-std::string LevelProblem(std::string_view name) {
+core::Status CheckLevel(std::string_view name) {
   if (ParseLevel(name)) return {};
   std::string names;
   for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
     names += i == 0 ? "" : (i + 1 == kLevelNames.size() ? " or " : ", ");
     names += kLevelNames[i];
   }
-  return "must be one of " + names;
+  return core::Fail(core::Code::kInvalidRequest, "must be one of " + names);
 }
 
 void Configure(Level level, std::ostream* out) {

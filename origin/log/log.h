@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
+
 namespace stockgate::log {
 
 enum class Level { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
@@ -21,8 +23,8 @@ inline constexpr std::array<std::string_view, 7> kLevelNames = {"trace", "debug"
 // The level of a name in kLevelNames; nullopt for anything else.
 std::optional<Level> ParseLevel(std::string_view name);
 
-// "" when ParseLevel accepts `name`, else "must be one of trace, debug, ..." (a config check).
-std::string LevelProblem(std::string_view name);
+// Whether ParseLevel accepts `name`; else "must be one of trace, debug, ..." (a config check).
+core::Status CheckLevel(std::string_view name);
 
 // Makes this process write lines of `level` and above, in the JSON form, to stdout (or to `out`,
 // for tests; it must outlive every later Write).

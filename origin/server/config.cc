@@ -39,18 +39,20 @@ struct Setting {
   std::string (*show)(const OriginConfig&) = nullptr;
 };
 
-std::string CheckRequestLog(std::string_view value) {
+core::Status CheckRequestLog(std::string_view value) {
   if (value == "all" || value == "errors" || value == "none") return {};
-  return "must be all, errors or none";
+  return core::Fail(core::Code::kInvalidRequest, "must be all, errors or none");
 }
 
-std::string CheckMySqlUri(std::string_view uri) {
-  return uri.empty() ? std::string() : history::MySqlUriProblem(uri);  // "": history off
+core::Status CheckMySqlUri(std::string_view uri) {
+  if (uri.empty()) return {};  // history off
+  return history::CheckMySqlUri(uri);
 }
 
-std::string CheckSecretLength(std::string_view secret) {
+core::Status CheckSecretLength(std::string_view secret) {
   if (secret.size() <= kMaxJwtSecretBytes) return {};
-  return "must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes";
+  return core::Fail(core::Code::kInvalidRequest,
+                    "must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
 }
 
 // Rates and bursts: 0 rate turns a group's limit off; a bucket holds at least one request.
@@ -120,7 +122,7 @@ const std::vector<Setting>& Settings() {
                .max_int = 60'000},
        .apply = [](OriginConfig& c,
                    const Value& v) { c.redis_command_timeout_ms = static_cast<int>(v.i); }},
-      {.key = {.name = "redis_key_prefix", .kind = Kind::kString, .check = store::KeyPrefixProblem},
+      {.key = {.name = "redis_key_prefix", .kind = Kind::kString, .check = store::CheckKeyPrefix},
        .apply = [](OriginConfig& c, const Value& v) { c.redis_key_prefix = v.s; }},
       {.key = {.name = "mysql",
                .flag_help = "History database (MariaDB); \"\" turns the history routes off",
@@ -147,7 +149,7 @@ const std::vector<Setting>& Settings() {
                .flag_help = "trace, debug, info, warn, error, critical or off",
                .flag_value = "LEVEL",
                .kind = Kind::kString,
-               .check = log::LevelProblem},
+               .check = log::CheckLevel},
        .apply = [](OriginConfig& c, const Value& v) { c.log_level = v.s; },
        .show = [](const OriginConfig& c) { return c.log_level; }},
       {.key = {.name = "log_requests", .kind = Kind::kString, .check = CheckRequestLog},

@@ -82,8 +82,9 @@ bool StreamId::Parse(std::string_view text, StreamId* out) {
   return true;
 }
 
-bool ParseItemsField(std::string_view text, std::vector<core::Item>* items) {
-  items->clear();
+core::Result<std::vector<core::Item>> ParseItemsField(std::string_view text) {
+  const core::Error malformed = core::Fail(core::Code::kUnavailable, "malformed items");
+  std::vector<core::Item> items;
   while (!text.empty()) {
     const auto comma = text.find(',');
     const std::string_view part = text.substr(0, comma);
@@ -91,13 +92,14 @@ bool ParseItemsField(std::string_view text, std::vector<core::Item>* items) {
     core::Item item;
     if (colon == std::string_view::npos || !ParseInt(part.substr(0, colon), &item.sku) ||
         !ParseInt(part.substr(colon + 1), &item.qty)) {
-      return false;
+      return malformed;
     }
-    items->push_back(item);
+    items.push_back(item);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
-  return !items->empty();
+  if (items.empty()) return malformed;
+  return items;
 }
 
 std::string FormatItemsField(const std::vector<core::Item>& items) {
@@ -145,23 +147,27 @@ std::vector<std::string_view> Split(std::string_view text, char by) {
 
 }  // namespace
 
-std::string ParseReservationRecord(std::string_view text, core::ReservationView* r) {
+core::Result<core::ReservationView> ParseReservationRecord(std::string_view text) {
+  const auto malformed = [](const char* why) { return core::Fail(core::Code::kUnavailable, why); };
   const std::vector<std::string_view> f = Split(text, '|');
-  if (f.size() != 8) return "not eight fields";
+  if (f.size() != 8) return malformed("not eight fields");
+  core::ReservationView r;
   if (const auto parsed = core::ReservationStatusFromName(f[0])) {
-    r->status = *parsed;
+    r.status = *parsed;
   } else {
-    return "unknown status";
+    return malformed("unknown status");
   }
-  if (!ParseItemsField(f[1], &r->items)) return "malformed items";
-  r->customer_id = std::string(f[2]);
-  if (!ParseInt(f[3], &r->ttl_seconds) || (f[4] != "0" && f[4] != "1") ||
-      !ParseInt(f[5], &r->expires_at_ms) || !ParseInt(f[6], &r->created_at_ms) ||
-      !ParseInt(f[7], &r->updated_at_ms)) {
-    return "malformed number";
+  core::Result<std::vector<core::Item>> items = ParseItemsField(f[1]);
+  if (!items) return items.failure();
+  r.items = std::move(items).value();
+  r.customer_id = std::string(f[2]);
+  if (!ParseInt(f[3], &r.ttl_seconds) || (f[4] != "0" && f[4] != "1") ||
+      !ParseInt(f[5], &r.expires_at_ms) || !ParseInt(f[6], &r.created_at_ms) ||
+      !ParseInt(f[7], &r.updated_at_ms)) {
+    return malformed("malformed number");
   }
-  r->confirm = f[4] == "1";
-  return {};
+  r.confirm = f[4] == "1";
+  return r;
 }
 
 namespace {
@@ -193,23 +199,24 @@ void AppendEvents(const OutboxEntry& entry, std::int64_t sku,
 
 }  // namespace
 
-bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error) {
+core::Result<OutboxEntry> DecodeOutboxEntry(const Reply& entry) {
+  const auto malformed = [](std::string why) {
+    return core::Fail(core::Code::kUnavailable, std::move(why));
+  };
   if (!entry.is_array() || entry.elements.size() != 2 || !entry.elements[1].is_array()) {
-    *error = "not a stream entry";
-    return false;
+    return malformed("not a stream entry");
   }
-  *out = OutboxEntry{};
+  OutboxEntry decoded;
+  OutboxEntry* out = &decoded;
   if (!StreamId::Parse(entry.elements[0].str, &out->id)) {
-    *error = "bad entry id " + entry.elements[0].str;
-    return false;
+    return malformed("bad entry id " + entry.elements[0].str);
   }
   Fields f(entry.elements[1]);
   if (f.Has("kind")) {
-    *error =
+    return malformed(
         "entry of the earlier outbox format (one entry per event, field kind): drain the stream "
         "with the stockgate-sync that matches the origin that wrote it before upgrading (see "
-        "docs/operations.md, Upgrading)";
-    return false;
+        "docs/operations.md, Upgrading)");
   }
   const std::string change = f.Str("change");
   if (change != "order" && change != "stock" && change != "repair") {
@@ -223,12 +230,16 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
   std::vector<std::pair<std::size_t, LedgerRecord>> events;
   if (change == "order") {
     core::ReservationView& r = out->reservation.emplace();
-    r.order_id = f.Str("order");
+    const std::string order_id = f.Str("order");
     const std::string record = f.Str("record");
     if (f.error().empty()) {
-      if (const std::string why = ParseReservationRecord(record, &r); !why.empty())
-        f.Fail("record", why);
+      if (core::Result<core::ReservationView> parsed = ParseReservationRecord(record)) {
+        r = std::move(parsed).value();
+      } else {
+        f.Fail("record", parsed.error());
+      }
     }
+    r.order_id = order_id;
     std::vector<core::LedgerOp> ops;
     const std::string ops_text = f.Str("ops");
     for (const std::string_view name : Split(ops_text, ',')) {
@@ -295,19 +306,15 @@ bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error)
       events.emplace_back(k, std::move(e));
     }
   }
-  if (!f.error().empty()) {
-    *error = f.error();
-    return false;
-  }
+  if (!f.error().empty()) return malformed(f.error());
   std::sort(events.begin(), events.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [slot, e] : events) out->events.push_back(std::move(e));
   if (!out->events.empty() &&
       out->events.back().id.seq >= (std::uint64_t{1} << StreamId::kSeqBits)) {
-    *error = "event ids run past the packable sequence";
-    return false;
+    return malformed("event ids run past the packable sequence");
   }
-  return true;
+  return decoded;
 }
 
 }  // namespace stockgate::store

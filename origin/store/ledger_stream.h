@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
+#include "core/result.h"
 #include "origin/store/redis_pool.h"
 
 namespace stockgate::store {
@@ -64,19 +65,20 @@ struct OutboxEntry {
   std::optional<core::ReservationView> reservation;  // after a reservation change: its record
 };
 
-// Decodes one XRANGE/XREADGROUP entry ([id, [field, value, ...]]). False with a reason for an
+// Malformed stored data fails these with kUnavailable: the store cannot serve it as it is.
+
+// Decodes one XRANGE/XREADGROUP entry ([id, [field, value, ...]]). Fails with a reason for an
 // entry that is not one of the three kinds of change or has a malformed field. An entry of the
 // earlier format (one entry per event, field `kind`) is refused with a message that says so.
-bool DecodeOutboxEntry(const Reply& entry, OutboxEntry* out, std::string* error);
+core::Result<OutboxEntry> DecodeOutboxEntry(const Reply& entry);
 
-// "S:q,S:q" (the reservation hash's items field) to items; false when malformed.
-bool ParseItemsField(std::string_view text, std::vector<core::Item>* items);
+// "S:q,S:q" (the reservation hash's items field) to items, at least one.
+core::Result<std::vector<core::Item>> ParseItemsField(std::string_view text);
 std::string FormatItemsField(const std::vector<core::Item>& items);
 
 // A reservation record, "status|items|customer|ttl|confirm|expires_at|created_at|updated_at" (the
-// layout of lua/common.lua, as P:res:{O} and the outbox hold it), into *r (all but order_id);
-// "" when it parsed, else why it is malformed.
-std::string ParseReservationRecord(std::string_view text, core::ReservationView* r);
+// layout of lua/common.lua, as P:res:{O} and the outbox hold it): all but order_id.
+core::Result<core::ReservationView> ParseReservationRecord(std::string_view text);
 
 }  // namespace stockgate::store
 

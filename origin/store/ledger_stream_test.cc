@@ -58,17 +58,23 @@ std::vector<std::string> OrderFields(std::string ops, std::string items, std::st
           "after",  std::move(after)};
 }
 
+// Decodes into *e; a failure's reason goes into the assertion's message.
+::testing::AssertionResult Decode(const Reply& entry, OutboxEntry* e) {
+  core::Result<OutboxEntry> r = DecodeOutboxEntry(entry);
+  if (!r) return ::testing::AssertionFailure() << r.error();
+  *e = std::move(r).value();
+  return ::testing::AssertionSuccess();
+}
+
 // A direct sale of two items is four events with ids from the entry's own on: both reserves, then
 // both confirms, as the model orders them; before/after and versions follow from the counters
 // after the change by the replay rules; the record is the whole reservation.
 TEST(OutboxDecodeTest, OrderChangeDerivesItsEvents) {
   OutboxEntry e;
-  std::string error;
   // sku 42: 10 on hand before, sells 3 -> 7 on hand, 0 reserved, 3 sold, version 4 -> 6.
   // sku 7: 5 on hand, 1 reserved before, sells 1 -> 4 on hand, 1 reserved, 1 sold, version 9.
-  ASSERT_TRUE(DecodeOutboxEntry(
-      Entry("5-1", OrderFields("reserve,confirm", "42:3,7:1", "7:0:3:6,4:1:1:9")), &e, &error))
-      << error;
+  ASSERT_TRUE(
+      Decode(Entry("5-1", OrderFields("reserve,confirm", "42:3,7:1", "7:0:3:6,4:1:1:9")), &e));
   EXPECT_EQ(e.id.Text(), "5-1");
   const auto event = [](const char* id, std::int64_t sku, core::LedgerOp op, std::int64_t qty,
                         std::int64_t before, std::int64_t after, std::int64_t version) {
@@ -100,7 +106,7 @@ TEST(OutboxDecodeTest, OrderChangeDerivesItsEvents) {
   EXPECT_FALSE(e.stock.has_value());
 
   // An extend moves no counter: the record only.
-  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-0", OrderFields("", "42:3", "")), &e, &error)) << error;
+  ASSERT_TRUE(Decode(Entry("6-0", OrderFields("", "42:3", "")), &e));
   EXPECT_TRUE(e.events.empty());
   ASSERT_TRUE(e.reservation.has_value());
 }
@@ -109,7 +115,6 @@ TEST(OutboxDecodeTest, OrderChangeDerivesItsEvents) {
 // only; a repair its compensating events, which move no counter.
 TEST(OutboxDecodeTest, StockAndRepairChanges) {
   OutboxEntry e;
-  std::string error;
   const auto stock = [](std::string op, std::string qty, std::string events) {
     return std::vector<std::string>{
         "change", "stock", "op",     std::move(op),  "sku",    "42",
@@ -117,7 +122,7 @@ TEST(OutboxDecodeTest, StockAndRepairChanges) {
         "actor",  "admin", "reason", "count",        "time",   "99",
         "limit",  "2",     "after",  "12:2:0:5"};
   };
-  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-0", stock("set", "-3", "1")), &e, &error)) << error;
+  ASSERT_TRUE(Decode(Entry("6-0", stock("set", "-3", "1")), &e));
   ASSERT_EQ(e.events.size(), 1u);
   EXPECT_EQ(e.events[0].op, core::LedgerOp::kSet);
   EXPECT_EQ(e.events[0].qty, -3);
@@ -127,22 +132,20 @@ TEST(OutboxDecodeTest, StockAndRepairChanges) {
   EXPECT_EQ(e.events[0].ref, "r-9");
   EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99}));
 
-  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-1", stock("set", "0", "0")), &e, &error)) << error;
+  ASSERT_TRUE(Decode(Entry("6-1", stock("set", "0", "0")), &e));
   EXPECT_TRUE(e.events.empty()) << "a limit-only set has no event";
   EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99}));
 
-  ASSERT_TRUE(DecodeOutboxEntry(Entry("6-2", stock("adjust", "4", "1")), &e, &error)) << error;
+  ASSERT_TRUE(Decode(Entry("6-2", stock("adjust", "4", "1")), &e));
   ASSERT_EQ(e.events.size(), 1u);
   EXPECT_EQ(e.events[0].op, core::LedgerOp::kAdjust);
   EXPECT_EQ(e.events[0].before, 6);
   EXPECT_FALSE(e.stock.has_value());
 
-  ASSERT_TRUE(DecodeOutboxEntry(
-      Entry("7-0",
-            {"change", "repair", "sku", "42", "ref", "#repair", "ops", "return:-2,adjust:5",
-             "actor", "ops", "reason", "drift", "time", "100", "available", "8", "version", "11"}),
-      &e, &error))
-      << error;
+  ASSERT_TRUE(Decode(Entry("7-0", {"change", "repair", "sku", "42", "ref", "#repair", "ops",
+                                   "return:-2,adjust:5", "actor", "ops", "reason", "drift", "time",
+                                   "100", "available", "8", "version", "11"}),
+                     &e));
   ASSERT_EQ(e.events.size(), 2u);
   EXPECT_EQ(e.events[0].op, core::LedgerOp::kReturn);
   EXPECT_EQ(e.events[0].qty, -2);
@@ -156,32 +159,25 @@ TEST(OutboxDecodeTest, StockAndRepairChanges) {
 // Entries with a missing or malformed field, an unknown change or op, and entries of the earlier
 // format are refused with a reason.
 TEST(OutboxDecodeTest, RefusesMalformedEntries) {
-  OutboxEntry e;
-  std::string error;
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"change", "nope"}), &e, &error));
-  EXPECT_EQ(error, "change: unknown");
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"sku", "1"}), &e, &error));
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", OrderFields("steal", "1:1", "1:0:0:1")), &e, &error));
-  EXPECT_EQ(error, "ops: unknown op");
-  EXPECT_FALSE(
-      DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:", "1:1:0:1")), &e, &error));
-  EXPECT_EQ(error, "record: malformed items");
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", {"change", "nope"})).error(), "change: unknown");
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", {"sku", "1"})).ok());
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", OrderFields("steal", "1:1", "1:0:0:1"))).error(),
+            "ops: unknown op");
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:", "1:1:0:1"))).error(),
+            "record: malformed items");
   std::vector<std::string> short_record = OrderFields("reserve", "1:1", "1:1:0:1");
   short_record[13] = "reserved|1:1||60|0|1|1";
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", short_record), &e, &error));
-  EXPECT_EQ(error, "record: not eight fields");
-  EXPECT_FALSE(
-      DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1,2:1", "1:1:0:1")), &e, &error));
-  EXPECT_EQ(error, "after: not one per item");
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1", "1:1:0")), &e, &error));
-  EXPECT_EQ(error, "after: malformed");
-  EXPECT_FALSE(DecodeOutboxEntry(Entry("x", {"change", "stock"}), &e, &error));
-  EXPECT_FALSE(DecodeOutboxEntry(Str("1-0"), &e, &error));
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", short_record)).error(), "record: not eight fields");
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1,2:1", "1:1:0:1"))).error(),
+            "after: not one per item");
+  EXPECT_EQ(DecodeOutboxEntry(Entry("1-0", OrderFields("reserve", "1:1", "1:1:0"))).error(),
+            "after: malformed");
+  EXPECT_FALSE(DecodeOutboxEntry(Entry("x", {"change", "stock"})).ok());
+  EXPECT_FALSE(DecodeOutboxEntry(Str("1-0")).ok());
   // The format before one entry per change.
-  EXPECT_FALSE(DecodeOutboxEntry(
-      Entry("1-0", {"kind", "ledger", "sku", "1", "ref", "", "op", "set", "qty", "1"}), &e,
-      &error));
-  EXPECT_NE(error.find("earlier outbox format"), std::string::npos) << error;
+  const core::Result<OutboxEntry> old = DecodeOutboxEntry(
+      Entry("1-0", {"kind", "ledger", "sku", "1", "ref", "", "op", "set", "qty", "1"}));
+  EXPECT_NE(old.error().find("earlier outbox format"), std::string::npos) << old.error();
 }
 
 }  // namespace

@@ -35,19 +35,14 @@ std::vector<std::string> BatchArgv(std::string_view prefix, const Ops& ops, Get 
 // The answer of operation i from the batch's reply; a reply that is not an array of answers
 // (the script itself failed) is every operation's answer.
 CommandResult AnswerOf(const CommandResult& batch, std::size_t i, std::size_t count) {
-  if (!batch.ok) return batch;
-  CommandResult one;
-  one.ok = true;
-  if (batch.reply.is_array() && batch.reply.elements.size() == count) {
-    one.reply = batch.reply.elements[i];
-  } else if (batch.reply.is_error()) {
-    one.reply = batch.reply;
-  } else {
-    one.reply.type = Reply::Type::kError;
-    one.reply.str = "stockgate script answered " + std::to_string(batch.reply.elements.size()) +
-                    " answers for " + std::to_string(count) + " operations";
-  }
-  return one;
+  if (!batch.ok()) return batch;
+  if (batch->is_array() && batch->elements.size() == count) return batch->elements[i];
+  if (batch->is_error()) return batch;
+  Reply wrong;
+  wrong.type = Reply::Type::kError;
+  wrong.str = "stockgate script answered " + std::to_string(batch->elements.size()) +
+              " answers for " + std::to_string(count) + " operations";
+  return wrong;
 }
 
 }  // namespace
@@ -74,10 +69,9 @@ void OpBatcher::Submit(ScriptOp op, Done done) {
     if (static_cast<int>(queue_.size()) >= options_.max_queued) {
       lock.unlock();
       refused_.fetch_add(1, std::memory_order_relaxed);
-      return done({false,
-                   "store overloaded: " + std::to_string(options_.max_queued) +
-                       " operations waiting for Redis",
-                   {}});
+      return done(core::Fail(core::Code::kUnavailable,
+                             "store overloaded: " + std::to_string(options_.max_queued) +
+                                 " operations waiting for Redis"));
     }
     queue_.push_back({std::move(op), std::move(done), std::chrono::steady_clock::now()});
   }
@@ -111,10 +105,9 @@ void OpBatcher::Pump() {
     }
     refused_.fetch_add(static_cast<long long>(expired.size()), std::memory_order_relaxed);
     for (Pending& p : expired) {
-      p.done({false,
-              "store overloaded: waited over " + std::to_string(options_.max_wait_ms) +
-                  " ms for Redis (not sent)",
-              {}});
+      p.done(core::Fail(core::Code::kUnavailable, "store overloaded: waited over " +
+                                                      std::to_string(options_.max_wait_ms) +
+                                                      " ms for Redis (not sent)"));
     }
     if (!batch.empty()) Send(std::move(batch));
   }

@@ -32,48 +32,35 @@ const json& At(const json& j, const char* key) {
 }
 
 // The script's JSON answer: ok, or why not.
-RecoveryStatus Answer(const CommandResult& r, const char* script) {
-  RecoveryStatus s;
-  if (!r.ok) {
-    s.code = core::Code::kUnavailable;
-    s.error = r.error;
-    return s;
+core::Status Answer(const CommandResult& r, const char* script) {
+  if (!r.ok()) return r.failure();
+  if (!r->is_string()) {
+    return core::Fail(core::Code::kUnavailable, std::string(script) + " failed: " + r->str);
   }
-  if (!r.reply.is_string()) {
-    s.code = core::Code::kUnavailable;
-    s.error = std::string(script) + " failed: " + r.reply.str;
-    return s;
+  const json body = json::parse(r->str, nullptr, false);
+  const json& code_name = At(body, "code");
+  core::Code code = core::Code::kOk;
+  if (!code_name.is_string() || !core::CodeFromName(code_name.get<std::string>(), &code)) {
+    return core::Fail(core::Code::kUnavailable, std::string(script) + " answered " + r->str);
   }
-  const json body = json::parse(r.reply.str, nullptr, false);
-  const json& code = At(body, "code");
-  if (!code.is_string() || !core::CodeFromName(code.get<std::string>(), &s.code)) {
-    s.code = core::Code::kUnavailable;
-    s.error = std::string(script) + " answered " + r.reply.str;
-    return s;
-  }
-  s.ok = s.code == core::Code::kOk;
-  if (!s.ok && At(body, "message").is_string()) s.error = At(body, "message").get<std::string>();
-  return s;
+  if (code == core::Code::kOk) return {};
+  const json& message = At(body, "message");
+  return core::Fail(code, message.is_string() ? message.get<std::string>() : std::string());
 }
 
 }  // namespace
 
-RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) {
-  RedisAudit audit;
+core::Result<RedisAudit> Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) {
   const CommandResult r = RunOp(pool, prefix, {"audit", now_ms, "audit", {}});
-  if (!r.ok) {
-    audit.error = r.error;
-    return audit;
+  if (!r.ok()) return r.failure();
+  if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
+    return core::Fail(core::Code::kUnavailable, "audit script failed: " + r->str);
   }
-  if (!r.reply.is_array() || r.reply.elements.size() != 2 || !r.reply.elements[0].is_string()) {
-    audit.error = "audit script failed: " + r.reply.str;
-    return audit;
-  }
-  const json body = json::parse(r.reply.elements[0].str, nullptr, false);
+  const json body = json::parse(r->elements[0].str, nullptr, false);
   if (body.is_discarded()) {
-    audit.error = "audit script answered malformed JSON";
-    return audit;
+    return core::Fail(core::Code::kUnavailable, "audit script answered malformed JSON");
   }
+  RedisAudit audit;
   if (const json& skus = At(body, "skus"); skus.is_array()) {
     for (const json& s : skus) {
       audit.skus.push_back({ToInt(At(s, "sku")), ToInt(At(s, "on_hand")), ToInt(At(s, "reserved")),
@@ -88,26 +75,23 @@ RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) 
   audit.live_holds = ToInt(At(body, "holds"));
   const json& last = At(body, "last_id");
   if (!last.is_string() || !StreamId::Parse(last.get<std::string>(), &audit.last_id)) {
-    audit.error = "audit script answered a bad last id";
-    return audit;
+    return core::Fail(core::Code::kUnavailable, "audit script answered a bad last id");
   }
-  for (const Reply& e : r.reply.elements[1].elements) {
-    OutboxEntry entry;
-    std::string error;
-    if (DecodeOutboxEntry(e, &entry, &error)) {
-      audit.entries.push_back(std::move(entry));
+  for (const Reply& e : r->elements[1].elements) {
+    core::Result<OutboxEntry> entry = DecodeOutboxEntry(e);
+    if (entry) {
+      audit.entries.push_back(std::move(entry).value());
     } else {
       audit.malformed.push_back((e.elements.empty() ? std::string("?") : e.elements[0].str) + ": " +
-                                error);
+                                entry.error());
     }
   }
-  audit.ok = true;
   return audit;
 }
 
-RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
-                          const std::vector<Compensation>& events, std::string_view actor,
-                          std::string_view reason, std::int64_t now_ms) {
+core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
+                        const std::vector<Compensation>& events, std::string_view actor,
+                        std::string_view reason, std::int64_t now_ms) {
   std::vector<std::string> argv;
   argv.push_back(std::to_string(seen.sku));
   argv.push_back(std::to_string(seen.on_hand));
@@ -122,44 +106,41 @@ RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditS
                 "compensate");
 }
 
-RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
-  RecoveryStatus s;
+core::Status KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
   const std::string ledger = std::string(prefix) + ":ledger";
   std::string cursor = "0";
   do {
     const CommandResult r =
         pool.Command({"SCAN", cursor, "MATCH", std::string(prefix) + ":*", "COUNT", "1000"});
-    if (!r.ok || !r.reply.is_array() || r.reply.elements.size() != 2) {
-      s.code = core::Code::kUnavailable;
-      s.error = r.ok ? "SCAN failed: " + r.reply.str : r.error;
-      return s;
+    if (!r.ok()) return r.failure();
+    if (!r->is_array() || r->elements.size() != 2) {
+      return core::Fail(core::Code::kUnavailable, "SCAN failed: " + r->str);
     }
-    cursor = r.reply.elements[0].str;
-    for (const Reply& key : r.reply.elements[1].elements) {
+    cursor = r->elements[0].str;
+    for (const Reply& key : r->elements[1].elements) {
       if (key.str == ledger) {
         // Only a sync process recreates the outbox after a loss, and one still running would
         // sweep restored holds while they are being written (an idle one does not even show as
         // a consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
-        s.code = core::Code::kInvalidState;
-        s.error = "the outbox " + ledger +
-                  " exists: a stockgate-sync ran since the data loss. Stop every stockgate-sync, "
-                  "delete the key (DEL " +
-                  ledger + ") and run rebuild again";
-        return s;
+        return core::Fail(
+            core::Code::kInvalidState,
+            "the outbox " + ledger +
+                " exists: a stockgate-sync ran since the data loss. Stop every stockgate-sync, "
+                "delete the key (DEL " +
+                ledger + ") and run rebuild again");
       }
-      s.code = core::Code::kInvalidState;
-      s.error = "redis already holds " + key.str +
-                "; rebuild restores into an empty keyspace only (stop the origins and delete the "
-                "prefix's keys, or FLUSHALL, first)";
-      return s;
+      return core::Fail(
+          core::Code::kInvalidState,
+          "redis already holds " + key.str +
+              "; rebuild restores into an empty keyspace only (stop the origins and delete the "
+              "prefix's keys, or FLUSHALL, first)");
     }
   } while (cursor != "0");
-  s.ok = true;
-  return s;
+  return {};
 }
 
-RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
-                       std::int64_t now_ms) {
+core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
+                     std::int64_t now_ms) {
   json doc = {{"stocks", json::array()},
               {"reservations", json::array()},
               {"adjustments", json::array()},
@@ -195,25 +176,19 @@ RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBa
   return Answer(RunOp(pool, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}), "restore");
 }
 
-RecoveryStatus FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event) {
-  RecoveryStatus s;
+core::Status FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event) {
   const std::string ledger = std::string(prefix) + ":ledger";
   const CommandResult group = pool.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
-  if (!group.ok || (group.reply.is_error() && group.reply.str.rfind("BUSYGROUP", 0) != 0)) {
-    s.code = core::Code::kUnavailable;
-    s.error = group.ok ? group.reply.str : group.error;
-    return s;
+  if (!group.ok()) return group.failure();
+  if (group->is_error() && group->str.rfind("BUSYGROUP", 0) != 0) {
+    return core::Fail(core::Code::kUnavailable, group->str);
   }
   if (last_event > StreamId{}) {
     const CommandResult set = pool.Command({"XSETID", ledger, last_event.Text()});
-    if (!set.ok || set.reply.is_error()) {
-      s.code = core::Code::kUnavailable;
-      s.error = set.ok ? "XSETID: " + set.reply.str : set.error;
-      return s;
-    }
+    if (!set.ok()) return set.failure();
+    if (set->is_error()) return core::Fail(core::Code::kUnavailable, "XSETID: " + set->str);
   }
-  s.ok = true;
-  return s;
+  return {};
 }
 
 }  // namespace stockgate::store

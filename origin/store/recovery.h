@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
+#include "core/result.h"
 #include "origin/store/ledger_stream.h"
 #include "origin/store/redis_pool.h"
 
@@ -28,8 +29,6 @@ struct AuditSku {
 };
 
 struct RedisAudit {
-  bool ok = false;
-  std::string error;
   std::vector<AuditSku> skus;                 // by SKU
   std::map<std::int64_t, std::int64_t> held;  // SKU -> units in live holds
   std::int64_t live_holds = 0;
@@ -38,7 +37,7 @@ struct RedisAudit {
   std::vector<std::string> malformed;
 };
 
-RedisAudit Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms);
+core::Result<RedisAudit> Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms);
 
 // One compensating event: replaying `op` with `qty` moves the ledger's sum by the drift.
 struct Compensation {
@@ -46,15 +45,10 @@ struct Compensation {
   std::int64_t qty = 0;
 };
 
-struct RecoveryStatus {
-  bool ok = false;
-  core::Code code = core::Code::kOk;  // kInvalidState: the counters moved since the check
-  std::string error;
-};
-
-RecoveryStatus Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
-                          const std::vector<Compensation>& events, std::string_view actor,
-                          std::string_view reason, std::int64_t now_ms);
+// Fails with kInvalidState when the counters moved since the check.
+core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
+                        const std::vector<Compensation>& events, std::string_view actor,
+                        std::string_view reason, std::int64_t now_ms);
 
 struct RestoreBatch {
   struct Adjustment {
@@ -75,12 +69,12 @@ struct RestoreBatch {
 
 // Ok when no key of the prefix exists, the outbox stream included (a sync that recreated it may
 // still be running).
-RecoveryStatus KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix);
-RecoveryStatus Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
-                       std::int64_t now_ms);
+core::Status KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix);
+core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
+                     std::int64_t now_ms);
 // Creates the stream and the sync group if missing and moves the stream's last id to
 // `last_event`, so that ids of new events sort after the restored history's.
-RecoveryStatus FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event);
+core::Status FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event);
 
 }  // namespace stockgate::store
 

@@ -80,16 +80,17 @@ RedisConfig Normalized(RedisConfig config) {
   return config;
 }
 
-redisContext* ConnectRedis(const RedisConfig& config, std::string* error) {
+core::Result<redisContext*> ConnectRedis(const RedisConfig& config) {
   redisContext* c = redisConnectWithTimeout(config.host.c_str(), config.port,
                                             ToTimeval(config.connect_timeout_ms));
   const std::string where = config.host + ":" + std::to_string(config.port);
+  std::string error;
   if (c == nullptr) {
-    *error = "cannot connect to redis at " + where + ": out of memory";
+    error = "cannot connect to redis at " + where + ": out of memory";
   } else if (c->err != 0) {
-    *error = "cannot connect to redis at " + where + ": " + c->errstr;
+    error = "cannot connect to redis at " + where + ": " + c->errstr;
   } else if (redisSetTimeout(c, ToTimeval(config.command_timeout_ms)) != REDIS_OK) {
-    *error = "redis at " + where + ": cannot set a timeout: " + c->errstr;
+    error = "redis at " + where + ": cannot set a timeout: " + c->errstr;
   } else {
     // Detects a peer that vanished without a FIN (host down, network partition) on idle
     // connections.
@@ -97,7 +98,7 @@ redisContext* ConnectRedis(const RedisConfig& config, std::string* error) {
     return c;
   }
   if (c != nullptr) redisFree(c);
-  return nullptr;
+  return core::Fail(core::Code::kUnavailable, std::move(error));
 }
 
 Reply ConvertReply(const redisReply& r) {
@@ -174,14 +175,13 @@ std::vector<std::string> EvalArgv(const Script& script, const std::vector<std::s
 
 // The answer to SCRIPT LOAD: empty when Redis now holds the script, else the failure to report.
 std::optional<CommandResult> LoadFailure(const Script& script, CommandResult load) {
-  if (!load.ok || load.reply.is_error()) return load;  // e.g. "ERR Error compiling script"
-  if (load.reply.is_string() && load.reply.str == script.sha1()) return std::nullopt;
-  CommandResult wrong;
-  wrong.ok = true;
-  wrong.reply.type = Reply::Type::kError;
-  wrong.reply.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load.reply.str +
-                    ", expected " + script.sha1();
-  return wrong;
+  if (!load.ok() || load->is_error()) return load;  // e.g. "ERR Error compiling script"
+  if (load->is_string() && load->str == script.sha1()) return std::nullopt;
+  Reply wrong;
+  wrong.type = Reply::Type::kError;
+  wrong.str = "ERR script " + script.name() + ": Redis computed SHA1 " + load->str + ", expected " +
+              script.sha1();
+  return CommandResult(std::move(wrong));
 }
 
 }  // namespace
@@ -190,7 +190,7 @@ CommandResult RedisClient::Eval(const Script& script, const std::vector<std::str
                                 const std::vector<std::string>& args) {
   const std::vector<std::string> argv = EvalArgv(script, keys, args);
   CommandResult result = Command(argv);
-  if (!result.ok || !IsNoscript(result.reply)) return result;
+  if (!result.ok() || !IsNoscript((*result))) return result;
   // The script cache is empty after a Redis restart or SCRIPT FLUSH: load it and run it again.
   Count(counters_.noscript_reloads);
   if (auto failed = LoadFailure(script, Command({"SCRIPT", "LOAD", script.source()}))) {
@@ -203,7 +203,7 @@ void RedisClient::EvalAsync(const Script& script, const std::vector<std::string>
                             const std::vector<std::string>& args, Callback done) {
   auto argv = std::make_shared<std::vector<std::string>>(EvalArgv(script, keys, args));
   CommandAsync(*argv, [this, &script, argv, done = std::move(done)](CommandResult result) mutable {
-    if (!result.ok || !IsNoscript(result.reply)) return done(std::move(result));
+    if (!result.ok() || !IsNoscript((*result))) return done(std::move(result));
     Count(counters_.noscript_reloads);
     CommandAsync({"SCRIPT", "LOAD", script.source()},
                  [this, &script, argv, done = std::move(done)](CommandResult load) mutable {
@@ -220,8 +220,7 @@ std::optional<CommandResult> Await(const std::function<void(RedisClient::Callbac
   struct Outcome {
     std::mutex mu;
     std::condition_variable cv;
-    bool done = false;
-    CommandResult result;
+    std::optional<CommandResult> result;  // set once the callback came
   };
   // Shared, so that a callback that comes after a give-up writes into memory still alive.
   auto outcome = std::make_shared<Outcome>();
@@ -229,12 +228,11 @@ std::optional<CommandResult> Await(const std::function<void(RedisClient::Callbac
     {
       std::lock_guard lock(outcome->mu);
       outcome->result = std::move(r);
-      outcome->done = true;
     }
     outcome->cv.notify_one();
   });
   std::unique_lock lock(outcome->mu);
-  const auto done = [&] { return outcome->done; };
+  const auto done = [&] { return outcome->result.has_value(); };
   if (give_up) {
     if (!outcome->cv.wait_until(lock, *give_up, done)) return std::nullopt;
   } else {
@@ -262,7 +260,7 @@ RedisClient::Stats RedisClient::stats() const {
 
 bool RedisClient::Ping() {
   const CommandResult r = Command({"PING"});
-  return r.ok && r.reply.is_status() && r.reply.str == "PONG";
+  return r.ok() && r->is_status() && r->str == "PONG";
 }
 
 }  // namespace stockgate::store

@@ -2,7 +2,7 @@
 // RedisPool lends each call a blocking connection of its own (sync's consumer, operator
 // commands, anything that blocks); RedisPipeline shares a few connections among all callers and
 // pipelines their calls (the origin's request path). Both fail fast: every call is bounded, and
-// a transport failure comes back as ok=false, never as a hang. Also here: the reply as plain
+// a transport failure comes back as a failed result, never as a hang. Also here: the reply as plain
 // values, Lua scripts with their SHA1, and EVALSHA with its reload after NOSCRIPT, written once.
 #ifndef STOCKGATE_ORIGIN_STORE_REDIS_CLIENT_H_
 #define STOCKGATE_ORIGIN_STORE_REDIS_CLIENT_H_
@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/result.h"
 
 struct redisContext;  // hiredis; kept out of this header
 struct redisReply;
@@ -64,13 +66,10 @@ struct Reply {
   bool is_array() const { return type == Type::kArray; }
 };
 
-struct CommandResult {
-  // false: transport failure (Redis down, timeout, protocol, overload) -> answer 503. Whether
-  // Redis ran a command sent before the failure is unknown: the caller retries with the same key.
-  bool ok = false;
-  std::string error;  // why, when !ok
-  Reply reply;        // when ok; may itself be an error reply (a Lua error, WRONGTYPE, ...)
-};
+// A reply, or a transport failure (Redis down, timeout, protocol, overload; code kUnavailable)
+// -> answer 503. After a failure, whether Redis ran a command sent before it is unknown: the
+// caller retries with the same key. A reply may itself be an error reply (a Lua error, WRONGTYPE).
+using CommandResult = core::Result<Reply>;
 
 // A Lua script and its SHA1 (lowercase hex, as Redis computes it), fixed at construction.
 class Script {
@@ -159,9 +158,9 @@ void IgnoreSigpipe();
 RedisConfig Normalized(RedisConfig config);
 
 // A blocking hiredis connection with TCP keepalive, established within connect_timeout_ms, its
-// reads and writes bounded by command_timeout_ms (SO_RCVTIMEO / SO_SNDTIMEO); null with the
-// reason in *error when it cannot be had. Free it with redisFree.
-redisContext* ConnectRedis(const RedisConfig& config, std::string* error);
+// reads and writes bounded by command_timeout_ms (SO_RCVTIMEO / SO_SNDTIMEO); never null when ok.
+// Free it with redisFree.
+core::Result<redisContext*> ConnectRedis(const RedisConfig& config);
 
 // A hiredis reply tree as plain values.
 Reply ConvertReply(const redisReply& r);

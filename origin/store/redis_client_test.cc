@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -36,7 +37,7 @@ CommandResult Eventually(RedisClient& pool, const std::vector<std::string>& argv
                          milliseconds limit = milliseconds(5000)) {
   const Clock::time_point start = Clock::now();
   CommandResult result = pool.Command(argv);
-  while (!result.ok && Since(start) < limit) {
+  while (!result.ok() && Since(start) < limit) {
     std::this_thread::sleep_for(milliseconds(10));
     result = pool.Command(argv);
   }
@@ -82,26 +83,26 @@ TYPED_TEST(RedisClientTest, CommandRoundTripIsBinarySafe) {
   const std::string value("a\0b\r\nc\xff", 7);
 
   const CommandResult set = pool.Command({"SET", key, value});
-  ASSERT_TRUE(set.ok) << set.error;
-  EXPECT_TRUE(set.reply.is_status());
-  EXPECT_EQ(set.reply.str, "OK");
+  ASSERT_TRUE(set.ok()) << set.error();
+  EXPECT_TRUE(set->is_status());
+  EXPECT_EQ(set->str, "OK");
 
   const CommandResult get = pool.Command({"GET", key});
-  ASSERT_TRUE(get.ok) << get.error;
-  ASSERT_TRUE(get.reply.is_string());
-  EXPECT_EQ(get.reply.str, value);
-  EXPECT_EQ(get.reply.str.size(), 7u);
+  ASSERT_TRUE(get.ok()) << get.error();
+  ASSERT_TRUE(get->is_string());
+  EXPECT_EQ(get->str, value);
+  EXPECT_EQ(get->str.size(), 7u);
 
   const CommandResult other = pool.Command({"GET", std::string("sku\0:2", 6)});
-  ASSERT_TRUE(other.ok) << other.error;
-  EXPECT_TRUE(other.reply.is_nil());
+  ASSERT_TRUE(other.ok()) << other.error();
+  EXPECT_TRUE(other->is_nil());
 
   const CommandResult incr = pool.Command({"INCRBY", "counter", "41"});
-  ASSERT_TRUE(incr.ok) << incr.error;
-  EXPECT_TRUE(incr.reply.is_integer());
-  EXPECT_EQ(incr.reply.integer, 41);
+  ASSERT_TRUE(incr.ok()) << incr.error();
+  EXPECT_TRUE(incr->is_integer());
+  EXPECT_EQ(incr->integer, 41);
 
-  EXPECT_FALSE(pool.Command({}).ok);
+  EXPECT_FALSE(pool.Command({}).ok());
 }
 
 // A Redis error reply is a successful round trip: ok=true, the connection is kept.
@@ -109,16 +110,16 @@ TYPED_TEST(RedisClientTest, ErrorRepliesAreNotTransportFailures) {
   RedisConfig config = this->Config();
   config.pool_size = 1;  // so that "kept" means one connection for every call
   TypeParam pool(config);
-  ASSERT_TRUE(pool.Command({"SET", "text", "abc"}).ok);
+  ASSERT_TRUE(pool.Command({"SET", "text", "abc"}).ok());
 
   const CommandResult incr = pool.Command({"INCR", "text"});
-  ASSERT_TRUE(incr.ok) << incr.error;
-  EXPECT_TRUE(incr.reply.is_error());
-  EXPECT_TRUE(Contains(incr.reply.str, "not an integer")) << incr.reply.str;
+  ASSERT_TRUE(incr.ok()) << incr.error();
+  EXPECT_TRUE(incr->is_error());
+  EXPECT_TRUE(Contains(incr->str, "not an integer")) << incr->str;
 
   const CommandResult unknown = pool.Command({"NO-SUCH-COMMAND"});
-  ASSERT_TRUE(unknown.ok) << unknown.error;
-  EXPECT_TRUE(unknown.reply.is_error());
+  ASSERT_TRUE(unknown.ok()) << unknown.error();
+  EXPECT_TRUE(unknown->is_error());
 
   EXPECT_TRUE(pool.Ping());
   const RedisStats stats = pool.stats();
@@ -134,44 +135,44 @@ TYPED_TEST(RedisClientTest, EvalReturnsArraysIntegersAndErrors) {
                      "redis.call('SET', KEYS[1], ARGV[1])\n"
                      "return {tonumber(ARGV[2]) + 1, redis.call('GET', KEYS[1]), {KEYS[2]}}");
   const CommandResult r = pool.Eval(mixed, {"k1", "k2"}, {"v", "6"});
-  ASSERT_TRUE(r.ok) << r.error;
-  ASSERT_TRUE(r.reply.is_array());
-  ASSERT_EQ(r.reply.elements.size(), 3u);
-  EXPECT_TRUE(r.reply.elements[0].is_integer());
-  EXPECT_EQ(r.reply.elements[0].integer, 7);
-  EXPECT_TRUE(r.reply.elements[1].is_string());
-  EXPECT_EQ(r.reply.elements[1].str, "v");
-  ASSERT_TRUE(r.reply.elements[2].is_array());
-  ASSERT_EQ(r.reply.elements[2].elements.size(), 1u);
-  EXPECT_EQ(r.reply.elements[2].elements[0].str, "k2");
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_TRUE(r->is_array());
+  ASSERT_EQ(r->elements.size(), 3u);
+  EXPECT_TRUE(r->elements[0].is_integer());
+  EXPECT_EQ(r->elements[0].integer, 7);
+  EXPECT_TRUE(r->elements[1].is_string());
+  EXPECT_EQ(r->elements[1].str, "v");
+  ASSERT_TRUE(r->elements[2].is_array());
+  ASSERT_EQ(r->elements[2].elements.size(), 1u);
+  EXPECT_EQ(r->elements[2].elements[0].str, "k2");
 
   const Script refuse("refuse", "return redis.error_reply('insufficient_stock sku 7')");
   const CommandResult refused = pool.Eval(refuse, {}, {});
-  ASSERT_TRUE(refused.ok) << refused.error;
-  EXPECT_TRUE(refused.reply.is_error());
-  EXPECT_TRUE(Contains(refused.reply.str, "insufficient_stock sku 7")) << refused.reply.str;
+  ASSERT_TRUE(refused.ok()) << refused.error();
+  EXPECT_TRUE(refused->is_error());
+  EXPECT_TRUE(Contains(refused->str, "insufficient_stock sku 7")) << refused->str;
 
   const Script status("status", "return redis.status_reply('DONE')");
   const CommandResult done = pool.Eval(status, {}, {});
-  ASSERT_TRUE(done.ok) << done.error;
-  EXPECT_TRUE(done.reply.is_status());
-  EXPECT_EQ(done.reply.str, "DONE");
+  ASSERT_TRUE(done.ok()) << done.error();
+  EXPECT_TRUE(done->is_status());
+  EXPECT_EQ(done->str, "DONE");
 
   const Script nothing("nothing", "return nil");
   const CommandResult nil = pool.Eval(nothing, {}, {});
-  ASSERT_TRUE(nil.ok) << nil.error;
-  EXPECT_TRUE(nil.reply.is_nil());
+  ASSERT_TRUE(nil.ok()) << nil.error();
+  EXPECT_TRUE(nil->is_nil());
 
   const Script wrong("wrong", "return redis.call('INCR', KEYS[1])");
   const CommandResult runtime = pool.Eval(wrong, {"k1"}, {});
-  ASSERT_TRUE(runtime.ok) << runtime.error;
-  EXPECT_TRUE(runtime.reply.is_error());
+  ASSERT_TRUE(runtime.ok()) << runtime.error();
+  EXPECT_TRUE(runtime->is_error());
 
   const Script broken("broken", "return +");
   const CommandResult compile = pool.Eval(broken, {}, {});
-  ASSERT_TRUE(compile.ok) << compile.error;
-  EXPECT_TRUE(compile.reply.is_error());
-  EXPECT_TRUE(Contains(compile.reply.str, "compiling")) << compile.reply.str;
+  ASSERT_TRUE(compile.ok()) << compile.error();
+  EXPECT_TRUE(compile->is_error());
+  EXPECT_TRUE(Contains(compile->str, "compiling")) << compile->str;
 
   EXPECT_EQ(pool.stats().command_failures, 0);
 }
@@ -182,8 +183,8 @@ TYPED_TEST(RedisClientTest, EvalArgumentsAreBinarySafe) {
   const Script echo("echo", "return ARGV[1]");
   const std::string value("x\0y\r\n", 5);
   const CommandResult r = pool.Eval(echo, {}, {value});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.reply.str, value);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->str, value);
 }
 
 // First use and every SCRIPT FLUSH cost one SCRIPT LOAD; the caller only sees the result.
@@ -192,19 +193,19 @@ TYPED_TEST(RedisClientTest, EvalReloadsScriptAfterNoscript) {
   const Script incr("incr", "return redis.call('INCRBY', KEYS[1], ARGV[1])");
 
   CommandResult r = pool.Eval(incr, {"n"}, {"5"});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.reply.integer, 5);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->integer, 5);
   EXPECT_EQ(pool.stats().noscript_reloads, 1);
 
   r = pool.Eval(incr, {"n"}, {"5"});
-  EXPECT_EQ(r.reply.integer, 10);
+  EXPECT_EQ(r->integer, 10);
   EXPECT_EQ(pool.stats().noscript_reloads, 1);
 
-  ASSERT_TRUE(pool.Command({"SCRIPT", "FLUSH"}).ok);
+  ASSERT_TRUE(pool.Command({"SCRIPT", "FLUSH"}).ok());
   r = pool.Eval(incr, {"n"}, {"5"});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_TRUE(r.reply.is_integer());
-  EXPECT_EQ(r.reply.integer, 15);  // ran exactly once more
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->is_integer());
+  EXPECT_EQ(r->integer, 15);  // ran exactly once more
   EXPECT_EQ(pool.stats().noscript_reloads, 2);
 }
 
@@ -216,8 +217,8 @@ TYPED_TEST(RedisClientTest, ScriptSha1MatchesRedis) {
   EXPECT_EQ(script.source(), "return 1");
   TypeParam pool(this->Config());
   const CommandResult loaded = pool.Command({"SCRIPT", "LOAD", script.source()});
-  ASSERT_TRUE(loaded.ok) << loaded.error;
-  EXPECT_EQ(loaded.reply.str, script.sha1());
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded->str, script.sha1());
 }
 
 // With Redis killed, every call fails with ok=false, and during the backoff no call touches the
@@ -231,8 +232,8 @@ TYPED_TEST(RedisClientTest, KilledRedisFailsFastWithoutReconnecting) {
   this->server_->Kill();
 
   const CommandResult first = pool.Command({"INCR", "n"});
-  EXPECT_FALSE(first.ok);
-  EXPECT_FALSE(first.error.empty());
+  EXPECT_FALSE(first.ok());
+  EXPECT_FALSE(first.error().empty());
   const RedisStats before = pool.stats();
   // The pooled connection is seen dead (EOF) before use, or fails in use; either way one failure.
   EXPECT_EQ(before.connect_failures + before.command_failures, 1);
@@ -240,8 +241,8 @@ TYPED_TEST(RedisClientTest, KilledRedisFailsFastWithoutReconnecting) {
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < 100; ++i) {
     const CommandResult r = pool.Command({"INCR", "n"});
-    ASSERT_FALSE(r.ok);
-    EXPECT_TRUE(Contains(r.error, "backing off")) << r.error;
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(Contains(r.error(), "backing off")) << r.error();
   }
   EXPECT_FALSE(pool.Ping());
   EXPECT_LT(Since(start), milliseconds(1000));  // 101 calls; a connect per call would cost more
@@ -269,7 +270,7 @@ TYPED_TEST(RedisClientTest, DownRedisIsProbedOncePerBackoff) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       while (Since(start) < milliseconds(500)) {
-        if (pool.Command({"PING"}).ok) successes.fetch_add(1);
+        if (pool.Command({"PING"}).ok()) successes.fetch_add(1);
         calls.fetch_add(1);
       }
     });
@@ -298,16 +299,16 @@ TYPED_TEST(RedisClientTest, RecoversAfterRestartWithTheSamePool) {
   RedisConfig config = this->Config();
   config.retry_backoff_ms = 50;
   TypeParam pool(config);
-  ASSERT_TRUE(pool.Command({"SET", "durable", "yes"}).ok);
+  ASSERT_TRUE(pool.Command({"SET", "durable", "yes"}).ok());
 
   this->server_->Kill();
-  EXPECT_FALSE(pool.Command({"GET", "durable"}).ok);
+  EXPECT_FALSE(pool.Command({"GET", "durable"}).ok());
 
   const RedisServer::Status restarted = this->server_->Restart();
-  ASSERT_TRUE(restarted.ok) << restarted.error;
+  ASSERT_TRUE(restarted.ok()) << restarted.error();
   const CommandResult r = Eventually(pool, {"GET", "durable"});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.reply.str, "yes");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->str, "yes");
   EXPECT_GE(pool.stats().connects, 2);
 }
 
@@ -319,10 +320,10 @@ TYPED_TEST(RedisClientTest, StaleIdleConnectionIsReplacedBeforeUse) {
   TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
   const RedisServer::Status restarted = this->server_->Restart();
-  ASSERT_TRUE(restarted.ok) << restarted.error;
+  ASSERT_TRUE(restarted.ok()) << restarted.error();
 
   const CommandResult r = pool.Command({"PING"});
-  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.ok()) << r.error();
   const RedisStats stats = pool.stats();
   EXPECT_EQ(stats.connects, 2);
   EXPECT_EQ(stats.command_failures, 0);
@@ -341,20 +342,20 @@ TYPED_TEST(RedisClientTest, BreakerProbesAgainWhenItsClockSaysSo) {
   TypeParam pool(config);
   ASSERT_TRUE(pool.Ping());
   this->server_->Kill();
-  EXPECT_FALSE(pool.Command({"PING"}).ok);  // trips the breaker
+  EXPECT_FALSE(pool.Command({"PING"}).ok());  // trips the breaker
   ASSERT_TRUE(this->server_->Restart());
   const long long fast_before = pool.stats().fast_failures;
   CommandResult r = pool.Command({"PING"});
-  EXPECT_FALSE(r.ok);
-  EXPECT_TRUE(Contains(r.error, "backing off")) << r.error;
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error(), "backing off")) << r.error();
   now->store(59'999);
-  EXPECT_FALSE(pool.Command({"PING"}).ok);
+  EXPECT_FALSE(pool.Command({"PING"}).ok());
   EXPECT_EQ(pool.stats().fast_failures, fast_before + 2);
   now->store(60'000);
   r = pool.Command({"PING"});
-  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.ok()) << r.error();
   r = pool.Command({"PING"});
-  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.ok()) << r.error();
 }
 
 // A frozen Redis (SIGSTOP) makes calls fail after about command_timeout_ms instead of hanging,
@@ -369,22 +370,22 @@ TYPED_TEST(RedisClientTest, PausedRedisTimesOutInsteadOfHanging) {
 
   Clock::time_point start = Clock::now();
   CommandResult r = pool.Command({"INCR", "n"});
-  EXPECT_FALSE(r.ok);
-  EXPECT_TRUE(Contains(r.error, "timed out")) << r.error;
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error(), "timed out")) << r.error();
   EXPECT_LT(Since(start), milliseconds(3000));
 
   // The kernel still accepts new connections to the stopped process; the read bound catches it.
   std::this_thread::sleep_for(milliseconds(config.retry_backoff_ms + 20));
   start = Clock::now();
   r = pool.Command({"PING"});
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_LT(Since(start), milliseconds(3000));
   const RedisStats stats = pool.stats();
   EXPECT_GE(stats.command_failures + stats.connect_failures, 2);  // both calls failed, neither hung
 
   this->server_->Resume();
   r = Eventually(pool, {"PING"});
-  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.ok()) << r.error();
 }
 
 // Throughput tests skip the AOF: with appendfsync always, 32000 INCRs are mostly fsync time.
@@ -417,7 +418,7 @@ TYPED_TEST(RedisClientLoadTest, ConcurrentIncrementsAreExact) {
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
         const CommandResult r = pool.Command({"INCR", "total"});
-        if (!r.ok || !r.reply.is_integer()) failures.fetch_add(1);
+        if (!r.ok() || !r->is_integer()) failures.fetch_add(1);
       }
     });
   }
@@ -425,8 +426,8 @@ TYPED_TEST(RedisClientLoadTest, ConcurrentIncrementsAreExact) {
 
   EXPECT_EQ(failures.load(), 0);
   const CommandResult total = pool.Command({"GET", "total"});
-  ASSERT_TRUE(total.ok) << total.error;
-  EXPECT_EQ(total.reply.str, std::to_string(kThreads * kPerThread));
+  ASSERT_TRUE(total.ok()) << total.error();
+  EXPECT_EQ(total->str, std::to_string(kThreads * kPerThread));
   const RedisStats stats = pool.stats();
   EXPECT_GE(stats.connects, 1);
   EXPECT_LE(stats.connects, 4);
@@ -442,7 +443,7 @@ TEST_F(RedisServerTest, ExhaustedPoolFailsInsteadOfBlocking) {
   config.pool_wait_ms = 100;
   RedisPool pool(config);
 
-  CommandResult held;
+  std::optional<CommandResult> held;
   std::thread holder([&] { held = pool.Command({"BLPOP", "never-pushed", "1.5"}); });
   // Wait until Redis reports the BLPOP blocked, i.e. the only connection is taken.
   RedisPool observer(Config());
@@ -450,21 +451,21 @@ TEST_F(RedisServerTest, ExhaustedPoolFailsInsteadOfBlocking) {
   bool blocked = false;
   while (!blocked && Since(wait_start) < milliseconds(5000)) {
     const CommandResult info = observer.Command({"INFO", "clients"});
-    blocked = info.ok && Contains(info.reply.str, "blocked_clients:1\r\n");
+    blocked = info.ok() && Contains(info->str, "blocked_clients:1\r\n");
     if (!blocked) std::this_thread::sleep_for(milliseconds(5));
   }
   ASSERT_TRUE(blocked);
 
   const Clock::time_point start = Clock::now();
   const CommandResult r = pool.Command({"PING"});
-  EXPECT_FALSE(r.ok);
-  EXPECT_TRUE(Contains(r.error, "pool exhausted")) << r.error;
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.error(), "pool exhausted")) << r.error();
   EXPECT_LT(Since(start), milliseconds(1000));
   EXPECT_EQ(pool.stats().pool_exhausted, 1);
 
   holder.join();
-  ASSERT_TRUE(held.ok) << held.error;
-  EXPECT_TRUE(held.reply.is_nil());  // BLPOP timed out on the server side
+  ASSERT_TRUE(held->ok()) << held->error();
+  EXPECT_TRUE(held->value().is_nil());  // BLPOP timed out on the server side
   EXPECT_TRUE(pool.Ping());
   EXPECT_EQ(pool.stats().connects, 1);
 }
@@ -487,7 +488,7 @@ TEST_F(RedisServerTest, PipelineRepliesReachTheirOwnCallers) {
       for (int i = 0; i < kPerThread; ++i) {
         const std::string mine = std::to_string(t) + "-" + std::to_string(i);
         const CommandResult r = pipeline.Command({"ECHO", mine});
-        if (!r.ok || !r.reply.is_string() || r.reply.str != mine) mismatches.fetch_add(1);
+        if (!r.ok() || !r->is_string() || r->str != mine) mismatches.fetch_add(1);
       }
     });
   }
@@ -513,21 +514,21 @@ TEST_F(RedisServerTest, FullPipelineRefusesInsteadOfQueueing) {
   ASSERT_TRUE(pipeline.Ping());
   server_->Pause();
 
-  CommandResult first;
+  std::optional<CommandResult> first;
   std::thread sender([&] { first = pipeline.Command({"INCR", "n"}); });
   while (pipeline.stats().commands < 2) std::this_thread::sleep_for(milliseconds(1));
 
   const Clock::time_point start = Clock::now();
   const CommandResult refused = pipeline.Command({"PING"});
-  EXPECT_FALSE(refused.ok);
-  EXPECT_TRUE(Contains(refused.error, "overloaded")) << refused.error;
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.error(), "overloaded")) << refused.error();
   EXPECT_LT(Since(start), milliseconds(1000));
   EXPECT_EQ(pipeline.stats().overloaded, 1);
 
   server_->Resume();
   sender.join();
-  ASSERT_TRUE(first.ok) << first.error;
-  EXPECT_EQ(first.reply.integer, 1);
+  ASSERT_TRUE(first->ok()) << first->error();
+  EXPECT_EQ(first->value().integer, 1);
 }
 
 // Redis killed with calls in flight: each of them fails as soon as the connection drops, long
@@ -541,7 +542,7 @@ TEST_F(RedisServerTest, PipelineFailsCallsInFlightWhenRedisDies) {
   server_->Pause();
 
   constexpr int kCalls = 8;
-  std::vector<CommandResult> results(kCalls);
+  std::vector<std::optional<CommandResult>> results(kCalls);
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
     threads.emplace_back([&, i] { results[i] = pipeline.Command({"INCR", "n"}); });
@@ -552,9 +553,9 @@ TEST_F(RedisServerTest, PipelineFailsCallsInFlightWhenRedisDies) {
   for (std::thread& t : threads) t.join();
 
   EXPECT_LT(Since(start), milliseconds(5000));  // not the 30 s timeout
-  for (const CommandResult& r : results) {
-    EXPECT_FALSE(r.ok);
-    EXPECT_FALSE(r.error.empty());
+  for (const std::optional<CommandResult>& r : results) {
+    EXPECT_FALSE(r->ok());
+    EXPECT_FALSE(r->error().empty());
   }
   EXPECT_EQ(pipeline.stats().command_failures, kCalls);
 }
@@ -590,15 +591,15 @@ TEST_F(RedisServerTest, ClosedPipelineFailsWhatItHeldAndRefusesMore) {
     std::lock_guard lock(mu);
     ASSERT_EQ(results.size(), static_cast<std::size_t>(kCalls));
     ASSERT_EQ(again.size(), static_cast<std::size_t>(kCalls));
-    for (const CommandResult& r : results) EXPECT_FALSE(r.ok);
+    for (const CommandResult& r : results) EXPECT_FALSE(r.ok());
     for (const CommandResult& r : again) {
-      EXPECT_FALSE(r.ok);
-      EXPECT_TRUE(Contains(r.error, "closing")) << r.error;
+      EXPECT_FALSE(r.ok());
+      EXPECT_TRUE(Contains(r.error(), "closing")) << r.error();
     }
   }
   const CommandResult after = pipeline.Command({"PING"});
-  EXPECT_FALSE(after.ok);
-  EXPECT_TRUE(Contains(after.error, "closing")) << after.error;
+  EXPECT_FALSE(after.ok());
+  EXPECT_TRUE(Contains(after.error(), "closing")) << after.error();
   pipeline.Close();  // idempotent
   server_->Resume();
 }

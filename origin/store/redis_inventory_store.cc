@@ -80,12 +80,10 @@ std::optional<ReservationView> ReservationOf(const json& j) {
   const std::string& text = j.get_ref<const std::string&>();
   const auto bar = text.find('|');
   if (bar == std::string::npos) return std::nullopt;
-  ReservationView v;
-  v.order_id = text.substr(0, bar);
-  if (!ParseReservationRecord(std::string_view(text).substr(bar + 1), &v).empty()) {
-    return std::nullopt;
-  }
-  return v;
+  core::Result<ReservationView> v = ParseReservationRecord(std::string_view(text).substr(bar + 1));
+  if (!v) return std::nullopt;
+  v->order_id = text.substr(0, bar);
+  return std::move(v).value();
 }
 
 std::vector<FailItem> FailItemsOf(const json& j) {
@@ -121,17 +119,17 @@ struct Outcome {
 
 Outcome OutcomeOf(const CommandResult& r, const ScriptOp& op) {
   Outcome out;
-  if (!r.ok) {
+  if (!r.ok()) {
     out.code = Code::kUnavailable;
-    out.message = r.error;  // the client words it: "redis ..."
+    out.message = r.error();  // the client words it: "redis ..."
     return out;
   }
-  if (r.reply.type != Reply::Type::kString) {
+  if (r->type != Reply::Type::kString) {
     out.code = Code::kUnavailable;
-    out.message = "redis script " + op.name + " failed: " + r.reply.str;
+    out.message = "redis script " + op.name + " failed: " + r->str;
     return out;
   }
-  out.body = json::parse(r.reply.str, nullptr, false);
+  out.body = json::parse(r->str, nullptr, false);
   if (out.body.is_discarded() || !out.body.is_object()) {
     out.code = Code::kUnavailable;
     out.message = "redis script " + op.name + " answered malformed JSON";
@@ -273,13 +271,13 @@ ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
 
 }  // namespace
 
-std::string KeyPrefixProblem(std::string_view prefix) {
+core::Status CheckKeyPrefix(std::string_view prefix) {
   const bool ok_chars = std::all_of(prefix.begin(), prefix.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
            c == '_' || c == ':' || c == '-';
   });
   if (!prefix.empty() && prefix.size() <= 32 && ok_chars) return {};
-  return "must be 1..32 characters of [A-Za-z0-9._:-]";
+  return core::Fail(core::Code::kInvalidRequest, "must be 1..32 characters of [A-Za-z0-9._:-]");
 }
 
 RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)

@@ -20,10 +20,10 @@
 
 namespace stockgate::store {
 
-// "" when `prefix` can start every key of a store, else why not: 1..32 characters of
+// Whether `prefix` can start every key of a store, else why not: 1..32 characters of
 // [A-Za-z0-9._:-]. The store puts the SKU in a {hash tag} after it, so braces here would move keys
 // to the wrong cluster slot.
-std::string KeyPrefixProblem(std::string_view prefix);
+core::Status CheckKeyPrefix(std::string_view prefix);
 
 struct RedisStoreConfig {
   RedisStoreConfig() = default;

@@ -65,13 +65,12 @@ class RedisStoreTest : public ::testing::Test {
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
     const CommandResult r = pool_->Command({"XRANGE", store_->LedgerKey(), "-", "+"});
-    EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.ok()) << r.error();
     std::vector<OutboxEntry> entries;
-    for (const Reply& entry : r.reply.elements) {
-      OutboxEntry e;
-      std::string error;
-      EXPECT_TRUE(DecodeOutboxEntry(entry, &e, &error)) << error;
-      entries.push_back(std::move(e));
+    for (const Reply& entry : r->elements) {
+      core::Result<OutboxEntry> e = DecodeOutboxEntry(entry);
+      EXPECT_TRUE(e.ok()) << e.error();
+      if (e) entries.push_back(std::move(e).value());
     }
     return entries;
   }
@@ -466,7 +465,7 @@ TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
   held.items = {{1, 2}};
   held.ttl_seconds = 600;
   ASSERT_EQ(store_->Reserve(held, "svc", kT0).code, Code::kOk);
-  ASSERT_TRUE(pool_->Command({"HSET", "t:{1}:stock", "reserved", "0"}).ok);
+  ASSERT_TRUE(pool_->Command({"HSET", "t:{1}:stock", "reserved", "0"}).ok());
   const std::size_t entries_before = Outbox().size();
 
   const auto pipeline = OneConnectionPipeline(10'000);
@@ -595,8 +594,8 @@ TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
   std::map<std::int64_t, long long> set_versions;
   for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
     const CommandResult r = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
-    ASSERT_TRUE(r.ok && r.reply.type == Reply::Type::kString) << r.error;
-    set_versions[sku] = std::stoll(r.reply.str);
+    ASSERT_TRUE(r.ok() && r->type == Reply::Type::kString) << r.error();
+    set_versions[sku] = std::stoll(r->str);
   }
 
   redis_->Pause();
@@ -625,8 +624,8 @@ TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
 
   for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
     const CommandResult changed = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
-    ASSERT_TRUE(changed.ok) << changed.error;
-    EXPECT_GT(std::stoll(changed.reply.str), set_versions.at(sku)) << sku;
+    ASSERT_TRUE(changed.ok()) << changed.error();
+    EXPECT_GT(std::stoll(changed->str), set_versions.at(sku)) << sku;
   }
   const auto stock = store_->GetStocks({kSkus}, kT0 + 2).items.at(0).stock;
   ASSERT_TRUE(stock.has_value());
@@ -682,13 +681,13 @@ TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
   req.ttl_seconds = 600;
   ASSERT_EQ(store_->Reserve(req, "svc", kT0).code, Code::kOk);
   // Rewrite the record as the earlier layout stored it.
-  ASSERT_TRUE(pool_->Command({"DEL", "t:res:{old-hold}"}).ok);
+  ASSERT_TRUE(pool_->Command({"DEL", "t:res:{old-hold}"}).ok());
   ASSERT_TRUE(
       pool_
           ->Command({"HSET", "t:res:{old-hold}", "status", "reserved", "items", "4:3", "customer",
                      "", "ttl", "600", "confirm", "0", "expires_at", std::to_string(kT0 + 600'000),
                      "created_at", std::to_string(kT0), "updated_at", std::to_string(kT0)})
-          .ok);
+          .ok());
   const auto read = store_->GetReservation("old-hold", kT0 + 1);
   ASSERT_EQ(read.code, Code::kOk) << read.message;
   EXPECT_EQ(read.reservation->items, (std::vector<core::Item>{{4, 3}}));
@@ -698,7 +697,7 @@ TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
   const auto confirmed = store_->Confirm("old-hold", "svc", kT0 + 2, "paid");
   ASSERT_EQ(confirmed.code, Code::kOk) << confirmed.message;
   const CommandResult type = pool_->Command({"TYPE", "t:res:{old-hold}"});
-  EXPECT_EQ(type.reply.str, "string");
+  EXPECT_EQ(type->str, "string");
   EXPECT_EQ(store_->GetReservation("old-hold", kT0 + 3).reservation->status,
             core::ReservationStatus::kConfirmed);
   EXPECT_EQ(store_->GetStocks({4}, kT0 + 3).items[0].stock->sold, 3);
@@ -775,7 +774,7 @@ TEST_F(RedisStoreTest, SurvivesScriptFlush) {
   core::SetStockRequest set;
   set.on_hand = 5;
   ASSERT_EQ(store_->SetStock(9, set, "admin", kT0).code, Code::kOk);
-  ASSERT_TRUE(pool_->Command({"SCRIPT", "FLUSH"}).ok);
+  ASSERT_TRUE(pool_->Command({"SCRIPT", "FLUSH"}).ok());
   EXPECT_EQ(store_->GetStocks({9}, kT0).items[0].stock->on_hand, 5);
 }
 

@@ -21,7 +21,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-CommandResult Failure(std::string error) { return CommandResult{false, std::move(error), {}}; }
+core::Error Failure(std::string error) {
+  return core::Fail(core::Code::kUnavailable, std::move(error));
+}
 
 }  // namespace
 
@@ -65,15 +67,16 @@ class RedisPipeline::Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Queues the call for the I/O thread; else says why not (too many calls waiting).
-  std::string Submit(const std::shared_ptr<Call>& call) {
+  core::Result<void> Submit(const std::shared_ptr<Call>& call) {
     bool wake = false;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return "redis client is closing";
-      if (wake_fd_ < 0) return "redis client has no event descriptor";
+      if (stopping_) return Failure("redis client is closing");
+      if (wake_fd_ < 0) return Failure("redis client has no event descriptor");
       if (pending_ >= owner_.config_.max_in_flight) {
         Count(owner_.counters_.overloaded);
-        return "redis overloaded: " + std::to_string(pending_) + " calls waiting on one connection";
+        return Failure("redis overloaded: " + std::to_string(pending_) +
+                       " calls waiting on one connection");
       }
       ++pending_;
       // Only a push onto an empty queue wakes the I/O thread: a non-empty queue has a wake-up
@@ -145,14 +148,14 @@ class RedisPipeline::Connection {
   void Send(std::vector<std::shared_ptr<Call>>* batch) {
     const bool has_probe =
         std::any_of(batch->begin(), batch->end(), [](const auto& call) { return call->probe; });
-    std::string refused = owner_.Refusal(has_probe);
-    if (!refused.empty()) {
+    core::Result<void> refused = owner_.Refusal(has_probe);
+    if (!refused) {
       Count(owner_.counters_.fast_failures, static_cast<long long>(batch->size()));
     } else if (ctx_ == nullptr) {
       refused = Connect();
     }
-    if (!refused.empty()) {
-      for (const auto& call : *batch) call->Complete(Failure(refused));
+    if (!refused) {
+      for (const auto& call : *batch) call->Complete(refused.failure());
       Finished(static_cast<int>(batch->size()));
       batch->clear();
       return;
@@ -167,15 +170,15 @@ class RedisPipeline::Connection {
     Flush();
   }
 
-  // Empty when connected; else the reason, with the breaker tripped.
-  std::string Connect() {
-    std::string error;
-    ctx_ = ConnectRedis(owner_.config_, &error);
-    if (ctx_ == nullptr) {
+  // Connects; a failure trips the breaker.
+  core::Result<void> Connect() {
+    core::Result<redisContext*> connected = ConnectRedis(owner_.config_);
+    if (!connected) {
       Count(owner_.counters_.connect_failures);
-      owner_.Trip(error);
-      return error;
+      owner_.Trip(connected.error());
+      return connected.failure();
     }
+    ctx_ = *connected;
     Count(owner_.counters_.connects);
     return {};
   }
@@ -237,9 +240,7 @@ class RedisPipeline::Connection {
         // Redis answered the probe: the breaker closes before its caller learns of it, so that
         // caller's next call is not refused by a breaker still half open.
         if (call->probe) owner_.ProbeAnswered();
-        CommandResult result;
-        result.ok = true;
-        result.reply = ConvertReply(*reply);
+        CommandResult result(ConvertReply(*reply));
         freeReplyObject(reply);
         call->Complete(std::move(result));
         ++completed;
@@ -314,17 +315,17 @@ void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
   call->request = EncodeCommand(argv);
   call->deadline = Clock::now() + milliseconds(config_.command_timeout_ms);
   call->done = std::move(done);
-  if (std::string refused = Admit(*call); !refused.empty()) {
-    return call->done(Failure(std::move(refused)));
+  if (core::Result<void> admitted = Admit(*call); !admitted) {
+    return call->done(admitted.failure());
   }
   const std::size_t n = connections_.size();
   Connection& connection = *connections_[next_.fetch_add(1, std::memory_order_relaxed) % n];
-  if (std::string refused = connection.Submit(call); !refused.empty()) {
+  if (core::Result<void> submitted = connection.Submit(call); !submitted) {
     if (call->probe) {
       std::lock_guard lock(breaker_mu_);
       breaker_ = Breaker::kOpen;  // no probe went out: the next caller may probe
     }
-    call->done(Failure(std::move(refused)));
+    call->done(submitted.failure());
   }
 }
 
@@ -342,7 +343,7 @@ CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
   return std::move(*r);
 }
 
-std::string RedisPipeline::Admit(Call& call) {
+core::Result<void> RedisPipeline::Admit(Call& call) {
   std::lock_guard lock(breaker_mu_);
   if (breaker_ == Breaker::kClosed) return {};
   if (breaker_ == Breaker::kOpen && BreakerNow() >= retry_at_) {
@@ -352,7 +353,7 @@ std::string RedisPipeline::Admit(Call& call) {
     return {};
   }
   Count(counters_.fast_failures);
-  return "redis unavailable (backing off): " + last_error_;
+  return Failure("redis unavailable (backing off): " + last_error_);
 }
 
 void RedisPipeline::Trip(const std::string& error) {
@@ -367,10 +368,10 @@ void RedisPipeline::ProbeAnswered() {
   if (breaker_ == Breaker::kProbing) breaker_ = Breaker::kClosed;
 }
 
-std::string RedisPipeline::Refusal(bool has_probe) {
+core::Result<void> RedisPipeline::Refusal(bool has_probe) {
   std::lock_guard lock(breaker_mu_);
   if (breaker_ == Breaker::kClosed || has_probe) return {};
-  return "redis unavailable (backing off): " + last_error_;
+  return Failure("redis unavailable (backing off): " + last_error_);
 }
 
 }  // namespace stockgate::store

@@ -52,16 +52,16 @@ class RedisPipeline final : public RedisClient {
   Clock::time_point BreakerNow() const { return config_.now ? config_.now() : Clock::now(); }
   enum class Breaker { kClosed, kOpen, kProbing };
 
-  // Empty when the call may go on (and marks it the probe when the breaker is half open); else
-  // why it fails now.
-  std::string Admit(Call& call);
+  // Ok when the call may go on (and marks it the probe when the breaker is half open); else why
+  // it fails now.
+  core::Result<void> Admit(Call& call);
   // A transport failure: every call is refused for retry_backoff_ms.
   void Trip(const std::string& error);
   // A reply to the probe: Redis answers again.
   void ProbeAnswered();
   // Whether calls accepted earlier may still be sent: not while the breaker is open, unless the
   // batch carries the probe.
-  std::string Refusal(bool has_probe);
+  core::Result<void> Refusal(bool has_probe);
 
   const RedisConfig config_;
   std::vector<std::unique_ptr<Connection>> connections_;

@@ -41,8 +41,8 @@ class RedisPool::Lease {
   redisContext* get() const { return ctx_.get(); }
   // Records the transport outcome of the call that used this connection.
   void Finish(const CommandResult& result) {
-    healthy_ = result.ok;
-    error_ = result.error;
+    healthy_ = result.ok();
+    error_ = result.error();
   }
 
  private:
@@ -61,14 +61,15 @@ RedisPool::RedisPool(RedisConfig config) : config_(Normalized(std::move(config))
 
 RedisPool::~RedisPool() = default;
 
-std::string RedisPool::Acquire(Lease* lease) {
+core::Result<void> RedisPool::Acquire(Lease* lease) {
   std::unique_lock lock(mu_);
   const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(config_.pool_wait_ms);
   while (true) {
     if (breaker_open_ && !lease->probe_) {
       if (probing_ || BreakerNow() < retry_at_) {
         Count(counters_.fast_failures);
-        return "redis unavailable (backing off): " + last_error_;
+        return core::Fail(core::Code::kUnavailable,
+                          "redis unavailable (backing off): " + last_error_);
       }
       // Half-open: this caller alone tries Redis; everyone else keeps failing fast meanwhile.
       probing_ = true;
@@ -91,26 +92,27 @@ std::string RedisPool::Acquire(Lease* lease) {
         lease->probe_ = false;
       }
       Count(counters_.pool_exhausted);
-      return "redis pool exhausted: all " + std::to_string(config_.pool_size) +
-             " connections busy for " + std::to_string(config_.pool_wait_ms) + " ms";
+      return core::Fail(core::Code::kUnavailable, "redis pool exhausted: all " +
+                                                      std::to_string(config_.pool_size) +
+                                                      " connections busy for " +
+                                                      std::to_string(config_.pool_wait_ms) + " ms");
     }
   }
 
   // Connect outside the lock: it can take up to connect_timeout_ms. The slot is reserved.
   ++open_;
   lock.unlock();
-  std::string error;
-  ContextPtr ctx(ConnectRedis(config_, &error));
-  if (!ctx) {
+  core::Result<redisContext*> connected = ConnectRedis(config_);
+  if (!connected) {
     Count(counters_.connect_failures);
     lock.lock();
     --open_;
-    TripLocked(error, lease->probe_);
+    TripLocked(connected.error(), lease->probe_);
     lease->probe_ = false;
-    return error;
+    return connected.failure();
   }
   Count(counters_.connects);
-  lease->ctx_ = std::move(ctx);
+  lease->ctx_ = ContextPtr(*connected);
   return {};
 }
 
@@ -145,11 +147,7 @@ void RedisPool::TripLocked(const std::string& error, bool probe) {
 namespace {
 
 CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int timeout_ms) {
-  CommandResult result;
-  if (argv.empty()) {
-    result.error = "redis: empty command";
-    return result;
-  }
+  if (argv.empty()) return core::Fail(core::Code::kUnavailable, "redis: empty command");
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
   ptrs.reserve(argv.size());
@@ -163,13 +161,12 @@ CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int t
   if (raw == nullptr) {
     // SO_RCVTIMEO/SO_SNDTIMEO expiry surfaces as EAGAIN from read()/write().
     const bool timed_out = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-    result.error = timed_out ? "redis timed out after " + std::to_string(timeout_ms) + " ms"
-                             : std::string("redis transport error: ") + c->errstr;
-    return result;
+    return core::Fail(core::Code::kUnavailable,
+                      timed_out ? "redis timed out after " + std::to_string(timeout_ms) + " ms"
+                                : std::string("redis transport error: ") + c->errstr);
   }
   auto* reply = static_cast<redisReply*>(raw);
-  result.ok = true;
-  result.reply = ConvertReply(*reply);
+  CommandResult result(ConvertReply(*reply));
   freeReplyObject(reply);
   return result;
 }
@@ -177,13 +174,11 @@ CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int t
 }  // namespace
 
 CommandResult RedisPool::Command(const std::vector<std::string>& argv) {
-  if (argv.empty()) return CommandResult{false, "redis: empty command", {}};
+  if (argv.empty()) return core::Fail(core::Code::kUnavailable, "redis: empty command");
   Lease lease(this);
-  CommandResult result;
-  result.error = Acquire(&lease);
-  if (!result.error.empty()) return result;
-  result = RunOn(lease.get(), argv, config_.command_timeout_ms);
-  if (!result.ok) Count(counters_.command_failures);
+  if (core::Result<void> acquired = Acquire(&lease); !acquired) return acquired.failure();
+  CommandResult result = RunOn(lease.get(), argv, config_.command_timeout_ms);
+  if (!result.ok()) Count(counters_.command_failures);
   lease.Finish(result);
   return result;
 }

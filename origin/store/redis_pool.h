@@ -41,7 +41,7 @@ class RedisPool final : public RedisClient {
   Clock::time_point BreakerNow() const { return config_.now ? config_.now() : Clock::now(); }
 
   // A connection for one call, or the reason there is none (empty when ok).
-  std::string Acquire(Lease* lease);
+  core::Result<void> Acquire(Lease* lease);
   // Gives a healthy connection back; a broken one is freed and trips the breaker.
   void Release(ContextPtr ctx, bool healthy, bool probe, const std::string& error);
   // Records a transport failure: the breaker refuses calls for retry_backoff_ms.

@@ -27,6 +27,9 @@
 namespace stockgate::testing {
 namespace {
 
+// A server that did not come up, and why.
+core::Error Down(std::string why) { return core::Fail(core::Code::kUnavailable, std::move(why)); }
+
 using Clock = std::chrono::steady_clock;
 
 // A small redo log (the default is 96 MiB) keeps the data dir small enough to copy quickly.
@@ -129,15 +132,15 @@ std::unique_ptr<MariaDbServer> MariaDbServer::Start(const Options& options, std:
   }
   std::unique_ptr<MariaDbServer> server(new MariaDbServer(options, binary, pattern, 0));
   Status status = server->Install(install_db);
-  if (!status.ok) return fail(status.error);
+  if (!status.ok()) return fail(status.error());
   // A port found free can be taken by another process before mariadbd binds it.
   for (int attempt = 0; attempt < 3; ++attempt) {
     server->port_ = FreePort();
     if (server->port_ == 0) return fail("no free loopback port");
     status = server->Launch();
-    if (status.ok || status.error.find("Address already in use") == std::string::npos) break;
+    if (status.ok() || status.error().find("Address already in use") == std::string::npos) break;
   }
-  if (!status.ok) return fail(status.error);
+  if (!status.ok()) return fail(status.error());
   return server;
 }
 
@@ -157,24 +160,24 @@ MariaDbServer::Status MariaDbServer::Install(const std::string& install_db) {
     // One process installs; the others wait on the lock and then find it done.
     const std::string lock_path = tmpl + ".lock";
     const int lock = open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock < 0) return {false, ErrnoText(lock_path.c_str())};
+    if (lock < 0) return Down(ErrnoText(lock_path.c_str()));
     flock(lock, LOCK_EX);
-    Status status{true, {}};
+    Status status;
     if (!std::filesystem::exists(ready)) {
       std::filesystem::remove_all(tmpl, ec);
       std::filesystem::create_directories(tmpl, ec);
       status = RunInstallDb(install_db, tmpl + "/data", tmpl + "/install-db.log");
-      if (status.ok) std::ofstream(ready) << "ok\n";
+      if (status.ok()) std::ofstream(ready) << "ok\n";
     }
     flock(lock, LOCK_UN);
     close(lock);
-    if (!status.ok) return status;
+    if (!status.ok()) return status;
   }
   std::filesystem::copy(tmpl + "/data", dir_ + "/data", std::filesystem::copy_options::recursive,
                         ec);
-  if (ec) return {false, "copying the MariaDB template " + tmpl + ": " + ec.message()};
+  if (ec) return Down("copying the MariaDB template " + tmpl + ": " + ec.message());
   std::filesystem::remove(dir_ + "/data/.stockgate-template-complete", ec);
-  return {true, {}};
+  return {};
 }
 
 MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
@@ -189,21 +192,21 @@ MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
   AddUserArg(args);
   // Its own process group: on a timeout the bootstrap mariadbd it runs is killed with it.
   const pid_t pid = Spawn(std::move(args), log, /*own_group=*/true);
-  if (pid < 0) return {false, ErrnoText("fork")};
+  if (pid < 0) return Down(ErrnoText("fork"));
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
   while (true) {
     int wstatus = 0;
     const pid_t done = waitpid(pid, &wstatus, WNOHANG);
     if (done == pid) {
-      if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return {true, {}};
+      if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return {};
       std::string why = install_db;
       why += " failed (wait status ";
       why += std::to_string(wstatus);
       why += ')';
-      return {false, WithTails(std::move(why), {log})};
+      return Down(WithTails(std::move(why), {log}));
     }
-    if (done < 0 && errno != EINTR) return {false, ErrnoText("waitpid")};
+    if (done < 0 && errno != EINTR) return Down(ErrnoText("waitpid"));
     if (Clock::now() > deadline) {
       kill(-pid, SIGKILL);
       Reap(pid);
@@ -211,7 +214,7 @@ MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
       why += " did not finish within ";
       why += std::to_string(options_.startup_timeout_ms);
       why += " ms";
-      return {false, WithTails(std::move(why), {log})};
+      return Down(WithTails(std::move(why), {log}));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -234,7 +237,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
   AddUserArg(args);
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
-  if (pid < 0) return {false, ErrnoText("fork")};
+  if (pid < 0) return Down(ErrnoText("fork"));
   child_.Adopt(pid);
 
   std::string where = "mariadbd on port ";
@@ -249,19 +252,19 @@ MariaDbServer::Status MariaDbServer::Launch() {
       why += " exited (wait status ";
       why += std::to_string(wstatus);
       why += ") before accepting connections";
-      return {false, WithTails(std::move(why), {log, console})};
+      return Down(WithTails(std::move(why), {log, console}));
     }
     // The socket is in our private dir, so a server answering on it is ours. It is created once
     // InnoDB recovery is done, together with the TCP listener.
     switch (ProbeServer(socket_, options_.database, &last_error)) {
       case Probe::kReady:
-        return {true, {}};
+        return {};
       case Probe::kFailed: {
         Kill();
         std::string why = where;
         why += ": ";
         why += last_error;
-        return {false, WithTails(std::move(why), {log})};
+        return Down(WithTails(std::move(why), {log}));
       }
       case Probe::kNotYet:
         break;
@@ -273,7 +276,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
       why += std::to_string(options_.startup_timeout_ms);
       why += " ms; last error: ";
       why += last_error;
-      return {false, WithTails(std::move(why), {log, console})};
+      return Down(WithTails(std::move(why), {log, console}));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "tests/support/process.h"
 
 namespace stockgate::testing {
@@ -30,11 +31,8 @@ class MariaDbServer {
   // Declared outside the class: a nested struct with member initializers cannot be a default
   // argument of its enclosing class's functions (GCC).
   using Options = MariaDbServerOptions;
-  struct Status {
-    bool ok = false;
-    std::string error;  // with the tail of the server's error log when it failed to come up
-    explicit operator bool() const { return ok; }  // ASSERT_TRUE(server->Restart())
-  };
+  // Failures carry the tail of the server's log when it did not come up.
+  using Status = core::Status;
 
   // Creates the data dir, starts a server and waits until root can connect over the socket, then
   // creates options.database. On failure returns null, prints the reason to stderr and stores it

@@ -86,7 +86,7 @@ TEST_F(MariaDbServerTest, CommittedRowSurvivesKillAndRestart) {
     server_->Kill();
     EXPECT_FALSE(server_->running());
     const MariaDbServer::Status restarted = server_->Restart();
-    ASSERT_TRUE(restarted) << restarted.error;
+    ASSERT_TRUE(restarted.ok()) << restarted.error();
     EXPECT_NE(server_->pid(), before);
   }
   Connection mysql = ConnectTcp(server_->port(), 5, &error);

@@ -18,6 +18,9 @@
 namespace stockgate::testing {
 namespace {
 
+// A server that did not come up, and why.
+core::Error Down(std::string why) { return core::Fail(core::Code::kUnavailable, std::move(why)); }
+
 using Clock = std::chrono::steady_clock;
 
 sockaddr_in Loopback(int port) {
@@ -99,9 +102,9 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
     server->port_ = FreePort();
     if (server->port_ == 0) return fail("no free loopback port");
     status = server->Launch();
-    if (status.ok || status.error.find("Address already in use") == std::string::npos) break;
+    if (status.ok() || status.error().find("Address already in use") == std::string::npos) break;
   }
-  if (!status.ok) return fail(status.error);
+  if (!status.ok()) return fail(status.error());
   return server;
 }
 
@@ -128,11 +131,11 @@ RedisServer::Status RedisServer::Launch() {
   if (options_.appendonly) args.insert(args.end(), {"--appendfsync", "always"});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
-  if (pid < 0) return {false, ErrnoText("fork")};
+  if (pid < 0) return Down(ErrnoText("fork"));
   child_.Adopt(pid);
 
   auto failure = [&log, &console](const std::string& why) {
-    return Status{false, WithTails(why, {log, console})};
+    return Down(WithTails(why, {log, console}));
   };
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
@@ -147,7 +150,7 @@ RedisServer::Status RedisServer::Launch() {
     if (Query(port_, "PING\r\n") == "+PONG\r\n") {
       const std::string info = Query(port_, "INFO server\r\n");
       if (info.find("process_id:" + std::to_string(child_.pid()) + "\r\n") != std::string::npos) {
-        return {true, {}};
+        return {};
       }
     }
     if (Clock::now() > deadline) {

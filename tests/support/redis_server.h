@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "tests/support/process.h"
 
 namespace stockgate::testing {
@@ -28,11 +29,8 @@ class RedisServer {
   // Declared outside the class: a nested struct with member initializers cannot be a default
   // argument of its enclosing class's functions (GCC).
   using Options = RedisServerOptions;
-  struct Status {
-    bool ok = false;
-    std::string error;  // with the tail of the server's log when it failed to come up
-    explicit operator bool() const { return ok; }  // ASSERT_TRUE(server->Restart())
-  };
+  // Failures carry the tail of the server's log when it did not come up.
+  using Status = core::Status;
 
   // Starts a server and waits until it answers PING. On failure returns null, prints the reason
   // to stderr and stores it in *error when given. The child gets PR_SET_PDEATHSIG, so start it
