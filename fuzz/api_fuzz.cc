@@ -65,10 +65,10 @@ struct World {
     api = std::make_unique<server::Api>(
         store, nullptr, auth, config, [] { return true; }, [] { return std::string("# none\n"); });
     const std::int64_t exp = kStartMs / 1000 + 10 * 365 * 86400;
-    tokens[0] = auth.Mint({"fuzz-admin", server::Role::kAdmin, exp});
-    tokens[1] = auth.Mint({"fuzz-service", server::Role::kService, exp});
-    tokens[2] = auth.Mint({"fuzz-viewer", server::Role::kViewer, exp});
-    tokens[3] = auth.Mint({"fuzz-old", server::Role::kAdmin, kStartMs / 1000 - 1});
+    tokens[0] = auth.Mint({"fuzz-admin", server::Role::kAdmin, exp}).value();
+    tokens[1] = auth.Mint({"fuzz-service", server::Role::kService, exp}).value();
+    tokens[2] = auth.Mint({"fuzz-viewer", server::Role::kViewer, exp}).value();
+    tokens[3] = auth.Mint({"fuzz-old", server::Role::kAdmin, kStartMs / 1000 - 1}).value();
   }
 };
 

@@ -20,6 +20,7 @@
 #include "origin/server/jwt_auth.h"
 
 namespace server = stockgate::server;
+namespace core = stockgate::core;
 
 namespace {
 
@@ -51,32 +52,31 @@ std::string Signed(std::string_view header, std::string_view claims) {
 }
 
 void CheckAccepted(const server::JwtAuth& auth, const server::VerifyResult& v) {
-  if (!v.ok) {
-    FUZZ_CHECK(!v.error.empty());
+  if (!v.ok()) {
+    FUZZ_CHECK(v.code() == core::Code::kUnauthenticated && !v.error().empty());
     return;
   }
-  const server::Claims& c = v.claims;
+  const server::Claims& c = *v;
   FUZZ_CHECK(!c.sub.empty() && c.sub.size() <= 255);
   for (const char ch : c.sub) FUZZ_CHECK(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f);
   FUZZ_CHECK(c.exp > kNow);
   FUZZ_CHECK(server::RoleFromName(server::RoleName(c.role)) == c.role);
-  const server::VerifyResult again = auth.Verify(auth.Mint(c), kNow);
-  FUZZ_CHECK(again.ok && again.claims.sub == c.sub && again.claims.role == c.role &&
-             again.claims.exp == c.exp);
+  const core::Result<std::string> minted = auth.Mint(c);
+  FUZZ_CHECK(minted.ok());
+  const server::VerifyResult again = auth.Verify(*minted, kNow);
+  FUZZ_CHECK(again.ok() && again->sub == c.sub && again->role == c.role && again->exp == c.exp);
 }
 
 }  // namespace
 
 // A JwtAuth with the secret and the P-256 public key of RFC 7515 appendix A.3 (kid "k1").
 server::JwtAuth BothKinds() {
-  std::string error;
-  auto keys = server::ParseJwks(
+  core::Result<std::vector<server::PublicKey>> keys = server::ParseJwks(
       R"({"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
-      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})",
-      &error);
-  return server::JwtAuth(
-      server::VerificationKeys{.hs256_secret = std::string(kSecret),
-                               .es256 = keys.value_or(std::vector<server::PublicKey>{})});
+      R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})");
+  FUZZ_CHECK(keys.ok());
+  return server::JwtAuth(server::VerificationKeys{.hs256_secret = std::string(kSecret),
+                                                  .es256 = std::move(keys).value()});
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -89,14 +89,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   CheckAccepted(auth, auth.Verify(input, kNow));
   CheckAccepted(both, both.Verify(input, kNow));
-  std::string error;
-  if (const auto keys = server::ParseJwks(input, &error)) {
+  if (const auto keys = server::ParseJwks(input)) {
     FUZZ_CHECK(!keys->empty());
     for (const server::PublicKey& k : *keys) {
       FUZZ_CHECK(!k.kid.empty() && k.pem.starts_with("-----BEGIN PUBLIC KEY-----"));
     }
   } else {
-    FUZZ_CHECK(!error.empty());
+    FUZZ_CHECK(keys.code() == core::Code::kInvalidRequest && !keys.error().empty());
   }
   const std::size_t nl = input.find('\n');
   if (nl != std::string_view::npos) {

@@ -75,35 +75,26 @@ int MintToken(int argc, char** argv) {
     return 2;
   }
   const server::Claims claims{sub, *role, NowMs() / 1000 + ttl};
-  std::string token;
-  if (!key_file.empty()) {
-    const std::optional<std::string> pem = ReadFile(key_file);
-    if (!pem) {
-      std::fprintf(stderr, "token: cannot read %s\n", key_file.c_str());
-      return 2;
+  const auto mint = [&]() -> core::Result<std::string> {
+    if (!key_file.empty()) {
+      const std::optional<std::string> pem = ReadFile(key_file);
+      if (!pem) return core::Fail(core::Code::kInvalidRequest, "cannot read " + key_file);
+      return server::JwtAuth::MintEs256(claims, *pem, kid);
     }
-    std::string error;
-    token = server::JwtAuth::MintEs256(claims, *pem, kid, &error);
-    if (token.empty()) {
-      std::fprintf(stderr, "token: %s\n", error.c_str());
-      return 2;
-    }
-  } else {
     const char* secret = std::getenv("STOCKGATE_JWT_SECRET");
     if (secret == nullptr || !server::JwtAuth::SecretIsStrong(secret)) {
-      std::fprintf(stderr,
-                   "token: give --key and --kid, or set STOCKGATE_JWT_SECRET to at least %zu "
-                   "bytes\n",
-                   server::kMinJwtSecretBytes);
-      return 2;
+      return core::Fail(core::Code::kInvalidRequest,
+                        "give --key and --kid, or set STOCKGATE_JWT_SECRET to at least " +
+                            std::to_string(server::kMinJwtSecretBytes) + " bytes");
     }
-    token = server::JwtAuth(secret).Mint(claims);
-  }
-  if (token.empty()) {
-    std::fprintf(stderr, "token: could not mint a token for sub '%s'\n", sub.c_str());
+    return server::JwtAuth(secret).Mint(claims);
+  };
+  const core::Result<std::string> token = mint();
+  if (!token) {
+    std::fprintf(stderr, "token: %s\n", token.error().c_str());
     return 2;
   }
-  std::printf("%s\n", token.c_str());
+  std::printf("%s\n", token->c_str());
   return 0;
 }
 
@@ -119,29 +110,28 @@ int PrintJwks(int argc, char** argv) {
     std::fprintf(stderr, "jwks: cannot read %s\n", key_file.c_str());
     return 2;
   }
-  std::string error;
-  const std::string jwk = server::JwtAuth::PublicJwk(*pem, kid, &error);
-  if (jwk.empty()) {
-    std::fprintf(stderr, "jwks: %s\n", error.c_str());
+  const core::Result<std::string> jwk = server::JwtAuth::PublicJwk(*pem, kid);
+  if (!jwk) {
+    std::fprintf(stderr, "jwks: %s\n", jwk.error().c_str());
     return 2;
   }
-  std::printf("{\"keys\":[%s]}\n", jwk.c_str());
+  std::printf("{\"keys\":[%s]}\n", jwk->c_str());
   return 0;
 }
 
 int Serve(int argc, char** argv) {
   const server::LoadResult loaded = server::LoadConfig(argc, argv, Getenv);
-  if (loaded.help_requested) {
-    std::printf("%s", loaded.help_text.c_str());
-    return 0;
-  }
-  if (!loaded.ok) {
-    std::fprintf(stderr, "stockgate-origin: %s\n", loaded.error.c_str());
+  if (!loaded) {
+    std::fprintf(stderr, "stockgate-origin: %s\n", loaded.error().c_str());
     return 2;
   }
-  const server::OriginConfig& c = loaded.config;
+  if (loaded->help_requested) {
+    std::printf("%s", loaded->help_text.c_str());
+    return 0;
+  }
+  const server::OriginConfig& c = loaded->config;
   log::Configure(*log::ParseLevel(c.log_level));  // the loader checked the name
-  for (const std::string& w : loaded.warnings) log::Warn("deprecated setting", {{"detail", w}});
+  for (const std::string& w : loaded->warnings) log::Warn("deprecated setting", {{"detail", w}});
 
   // Block the stop signals in every thread; one thread waits for them and stops the server.
   sigset_t stop_signals;

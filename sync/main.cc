@@ -63,9 +63,8 @@ using config::Value;
 
 core::Status CheckListen(std::string_view listen) {
   if (listen.empty()) return {};  // no listener
-  const config::HostPortResult hp = config::ParseHostPort(listen);
-  if (hp.ok) return {};
-  return core::Fail(core::Code::kInvalidRequest, hp.error);
+  if (core::Result<config::HostPort> hp = config::ParseHostPort(listen); !hp) return hp.failure();
+  return {};
 }
 
 // One row of the key table: what the key accepts, and where its value goes, in the order of the
@@ -327,24 +326,23 @@ int Main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   std::vector<config::Key> keys;
   for (const Setting& s : Settings()) keys.push_back(s.key);
-  const config::Loaded loaded = config::Load(
+  const core::Result<config::Loaded> loaded = config::Load(
       app, keys, "STOCKGATE_SYNC_CONFIG", argc, argv, [](const char* n) { return std::getenv(n); },
       [&o](std::size_t i, const Value& v) { Settings()[i].apply(o, v); },
       [](std::size_t i) {
         const Setting& s = Settings()[i];
         return s.show ? s.show(Options{}) : std::string();
       });
-  if (loaded.help_requested) {
-    std::printf("%s", loaded.help_text.c_str());
-    return 0;
-  }
-  if (!loaded.ok) {
-    std::fprintf(stderr, "stockgate-sync: %s\n", loaded.error.c_str());
+  if (!loaded) {
+    std::fprintf(stderr, "stockgate-sync: %s\n", loaded.error().c_str());
     return 2;
   }
-
+  if (loaded->help_requested) {
+    std::printf("%s", loaded->help_text.c_str());
+    return 0;
+  }
   log::Configure(*log::ParseLevel(o.log_level));  // the loader checked the name
-  for (const std::string& w : loaded.warnings) log::Warn("deprecated setting", {{"detail", w}});
+  for (const std::string& w : loaded->warnings) log::Warn("deprecated setting", {{"detail", w}});
 
   store::RedisConfig redis;
   redis.host = o.redis_host;

@@ -129,9 +129,9 @@ class HistoryHttpTest : public ::testing::Test {
     serving_ = std::thread([this] { server_->Serve(); });
 
     const std::int64_t exp = kT0 / 1000 + 3600;
-    admin_ = "Bearer " + auth_->Mint({"ops", Role::kAdmin, exp});
-    service_ = "Bearer " + auth_->Mint({"orders", Role::kService, exp});
-    viewer_ = "Bearer " + auth_->Mint({"analyst", Role::kViewer, exp});
+    admin_ = "Bearer " + auth_->Mint({"ops", Role::kAdmin, exp}).value();
+    service_ = "Bearer " + auth_->Mint({"orders", Role::kService, exp}).value();
+    viewer_ = "Bearer " + auth_->Mint({"analyst", Role::kViewer, exp}).value();
   }
 
   void TearDown() override {
@@ -453,7 +453,8 @@ TEST_F(HistoryHttpTest, BadQueriesAndMissingTokens) {
   }
 
   const std::string forged = "Bearer " + JwtAuth("another-secret-another-secret-another")
-                                             .Mint({"analyst", Role::kViewer, kT0 / 1000 + 3600});
+                                             .Mint({"analyst", Role::kViewer, kT0 / 1000 + 3600})
+                                             .value();
   for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
     for (const std::string& auth : {std::string(), forged}) {
       const auto r = Send("GET", path, auth);

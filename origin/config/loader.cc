@@ -23,6 +23,9 @@ std::string FormatNumber(double v) {
   return out.str();
 }
 
+// A value, file or flag the loader refuses.
+core::Error Bad(std::string why) { return core::Fail(core::Code::kInvalidRequest, std::move(why)); }
+
 std::string IntBounds(const Key& key) {
   return "must be an integer in " + std::to_string(key.min_int) + ".." +
          std::to_string(key.max_int);
@@ -33,19 +36,19 @@ std::string DoubleBounds(const Key& key) {
          FormatNumber(key.max_double);
 }
 
-// Range and content checks shared by every source; "" when `value` is acceptable.
-std::string CheckValue(const Key& key, const Value& value) {
+// Range and content checks shared by every source.
+core::Status CheckValue(const Key& key, const Value& value) {
   switch (key.kind) {
     case Kind::kInt:
-      if (value.i < key.min_int || value.i > key.max_int) return IntBounds(key);
+      if (value.i < key.min_int || value.i > key.max_int) return Bad(IntBounds(key));
       return {};
     case Kind::kDouble:
       // Written so that NaN fails too.
-      if (!(value.d >= key.min_double && value.d <= key.max_double)) return DoubleBounds(key);
+      if (!(value.d >= key.min_double && value.d <= key.max_double)) return Bad(DoubleBounds(key));
       return {};
     case Kind::kString:
       if (key.check == nullptr) return {};
-      return key.check(value.s).error();
+      return key.check(value.s);
     case Kind::kBool:
     case Kind::kHostPort:
       return {};
@@ -54,19 +57,19 @@ std::string CheckValue(const Key& key, const Value& value) {
 }
 
 // Parses the text of an environment variable or a flag as the key's kind.
-std::string ParseText(const Key& key, std::string_view text, Value* out) {
+core::Status ParseText(const Key& key, std::string_view text, Value* out) {
   switch (key.kind) {
     case Kind::kInt: {
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out->i);
       if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return IntBounds(key);
+        return Bad(IntBounds(key));
       }
       break;
     }
     case Kind::kDouble: {
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out->d);
       if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return DoubleBounds(key);
+        return Bad(DoubleBounds(key));
       }
       break;
     }
@@ -76,16 +79,16 @@ std::string ParseText(const Key& key, std::string_view text, Value* out) {
       } else if (text == "false" || text == "0") {
         out->b = false;
       } else {
-        return "must be true or false";
+        return Bad("must be true or false");
       }
       break;
     case Kind::kString:
       out->s = std::string(text);
       break;
     case Kind::kHostPort: {
-      HostPortResult hp = ParseHostPort(text);
-      if (!hp.ok) return hp.error;
-      out->host_port = std::move(hp.value);
+      core::Result<HostPort> hp = ParseHostPort(text);
+      if (!hp) return hp.failure();
+      out->host_port = std::move(hp).value();
       break;
     }
   }
@@ -94,10 +97,10 @@ std::string ParseText(const Key& key, std::string_view text, Value* out) {
 
 // Reads a TOML value as the key's kind. Integers are accepted where a number is expected, never
 // the other way round.
-std::string ParseNode(const Key& key, const toml::node& node, Value* out) {
+core::Status ParseNode(const Key& key, const toml::node& node, Value* out) {
   switch (key.kind) {
     case Kind::kInt:
-      if (!node.is_integer()) return IntBounds(key);
+      if (!node.is_integer()) return Bad(IntBounds(key));
       out->i = node.as_integer()->get();
       break;
     case Kind::kDouble:
@@ -106,22 +109,22 @@ std::string ParseNode(const Key& key, const toml::node& node, Value* out) {
       } else if (node.is_floating_point()) {
         out->d = node.as_floating_point()->get();
       } else {
-        return DoubleBounds(key);
+        return Bad(DoubleBounds(key));
       }
       break;
     case Kind::kBool:
-      if (!node.is_boolean()) return "must be true or false";
+      if (!node.is_boolean()) return Bad("must be true or false");
       out->b = node.as_boolean()->get();
       break;
     case Kind::kString:
-      if (!node.is_string()) return "must be a string";
+      if (!node.is_string()) return Bad("must be a string");
       out->s = node.as_string()->get();
       break;
     case Kind::kHostPort: {
-      if (!node.is_string()) return "must be a string \"HOST:PORT\"";
-      HostPortResult hp = ParseHostPort(node.as_string()->get());
-      if (!hp.ok) return hp.error;
-      out->host_port = std::move(hp.value);
+      if (!node.is_string()) return Bad("must be a string \"HOST:PORT\"");
+      core::Result<HostPort> hp = ParseHostPort(node.as_string()->get());
+      if (!hp) return hp.failure();
+      out->host_port = std::move(hp).value();
       break;
     }
   }
@@ -156,8 +159,8 @@ class Reader {
     });
   }
 
-  std::string ApplyTable(const toml::table& table, const std::string& prefix,
-                         const std::string& file) {
+  core::Status ApplyTable(const toml::table& table, const std::string& prefix,
+                          const std::string& file) {
     for (const auto& [name, node] : table) {
       const std::string path =
           prefix.empty() ? std::string(name.str()) : prefix + "." + std::string(name.str());
@@ -165,48 +168,48 @@ class Reader {
           "config file " + file + ":" + std::to_string(node.source().begin.line) + ": ";
       if (const auto i = Find(path, where)) {
         Value value;
-        const std::string why = ParseNode(keys_[*i], node, &value);
-        if (!why.empty()) return where + "key \"" + path + "\" " + why;
+        const core::Status why = ParseNode(keys_[*i], node, &value);
+        if (!why) return Bad(where + "key \"" + path + "\" " + why.error());
         set_(*i, value);
       } else if (IsTable(path)) {
-        if (!node.is_table()) return where + "key \"" + path + "\" must be a table";
-        std::string error = ApplyTable(*node.as_table(), path, file);
-        if (!error.empty()) return error;
+        if (!node.is_table()) return Bad(where + "key \"" + path + "\" must be a table");
+        core::Status error = ApplyTable(*node.as_table(), path, file);
+        if (!error) return error;
       } else {
-        return where + "unknown key \"" + path + "\"";
+        return Bad(where + "unknown key \"" + path + "\"");
       }
     }
     return {};
   }
 
-  std::string ApplyFile(const std::string& file) {
+  core::Status ApplyFile(const std::string& file) {
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
-      return "cannot read config file " + file + ": is a directory";
+      return Bad("cannot read config file " + file + ": is a directory");
     }
     std::ifstream in(file, std::ios::binary);
-    if (!in) return "cannot read config file " + file + ": " + std::strerror(errno);
+    if (!in) return Bad("cannot read config file " + file + ": " + std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad()) return "cannot read config file " + file + ": read error";
+    if (in.bad()) return Bad("cannot read config file " + file + ": read error");
     try {
       const toml::table table = toml::parse(text.str(), file);
       return ApplyTable(table, "", file);
     } catch (const toml::parse_error& e) {
-      return "config file " + file + ":" + std::to_string(e.source().begin.line) + ":" +
-             std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+      return Bad("config file " + file + ":" + std::to_string(e.source().begin.line) + ":" +
+                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
     }
   }
 
-  std::string ApplyEnvironment(const Getenv& getenv) {
+  core::Status ApplyEnvironment(const Getenv& getenv) {
     for (std::size_t i = 0; i < keys_.size(); ++i) {
       const std::string env = EnvName(keys_[i].name);
       const char* text = getenv(env.c_str());
       if (text == nullptr) continue;
       Value value;
-      const std::string why = ParseText(keys_[i], text, &value);
+      const core::Status why = ParseText(keys_[i], text, &value);
       // The value itself is not echoed: it may be a secret.
-      if (!why.empty()) return env + " " + why;
+      if (!why) return Bad(env + " " + why.error());
       set_(i, value);
     }
     return {};
@@ -218,14 +221,9 @@ class Reader {
   std::vector<std::string>* warnings_;
 };
 
-Loaded Fail(std::string error) {
-  Loaded r;
-  r.error = std::move(error);
-  return r;
-}
-
-Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-                   char** argv, const Getenv& getenv, const Set& set, const Show& show) {
+core::Result<Loaded> LoadOrThrow(CLI::App& app, std::span<const Key> keys,
+                                 std::string_view config_env, int argc, char** argv,
+                                 const Getenv& getenv, const Set& set, const Show& show) {
   // Options bound to no variable of ours: the caller's App may outlive this call.
   CLI::Option* config_option = app.add_option("--config")
                                    ->description("TOML file of the settings below (default: $" +
@@ -264,7 +262,7 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
     r.help_text = app.help();
     return r;
   } catch (const CLI::ParseError& e) {
-    return Fail(e.what());
+    return Bad(e.what());
   }
 
   Loaded result;
@@ -274,15 +272,13 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
     const char* env_file = getenv(std::string(config_env).c_str());
     file = env_file != nullptr ? env_file : "";
   } else if (file.empty()) {
-    return Fail("--config needs a file name");
+    return Bad("--config needs a file name");
   }
   if (!file.empty()) {
-    if (std::string error = reader.ApplyFile(file); !error.empty()) return Fail(std::move(error));
+    if (core::Status read = reader.ApplyFile(file); !read) return read.failure();
     result.file = file;
   }
-  if (std::string error = reader.ApplyEnvironment(getenv); !error.empty()) {
-    return Fail(std::move(error));
-  }
+  if (core::Status read = reader.ApplyEnvironment(getenv); !read) return read.failure();
   for (const Flag& f : flags) {
     if (f.option->count() == 0) continue;
     const std::string& name = f.name;
@@ -290,11 +286,10 @@ Loaded LoadOrThrow(CLI::App& app, std::span<const Key> keys, std::string_view co
       result.warnings.push_back(name + " is deprecated; use " + FlagName(keys[f.key].name));
     }
     Value value;
-    const std::string why = ParseText(keys[f.key], f.option->as<std::string>(), &value);
-    if (!why.empty()) return Fail(name + " " + why);
+    const core::Status why = ParseText(keys[f.key], f.option->as<std::string>(), &value);
+    if (!why) return Bad(name + " " + why.error());
     set(f.key, value);
   }
-  result.ok = true;
   return result;
 }
 
@@ -314,22 +309,22 @@ std::string FlagName(std::string_view key) {
   return out;
 }
 
-Loaded Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-            char** argv, const Getenv& getenv, const Set& set, const Show& show) {
+core::Result<Loaded> Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env,
+                          int argc, char** argv, const Getenv& getenv, const Set& set,
+                          const Show& show) {
   // The boundary: nothing thrown below (CLI11, toml++, allocation) escapes to the caller.
   try {
     return LoadOrThrow(app, keys, config_env, argc, argv, getenv, set, show);
   } catch (const std::exception& e) {
-    return Fail(std::string("configuration: ") + e.what());
+    return Bad(std::string("configuration: ") + e.what());
   } catch (...) {
-    return Fail("configuration: unexpected error");
+    return Bad("configuration: unexpected error");
   }
 }
-HostPortResult ParseHostPort(std::string_view text) {
-  HostPortResult r;
-  const auto fail = [&](std::string why) {
-    r.error = "must be HOST:PORT (IPv6 as [ADDR]:PORT): " + why;
-    return r;
+core::Result<HostPort> ParseHostPort(std::string_view text) {
+  const auto fail = [](std::string why) {
+    return core::Fail(core::Code::kInvalidRequest,
+                      "must be HOST:PORT (IPv6 as [ADDR]:PORT): " + why);
   };
   std::string_view host;
   std::string_view port;
@@ -368,10 +363,7 @@ HostPortResult ParseHostPort(std::string_view text) {
       value < 1 || value > 65535) {
     return fail("port must be 1..65535");
   }
-  r.ok = true;
-  r.value.host = std::string(host);
-  r.value.port = static_cast<std::uint16_t>(value);
-  return r;
+  return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
 }  // namespace stockgate::config

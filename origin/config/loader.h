@@ -25,15 +25,9 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
-struct HostPortResult {
-  bool ok = false;
-  HostPort value;
-  std::string error;
-};
-
 // Strict HOST:PORT: a host name or IPv4 address, or an IPv6 address in brackets ("[::1]:8080");
 // port 1..65535 in plain decimal.
-HostPortResult ParseHostPort(std::string_view text);
+core::Result<HostPort> ParseHostPort(std::string_view text);
 
 // A value already parsed to its key's kind.
 struct Value {
@@ -67,10 +61,10 @@ std::string EnvName(std::string_view key);
 // -- + the key, '_' and '.' as '-'.
 std::string FlagName(std::string_view key);
 
+// What Load read. A refused setting fails the load instead (kInvalidRequest), with one line naming
+// the key and the bound.
 struct Loaded {
-  bool ok = false;
-  std::string error;  // when !ok and !help_requested: one line naming the key and the bound
-  bool help_requested = false;  // --help: print help_text and exit 0
+  bool help_requested = false;  // --help: print help_text and exit 0, nothing else
   std::string help_text;
   std::vector<std::string> warnings;  // deprecated spellings that were read
   std::string file;                   // the config file that was read, "" when none
@@ -86,7 +80,8 @@ using Show = std::function<std::string(std::size_t)>;
 // `app`, parses argv (subcommands of `app` included), then reads the file, the environment and
 // the flags, calling `set` for every value found. Never throws. `show` gives the defaults that
 // --help prints beside each flag.
-Loaded Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env, int argc,
-            char** argv, const Getenv& getenv, const Set& set, const Show& show);
+core::Result<Loaded> Load(CLI::App& app, std::span<const Key> keys, std::string_view config_env,
+                          int argc, char** argv, const Getenv& getenv, const Set& set,
+                          const Show& show);
 
 }  // namespace stockgate::config

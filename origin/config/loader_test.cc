@@ -29,7 +29,7 @@ const Key kKeys[] = {
 };
 
 struct Outcome {
-  Loaded loaded;
+  core::Result<Loaded> loaded = core::Fail(core::Code::kUnavailable, "not loaded");
   std::map<std::string, std::vector<std::string>> set;  // key -> values in the order set
 };
 
@@ -72,26 +72,26 @@ TEST(LoaderTest, FlagOverEnvironmentOverFile) {
   const Outcome run = Load({"--batch-size", "3"},
                            {{"STOCKGATE_BATCH_SIZE", "2"}, {"STOCKGATE_REDIS_KEY_PREFIX", "env"}},
                            "batch_size = 1\nredis_key_prefix = \"file\"\n[limits]\nburst = 4\n");
-  ASSERT_TRUE(run.loaded.ok) << run.loaded.error;
+  ASSERT_TRUE(run.loaded.ok()) << run.loaded.error();
   EXPECT_EQ(run.set.at("batch_size"), (std::vector<std::string>{"1", "2", "3"}));
   EXPECT_EQ(run.set.at("redis_key_prefix"), (std::vector<std::string>{"file", "env"}));
   EXPECT_EQ(run.set.at("limits.burst").size(), 1u);
-  EXPECT_TRUE(run.loaded.warnings.empty());
-  EXPECT_FALSE(run.loaded.file.empty());
+  EXPECT_TRUE(run.loaded->warnings.empty());
+  EXPECT_FALSE(run.loaded->file.empty());
 }
 
 // The spellings of an earlier release still work, each with a warning naming the new one.
 TEST(LoaderTest, OldSpellingsAreReadWithAWarning) {
   const Outcome run =
       Load({"--redis-prefix", "flag"}, {}, "redis-prefix = \"a\"\nbatch-size = 5\n");
-  ASSERT_TRUE(run.loaded.ok) << run.loaded.error;
+  ASSERT_TRUE(run.loaded.ok()) << run.loaded.error();
   EXPECT_EQ(run.set.at("redis_key_prefix"), (std::vector<std::string>{"a", "flag"}));
   EXPECT_EQ(run.set.at("batch_size"), (std::vector<std::string>{"5"}));
   const auto warned = [&run](const std::string& text) {
-    return std::any_of(run.loaded.warnings.begin(), run.loaded.warnings.end(),
+    return std::any_of(run.loaded->warnings.begin(), run.loaded->warnings.end(),
                        [&](const std::string& w) { return w.find(text) != std::string::npos; });
   };
-  EXPECT_EQ(run.loaded.warnings.size(), 3u);
+  EXPECT_EQ(run.loaded->warnings.size(), 3u);
   EXPECT_TRUE(warned("\"redis-prefix\" is deprecated; write \"redis_key_prefix\""));
   EXPECT_TRUE(warned("\"batch-size\" is deprecated; write \"batch_size\""));
   EXPECT_TRUE(warned("--redis-prefix is deprecated; use --redis-key-prefix"));
@@ -100,35 +100,37 @@ TEST(LoaderTest, OldSpellingsAreReadWithAWarning) {
 // Given both, the new flag wins over the old one; a key never spelled with '-' is not read so.
 TEST(LoaderTest, NewFlagWinsAndOnlyOldNamesAreAliases) {
   Outcome run = Load({"--redis-key-prefix", "new", "--redis-prefix", "old"}, {});
-  ASSERT_TRUE(run.loaded.ok) << run.loaded.error;
+  ASSERT_TRUE(run.loaded.ok()) << run.loaded.error();
   EXPECT_EQ(run.set.at("redis_key_prefix").back(), "new");
   run = Load({}, {}, "[limits]\nburst = 2\nredis-key-prefix = \"x\"\n");
-  EXPECT_NE(run.loaded.error.find("unknown key \"limits.redis-key-prefix\""), std::string::npos)
-      << run.loaded.error;
-  EXPECT_NE(Load({}, {}, "redis-key-prefix = \"x\"\n").loaded.error.find("unknown key"),
+  EXPECT_NE(run.loaded.error().find("unknown key \"limits.redis-key-prefix\""), std::string::npos)
+      << run.loaded.error();
+  EXPECT_NE(Load({}, {}, "redis-key-prefix = \"x\"\n").loaded.error().find("unknown key"),
             std::string::npos);
 }
 
 TEST(LoaderTest, BadValuesNameTheKeyAndTheBound) {
-  EXPECT_EQ(Load({"--batch-size", "0"}, {}).loaded.error,
+  EXPECT_EQ(Load({"--batch-size", "0"}, {}).loaded.error(),
             "--batch-size must be an integer in 1..100");
-  EXPECT_EQ(Load({}, {{"STOCKGATE_BATCH_SIZE", "x"}}).loaded.error,
+  EXPECT_EQ(Load({}, {{"STOCKGATE_BATCH_SIZE", "x"}}).loaded.error(),
             "STOCKGATE_BATCH_SIZE must be an integer in 1..100");
-  EXPECT_NE(Load({}, {}, "nope = 1\n").loaded.error.find("unknown key \"nope\""),
+  EXPECT_NE(Load({}, {}, "nope = 1\n").loaded.error().find("unknown key \"nope\""),
             std::string::npos);
   EXPECT_NE(Load({}, {}, "[limits]\nburst = 11\n")
-                .loaded.error.find("key \"limits.burst\" must be a number in 1..10"),
+                .loaded.error()
+                .find("key \"limits.burst\" must be a number in 1..10"),
             std::string::npos);
-  EXPECT_FALSE(Load({"--no-such-flag"}, {}).loaded.ok);
+  EXPECT_FALSE(Load({"--no-such-flag"}, {}).loaded.ok());
 }
 
 TEST(LoaderTest, HelpIsReturnedWithEveryFlagAndItsVariable) {
   const Outcome run = Load({"--help"}, {});
-  EXPECT_FALSE(run.loaded.ok);
-  EXPECT_TRUE(run.loaded.help_requested);
-  EXPECT_NE(run.loaded.help_text.find("--batch-size"), std::string::npos);
-  EXPECT_NE(run.loaded.help_text.find("(env STOCKGATE_BATCH_SIZE; default 42)"), std::string::npos);
-  EXPECT_EQ(run.loaded.help_text.find("--redis-prefix"), std::string::npos);  // hidden
+  ASSERT_TRUE(run.loaded.ok()) << run.loaded.error();
+  EXPECT_TRUE(run.loaded->help_requested);
+  EXPECT_NE(run.loaded->help_text.find("--batch-size"), std::string::npos);
+  EXPECT_NE(run.loaded->help_text.find("(env STOCKGATE_BATCH_SIZE; default 42)"),
+            std::string::npos);
+  EXPECT_EQ(run.loaded->help_text.find("--redis-prefix"), std::string::npos);  // hidden
 }
 
 }  // namespace

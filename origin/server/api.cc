@@ -425,19 +425,19 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, RateG
       return refuse(std::move(r));
     }
     const VerifyResult v = auth_.Verify(*token, now_ms / 1000);
-    if (!v.ok) {
-      HttpResponse r = ErrorResponse(Code::kUnauthenticated, v.error);
+    if (!v.ok()) {
+      HttpResponse r = ErrorResponse(v.code(), v.error());
       r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       return refuse(std::move(r));
     }
-    if (!is_public && !Allows(v.claims.role, required)) {
-      *refusal = ErrorResponse(Code::kForbidden, "role " + std::string(RoleName(v.claims.role)) +
+    if (!is_public && !Allows(v->role, required)) {
+      *refusal = ErrorResponse(Code::kForbidden, "role " + std::string(RoleName(v->role)) +
                                                      " may not call this route; it needs " +
                                                      std::string(RoleName(required)));
       return false;
     }
     caller->authenticated = true;
-    caller->claims = v.claims;
+    caller->claims = *v;
   }
   return charge(caller->authenticated ? "sub:" + caller->claims.sub : anonymous_key);
 }

@@ -72,7 +72,8 @@ class ApiTest : public ::testing::Test {
 
   std::string Token(Role role, const std::string& sub = "") {
     return "Bearer " +
-           auth_.Mint({sub.empty() ? std::string(RoleName(role)) : sub, role, kT0 / 1000 + 3600});
+           auth_.Mint({sub.empty() ? std::string(RoleName(role)) : sub, role, kT0 / 1000 + 3600})
+               .value();
   }
 
   // A std::string, not a literal: assigning the literal trips GCC 12's false -Wrestrict here.
@@ -459,11 +460,12 @@ TEST_F(ApiTest, BuyerActsForItself) {
 // Bad tokens are refused with 401, on public routes too: a token is never silently ignored.
 TEST_F(ApiTest, BadTokens) {
   Stock(1, 1);
-  const std::string expired = "Bearer " + auth_.Mint({"old", Role::kAdmin, kT0 / 1000 - 1});
+  const std::string expired = "Bearer " + auth_.Mint({"old", Role::kAdmin, kT0 / 1000 - 1}).value();
   EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", expired).status, 401);
   EXPECT_EQ(Call("GET", "/v1/stock/1", "", expired).status, 401);
   JwtAuth other("another-secret-another-secret-another");
-  const std::string forged = "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60});
+  const std::string forged =
+      "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60}).value();
   EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", forged).status, 401);
   EXPECT_EQ(Call("PUT", "/v1/stock/1", R"({"on_hand":1})", "Basic abc").status, 401);
   EXPECT_EQ(Call("GET", "/v1/stock/1", "").status, 200);
@@ -628,9 +630,11 @@ TEST_F(ApiTest, Operations) {
 // History and summary need a viewer (or higher) token even while stock reads are public; no token
 // and bad tokens are 401 (with WWW-Authenticate), and a refused call never reaches the reader.
 TEST_F(ApiTest, HistoryAuth) {
-  const std::string expired = "Bearer " + auth_.Mint({"old", Role::kViewer, kT0 / 1000 - 1});
+  const std::string expired =
+      "Bearer " + auth_.Mint({"old", Role::kViewer, kT0 / 1000 - 1}).value();
   JwtAuth other("another-secret-another-secret-another");
-  const std::string forged = "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60});
+  const std::string forged =
+      "Bearer " + other.Mint({"mallory", Role::kAdmin, kT0 / 1000 + 60}).value();
   for (const char* path : {"/v1/stock/1/history", "/v1/history/summary"}) {
     SCOPED_TRACE(path);
     const std::size_t calls_before = history_.calls();

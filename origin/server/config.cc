@@ -39,9 +39,12 @@ struct Setting {
   std::string (*show)(const OriginConfig&) = nullptr;
 };
 
+// A setting the origin refuses.
+core::Error Bad(std::string why) { return core::Fail(core::Code::kInvalidRequest, std::move(why)); }
+
 core::Status CheckRequestLog(std::string_view value) {
   if (value == "all" || value == "errors" || value == "none") return {};
-  return core::Fail(core::Code::kInvalidRequest, "must be all, errors or none");
+  return Bad("must be all, errors or none");
 }
 
 core::Status CheckMySqlUri(std::string_view uri) {
@@ -51,8 +54,7 @@ core::Status CheckMySqlUri(std::string_view uri) {
 
 core::Status CheckSecretLength(std::string_view secret) {
   if (secret.size() <= kMaxJwtSecretBytes) return {};
-  return core::Fail(core::Code::kInvalidRequest,
-                    "must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
+  return Bad("must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
 }
 
 // Rates and bursts: 0 rate turns a group's limit off; a bucket holds at least one request.
@@ -182,34 +184,27 @@ const std::vector<Setting>& Settings() {
 
 // The final checks that span sources: some token key is required, a secret must be strong, and
 // the JWK Set file is read and must hold valid public keys.
-std::string CheckComplete(OriginConfig& config) {
+core::Status CheckComplete(OriginConfig& config) {
   if (!config.jwt_jwks_file.empty()) {
     std::ifstream in(config.jwt_jwks_file);
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) return "jwt_jwks_file " + config.jwt_jwks_file + ": cannot be read";
-    std::string why;
-    auto keys = ParseJwks(text.str(), &why);
-    if (!keys) return "jwt_jwks_file " + config.jwt_jwks_file + ": " + why;
-    config.jwt_es256_keys = std::move(*keys);
+    if (!in) return Bad("jwt_jwks_file " + config.jwt_jwks_file + ": cannot be read");
+    auto keys = ParseJwks(text.str());
+    if (!keys) return Bad("jwt_jwks_file " + config.jwt_jwks_file + ": " + keys.error());
+    config.jwt_es256_keys = std::move(keys).value();
   }
   if (config.jwt_secret.empty() && config.jwt_es256_keys.empty()) {
-    return "no token key: set STOCKGATE_JWT_SECRET to at least " +
-           std::to_string(kMinJwtSecretBytes) +
-           " random bytes (e.g. `openssl rand -base64 48`), or jwt_jwks_file to the issuer's "
-           "public keys";
+    return Bad("no token key: set STOCKGATE_JWT_SECRET to at least " +
+               std::to_string(kMinJwtSecretBytes) +
+               " random bytes (e.g. `openssl rand -base64 48`), or jwt_jwks_file to the issuer's "
+               "public keys");
   }
   if (!config.jwt_secret.empty() && !JwtAuth::SecretIsStrong(config.jwt_secret)) {
-    return "jwt_secret is too weak: " + std::to_string(config.jwt_secret.size()) +
-           " bytes, need at least " + std::to_string(kMinJwtSecretBytes);
+    return Bad("jwt_secret is too weak: " + std::to_string(config.jwt_secret.size()) +
+               " bytes, need at least " + std::to_string(kMinJwtSecretBytes));
   }
   return {};
-}
-
-LoadResult Fail(std::string error, LoadResult r = {}) {
-  r.ok = false;
-  r.error = std::move(error);
-  return r;
 }
 
 // The key column of Settings(), for the loader.
@@ -237,25 +232,23 @@ LoadResult Load(int argc, char** argv, const std::function<const char*(const cha
       "  stockgate-origin jwks --key PEM --kid K\n"
       "      prints the JWK Set of an issuer key, for jwt_jwks_file and the edge\n"
       "Each answers --help.");
-  LoadResult result;
+  LoadedConfig result;
   OriginConfig& config = result.config;
-  const config::Loaded loaded = config::Load(
+  const core::Result<config::Loaded> loaded = config::Load(
       app, Keys(), "STOCKGATE_CONFIG", argc, argv, getenv,
       [&config](std::size_t i, const Value& v) { Settings()[i].apply(config, v); },
       [](std::size_t i) {
         const Setting& s = Settings()[i];
         return s.show ? s.show(OriginConfig{}) : std::string();
       });
-  result.help_requested = loaded.help_requested;
-  result.help_text = loaded.help_text;
-  result.warnings = loaded.warnings;
-  if (!loaded.ok) return Fail(loaded.error, std::move(result));
-  config.config_file = loaded.file;
+  if (!loaded) return loaded.failure();
+  result.help_requested = loaded->help_requested;
+  result.help_text = loaded->help_text;
+  result.warnings = loaded->warnings;
+  if (result.help_requested) return result;
+  config.config_file = loaded->file;
   if (config.threads == 0) config.threads = DefaultThreads(std::thread::hardware_concurrency());
-  if (std::string error = CheckComplete(config); !error.empty()) {
-    return Fail(std::move(error), std::move(result));
-  }
-  result.ok = true;
+  if (core::Status complete = CheckComplete(config); !complete) return complete.failure();
   return result;
 }
 
@@ -283,7 +276,7 @@ LoadResult LoadConfig(int argc, char** argv,
   try {
     return Load(argc, argv, getenv);
   } catch (const std::exception& e) {
-    return Fail(std::string("configuration: ") + e.what());
+    return Bad(std::string("configuration: ") + e.what());
   }
 }
 

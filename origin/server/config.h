@@ -78,7 +78,6 @@ struct OriginConfig {
 int DefaultThreads(unsigned hardware_threads);
 
 using config::HostPort;
-using config::HostPortResult;
 using config::ParseHostPort;
 
 // One configuration key as the file, the environment and the flags spell it.
@@ -90,16 +89,15 @@ struct ConfigKeyInfo {
 // Every key LoadConfig accepts, in the order of the example file.
 const std::vector<ConfigKeyInfo>& ConfigKeys();
 
-struct LoadResult {
-  bool ok = false;
-  OriginConfig config;  // complete and valid when ok
-  std::string error;    // when !ok and !help_requested: one line naming the key and the bound
-  // `--help` was given: ok is false so a careless caller cannot start a server; print help_text
-  // and exit 0.
+struct LoadedConfig {
+  OriginConfig config;  // complete and valid unless help_requested
+  // `--help` was given: print help_text and exit 0; config is not one to serve.
   bool help_requested = false;
   std::string help_text;
   std::vector<std::string> warnings;  // deprecated spellings that were read: log them
 };
+// A refused setting fails (kInvalidRequest) with one line naming the key and the bound.
+using LoadResult = core::Result<LoadedConfig>;
 
 // `getenv` is injected so tests can supply an environment; pass a wrapper around std::getenv.
 // Never throws and never exits.

@@ -53,8 +53,8 @@ class ConfigTest : public testing::Test {
   // The error of a load that must fail.
   std::string ErrorOf(std::vector<std::string> args = {}) {
     const LoadResult r = Load(std::move(args));
-    EXPECT_FALSE(r.ok);
-    return r.error;
+    EXPECT_FALSE(r.ok());
+    return r.error();
   }
 
   std::filesystem::path dir_;
@@ -64,8 +64,8 @@ class ConfigTest : public testing::Test {
 // With nothing but a secret, every setting has its documented default.
 TEST_F(ConfigTest, Defaults) {
   const LoadResult r = Load();
-  ASSERT_TRUE(r.ok) << r.error;
-  const OriginConfig& c = r.config;
+  ASSERT_TRUE(r.ok()) << r.error();
+  const OriginConfig& c = r->config;
   EXPECT_EQ(c.listen_host, "127.0.0.1");
   EXPECT_EQ(c.listen_port, 8080);
   EXPECT_EQ(c.threads, DefaultThreads(std::thread::hardware_concurrency()));
@@ -132,8 +132,8 @@ burst = 3
 )");
   env_.clear();
   const LoadResult r = Load({"--config", path});
-  ASSERT_TRUE(r.ok) << r.error;
-  const OriginConfig& c = r.config;
+  ASSERT_TRUE(r.ok()) << r.error();
+  const OriginConfig& c = r->config;
   EXPECT_EQ(c.listen_host, "0.0.0.0");
   EXPECT_EQ(c.listen_port, 9090);
   EXPECT_EQ(c.threads, 12);
@@ -189,8 +189,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_RATE_LIMITS_ADMIN_BURST", "24"}};
   ASSERT_EQ(env_.size(), ConfigKeys().size());
   const LoadResult r = Load();
-  ASSERT_TRUE(r.ok) << r.error;
-  const OriginConfig& c = r.config;
+  ASSERT_TRUE(r.ok()) << r.error();
+  const OriginConfig& c = r->config;
   EXPECT_EQ(c.listen_host, "localhost");
   EXPECT_EQ(c.listen_port, 1);
   EXPECT_EQ(c.threads, 7);
@@ -232,20 +232,20 @@ redis_pool_size = 9
   env_["STOCKGATE_THREADS"] = "5";
   env_["STOCKGATE_REDIS"] = "10.0.0.9:7000";
   const LoadResult r = Load({"--config", path, "--listen", "10.0.0.3:1003", "--redis=[::1]:7001"});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.config.listen_host, "10.0.0.3");  // flag over env over file
-  EXPECT_EQ(r.config.listen_port, 1003);
-  EXPECT_EQ(r.config.redis_host, "::1");  // flag over env
-  EXPECT_EQ(r.config.redis_port, 7001);
-  EXPECT_EQ(r.config.threads, 5);              // env over file
-  EXPECT_EQ(r.config.log_level, "debug");      // file over default
-  EXPECT_EQ(r.config.redis_pool_size, 9);      // file over default
-  EXPECT_EQ(r.config.redis_key_prefix, "sg");  // default
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->config.listen_host, "10.0.0.3");  // flag over env over file
+  EXPECT_EQ(r->config.listen_port, 1003);
+  EXPECT_EQ(r->config.redis_host, "::1");  // flag over env
+  EXPECT_EQ(r->config.redis_port, 7001);
+  EXPECT_EQ(r->config.threads, 5);              // env over file
+  EXPECT_EQ(r->config.log_level, "debug");      // file over default
+  EXPECT_EQ(r->config.redis_pool_size, 9);      // file over default
+  EXPECT_EQ(r->config.redis_key_prefix, "sg");  // default
 
   const LoadResult flags = Load({"--config", path, "--threads", "8", "--log-level", "error"});
-  ASSERT_TRUE(flags.ok) << flags.error;
-  EXPECT_EQ(flags.config.threads, 8);
-  EXPECT_EQ(flags.config.log_level, "error");
+  ASSERT_TRUE(flags.ok()) << flags.error();
+  EXPECT_EQ(flags->config.threads, 8);
+  EXPECT_EQ(flags->config.log_level, "error");
 }
 
 // STOCKGATE_CONFIG names the file when --config is absent; --config wins over it.
@@ -254,12 +254,12 @@ TEST_F(ConfigTest, ConfigFileFromEnvironment) {
   const std::string b = WriteFile("b.toml", "threads = 22\n");
   env_["STOCKGATE_CONFIG"] = a;
   LoadResult r = Load();
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.config.threads, 21);
-  EXPECT_EQ(r.config.config_file, a);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->config.threads, 21);
+  EXPECT_EQ(r->config.config_file, a);
   r = Load({"--config", b});
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.config.threads, 22);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->config.threads, 22);
 }
 
 // Unknown keys, top-level or nested, are errors that name the key and its line (typo safety).
@@ -344,18 +344,18 @@ TEST_F(ConfigTest, BadAddressIsAnError) {
 
 // HOST:PORT parsing is strict: brackets for IPv6, decimal port 1..65535, a non-empty host.
 TEST(HostPortTest, ParsesStrictly) {
-  HostPortResult r = ParseHostPort("127.0.0.1:8080");
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.value.host, "127.0.0.1");
-  EXPECT_EQ(r.value.port, 8080);
+  core::Result<config::HostPort> r = ParseHostPort("127.0.0.1:8080");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->host, "127.0.0.1");
+  EXPECT_EQ(r->port, 8080);
   r = ParseHostPort("[::1]:6379");
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.value.host, "::1");
-  EXPECT_EQ(r.value.port, 6379);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->host, "::1");
+  EXPECT_EQ(r->port, 6379);
   r = ParseHostPort("[2001:db8::7]:65535");
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.value.host, "2001:db8::7");
-  EXPECT_TRUE(ParseHostPort("redis-0.redis_svc.local:1").ok);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->host, "2001:db8::7");
+  EXPECT_TRUE(ParseHostPort("redis-0.redis_svc.local:1").ok());
   for (const char* bad : {"",
                           ":8080",
                           "host",
@@ -378,7 +378,7 @@ TEST(HostPortTest, ParsesStrictly) {
                           "ho st:80",
                           "host/x:80",
                           "h:80:90"}) {
-    EXPECT_FALSE(ParseHostPort(bad).ok) << '"' << bad << '"';
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << '"' << bad << '"';
   }
 }
 
@@ -408,11 +408,11 @@ TEST_F(ConfigTest, JwksFileLoadsPublicKeys) {
   const std::string good = WriteFile("jwks.json", R"({"keys":[)" + jwk + "}]}");
   env_["STOCKGATE_JWT_JWKS_FILE"] = good;
   const LoadResult r = Load();
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.config.jwt_jwks_file, good);
-  ASSERT_EQ(r.config.jwt_es256_keys.size(), 1u);
-  EXPECT_EQ(r.config.jwt_es256_keys[0].kid, "2026-11");
-  EXPECT_NE(r.config.jwt_es256_keys[0].pem.find("BEGIN PUBLIC KEY"), std::string::npos);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->config.jwt_jwks_file, good);
+  ASSERT_EQ(r->config.jwt_es256_keys.size(), 1u);
+  EXPECT_EQ(r->config.jwt_es256_keys[0].kid, "2026-11");
+  EXPECT_NE(r->config.jwt_es256_keys[0].pem.find("BEGIN PUBLIC KEY"), std::string::npos);
 
   const std::string with_private =
       WriteFile("private.json",
@@ -445,16 +445,15 @@ TEST_F(ConfigTest, UnknownFlagIsAnError) {
   EXPECT_FALSE(ErrorOf({"stray"}).empty());
 }
 
-// --help returns the help text instead of exiting, and is not mistaken for a usable config.
+// --help returns the help text instead of exiting, and says so, so it is not taken for a config.
 TEST_F(ConfigTest, HelpIsReturnedNotExited) {
   env_.clear();  // help works even without a secret
   const LoadResult r = Load({"--help"});
-  EXPECT_FALSE(r.ok);
-  EXPECT_TRUE(r.help_requested);
-  EXPECT_EQ(r.error, "");
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->help_requested);
   for (const char* flag : {"--config", "--listen", "--redis", "--threads", "--log-level"}) {
-    EXPECT_NE(r.help_text.find(flag), std::string::npos) << flag << " missing from\n"
-                                                         << r.help_text;
+    EXPECT_NE(r->help_text.find(flag), std::string::npos) << flag << " missing from\n"
+                                                          << r->help_text;
   }
 }
 
@@ -468,11 +467,11 @@ std::string ReadExample() {
 // The shipped example file loads as is (given the secret) and reproduces the defaults exactly.
 TEST_F(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
   const LoadResult defaults = Load();
-  ASSERT_TRUE(defaults.ok) << defaults.error;
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
   const LoadResult r = Load({"--config", STOCKGATE_EXAMPLE_CONFIG});
-  ASSERT_TRUE(r.ok) << r.error;
-  const OriginConfig& a = r.config;
-  const OriginConfig& d = defaults.config;
+  ASSERT_TRUE(r.ok()) << r.error();
+  const OriginConfig& a = r->config;
+  const OriginConfig& d = defaults->config;
   EXPECT_EQ(a.listen_host, d.listen_host);
   EXPECT_EQ(a.listen_port, d.listen_port);
   EXPECT_EQ(a.threads, d.threads);

@@ -72,8 +72,8 @@ class OriginHttpTest : public ::testing::Test {
     port_ = server_->Bind();
     ASSERT_GT(port_, 0);
     serving_ = std::thread([this] { server_->Serve(); });
-    admin_ = "Bearer " + auth_->Mint({"ops", Role::kAdmin, NowMs() / 1000 + 600});
-    service_ = "Bearer " + auth_->Mint({"orders", Role::kService, NowMs() / 1000 + 600});
+    admin_ = "Bearer " + auth_->Mint({"ops", Role::kAdmin, NowMs() / 1000 + 600}).value();
+    service_ = "Bearer " + auth_->Mint({"orders", Role::kService, NowMs() / 1000 + 600}).value();
   }
 
   void TearDown() override {
@@ -378,7 +378,8 @@ TEST_F(OriginHttpTest, HistoryQueryDecoding) {
   httplib::Client c = Client();
   c.set_url_encode(false);  // send the query exactly as written
   const httplib::Headers viewer = {
-      {"Authorization", "Bearer " + auth_->Mint({"analyst", Role::kViewer, NowMs() / 1000 + 60})}};
+      {"Authorization",
+       "Bearer " + auth_->Mint({"analyst", Role::kViewer, NowMs() / 1000 + 60}).value()}};
   auto r = c.Get("/v1/stock/1/history?from=2026-11-24T02:46:47%2B08:00", viewer);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503) << r->body;

@@ -29,10 +29,14 @@ struct MallocFree {
   void operator()(char* p) const { std::free(p); }
 };
 
-VerifyResult Fail(std::string error) {
-  VerifyResult r;
-  r.error = std::move(error);
-  return r;
+core::Error Fail(std::string error) {
+  return core::Fail(core::Code::kUnauthenticated, std::move(error));
+}
+
+constexpr const char* kInvalidClaims = "invalid claims (sub must be 1 to 255 printable bytes)";
+
+core::Error Invalid(std::string why) {
+  return core::Fail(core::Code::kInvalidRequest, std::move(why));
 }
 
 // Base64url sextet of `c`, or -1.
@@ -192,12 +196,11 @@ std::optional<std::string> Member(const json& key, const char* name) {
 
 }  // namespace
 
-std::optional<std::vector<PublicKey>> ParseJwks(std::string_view text, std::string* error) {
+core::Result<std::vector<PublicKey>> ParseJwks(std::string_view text) {
   const json set = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   const auto keys = set.is_object() ? set.find("keys") : set.end();
   if (keys == set.end() || !keys->is_array() || keys->empty()) {
-    *error = "not a JWK Set: expected {\"keys\": [ ... ]} with at least one key";
-    return std::nullopt;
+    return Invalid("not a JWK Set: expected {\"keys\": [ ... ]} with at least one key");
   }
   std::vector<PublicKey> out;
   std::set<std::string> kids;
@@ -205,27 +208,22 @@ std::optional<std::vector<PublicKey>> ParseJwks(std::string_view text, std::stri
     const json& key = (*keys)[i];
     const std::string where = "key " + std::to_string(i);
     if (!key.is_object()) {
-      *error = where + ": not an object";
-      return std::nullopt;
+      return Invalid(where + ": not an object");
     }
     const std::optional<std::string> kid = Member(key, "kid");
     if (!kid || kid->empty() || !ValidSubject(*kid)) {
-      *error = where + ": needs a kid (the tokens it verifies name it)";
-      return std::nullopt;
+      return Invalid(where + ": needs a kid (the tokens it verifies name it)");
     }
     const std::string named = where + " (kid " + *kid + ")";
     if (key.contains("d")) {
-      *error = named + " holds a private key: give verifiers the public key only";
-      return std::nullopt;
+      return Invalid(named + " holds a private key: give verifiers the public key only");
     }
     if (Member(key, "kty") != "EC" || Member(key, "crv") != "P-256") {
-      *error = named + ": only EC P-256 keys (ES256) are supported";
-      return std::nullopt;
+      return Invalid(named + ": only EC P-256 keys (ES256) are supported");
     }
     if ((key.contains("alg") && Member(key, "alg") != "ES256") ||
         (key.contains("use") && Member(key, "use") != "sig")) {
-      *error = named + ": alg must be ES256 and use sig";
-      return std::nullopt;
+      return Invalid(named + ": alg must be ES256 and use sig");
     }
     const std::optional<std::string> x = Member(key, "x");
     const std::optional<std::string> y = Member(key, "y");
@@ -234,12 +232,10 @@ std::optional<std::vector<PublicKey>> ParseJwks(std::string_view text, std::stri
     const std::optional<std::string> pem =
         x_bytes && y_bytes ? P256PublicPem(*x_bytes, *y_bytes) : std::nullopt;
     if (!pem) {
-      *error = named + ": x and y are not a point of P-256";
-      return std::nullopt;
+      return Invalid(named + ": x and y are not a point of P-256");
     }
     if (!kids.insert(*kid).second) {
-      *error = named + ": kid used twice";
-      return std::nullopt;
+      return Invalid(named + ": kid used twice");
     }
     out.push_back({*kid, *pem});
   }
@@ -314,17 +310,14 @@ VerifyResult JwtAuth::Verify(std::string_view token, std::int64_t now_s) const {
       // Signature, header and claims were checked when it was stored, nbf against a time no
       // later than now; only the expiry moves.
       if (it->second.exp <= now_s) return Fail("token expired");
-      VerifyResult hit;
-      hit.ok = true;
-      hit.claims = it->second;
-      return hit;
+      return it->second;
     }
   }
   VerifyResult result = VerifyUncached(token, now_s);
-  if (result.ok) {
+  if (result.ok()) {
     std::lock_guard lock(cache_mu_);
     if (verified_.size() >= kCachedTokens) verified_.erase(verified_.begin());
-    verified_.emplace(std::string(token), result.claims);
+    verified_.emplace(std::string(token), *result);
   }
   return result;
 }
@@ -420,12 +413,11 @@ VerifyResult JwtAuth::VerifyUncached(std::string_view token, std::int64_t now_s)
       role->is_string() ? RoleFromName(role->get<std::string>()) : std::nullopt;
   if (!parsed_role) return Fail("unknown role");
 
-  VerifyResult result;
-  result.ok = true;
-  result.claims.sub = sub->get<std::string>();
-  result.claims.role = *parsed_role;
-  result.claims.exp = *exp_s;
-  return result;
+  Claims claims;
+  claims.sub = sub->get<std::string>();
+  claims.role = *parsed_role;
+  claims.exp = *exp_s;
+  return claims;
 }
 
 namespace {
@@ -452,25 +444,25 @@ std::string Sign(const Claims& claims, jwt_alg_t alg, std::string_view key, std:
 
 }  // namespace
 
-std::string JwtAuth::Mint(const Claims& claims) const {
-  if (!SecretIsStrong(keys_.hs256_secret)) return {};
-  return Sign(claims, JWT_ALG_HS256, keys_.hs256_secret, {});
+core::Result<std::string> JwtAuth::Mint(const Claims& claims) const {
+  if (!SecretIsStrong(keys_.hs256_secret)) return Invalid("the HS256 secret is too weak to sign");
+  std::string token = Sign(claims, JWT_ALG_HS256, keys_.hs256_secret, {});
+  if (token.empty()) return Invalid(kInvalidClaims);
+  return token;
 }
 
 namespace {
 
-// The P-256 private key of a PEM text, checked with `kid`; null with *error when either is bad.
-PkeyPtr IssuerKey(std::string_view private_key_pem, std::string_view kid, std::string* error) {
+// The P-256 private key of a PEM text, checked with `kid`; never null when ok.
+core::Result<PkeyPtr> IssuerKey(std::string_view private_key_pem, std::string_view kid) {
   const BioPtr bio(
       BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())));
   PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!key || !IsP256(key.get())) {
-    *error = "not a P-256 private key in PEM";
-    return nullptr;
+    return Invalid("not a P-256 private key in PEM");
   }
   if (kid.empty() || !ValidSubject(kid)) {
-    *error = "a kid is required (1 to 255 printable bytes)";
-    return nullptr;
+    return Invalid("a kid is required (1 to 255 printable bytes)");
   }
   return key;
 }
@@ -496,17 +488,17 @@ std::string EncodeBase64Url(std::string_view bytes) {
 
 }  // namespace
 
-std::string JwtAuth::PublicJwk(std::string_view private_key_pem, std::string_view kid,
-                               std::string* error) {
-  const PkeyPtr key = IssuerKey(private_key_pem, kid, error);
-  if (!key) return {};
+core::Result<std::string> JwtAuth::PublicJwk(std::string_view private_key_pem,
+                                             std::string_view kid) {
+  const core::Result<PkeyPtr> issuer = IssuerKey(private_key_pem, kid);
+  if (!issuer) return issuer.failure();
+  const PkeyPtr& key = *issuer;
   unsigned char point[65];
   std::size_t len = 0;
   if (EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point,
                                       &len) != 1 ||
       len != sizeof point || point[0] != 0x04) {
-    *error = "cannot read the public point";
-    return {};
+    return Invalid("cannot read the public point");
   }
   const std::string_view raw(reinterpret_cast<const char*>(point), len);
   return json{{"kty", "EC"},
@@ -519,11 +511,13 @@ std::string JwtAuth::PublicJwk(std::string_view private_key_pem, std::string_vie
       .dump();
 }
 
-std::string JwtAuth::MintEs256(const Claims& claims, std::string_view private_key_pem,
-                               std::string_view kid, std::string* error) {
-  if (!IssuerKey(private_key_pem, kid, error)) return {};
+core::Result<std::string> JwtAuth::MintEs256(const Claims& claims, std::string_view private_key_pem,
+                                             std::string_view kid) {
+  if (const core::Result<PkeyPtr> issuer = IssuerKey(private_key_pem, kid); !issuer) {
+    return issuer.failure();
+  }
   std::string token = Sign(claims, JWT_ALG_ES256, private_key_pem, kid);
-  if (token.empty()) *error = "invalid claims (sub must be 1 to 255 printable bytes)";
+  if (token.empty()) return Invalid(kInvalidClaims);
   return token;
 }
 

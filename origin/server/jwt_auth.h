@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/result.h"
+
 namespace stockgate::server {
 
 // HS256 is only as strong as its key: RFC 7518 §3.2 asks for at least the hash size (256 bits).
@@ -46,11 +48,9 @@ struct Claims {
   std::int64_t exp = 0;  // seconds since the Unix epoch
 };
 
-struct VerifyResult {
-  bool ok = false;
-  Claims claims;      // meaningful only when ok
-  std::string error;  // short reason when !ok, e.g. "token expired"; safe to show to the client
-};
+// The claims of a valid token, or kUnauthenticated with a short reason ("token expired") that is
+// safe to show to the client.
+using VerifyResult = core::Result<Claims>;
 
 // The token of an `Authorization` header value: scheme "Bearer" in any case, then one or more
 // spaces or tabs, then one token without whitespace; surrounding whitespace is ignored.
@@ -66,8 +66,9 @@ struct PublicKey {
 // The ES256 keys of a JWK Set (RFC 7517), e.g. `{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
 // "x":"...","y":"..."}]}`. Every key must be an EC P-256 public key with a unique non-empty kid
 // (`use`, when given, "sig"; `alg`, when given, "ES256"); a key holding its private part (`d`) is
-// refused, so that a verifier's configuration can never sign. nullopt with *error when not so.
-std::optional<std::vector<PublicKey>> ParseJwks(std::string_view text, std::string* error);
+// refused, so that a verifier's configuration can never sign. Fails (kInvalidRequest) naming the
+// key at fault when not so.
+core::Result<std::vector<PublicKey>> ParseJwks(std::string_view text);
 
 // What tokens are verified with: an HS256 secret ("" for none) and ES256 public keys by kid.
 struct VerificationKeys {
@@ -97,20 +98,21 @@ class JwtAuth {
   VerifyResult Verify(std::string_view token, std::int64_t now_s) const;
   static constexpr std::size_t kCachedTokens = 10'000;
 
-  // An HS256 token carrying exactly these claims; "" when Verify would refuse them whatever the
-  // time (empty sub or one with control characters) or the secret is weak.
-  std::string Mint(const Claims& claims) const;
+  // An HS256 token carrying exactly these claims. Fails (kInvalidRequest) when Verify would
+  // refuse them whatever the time (empty sub or one with control characters) or the secret is
+  // weak.
+  core::Result<std::string> Mint(const Claims& claims) const;
 
   // An ES256 token carrying these claims, signed with a P-256 private key (PEM, PKCS#8 or SEC1)
-  // and naming `kid`: what an issuer does; verifiers need only the public key. "" with *error
-  // when the key is not a P-256 private key or the claims are invalid.
-  static std::string MintEs256(const Claims& claims, std::string_view private_key_pem,
-                               std::string_view kid, std::string* error);
+  // and naming `kid`: what an issuer does; verifiers need only the public key. Fails
+  // (kInvalidRequest) when the key is not a P-256 private key or the claims are invalid.
+  static core::Result<std::string> MintEs256(const Claims& claims, std::string_view private_key_pem,
+                                             std::string_view kid);
 
   // The public JWK (one key of a JWK Set, as JSON text) of a P-256 private key, named `kid`:
-  // what an issuer publishes for its verifiers. "" with *error as for MintEs256.
-  static std::string PublicJwk(std::string_view private_key_pem, std::string_view kid,
-                               std::string* error);
+  // what an issuer publishes for its verifiers. Fails as MintEs256 does.
+  static core::Result<std::string> PublicJwk(std::string_view private_key_pem,
+                                             std::string_view kid);
 
  private:
   VerifyResult VerifyUncached(std::string_view token, std::int64_t now_s) const;

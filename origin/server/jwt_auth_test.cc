@@ -83,7 +83,7 @@ class JwtAuthTest : public testing::Test {
   // Verify's error for a token, or "ok".
   std::string Outcome(std::string_view token, std::int64_t now_s = kNow) const {
     const VerifyResult r = auth_.Verify(token, now_s);
-    return r.ok ? "ok" : r.error;
+    return r.ok() ? "ok" : r.error();
   }
 
   JwtAuth auth_{std::string(kSecret)};
@@ -92,10 +92,10 @@ class JwtAuthTest : public testing::Test {
 // The hand-built HS256 token is accepted, so every rejection below is caused by its one change.
 TEST_F(JwtAuthTest, HandBuiltHs256TokenIsAccepted) {
   const VerifyResult r = auth_.Verify(Sign(kHs256Header, Payload()), kNow);
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.claims.sub, "order-svc");
-  EXPECT_EQ(r.claims.role, Role::kService);
-  EXPECT_EQ(r.claims.exp, 1'700'003'600);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->sub, "order-svc");
+  EXPECT_EQ(r->role, Role::kService);
+  EXPECT_EQ(r->exp, 1'700'003'600);
   EXPECT_EQ(Outcome(Sign(R"({"alg":"HS256"})", Payload())), "ok");  // typ is optional
 }
 
@@ -103,20 +103,20 @@ TEST_F(JwtAuthTest, HandBuiltHs256TokenIsAccepted) {
 TEST_F(JwtAuthTest, MintVerifyRoundTrip) {
   for (const Role role : {Role::kViewer, Role::kService, Role::kAdmin}) {
     const Claims in{"user-42", role, kNow + 60};
-    const std::string token = auth_.Mint(in);
+    const std::string token = auth_.Mint(in).value();
     ASSERT_FALSE(token.empty());
     const VerifyResult r = auth_.Verify(token, kNow);
-    ASSERT_TRUE(r.ok) << r.error;
-    EXPECT_EQ(r.claims.sub, in.sub);
-    EXPECT_EQ(r.claims.role, in.role);
-    EXPECT_EQ(r.claims.exp, in.exp);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->sub, in.sub);
+    EXPECT_EQ(r->role, in.role);
+    EXPECT_EQ(r->exp, in.exp);
   }
 }
 
 // Mint refuses claims Verify could never accept, so no unverifiable token is handed out.
 TEST_F(JwtAuthTest, MintRefusesInvalidSubject) {
-  EXPECT_EQ(auth_.Mint({"", Role::kAdmin, kNow + 60}), "");
-  EXPECT_EQ(auth_.Mint({std::string("a\0b", 3), Role::kAdmin, kNow + 60}), "");
+  EXPECT_FALSE(auth_.Mint({"", Role::kAdmin, kNow + 60}).ok());
+  EXPECT_FALSE(auth_.Mint({std::string("a\0b", 3), Role::kAdmin, kNow + 60}).ok());
 }
 
 // alg "none" (unsigned) is refused in every spelling, with or without a signature segment.
@@ -145,7 +145,7 @@ TEST_F(JwtAuthTest, RejectsAlgorithmsOtherThanHs256) {
 // A token signed with another secret, even a minted one, fails the signature check.
 TEST_F(JwtAuthTest, RejectsWrongSecret) {
   const JwtAuth other("another-secret-0123456789-abcdefghijklmnop");
-  const std::string token = other.Mint({"user-42", Role::kAdmin, kNow + 60});
+  const std::string token = other.Mint({"user-42", Role::kAdmin, kNow + 60}).value();
   ASSERT_FALSE(token.empty());
   EXPECT_EQ(Outcome(token), "bad signature");
   EXPECT_EQ(
@@ -186,19 +186,19 @@ TEST_F(JwtAuthTest, RejectsExpiredToken) {
 // A token verified once is served from memory afterwards, yet still expires on time; past the
 // cache's bound older tokens are forgotten, never wrongly accepted.
 TEST_F(JwtAuthTest, RememberedTokensStillExpireAndTheCacheIsBounded) {
-  const std::string token = auth_.Mint({"svc", Role::kService, kNow + 10});
+  const std::string token = auth_.Mint({"svc", Role::kService, kNow + 10}).value();
   EXPECT_EQ(Outcome(token, kNow), "ok");
   EXPECT_EQ(Outcome(token, kNow + 9), "ok");
   EXPECT_EQ(Outcome(token, kNow + 10), "token expired");
   for (std::size_t i = 0; i <= JwtAuth::kCachedTokens; ++i) {
     std::string sub = "u";
     sub += std::to_string(i);
-    ASSERT_EQ(Outcome(auth_.Mint({sub, Role::kViewer, kNow + 60})), "ok");
+    ASSERT_EQ(Outcome(auth_.Mint({sub, Role::kViewer, kNow + 60}).value()), "ok");
   }
   EXPECT_EQ(Outcome(token, kNow + 5), "ok");
   EXPECT_EQ(Outcome(token, kNow + 11), "token expired");
   const JwtAuth other{std::string(kSecret) + "-rotated"};
-  EXPECT_EQ(other.Verify(token, kNow).error, "bad signature");  // each verifier its own memory
+  EXPECT_EQ(other.Verify(token, kNow).error(), "bad signature");  // each verifier its own memory
 }
 
 // exp is required and must be a JSON integer: strings, fractions, null and out-of-range are
@@ -308,10 +308,10 @@ TEST_F(JwtAuthTest, WeakSecretFailsClosed) {
   EXPECT_FALSE(JwtAuth::SecretIsStrong(""));
   const std::string weak(31, 'k');
   const JwtAuth auth(weak);
-  EXPECT_EQ(auth.Mint({"u", Role::kAdmin, kNow + 60}), "");
+  EXPECT_FALSE(auth.Mint({"u", Role::kAdmin, kNow + 60}).ok());
   const VerifyResult r = auth.Verify(Sign(kHs256Header, Payload(), EVP_sha256(), weak), kNow);
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "server keys not configured");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "server keys not configured");
 }
 
 // A P-256 key pair made by OpenSSL for the test: the private key as PEM and the public key as a
@@ -375,10 +375,17 @@ std::string Jwks(std::initializer_list<const EcKey*> keys) {
 }
 
 std::vector<PublicKey> MustParse(const std::string& jwks) {
-  std::string error;
-  auto keys = ParseJwks(jwks, &error);
-  EXPECT_TRUE(keys.has_value()) << error;
-  return keys.value_or(std::vector<PublicKey>{});
+  core::Result<std::vector<PublicKey>> keys = ParseJwks(jwks);
+  EXPECT_TRUE(keys.ok()) << keys.error();
+  return keys ? std::move(keys).value() : std::vector<PublicKey>{};
+}
+
+// A token minted by the issuer key, which must succeed.
+std::string MustMintEs256(const Claims& claims, const std::string& private_pem,
+                          const std::string& kid) {
+  const core::Result<std::string> token = JwtAuth::MintEs256(claims, private_pem, kid);
+  EXPECT_TRUE(token.ok()) << token.error();
+  return token ? *token : std::string();
 }
 
 // An issuer signs ES256 with its private key; a verifier holding only the public key accepts the
@@ -386,27 +393,26 @@ std::vector<PublicKey> MustParse(const std::string& jwks) {
 TEST(Es256Test, PublicKeyVerifiesIssuerTokens) {
   const EcKey k1("k1");
   const JwtAuth auth(VerificationKeys{.hs256_secret = "", .es256 = MustParse(Jwks({&k1}))});
-  std::string error;
   const std::string token =
-      JwtAuth::MintEs256({"customer-7", Role::kBuyer, kNow + 60}, k1.private_pem, "k1", &error);
-  ASSERT_FALSE(token.empty()) << error;
+      MustMintEs256({"customer-7", Role::kBuyer, kNow + 60}, k1.private_pem, "k1");
+  ASSERT_FALSE(token.empty());
   const VerifyResult r = auth.Verify(token, kNow);
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.claims.sub, "customer-7");
-  EXPECT_EQ(r.claims.role, Role::kBuyer);
-  EXPECT_EQ(r.claims.exp, kNow + 60);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->sub, "customer-7");
+  EXPECT_EQ(r->role, Role::kBuyer);
+  EXPECT_EQ(r->exp, kNow + 60);
 
   const std::string by_hand = k1.Sign(R"({"alg":"ES256","typ":"JWT","kid":"k1"})",
                                       Payload("1700003600", R"("c8")", R"("buyer")"));
-  EXPECT_TRUE(auth.Verify(by_hand, kNow).ok) << auth.Verify(by_hand, kNow).error;
+  EXPECT_TRUE(auth.Verify(by_hand, kNow).ok()) << auth.Verify(by_hand, kNow).error();
   // One key and no kid: that key.
-  EXPECT_TRUE(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).ok);
+  EXPECT_TRUE(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).ok());
   // Expiry, tampering and a verifier without HS256 still hold.
-  EXPECT_EQ(auth.Verify(token, kNow + 60).error, "token expired");
+  EXPECT_EQ(auth.Verify(token, kNow + 60).error(), "token expired");
   std::string tampered = by_hand;
   tampered[tampered.find('.') + 5] ^= 1;
-  EXPECT_FALSE(auth.Verify(tampered, kNow).ok);
-  EXPECT_EQ(auth.Verify(Sign(kHs256Header, Payload()), kNow).error, "unsupported algorithm");
+  EXPECT_FALSE(auth.Verify(tampered, kNow).ok());
+  EXPECT_EQ(auth.Verify(Sign(kHs256Header, Payload()), kNow).error(), "unsupported algorithm");
 }
 
 // Rotation: two published keys, each token verified by the key its kid names; an unknown kid, a
@@ -417,24 +423,23 @@ TEST(Es256Test, KeyIdSelectsAmongRotatedKeys) {
   const EcKey stranger("2026-11");
   const JwtAuth auth(
       VerificationKeys{.hs256_secret = std::string(kSecret), .es256 = MustParse(Jwks({&k1, &k2}))});
-  std::string error;
   for (const EcKey* k : {&k1, &k2}) {
     const std::string kid = k->jwk["kid"];
-    const std::string token =
-        JwtAuth::MintEs256({"s", Role::kService, kNow + 60}, k->private_pem, kid, &error);
-    EXPECT_TRUE(auth.Verify(token, kNow).ok) << kid << ": " << auth.Verify(token, kNow).error;
+    const std::string token = MustMintEs256({"s", Role::kService, kNow + 60}, k->private_pem, kid);
+    EXPECT_TRUE(auth.Verify(token, kNow).ok()) << kid << ": " << auth.Verify(token, kNow).error();
   }
-  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2025-01"})", Payload()), kNow).error,
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2025-01"})", Payload()), kNow).error(),
             "unknown key id");
-  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).error, "missing key id");
-  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error,
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256"})", Payload()), kNow).error(), "missing key id");
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error(),
             "bad signature");
-  EXPECT_EQ(auth.Verify(stranger.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error,
-            "bad signature");
-  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":7})", Payload()), kNow).error,
+  EXPECT_EQ(
+      auth.Verify(stranger.Sign(R"({"alg":"ES256","kid":"2026-11"})", Payload()), kNow).error(),
+      "bad signature");
+  EXPECT_EQ(auth.Verify(k1.Sign(R"({"alg":"ES256","kid":7})", Payload()), kNow).error(),
             "unknown key id");
   // HS256 beside them, with the shared secret.
-  EXPECT_TRUE(auth.Verify(Sign(kHs256Header, Payload()), kNow).ok);
+  EXPECT_TRUE(auth.Verify(Sign(kHs256Header, Payload()), kNow).ok());
 }
 
 // Algorithm confusion: a token that claims HS256 and is "signed" with the public key's PEM as
@@ -444,23 +449,21 @@ TEST(Es256Test, PublicKeyIsNeverAnHmacSecret) {
   const std::vector<PublicKey> keys = MustParse(Jwks({&k1}));
   const std::string forged = Sign(kHs256Header, Payload(), EVP_sha256(), keys[0].pem);
   const JwtAuth es_only(VerificationKeys{.hs256_secret = "", .es256 = keys});
-  EXPECT_EQ(es_only.Verify(forged, kNow).error, "unsupported algorithm");
+  EXPECT_EQ(es_only.Verify(forged, kNow).error(), "unsupported algorithm");
   const JwtAuth both(VerificationKeys{.hs256_secret = std::string(kSecret), .es256 = keys});
-  EXPECT_EQ(both.Verify(forged, kNow).error, "bad signature");
+  EXPECT_EQ(both.Verify(forged, kNow).error(), "bad signature");
   // ES384, RS256 and none are not ours either.
-  EXPECT_EQ(both.Verify(k1.Sign(R"({"alg":"ES384","kid":"k1"})", Payload()), kNow).error,
+  EXPECT_EQ(both.Verify(k1.Sign(R"({"alg":"ES384","kid":"k1"})", Payload()), kNow).error(),
             "unsupported algorithm");
 }
 
 // What a JWK Set must be; each refusal names the key and the reason.
 TEST(Es256Test, ParseJwksRefusesWhatCannotVerify) {
   const EcKey k1("k1");
-  std::string error;
-  const auto refused = [&](nlohmann::json jwk) {
+  const auto refused = [](nlohmann::json jwk) {
     nlohmann::json set = {{"keys", {std::move(jwk)}}};
-    error.clear();
-    const bool ok = ParseJwks(set.dump(), &error).has_value();
-    return ok ? std::string("accepted") : error;
+    const core::Result<std::vector<PublicKey>> keys = ParseJwks(set.dump());
+    return keys ? std::string("accepted") : keys.error();
   };
   EXPECT_EQ(refused(k1.jwk), "accepted");
   nlohmann::json with_private = k1.jwk;
@@ -485,41 +488,38 @@ TEST(Es256Test, ParseJwksRefusesWhatCannotVerify) {
   nlohmann::json short_x = k1.jwk;
   short_x["x"] = B64Url("abc");
   EXPECT_EQ(refused(short_x), "key 0 (kid k1): x and y are not a point of P-256");
-  EXPECT_FALSE(ParseJwks(Jwks({&k1, &k1}), &error).has_value());
-  EXPECT_EQ(error, "key 1 (kid k1): kid used twice");
+  EXPECT_EQ(ParseJwks(Jwks({&k1, &k1})).error(), "key 1 (kid k1): kid used twice");
   for (const char* bad : {"", "[]", "{}", R"({"keys":[]})", R"({"keys":{}})", "not json"}) {
-    EXPECT_FALSE(ParseJwks(bad, &error).has_value()) << bad;
+    EXPECT_EQ(ParseJwks(bad).code(), core::Code::kInvalidRequest) << bad;
   }
 }
 
 // Minting ES256 needs a P-256 private key and a kid; a public key or an HS secret cannot sign.
 TEST(Es256Test, MintNeedsAPrivateP256Key) {
   const EcKey k1("k1");
-  std::string error;
-  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, MustParse(Jwks({&k1}))[0].pem, "k1",
-                               &error),
-            "");
-  EXPECT_EQ(error, "not a P-256 private key in PEM");
-  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, kSecret, "k1", &error), "");
-  EXPECT_EQ(JwtAuth::MintEs256({"s", Role::kAdmin, kNow + 60}, k1.private_pem, "", &error), "");
-  EXPECT_EQ(error, "a kid is required (1 to 255 printable bytes)");
-  EXPECT_EQ(JwtAuth::MintEs256({"", Role::kAdmin, kNow + 60}, k1.private_pem, "k1", &error), "");
+  const Claims claims{"s", Role::kAdmin, kNow + 60};
+  EXPECT_EQ(JwtAuth::MintEs256(claims, MustParse(Jwks({&k1}))[0].pem, "k1").error(),
+            "not a P-256 private key in PEM");
+  EXPECT_FALSE(JwtAuth::MintEs256(claims, kSecret, "k1").ok());
+  EXPECT_EQ(JwtAuth::MintEs256(claims, k1.private_pem, "").error(),
+            "a kid is required (1 to 255 printable bytes)");
+  EXPECT_EQ(JwtAuth::MintEs256({"", Role::kAdmin, kNow + 60}, k1.private_pem, "k1").code(),
+            core::Code::kInvalidRequest);
 }
 
 // The public JWK of an issuer's private key is what ParseJwks takes, and verifies its tokens.
 TEST(Es256Test, PublicJwkOfTheIssuerKeyVerifiesItsTokens) {
   const EcKey k1("k1");
-  std::string error;
-  const std::string jwk = JwtAuth::PublicJwk(k1.private_pem, "2026-11", &error);
-  ASSERT_FALSE(jwk.empty()) << error;
+  const core::Result<std::string> public_jwk = JwtAuth::PublicJwk(k1.private_pem, "2026-11");
+  ASSERT_TRUE(public_jwk.ok()) << public_jwk.error();
+  const std::string& jwk = *public_jwk;
   EXPECT_EQ(nlohmann::json::parse(jwk)["x"], k1.jwk["x"]);
   const JwtAuth auth(
       VerificationKeys{.hs256_secret = "", .es256 = MustParse(R"({"keys":[)" + jwk + "]}")});
   const std::string token =
-      JwtAuth::MintEs256({"s", Role::kViewer, kNow + 60}, k1.private_pem, "2026-11", &error);
-  EXPECT_TRUE(auth.Verify(token, kNow).ok);
-  EXPECT_EQ(JwtAuth::PublicJwk("not a key", "k", &error), "");
-  EXPECT_EQ(error, "not a P-256 private key in PEM");
+      MustMintEs256({"s", Role::kViewer, kNow + 60}, k1.private_pem, "2026-11");
+  EXPECT_TRUE(auth.Verify(token, kNow).ok());
+  EXPECT_EQ(JwtAuth::PublicJwk("not a key", "k").error(), "not a P-256 private key in PEM");
 }
 
 // The full role matrix: admin everything, service itself and viewer, viewer only viewer.
