@@ -159,6 +159,10 @@ void RedisClient::CommandAsync(std::vector<std::string> argv, Callback done) {
   done(Command(argv));
 }
 
+void RedisClient::SequenceAsync(std::vector<std::vector<std::string>> commands, Callback done) {
+  done(Sequence(commands));
+}
+
 namespace {
 
 std::vector<std::string> EvalArgv(const Script& script, const std::vector<std::string>& keys,

@@ -111,13 +111,19 @@ class RedisClient {
   // (RedisPipeline: its I/O thread, so `done` must be quick and must not block) or, for clients
   // that only block (RedisPool), on the caller's before this returns.
   virtual void CommandAsync(std::vector<std::string> argv, Callback done);
+  // Commands sent back to back on one connection, answered with an array of their replies in
+  // order (each may be an error reply): ASKING before a command for a slot being migrated in a
+  // Redis Cluster, a write followed by WAIT. Never retried, as Command.
+  virtual CommandResult Sequence(const std::vector<std::vector<std::string>>& commands) = 0;
+  // The same without waiting, as CommandAsync.
+  virtual void SequenceAsync(std::vector<std::vector<std::string>> commands, Callback done);
   // EVALSHA; on NOSCRIPT (Redis restarted or SCRIPT FLUSH), SCRIPT LOAD then EVALSHA once more.
   // A NOSCRIPT reply means the script did not run, so the second EVALSHA cannot run it twice.
-  CommandResult Eval(const Script& script, const std::vector<std::string>& keys,
-                     const std::vector<std::string>& args);
+  virtual CommandResult Eval(const Script& script, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args);
   // The same without waiting, as CommandAsync. `script` must outlive the call.
-  void EvalAsync(const Script& script, const std::vector<std::string>& keys,
-                 const std::vector<std::string>& args, Callback done);
+  virtual void EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                         const std::vector<std::string>& args, Callback done);
   // True when a PING round trip succeeds now. While the breaker is open this is false at once.
   bool Ping();
   Stats stats() const;

@@ -127,6 +127,34 @@ TYPED_TEST(RedisClientTest, ErrorRepliesAreNotTransportFailures) {
   EXPECT_EQ(stats.command_failures, 0);
 }
 
+// A sequence goes out on one connection and comes back as its replies in order; an error reply
+// inside it is one of the replies, not a failure of the sequence.
+TYPED_TEST(RedisClientTest, SequenceAnswersEachCommandInOrder) {
+  RedisConfig config = this->Config();
+  config.pool_size = 3;
+  TypeParam pool(config);
+  const CommandResult r = pool.Sequence({{"SET", "s", "1"}, {"INCR", "s"}, {"HGET", "s", "f"}});
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_TRUE(r->is_array());
+  ASSERT_EQ(r->elements.size(), 3u);
+  EXPECT_EQ(r->elements[0].str, "OK");
+  EXPECT_EQ(r->elements[1].integer, 2);
+  EXPECT_TRUE(r->elements[2].is_error()) << "WRONGTYPE";
+  // CLIENT ID twice on one connection names the same client: the sequence shares a connection.
+  for (int i = 0; i < 10; ++i) {
+    const CommandResult ids = pool.Sequence({{"CLIENT", "ID"}, {"CLIENT", "ID"}});
+    ASSERT_TRUE(ids.ok()) << ids.error();
+    EXPECT_EQ(ids->elements[0].integer, ids->elements[1].integer);
+  }
+  const CommandResult one = pool.Sequence({{"GET", "s"}});
+  ASSERT_TRUE(one.ok()) << one.error();
+  ASSERT_EQ(one->elements.size(), 1u);
+  EXPECT_EQ(one->elements[0].str, "2");
+  EXPECT_FALSE(pool.Sequence({}).ok());
+  EXPECT_FALSE(pool.Sequence({{"PING"}, {}}).ok());
+  EXPECT_TRUE(pool.Ping()) << "a refused sequence is not a Redis failure";
+}
+
 // Eval passes KEYS and ARGV and returns nested arrays, integers, strings, status, nil and errors;
 // redis.error_reply and Lua runtime errors come back as ok=true with an error reply.
 TYPED_TEST(RedisClientTest, EvalReturnsArraysIntegersAndErrors) {

@@ -32,7 +32,9 @@ core::Error Failure(std::string error) {
 struct RedisPipeline::Call {
   std::string request;
   Clock::time_point deadline;
-  bool probe = false;  // the call that tests Redis while the breaker is half open
+  bool probe = false;       // the call that tests Redis while the breaker is half open
+  std::size_t replies = 1;  // more than one: a sequence, answered with the array of its replies
+  std::vector<Reply> got;   // a sequence's replies so far
   Callback done;
 
   void Complete(CommandResult r) { done(std::move(r)); }
@@ -235,14 +237,27 @@ class RedisPipeline::Connection {
           Disconnect("redis sent a reply no call asked for", true);
           break;
         }
+        Call& front = *inflight_.front();
+        if (front.replies > 1) {
+          front.got.push_back(ConvertReply(*reply));
+          freeReplyObject(reply);
+          if (front.got.size() < front.replies) continue;  // the rest of the sequence follows
+        }
         std::shared_ptr<Call> call = std::move(inflight_.front());
         inflight_.pop_front();
         // Redis answered the probe: the breaker closes before its caller learns of it, so that
         // caller's next call is not refused by a breaker still half open.
         if (call->probe) owner_.ProbeAnswered();
-        CommandResult result(ConvertReply(*reply));
-        freeReplyObject(reply);
-        call->Complete(std::move(result));
+        if (call->replies > 1) {
+          Reply all;
+          all.type = Reply::Type::kArray;
+          all.elements = std::move(call->got);
+          call->Complete(std::move(all));
+        } else {
+          CommandResult result(ConvertReply(*reply));
+          freeReplyObject(reply);
+          call->Complete(std::move(result));
+        }
         ++completed;
       }
       if (static_cast<std::size_t>(n) < sizeof buf) break;  // the socket is drained
@@ -310,9 +325,34 @@ void RedisPipeline::Close() {
 
 void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
   if (argv.empty()) return done(Failure("redis: empty command"));
+  Submit(EncodeCommand(argv), 1, std::move(done));
+}
+
+void RedisPipeline::SequenceAsync(std::vector<std::vector<std::string>> commands, Callback done) {
+  std::string request;
+  for (const std::vector<std::string>& argv : commands) {
+    if (argv.empty()) return done(Failure("redis: empty command"));
+    request += EncodeCommand(argv);
+  }
+  if (commands.empty()) return done(Failure("redis: empty command"));
+  if (commands.size() == 1) {
+    // One command is answered by its reply; keep the sequence's shape, an array of replies.
+    return Submit(std::move(request), 1, [done = std::move(done)](CommandResult r) {
+      if (!r) return done(std::move(r));
+      Reply all;
+      all.type = Reply::Type::kArray;
+      all.elements.push_back(std::move(r).value());
+      done(std::move(all));
+    });
+  }
+  Submit(std::move(request), commands.size(), std::move(done));
+}
+
+void RedisPipeline::Submit(std::string request, std::size_t replies, Callback done) {
   if (closing_.load()) return done(Failure("redis client is closing"));
   auto call = std::make_shared<Call>();
-  call->request = EncodeCommand(argv);
+  call->request = std::move(request);
+  call->replies = replies;
   call->deadline = Clock::now() + milliseconds(config_.command_timeout_ms);
   call->done = std::move(done);
   if (core::Result<void> admitted = Admit(*call); !admitted) {
@@ -330,12 +370,19 @@ void RedisPipeline::CommandAsync(std::vector<std::string> argv, Callback done) {
 }
 
 CommandResult RedisPipeline::Command(const std::vector<std::string>& argv) {
+  return Wait([&](Callback done) { CommandAsync(argv, std::move(done)); });
+}
+
+CommandResult RedisPipeline::Sequence(const std::vector<std::vector<std::string>>& commands) {
+  return Wait([&](Callback done) { SequenceAsync(commands, std::move(done)); });
+}
+
+CommandResult RedisPipeline::Wait(const std::function<void(Callback)>& start) {
   // The I/O thread completes every call by its deadline (a connect can add connect_timeout_ms);
   // the margin only guards against a bug there turning into a hung request.
   const auto give_up =
       Clock::now() + milliseconds(config_.command_timeout_ms + config_.connect_timeout_ms + 1000);
-  std::optional<CommandResult> r =
-      Await([&](Callback done) { CommandAsync(argv, std::move(done)); }, give_up);
+  std::optional<CommandResult> r = Await(start, give_up);
   if (!r) {
     return Failure("redis call abandoned: no outcome after " +
                    std::to_string(config_.command_timeout_ms) + " ms");

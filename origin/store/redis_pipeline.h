@@ -43,6 +43,8 @@ class RedisPipeline final : public RedisClient {
   CommandResult Command(const std::vector<std::string>& argv) override;
   // `done` runs on the I/O thread (or, when the call is refused at once, on the caller's).
   void CommandAsync(std::vector<std::string> argv, Callback done) override;
+  CommandResult Sequence(const std::vector<std::vector<std::string>>& commands) override;
+  void SequenceAsync(std::vector<std::vector<std::string>> commands, Callback done) override;
   const RedisConfig& config() const { return config_; }
 
  private:
@@ -55,6 +57,11 @@ class RedisPipeline final : public RedisClient {
   // Ok when the call may go on (and marks it the probe when the breaker is half open); else why
   // it fails now.
   core::Result<void> Admit(Call& call);
+  // Admits and queues an encoded call expecting `replies` replies (more than one: answered with
+  // their array), or fails it now.
+  void Submit(std::string request, std::size_t replies, Callback done);
+  // Waits for an asynchronous call, bounded even if the I/O thread never answers.
+  CommandResult Wait(const std::function<void(Callback)>& start);
   // A transport failure: every call is refused for retry_backoff_ms.
   void Trip(const std::string& error);
   // A reply to the probe: Redis answers again.

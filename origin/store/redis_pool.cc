@@ -40,7 +40,7 @@ class RedisPool::Lease {
 
   redisContext* get() const { return ctx_.get(); }
   // Records the transport outcome of the call that used this connection.
-  void Finish(const CommandResult& result) {
+  void Finish(const core::Status& result) {
     healthy_ = result.ok();
     error_ = result.error();
   }
@@ -146,41 +146,70 @@ void RedisPool::TripLocked(const std::string& error, bool probe) {
 
 namespace {
 
-CommandResult RunOn(redisContext* c, const std::vector<std::string>& argv, int timeout_ms) {
-  if (argv.empty()) return core::Fail(core::Code::kUnavailable, "redis: empty command");
-  std::vector<const char*> ptrs;
-  std::vector<size_t> lens;
-  ptrs.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const std::string& arg : argv) {
-    ptrs.push_back(arg.data());
-    lens.push_back(arg.size());
+// Writes the commands on one connection, then reads one reply for each: the replies in order.
+core::Result<std::vector<Reply>> RunOn(redisContext* c,
+                                       const std::vector<std::vector<std::string>>& commands,
+                                       int timeout_ms) {
+  for (const std::vector<std::string>& argv : commands) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    ptrs.reserve(argv.size());
+    lens.reserve(argv.size());
+    for (const std::string& arg : argv) {
+      ptrs.push_back(arg.data());
+      lens.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
+        REDIS_OK) {
+      return core::Fail(core::Code::kUnavailable, "redis: out of memory");
+    }
   }
-  errno = 0;
-  void* raw = redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data());
-  if (raw == nullptr) {
-    // SO_RCVTIMEO/SO_SNDTIMEO expiry surfaces as EAGAIN from read()/write().
-    const bool timed_out = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-    return core::Fail(core::Code::kUnavailable,
-                      timed_out ? "redis timed out after " + std::to_string(timeout_ms) + " ms"
-                                : std::string("redis transport error: ") + c->errstr);
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    errno = 0;
+    void* raw = nullptr;
+    if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+      // SO_RCVTIMEO/SO_SNDTIMEO expiry surfaces as EAGAIN from read()/write().
+      const bool timed_out = c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+      return core::Fail(core::Code::kUnavailable,
+                        timed_out ? "redis timed out after " + std::to_string(timeout_ms) + " ms"
+                                  : std::string("redis transport error: ") + c->errstr);
+    }
+    auto* reply = static_cast<redisReply*>(raw);
+    replies.push_back(ConvertReply(*reply));
+    freeReplyObject(reply);
   }
-  auto* reply = static_cast<redisReply*>(raw);
-  CommandResult result(ConvertReply(*reply));
-  freeReplyObject(reply);
-  return result;
+  return replies;
 }
 
 }  // namespace
 
 CommandResult RedisPool::Command(const std::vector<std::string>& argv) {
-  if (argv.empty()) return core::Fail(core::Code::kUnavailable, "redis: empty command");
+  CommandResult sequence = Sequence({argv});
+  if (!sequence) return sequence;
+  return std::move(sequence->elements[0]);
+}
+
+CommandResult RedisPool::Sequence(const std::vector<std::vector<std::string>>& commands) {
+  const auto empty = [](const std::vector<std::string>& argv) { return argv.empty(); };
+  if (commands.empty() || std::any_of(commands.begin(), commands.end(), empty)) {
+    return core::Fail(core::Code::kUnavailable, "redis: empty command");
+  }
   Lease lease(this);
   if (core::Result<void> acquired = Acquire(&lease); !acquired) return acquired.failure();
-  CommandResult result = RunOn(lease.get(), argv, config_.command_timeout_ms);
-  if (!result.ok()) Count(counters_.command_failures);
-  lease.Finish(result);
-  return result;
+  core::Result<std::vector<Reply>> replies =
+      RunOn(lease.get(), commands, config_.command_timeout_ms);
+  if (!replies) {
+    Count(counters_.command_failures);
+    lease.Finish(replies.failure());
+    return replies.failure();
+  }
+  lease.Finish({});
+  Reply all;
+  all.type = Reply::Type::kArray;
+  all.elements = std::move(replies).value();
+  return all;
 }
 
 }  // namespace stockgate::store

@@ -29,6 +29,7 @@ class RedisPool final : public RedisClient {
   RedisPool& operator=(const RedisPool&) = delete;
 
   CommandResult Command(const std::vector<std::string>& argv) override;
+  CommandResult Sequence(const std::vector<std::vector<std::string>>& commands) override;
   const RedisConfig& config() const { return config_; }
 
  private:

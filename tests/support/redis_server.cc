@@ -174,6 +174,10 @@ RedisServer::Status RedisServer::Restart() {
 
 void RedisServer::Pause() { child_.Pause(); }
 
+std::string RedisServer::Ask(const std::string& inline_command, int timeout_ms) const {
+  return Query(port_, inline_command + "\r\n", timeout_ms);
+}
+
 void RedisServer::Resume() { child_.Resume(); }
 
 }  // namespace stockgate::testing

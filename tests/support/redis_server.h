@@ -57,6 +57,9 @@ class RedisServer {
   // answered, like a Redis stuck in a long command. Returns once the process is stopped.
   void Pause();
   void Resume();  // SIGCONT
+  // One command in Redis's inline form ("CLUSTER INFO") on a fresh connection: its reply as sent
+  // (for a bulk reply, "$N\r\n" and the payload), or "" when none came within `timeout_ms`.
+  std::string Ask(const std::string& inline_command, int timeout_ms = 1000) const;
 
  private:
   RedisServer(Options options, std::string binary, std::string dir, int port);
