@@ -23,6 +23,7 @@ const TOOLS = [
   ['scripts/stack', join(repo, 'scripts/stack'), ['status']],
   ['scripts/edge-start', join(repo, 'scripts/edge-start'), []],
   ['scripts/redis-start', join(repo, 'scripts/redis-start'), []],
+  ['scripts/cluster-start', join(repo, 'scripts/cluster-start'), []],
   ['scripts/mariadb-start', join(repo, 'scripts/mariadb-start'), []],
   ['scripts/demo-login.mjs', node, [join(repo, 'scripts/demo-login.mjs')]],
   ['faults/run', join(repo, 'faults/run'), []],

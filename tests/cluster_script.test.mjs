@@ -1,0 +1,101 @@
+// scripts/cluster-start brings up a Redis Cluster of 3 masters and 3 replicas on loopback with
+// the shipped durability (AOF, appendfsync always), prints the seed list, is idempotent over the
+// same directory, restarts a killed master (which rejoins, as a replica once its own replica has
+// been promoted), stops every node with --stop, and refuses bad arguments.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const script = join(repo, 'scripts/cluster-start');
+const NODES = 6;
+
+const run = (args) => spawnSync(script, args, { encoding: 'utf8', timeout: 120_000 });
+const cli = (port, ...args) =>
+  spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout;
+
+// Whether nothing listens on the port now.
+const free = (port) => new Promise((resolve) => {
+  const server = createServer();
+  server.once('error', () => resolve(false));
+  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+});
+
+// A first port with the 2 * NODES ports from it (client and bus ports) free.
+async function freeBlock() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    let ok = true;
+    for (let p = base; p < base + 2 * NODES && ok; p++) ok = await free(p);
+    if (ok) return base;
+  }
+  throw new Error('no block of free ports');
+}
+
+const alive = (dir) => Array.from({ length: NODES }, (_, i) => {
+  try {
+    const pid = Number(readFileSync(join(dir, `node-${i}`, 'redis.pid'), 'utf8'));
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return 0;
+  }
+}).filter(Boolean);
+
+test('cluster-start: 3 masters, 3 replicas, AOF always, idempotent, restarts a killed master', async () => {
+  const base = await freeBlock();
+  const dir = mkdtempSync(join(tmpdir(), 'stockgate-cluster-'));
+  try {
+    const first = run([String(base), dir, '--node-timeout-ms', '1000']);
+    assert.equal(first.status, 0, first.stderr);
+    const seeds = Array.from({ length: NODES }, (_, i) => `127.0.0.1:${base + i}`).join(',');
+    assert.equal(first.stdout.trim(), seeds);
+
+    const nodes = cli(base, 'cluster', 'nodes').trim().split('\n');
+    assert.equal(nodes.length, NODES);
+    assert.equal(nodes.filter((l) => l.split(' ')[2].includes('master')).length, 3);
+    assert.equal(nodes.filter((l) => l.split(' ')[2].includes('slave')).length, 3);
+    for (let i = 0; i < NODES; i++) {
+      assert.match(cli(base + i, 'config', 'get', 'appendfsync'), /always/);
+      assert.match(cli(base + i, 'config', 'get', 'appendonly'), /yes/);
+    }
+    assert.match(cli(base, 'cluster', 'info'), /cluster_state:ok/);
+
+    const pids = alive(dir);
+    assert.equal(pids.length, NODES);
+    const again = run([String(base), dir]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout.trim(), seeds);
+    assert.deepEqual(alive(dir), pids, 'a second run starts nothing new');
+
+    // A master dies; the next run restarts it and waits until the cluster is whole again.
+    // redis-cli --cluster create makes the first three nodes the masters.
+    const victim = 0;
+    assert.ok(nodes.some((l) => l.includes(`:${base + victim}@`) && l.includes('master')));
+    process.kill(pids[victim], 'SIGKILL');
+    const restarted = run([String(base), dir]);
+    assert.equal(restarted.status, 0, restarted.stderr);
+    assert.equal(alive(dir).length, NODES);
+    assert.match(cli(base + victim, 'cluster', 'info'), /cluster_state:ok/);
+    assert.match(cli(base + victim, 'cluster', 'info'), /cluster_known_nodes:6/);
+  } finally {
+    const stopped = run(['--stop', dir]);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.equal(alive(dir).length, 0, 'every node stopped');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cluster-start refuses bad arguments and changes nothing', () => {
+  for (const args of [['--masters', '2', '7000', '/nonexistent'], ['70000', '/tmp/x'], ['7000'],
+    ['--replicas', 'x', '7000', '/tmp/x']]) {
+    const r = run(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.ok(r.stderr.trim().split('\n').length <= 2, r.stderr);
+  }
+});
