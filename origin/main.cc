@@ -149,7 +149,10 @@ int Serve(int argc, char** argv) {
   // Every request shares these connections: calls in flight together go out in one write and
   // share Redis's fsync (group commit).
   store::RedisPipeline pool(redis);
-  store::RedisInventoryStore store(pool, {c.redis_key_prefix});
+  store::RedisStoreConfig store_config{c.redis_key_prefix};
+  store_config.batching.replica_acks = c.redis_replica_acks;
+  store_config.batching.replica_ack_timeout_ms = c.redis_replica_ack_timeout_ms;
+  store::RedisInventoryStore store(pool, store_config);
   server::JwtAuth auth(
       server::VerificationKeys{.hs256_secret = c.jwt_secret, .es256 = c.jwt_es256_keys});
 

@@ -52,6 +52,10 @@ struct OriginConfig {
   int redis_pool_size = 1;
   int redis_connect_timeout_ms = 200;
   int redis_command_timeout_ms = 500;
+  // Replicas that must hold each batch of writes before its answers are given (WAIT after the
+  // batch, on its connection); fewer within the timeout: 503, outcome unknown. 0: off.
+  int redis_replica_acks = 0;
+  int redis_replica_ack_timeout_ms = 100;
   std::string redis_key_prefix = "sg";
 
   // The history database the sync worker writes, as mysql://USER@HOST:PORT/DB[?socket=PATH];

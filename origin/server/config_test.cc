@@ -171,6 +171,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_REDIS_POOL_SIZE", "14"},
           {"STOCKGATE_REDIS_CONNECT_TIMEOUT_MS", "15"},
           {"STOCKGATE_REDIS_COMMAND_TIMEOUT_MS", "16"},
+          {"STOCKGATE_REDIS_REPLICA_ACKS", "2"},
+          {"STOCKGATE_REDIS_REPLICA_ACK_TIMEOUT_MS", "25"},
           {"STOCKGATE_REDIS_KEY_PREFIX", "p:x"},
           {"STOCKGATE_MYSQL", "mysql://app@db.internal:3307/shop"},
           {"STOCKGATE_JWT_SECRET", "env-secret-0123456789-0123456789-xyz"},
@@ -197,6 +199,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.read_timeout_ms, 11);
   EXPECT_EQ(c.write_timeout_ms, 12);
   EXPECT_EQ(c.keep_alive_max_count, 13);
+  EXPECT_EQ(c.redis_replica_acks, 2);
+  EXPECT_EQ(c.redis_replica_ack_timeout_ms, 25);
   EXPECT_EQ(c.redis_host, "redis.internal");
   EXPECT_EQ(c.redis_port, 65535);
   EXPECT_EQ(c.redis_pool_size, 14);

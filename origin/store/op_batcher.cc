@@ -120,7 +120,7 @@ void OpBatcher::Send(std::vector<Pending> batch) {
   const std::vector<std::string> argv =
       BatchArgv(prefix_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
   auto pending = std::make_shared<std::vector<Pending>>(std::move(batch));
-  redis_.EvalAsync(StockgateScript(), {}, argv, [this, pending](CommandResult result) {
+  auto answer = [this, pending](CommandResult result) {
     {
       std::lock_guard lock(mu_);
       --in_flight_;
@@ -129,7 +129,28 @@ void OpBatcher::Send(std::vector<Pending> batch) {
     Pump();
     const std::size_t n = pending->size();
     for (std::size_t i = 0; i < n; ++i) (*pending)[i].done(AnswerOf(result, i, n));
-  });
+  };
+  if (options_.replica_acks <= 0) return redis_.EvalAsync(StockgateScript(), {}, argv, answer);
+  const int acks = options_.replica_acks;
+  const int timeout_ms = options_.replica_ack_timeout_ms;
+  redis_.EvalThenAsync(
+      StockgateScript(), {}, argv, {"WAIT", std::to_string(acks), std::to_string(timeout_ms)},
+      [answer, acks, timeout_ms](CommandResult r) {
+        if (!r) return answer(std::move(r));
+        if (r->elements.size() != 2) {
+          return answer(core::Fail(core::Code::kUnavailable, "redis: no reply to WAIT"));
+        }
+        const Reply& waited = r->elements[1];
+        if (!waited.is_integer() || waited.integer < acks) {
+          return answer(core::Fail(
+              core::Code::kUnavailable,
+              "redis: " + (waited.is_integer() ? std::to_string(waited.integer) : waited.str) +
+                  " of " + std::to_string(acks) + " replica(s) acknowledged within " +
+                  std::to_string(timeout_ms) +
+                  " ms; the outcome is unknown, retry with the same key"));
+        }
+        answer(std::move(r->elements[0]));
+      });
 }
 
 CommandResult OpBatcher::Run(ScriptOp op) {

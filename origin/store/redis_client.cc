@@ -219,6 +219,28 @@ void RedisClient::EvalAsync(const Script& script, const std::vector<std::string>
   });
 }
 
+void RedisClient::EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
+                                const std::vector<std::string>& args, std::vector<std::string> then,
+                                Callback done) {
+  auto commands = std::make_shared<std::vector<std::vector<std::string>>>();
+  commands->push_back(EvalArgv(script, keys, args));
+  commands->push_back(std::move(then));
+  SequenceAsync(
+      *commands, [this, &script, commands, done = std::move(done)](CommandResult result) mutable {
+        if (!result.ok() || result->elements.empty() || !IsNoscript(result->elements[0])) {
+          return done(std::move(result));
+        }
+        Count(counters_.noscript_reloads);
+        CommandAsync({"SCRIPT", "LOAD", script.source()},
+                     [this, &script, commands, done = std::move(done)](CommandResult load) mutable {
+                       if (auto failed = LoadFailure(script, std::move(load))) {
+                         return done(std::move(*failed));
+                       }
+                       SequenceAsync(std::move(*commands), std::move(done));
+                     });
+      });
+}
+
 std::optional<CommandResult> Await(const std::function<void(RedisClient::Callback)>& start,
                                    std::optional<std::chrono::steady_clock::time_point> give_up) {
   struct Outcome {
