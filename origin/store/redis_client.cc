@@ -203,20 +203,28 @@ CommandResult RedisClient::Eval(const Script& script, const std::vector<std::str
   return Command(argv);
 }
 
-void RedisClient::EvalAsync(const Script& script, const std::vector<std::string>& keys,
-                            const std::vector<std::string>& args, Callback done) {
-  auto argv = std::make_shared<std::vector<std::string>>(EvalArgv(script, keys, args));
-  CommandAsync(*argv, [this, &script, argv, done = std::move(done)](CommandResult result) mutable {
-    if (!result.ok() || !IsNoscript((*result))) return done(std::move(result));
+void RedisClient::SendWithScript(const Script& script, std::function<void(Callback)> send,
+                                 bool (*missing)(const CommandResult&), Callback done) {
+  auto again = std::make_shared<std::function<void(Callback)>>(std::move(send));
+  (*again)([this, &script, again, missing, done = std::move(done)](CommandResult result) mutable {
+    if (!missing(result)) return done(std::move(result));
     Count(counters_.noscript_reloads);
     CommandAsync({"SCRIPT", "LOAD", script.source()},
-                 [this, &script, argv, done = std::move(done)](CommandResult load) mutable {
+                 [&script, again, done = std::move(done)](CommandResult load) mutable {
                    if (auto failed = LoadFailure(script, std::move(load))) {
                      return done(std::move(*failed));
                    }
-                   CommandAsync(std::move(*argv), std::move(done));
+                   (*again)(std::move(done));
                  });
   });
+}
+
+void RedisClient::EvalAsync(const Script& script, const std::vector<std::string>& keys,
+                            const std::vector<std::string>& args, Callback done) {
+  auto argv = std::make_shared<std::vector<std::string>>(EvalArgv(script, keys, args));
+  SendWithScript(
+      script, [this, argv](Callback answered) { CommandAsync(*argv, std::move(answered)); },
+      [](const CommandResult& r) { return r.ok() && IsNoscript(*r); }, std::move(done));
 }
 
 void RedisClient::EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
@@ -225,20 +233,13 @@ void RedisClient::EvalThenAsync(const Script& script, const std::vector<std::str
   auto commands = std::make_shared<std::vector<std::vector<std::string>>>();
   commands->push_back(EvalArgv(script, keys, args));
   commands->push_back(std::move(then));
-  SequenceAsync(
-      *commands, [this, &script, commands, done = std::move(done)](CommandResult result) mutable {
-        if (!result.ok() || result->elements.empty() || !IsNoscript(result->elements[0])) {
-          return done(std::move(result));
-        }
-        Count(counters_.noscript_reloads);
-        CommandAsync({"SCRIPT", "LOAD", script.source()},
-                     [this, &script, commands, done = std::move(done)](CommandResult load) mutable {
-                       if (auto failed = LoadFailure(script, std::move(load))) {
-                         return done(std::move(*failed));
-                       }
-                       SequenceAsync(std::move(*commands), std::move(done));
-                     });
-      });
+  SendWithScript(
+      script,
+      [this, commands](Callback answered) { SequenceAsync(*commands, std::move(answered)); },
+      [](const CommandResult& r) {
+        return r.ok() && !r->elements.empty() && IsNoscript(r->elements[0]);
+      },
+      std::move(done));
 }
 
 std::optional<CommandResult> Await(const std::function<void(RedisClient::Callback)>& start,

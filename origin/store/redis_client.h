@@ -135,6 +135,11 @@ class RedisClient {
   Stats stats() const;
 
  protected:
+  // Sends with `send`; when `missing` says the reply is NOSCRIPT (Redis restarted or SCRIPT
+  // FLUSH: nothing ran), SCRIPT LOAD then sends once more. `script` must outlive the call.
+  void SendWithScript(const Script& script, std::function<void(Callback)> send,
+                      bool (*missing)(const CommandResult&), Callback done);
+
   // What stats() reports, counted by the implementations as things happen.
   struct Counters {
     std::atomic<long long> connects{0};

@@ -58,6 +58,14 @@ class ReplicaAckTest : public ::testing::Test {
     return std::make_unique<RedisPipeline>(config);
   }
 
+  // SKU 1 with 10 units, through `store`.
+  static void Stock(RedisInventoryStore& store) {
+    core::SetStockRequest set;
+    set.on_hand = 10;
+    const core::StockResult stocked = store.SetStock(1, set, "admin", kT0);
+    ASSERT_TRUE(stocked.ok()) << stocked.message;
+  }
+
   static ReservationRequest Hold(const std::string& order) {
     ReservationRequest r;
     r.order_id = order;
@@ -74,10 +82,7 @@ class ReplicaAckTest : public ::testing::Test {
 TEST_F(ReplicaAckTest, AcknowledgedWritesAreOnTheReplica) {
   auto redis = Pipeline();
   auto store = Store(*redis, 1);
-  core::SetStockRequest set;
-  set.on_hand = 10;
-  const core::StockResult stocked = store->SetStock(1, set, "admin", kT0);
-  ASSERT_TRUE(stocked.ok()) << stocked.message;
+  ASSERT_NO_FATAL_FAILURE(Stock(*store));
   const core::ReservationResult held = store->Reserve(Hold("o-1"), "svc", kT0);
   ASSERT_TRUE(held.ok()) << held.message;
   EXPECT_NE(replica_->Ask("EXISTS t:res:{o-1}"), ":0\r\n") << "on the replica before the answer";
@@ -90,10 +95,7 @@ TEST_F(ReplicaAckTest, AcknowledgedWritesAreOnTheReplica) {
 TEST_F(ReplicaAckTest, UnacknowledgedWriteIsAnUnknownOutcomeAndTheRetryFindsIt) {
   auto redis = Pipeline();
   auto store = Store(*redis, 1);
-  core::SetStockRequest set;
-  set.on_hand = 10;
-  const core::StockResult stocked = store->SetStock(1, set, "admin", kT0);
-  ASSERT_TRUE(stocked.ok()) << stocked.message;
+  ASSERT_NO_FATAL_FAILURE(Stock(*store));
   replica_->Pause();
   const core::ReservationResult unknown = store->Reserve(Hold("o-2"), "svc", kT0);
   replica_->Resume();
