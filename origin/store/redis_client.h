@@ -127,12 +127,12 @@ class RedisClient {
   // EVALSHA followed on the same connection by `then` (WAIT after a write: WAIT counts what this
   // connection wrote), answered with the array of both replies. After NOSCRIPT the script is
   // loaded and both are sent again (the first WAIT waited for nothing: harmless).
-  void EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
-                     const std::vector<std::string>& args, std::vector<std::string> then,
-                     Callback done);
+  virtual void EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
+                             const std::vector<std::string>& args, std::vector<std::string> then,
+                             Callback done);
   // True when a PING round trip succeeds now. While the breaker is open this is false at once.
   bool Ping();
-  Stats stats() const;
+  virtual Stats stats() const;
 
  protected:
   // Sends with `send`; when `missing` says the reply is NOSCRIPT (Redis restarted or SCRIPT

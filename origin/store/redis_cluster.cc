@@ -139,6 +139,7 @@ struct RedisCluster::Attempt {
   const Script* script = nullptr;                  // Eval: with keys and args
   std::vector<std::string> keys;
   std::vector<std::string> args;
+  std::vector<std::string> then;   // EvalThen: sent after the script on its connection
   int slot = -1;                   // -1: any node (a command without a key)
   std::optional<ClusterNode> ask;  // the node an ASK reply named, for the next send only
   int redirects = 0;
@@ -353,8 +354,12 @@ void RedisCluster::Dispatch(std::shared_ptr<Attempt> a) {
   const ClusterNode from = node->address;
   auto answered = [this, a, from](CommandResult r) { Answered(a, from, std::move(r)); };
   if (!asking) {
-    if (a->script != nullptr)
+    if (a->script != nullptr && a->then.empty()) {
       return node->client->EvalAsync(*a->script, a->keys, a->args, answered);
+    }
+    if (a->script != nullptr) {
+      return node->client->EvalThenAsync(*a->script, a->keys, a->args, a->then, answered);
+    }
     if (a->sequence) return node->client->SequenceAsync(a->commands, answered);
     return node->client->CommandAsync(a->commands[0], answered);
   }
@@ -366,6 +371,7 @@ void RedisCluster::Dispatch(std::shared_ptr<Attempt> a) {
     eval.insert(eval.end(), a->keys.begin(), a->keys.end());
     eval.insert(eval.end(), a->args.begin(), a->args.end());
     commands.push_back(std::move(eval));
+    if (!a->then.empty()) commands.push_back(a->then);
   } else {
     commands.insert(commands.end(), a->commands.begin(), a->commands.end());
   }
@@ -490,6 +496,46 @@ void RedisCluster::EvalAsync(const Script& script, const std::vector<std::string
   a->slot = KeySlot(keys[0]);
   a->done = std::move(done);
   Dispatch(std::move(a));
+}
+
+void RedisCluster::EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
+                                 const std::vector<std::string>& args,
+                                 std::vector<std::string> then, Callback done) {
+  if (keys.empty()) {
+    return done(Unavailable("redis cluster: script " + script.name() +
+                            " names no key, so no node can be chosen for it"));
+  }
+  auto a = std::make_shared<Attempt>();
+  a->script = &script;
+  a->keys = keys;
+  a->args = args;
+  a->then = std::move(then);
+  a->sequence = true;  // answered with both replies, as RedisClient::EvalThenAsync
+  a->slot = KeySlot(keys[0]);
+  a->done = std::move(done);
+  Dispatch(std::move(a));
+}
+
+RedisClient::Stats RedisCluster::stats() const {
+  std::vector<std::shared_ptr<Node>> nodes;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, node] : nodes_) nodes.push_back(node);
+  }
+  Stats sum;
+  for (const auto& node : nodes) {
+    const Stats s = node->client->stats();
+    sum.connects += s.connects;
+    sum.connect_failures += s.connect_failures;
+    sum.command_failures += s.command_failures;
+    sum.noscript_reloads += s.noscript_reloads;
+    sum.pool_exhausted += s.pool_exhausted;
+    sum.overloaded += s.overloaded;
+    sum.fast_failures += s.fast_failures;
+    sum.writes += s.writes;
+    sum.commands += s.commands;
+  }
+  return sum;
 }
 
 CommandResult RedisCluster::Eval(const Script& script, const std::vector<std::string>& keys,

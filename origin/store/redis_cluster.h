@@ -79,6 +79,12 @@ class RedisCluster final : public RedisClient {
                  const std::vector<std::string>& args, Callback done) override;
   CommandResult Eval(const Script& script, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args) override;
+  // EVALSHA then `then` (WAIT) on one connection of the node of KEYS[1], as EvalAsync routes.
+  void EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
+                     const std::vector<std::string>& args, std::vector<std::string> then,
+                     Callback done) override;
+  // Every node client's counts added up (connects, failures, batches...).
+  Stats stats() const override;
 
   // Calls for one slot; commands without a key (WAIT after a write) go with the slot's node.
   void SequenceAtAsync(int slot, std::vector<std::vector<std::string>> commands, Callback done);

@@ -150,6 +150,22 @@ TEST_F(RedisClusterTest, ScriptsRunOnTheirKeysNodeAndReloadThere) {
     }
   }
   EXPECT_FALSE(redis.Eval(script, {}, {}).ok());
+
+  // The script followed by WAIT on its connection, after the node lost the script again.
+  for (const int port : cluster_->ports()) {
+    ASSERT_TRUE(Direct(port)->Command({"SCRIPT", "FLUSH"}).ok());
+  }
+  const std::optional<CommandResult> then = Await([&](RedisClient::Callback done) {
+    redis.EvalThenAsync(script, {Name("{s", 0, "}n")}, {}, {"WAIT", "0", "10"}, std::move(done));
+  });
+  ASSERT_TRUE(then.has_value());
+  ASSERT_TRUE(then->ok()) << then->error();
+  ASSERT_EQ((*then)->elements.size(), 2u);
+  EXPECT_EQ((*then)->elements[0].elements[1].integer, 3);
+  EXPECT_EQ((*then)->elements[1].integer, 0) << "WAIT: no replicas here";
+  const RedisStats stats = redis.stats();
+  EXPECT_GE(stats.connects, 3) << "a connection to each master at least";
+  EXPECT_GE(stats.noscript_reloads, 4) << "three masters twice, and once for EvalThen";
 }
 
 // A slot moved by hand, key by key: while it migrates the old owner answers ASK for the keys
