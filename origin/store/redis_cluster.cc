@@ -485,22 +485,18 @@ CommandResult RedisCluster::Sequence(const std::vector<std::vector<std::string>>
 
 void RedisCluster::EvalAsync(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args, Callback done) {
-  if (keys.empty()) {
-    return done(Unavailable("redis cluster: script " + script.name() +
-                            " names no key, so no node can be chosen for it"));
-  }
-  auto a = std::make_shared<Attempt>();
-  a->script = &script;
-  a->keys = keys;
-  a->args = args;
-  a->slot = KeySlot(keys[0]);
-  a->done = std::move(done);
-  Dispatch(std::move(a));
+  SendScript(script, keys, args, {}, std::move(done));
 }
 
 void RedisCluster::EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
                                  const std::vector<std::string>& args,
                                  std::vector<std::string> then, Callback done) {
+  SendScript(script, keys, args, std::move(then), std::move(done));
+}
+
+void RedisCluster::SendScript(const Script& script, const std::vector<std::string>& keys,
+                              const std::vector<std::string>& args, std::vector<std::string> then,
+                              Callback done) {
   if (keys.empty()) {
     return done(Unavailable("redis cluster: script " + script.name() +
                             " names no key, so no node can be chosen for it"));
@@ -510,7 +506,8 @@ void RedisCluster::EvalThenAsync(const Script& script, const std::vector<std::st
   a->keys = keys;
   a->args = args;
   a->then = std::move(then);
-  a->sequence = true;  // answered with both replies, as RedisClient::EvalThenAsync
+  // With `then`, answered with both replies, as RedisClient::EvalThenAsync is.
+  a->sequence = !a->then.empty();
   a->slot = KeySlot(keys[0]);
   a->done = std::move(done);
   Dispatch(std::move(a));

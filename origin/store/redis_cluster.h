@@ -106,6 +106,10 @@ class RedisCluster final : public RedisClient {
   struct Attempt;
   using Clock = std::chrono::steady_clock;
 
+  // EvalAsync, and EvalThenAsync when `then` is not empty.
+  void SendScript(const Script& script, const std::vector<std::string>& keys,
+                  const std::vector<std::string>& args, std::vector<std::string> then,
+                  Callback done);
   std::shared_ptr<Node> NodeFor(const ClusterNode& address);
   std::shared_ptr<Node> SlotNode(int slot) const;
   void Dispatch(std::shared_ptr<Attempt> attempt);
