@@ -5,6 +5,8 @@
 #include <optional>
 #include <utility>
 
+#include "origin/store/keyspace.h"
+
 namespace stockgate::sync {
 
 using store::CommandResult;
@@ -12,7 +14,7 @@ using store::DecodeOutboxEntry;
 using store::Reply;
 
 Outbox::Outbox(RedisPool& pool, std::string key_prefix, std::string group)
-    : pool_(pool), key_(std::move(key_prefix) + ":ledger"), group_(std::move(group)) {}
+    : pool_(pool), key_(store::LedgerKey(key_prefix)), group_(std::move(group)) {}
 
 namespace {
 

@@ -24,6 +24,7 @@
 #include "core/inventory_model.h"
 #include "origin/history/mariadb.h"
 #include "origin/history/schema.h"
+#include "origin/store/keyspace.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
@@ -551,7 +552,7 @@ TEST_F(SyncTest, TwoSweepersExpireOnTimeAndOnce) {
   std::int64_t expired_at = 0;
   while (RealNowMs() < start + 3000) {
     // The raw record, "status|items|...": reading it through the store would expire it.
-    const store::CommandResult r = pool_->Command({"GET", "sg:res:{hold-39}"});
+    const store::CommandResult r = pool_->Command({"GET", store::ReservationKey("sg", "hold-39")});
     if (r.ok() && r->str.rfind("expired|", 0) == 0) {
       expired_at = RealNowMs();
       break;
@@ -585,8 +586,8 @@ TEST_F(SyncTest, CheckFindsDriftAndRepairClearsIt) {
   DrainWith(ingester);
   ExpectMirrorsModel(work.model());
 
-  ASSERT_TRUE(pool_->Command({"HINCRBY", "sg:{3}:stock", "on_hand", "5"}).ok());
-  ASSERT_TRUE(pool_->Command({"HINCRBY", "sg:{4}:stock", "sold", "2"}).ok());
+  ASSERT_TRUE(pool_->Command({"HINCRBY", store::StockKey("sg", 3), "on_hand", "5"}).ok());
+  ASSERT_TRUE(pool_->Command({"HINCRBY", store::StockKey("sg", 4), "sold", "2"}).ok());
   Sql("UPDATE inventory SET reserved = reserved + 7 WHERE sku = 5");
   core::Result<CheckReport> check = Check(*pool_, "sg", mysql_, RealNowMs());
   ASSERT_TRUE(check.ok()) << check.error();
@@ -617,7 +618,7 @@ TEST_F(SyncTest, CheckFindsDriftAndRepairClearsIt) {
   check = Check(*pool_, "sg", mysql_, RealNowMs());
   EXPECT_TRUE(check->drifts.empty());
   // Redis was not overwritten: the counters are what they were after the injection.
-  EXPECT_EQ(pool_->Command({"HGET", "sg:{4}:stock", "sold"}).value().str,
+  EXPECT_EQ(pool_->Command({"HGET", store::StockKey("sg", 4), "sold"}).value().str,
             std::to_string(work.model().GetStock(4, work.now()).stock->sold + 2));
 }
 
@@ -628,7 +629,7 @@ TEST_F(SyncTest, RebuildAfterRepairKeepsVersionAndUpdatedAt) {
   work.Run(200);
   Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
   DrainWith(ingester);
-  ASSERT_TRUE(pool_->Command({"HINCRBY", "sg:{3}:stock", "on_hand", "5"}).ok());
+  ASSERT_TRUE(pool_->Command({"HINCRBY", store::StockKey("sg", 3), "on_hand", "5"}).ok());
   // The operator's clock is behind the sale's (the workload runs ahead of real time): the SKU's
   // updated_at must not go back, in Redis or in the history.
   const core::Result<RepairReport> repair = Repair(*pool_, "sg", mysql_, "ops-alice", RealNowMs());
@@ -636,8 +637,8 @@ TEST_F(SyncTest, RebuildAfterRepairKeepsVersionAndUpdatedAt) {
   ASSERT_EQ(repair->actions.size(), 1u);
   DrainWith(ingester);
   const auto fields = [&] {
-    return pool_->Command(
-        {"HMGET", "sg:{3}:stock", "on_hand", "reserved", "sold", "version", "updated_at"});
+    return pool_->Command({"HMGET", store::StockKey("sg", 3), "on_hand", "reserved", "sold",
+                           "version", "updated_at"});
   };
   const auto before = fields();
   ASSERT_TRUE(before.ok());

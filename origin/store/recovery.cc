@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "origin/store/keyspace.h"
 #include "origin/store/op_batcher.h"
 
 namespace stockgate::store {
@@ -107,11 +108,11 @@ core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku
 }
 
 core::Status KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
-  const std::string ledger = std::string(prefix) + ":ledger";
+  const std::string ledger = LedgerKey(prefix);
   std::string cursor = "0";
   do {
     const CommandResult r =
-        pool.Command({"SCAN", cursor, "MATCH", std::string(prefix) + ":*", "COUNT", "1000"});
+        pool.Command({"SCAN", cursor, "MATCH", KeyPattern(prefix), "COUNT", "1000"});
     if (!r.ok()) return r.failure();
     if (!r->is_array() || r->elements.size() != 2) {
       return core::Fail(core::Code::kUnavailable, "SCAN failed: " + r->str);
@@ -177,7 +178,7 @@ core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatc
 }
 
 core::Status FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event) {
-  const std::string ledger = std::string(prefix) + ":ledger";
+  const std::string ledger = LedgerKey(prefix);
   const CommandResult group = pool.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
   if (!group.ok()) return group.failure();
   if (group->is_error() && group->str.rfind("BUSYGROUP", 0) != 0) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "origin/store/inventory_store.h"
+#include "origin/store/keyspace.h"
 #include "origin/store/op_batcher.h"
 #include "origin/store/redis_client.h"
 
@@ -78,7 +79,7 @@ class RedisInventoryStore final : public InventoryStore {
   void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);
 
   // The ledger stream's key, for readers (sync, tests).
-  std::string LedgerKey() const { return config_.key_prefix + ":ledger"; }
+  std::string LedgerKey() const { return store::LedgerKey(config_.key_prefix); }
   OpBatcher::Stats batch_stats() const { return batcher_.stats(); }
 
  private:

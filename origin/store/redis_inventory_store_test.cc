@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/inventory_model.h"
+#include "origin/store/keyspace.h"
 #include "origin/store/ledger_stream.h"
 #include "origin/store/redis_pipeline.h"
 #include "origin/store/redis_pool.h"
@@ -465,7 +466,7 @@ TEST_F(RedisStoreTest, FailedOperationLeavesItsBatchIntact) {
   held.items = {{1, 2}};
   held.ttl_seconds = 600;
   ASSERT_EQ(store_->Reserve(held, "svc", kT0).code, Code::kOk);
-  ASSERT_TRUE(pool_->Command({"HSET", "t:{1}:stock", "reserved", "0"}).ok());
+  ASSERT_TRUE(pool_->Command({"HSET", StockKey("t", 1), "reserved", "0"}).ok());
   const std::size_t entries_before = Outbox().size();
 
   const auto pipeline = OneConnectionPipeline(10'000);
@@ -593,7 +594,7 @@ TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
   const long long batches_before = store.batch_stats().batches;
   std::map<std::int64_t, long long> set_versions;
   for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
-    const CommandResult r = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
+    const CommandResult r = pool_->Command({"ZSCORE", ChangesKey("t"), std::to_string(sku)});
     ASSERT_TRUE(r.ok() && r->type == Reply::Type::kString) << r.error();
     set_versions[sku] = std::stoll(r->str);
   }
@@ -623,7 +624,7 @@ TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
   EXPECT_EQ(store.batch_stats().batches - batches_before, 2);
 
   for (const std::int64_t sku : {std::int64_t{2}, kSkus}) {
-    const CommandResult changed = pool_->Command({"ZSCORE", "t:changes", std::to_string(sku)});
+    const CommandResult changed = pool_->Command({"ZSCORE", ChangesKey("t"), std::to_string(sku)});
     ASSERT_TRUE(changed.ok()) << changed.error();
     EXPECT_GT(std::stoll(changed->str), set_versions.at(sku)) << sku;
   }
@@ -681,13 +682,13 @@ TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
   req.ttl_seconds = 600;
   ASSERT_EQ(store_->Reserve(req, "svc", kT0).code, Code::kOk);
   // Rewrite the record as the earlier layout stored it.
-  ASSERT_TRUE(pool_->Command({"DEL", "t:res:{old-hold}"}).ok());
-  ASSERT_TRUE(
-      pool_
-          ->Command({"HSET", "t:res:{old-hold}", "status", "reserved", "items", "4:3", "customer",
-                     "", "ttl", "600", "confirm", "0", "expires_at", std::to_string(kT0 + 600'000),
-                     "created_at", std::to_string(kT0), "updated_at", std::to_string(kT0)})
-          .ok());
+  ASSERT_TRUE(pool_->Command({"DEL", ReservationKey("t", "old-hold")}).ok());
+  ASSERT_TRUE(pool_
+                  ->Command({"HSET", ReservationKey("t", "old-hold"), "status", "reserved", "items",
+                             "4:3", "customer", "", "ttl", "600", "confirm", "0", "expires_at",
+                             std::to_string(kT0 + 600'000), "created_at", std::to_string(kT0),
+                             "updated_at", std::to_string(kT0)})
+                  .ok());
   const auto read = store_->GetReservation("old-hold", kT0 + 1);
   ASSERT_EQ(read.code, Code::kOk) << read.message;
   EXPECT_EQ(read.reservation->items, (std::vector<core::Item>{{4, 3}}));
@@ -696,7 +697,7 @@ TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
 
   const auto confirmed = store_->Confirm("old-hold", "svc", kT0 + 2, "paid");
   ASSERT_EQ(confirmed.code, Code::kOk) << confirmed.message;
-  const CommandResult type = pool_->Command({"TYPE", "t:res:{old-hold}"});
+  const CommandResult type = pool_->Command({"TYPE", ReservationKey("t", "old-hold")});
   EXPECT_EQ(type->str, "string");
   EXPECT_EQ(store_->GetReservation("old-hold", kT0 + 3).reservation->status,
             core::ReservationStatus::kConfirmed);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/inventory_model.h"
+#include "origin/store/keyspace.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pipeline.h"
 #include "tests/support/redis_server.h"
@@ -85,7 +86,8 @@ TEST_F(ReplicaAckTest, AcknowledgedWritesAreOnTheReplica) {
   ASSERT_NO_FATAL_FAILURE(Stock(*store));
   const core::ReservationResult held = store->Reserve(Hold("o-1"), "svc", kT0);
   ASSERT_TRUE(held.ok()) << held.message;
-  EXPECT_NE(replica_->Ask("EXISTS t:res:{o-1}"), ":0\r\n") << "on the replica before the answer";
+  EXPECT_NE(replica_->Ask("EXISTS " + ReservationKey("t", "o-1")), ":0\r\n")
+      << "on the replica before the answer";
   EXPECT_EQ(store->GetStocks({1}, kT0).items.at(0).stock->reserved, 2);
 }
 

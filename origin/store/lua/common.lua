@@ -13,6 +13,7 @@
 --
 -- Keys (S = sku as decimal text, O = order_id). Per-SKU keys share the hash tag {S}, so each
 -- SKU's state sits in one Redis Cluster slot; see docs/architecture.md for the cluster plan.
+-- The C++ side builds the names it reads directly (ledger, records) in origin/store/keyspace.h.
 --   P:{S}:stock   hash    on_hand reserved sold version limit updated_at
 --   P:{S}:adj     hash    request_id -> delta            (adjustment idempotency, per SKU)
 --   P:{S}:cust    hash    customer_id -> units held in live holds and confirmed orders
