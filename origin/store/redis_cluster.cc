@@ -153,13 +153,15 @@ RedisCluster::RedisCluster(RedisClusterConfig config) : config_(std::move(config
 }
 
 RedisCluster::~RedisCluster() {
+  // From here on calls fail at once: nothing new is sent, no node client is made.
+  closing_.store(true);
   {
     std::lock_guard lock(tasks_mu_);
     stopping_ = true;
   }
   tasks_cv_.notify_all();
   maintainer_.join();
-  // Waiting retries run now, and fail fast if their node cannot answer.
+  // Waiting retries run now, and fail as closing.
   std::multimap<Clock::time_point, std::function<void()>> left;
   {
     std::lock_guard lock(tasks_mu_);
@@ -338,6 +340,7 @@ void RedisCluster::Maintain() {
 }
 
 void RedisCluster::Dispatch(std::shared_ptr<Attempt> a) {
+  if (closing_.load()) return a->done(Unavailable("redis cluster client is closing"));
   std::shared_ptr<Node> node = a->ask ? NodeFor(*a->ask) : SlotNode(a->slot);
   if (!node) {
     // No map (the cluster was unreachable so far): read it, then try again, a bounded number

@@ -136,6 +136,7 @@ class RedisCluster final : public RedisClient {
   bool stopping_ = false;
   std::thread maintainer_;
 
+  std::atomic<bool> closing_{false};
   std::atomic<long long> redirects_{0};
   std::atomic<long long> refreshes_{0};
 };

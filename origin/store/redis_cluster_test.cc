@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -246,6 +247,33 @@ TEST_F(RedisClusterTest, SequenceGoesToTheSlotOfItsFirstKey) {
   ASSERT_EQ(r->elements.size(), 2u);
   EXPECT_EQ(r->elements[0].str, "OK");
   EXPECT_EQ(r->elements[1].integer, 0) << "no replicas in this cluster";
+}
+
+// Destroying the client with calls in flight on a frozen node answers each of them once, as a
+// failure, without waiting for the node.
+TEST_F(RedisClusterTest, ClosingAnswersWhatIsInFlight) {
+  testing::RedisServer* frozen = cluster_->nodes()[0].get();
+  std::atomic<int> answered{0};
+  std::atomic<int> succeeded{0};
+  {
+    RedisClusterConfig c = ConfigFor(*cluster_, true);
+    c.node.command_timeout_ms = 30'000;
+    RedisCluster redis(c);
+    std::string key;
+    for (int i = 0; key.empty(); ++i) {
+      if (redis.NodeOf(KeySlot(Name("frozen", i)))->port == frozen->port()) key = Name("frozen", i);
+    }
+    frozen->Pause();
+    for (int i = 0; i < 10; ++i) {
+      redis.CommandAsync({"INCR", key}, [&](CommandResult r) {
+        succeeded += r.ok() ? 1 : 0;
+        ++answered;
+      });
+    }
+  }
+  frozen->Resume();
+  EXPECT_EQ(answered.load(), 10);
+  EXPECT_EQ(succeeded.load(), 0);
 }
 
 // With every seed unreachable the map is empty: calls fail fast and say why, never hang.
