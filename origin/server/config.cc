@@ -194,6 +194,15 @@ const std::vector<Setting>& Settings() {
 // The final checks that span sources: some token key is required, a secret must be strong, and
 // the JWK Set file is read and must hold valid public keys.
 core::Status CheckComplete(OriginConfig& config) {
+  // EVALSHA and WAIT are one call of the Redis client, bounded by its command timeout; past it
+  // the connection is dropped and every call on it fails.
+  if (config.redis_replica_acks > 0 &&
+      config.redis_replica_ack_timeout_ms >= config.redis_command_timeout_ms) {
+    return Bad("redis_replica_ack_timeout_ms (" +
+               std::to_string(config.redis_replica_ack_timeout_ms) +
+               ") must be below redis_command_timeout_ms (" +
+               std::to_string(config.redis_command_timeout_ms) + ")");
+  }
   if (!config.jwt_jwks_file.empty()) {
     std::ifstream in(config.jwt_jwks_file);
     std::stringstream text;

@@ -170,7 +170,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_REDIS", "redis.internal:65535"},
           {"STOCKGATE_REDIS_POOL_SIZE", "14"},
           {"STOCKGATE_REDIS_CONNECT_TIMEOUT_MS", "15"},
-          {"STOCKGATE_REDIS_COMMAND_TIMEOUT_MS", "16"},
+          {"STOCKGATE_REDIS_COMMAND_TIMEOUT_MS", "26"},
           {"STOCKGATE_REDIS_REPLICA_ACKS", "2"},
           {"STOCKGATE_REDIS_REPLICA_ACK_TIMEOUT_MS", "25"},
           {"STOCKGATE_REDIS_KEY_PREFIX", "p:x"},
@@ -205,7 +205,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_port, 65535);
   EXPECT_EQ(c.redis_pool_size, 14);
   EXPECT_EQ(c.redis_connect_timeout_ms, 15);
-  EXPECT_EQ(c.redis_command_timeout_ms, 16);
+  EXPECT_EQ(c.redis_command_timeout_ms, 26);
   EXPECT_EQ(c.redis_key_prefix, "p:x");
   EXPECT_EQ(c.mysql_uri, "mysql://app@db.internal:3307/shop");
   EXPECT_EQ(c.jwt_jwks_file, (dir_ / "env.jwks").string());
@@ -447,6 +447,22 @@ TEST_F(ConfigTest, UnreadableOrInvalidFileIsAnError) {
 TEST_F(ConfigTest, UnknownFlagIsAnError) {
   EXPECT_NE(ErrorOf({"--listn", "a:1"}).find("--listn"), std::string::npos);
   EXPECT_FALSE(ErrorOf({"stray"}).empty());
+}
+
+// The replica WAIT rides on the same call as the script, so its timeout must fit in the command
+// timeout; off (0 replicas) it does not matter.
+TEST_F(ConfigTest, ReplicaAckTimeoutMustFitTheCommandTimeout) {
+  const std::string e = ErrorOf({"--config", WriteFile("acks.toml",
+                                                       "redis_replica_acks = 1\n"
+                                                       "redis_replica_ack_timeout_ms = 500\n")});
+  EXPECT_EQ(e, "redis_replica_ack_timeout_ms (500) must be below redis_command_timeout_ms (500)");
+  EXPECT_TRUE(
+      Load({"--config", WriteFile("acks-off.toml", "redis_replica_ack_timeout_ms = 900\n")}).ok());
+  const LoadResult fits = Load({"--config", WriteFile("acks-fit.toml",
+                                                      "redis_replica_acks = 1\n"
+                                                      "redis_replica_ack_timeout_ms = 499\n")});
+  ASSERT_TRUE(fits.ok()) << fits.error();
+  EXPECT_EQ(fits->config.redis_replica_acks, 1);
 }
 
 // --help returns the help text instead of exiting, and says so, so it is not taken for a config.

@@ -130,7 +130,15 @@ void OpBatcher::Send(std::vector<Pending> batch) {
     const std::size_t n = pending->size();
     for (std::size_t i = 0; i < n; ++i) (*pending)[i].done(AnswerOf(result, i, n));
   };
-  if (options_.replica_acks <= 0) return redis_.EvalAsync(StockgateScript(), {}, argv, answer);
+  // Reads and snapshots ask for nothing to be kept (an expiry one of them made on the way is
+  // made again after a failover), so a batch of only those is not held up by WAIT, which also
+  // stalls every later call on its connection until it returns.
+  const bool writes = std::any_of(pending->begin(), pending->end(), [](const Pending& p) {
+    return p.op.name != "read" && p.op.name != "snapshot";
+  });
+  if (options_.replica_acks <= 0 || !writes) {
+    return redis_.EvalAsync(StockgateScript(), {}, argv, answer);
+  }
   const int acks = options_.replica_acks;
   const int timeout_ms = options_.replica_ack_timeout_ms;
   redis_.EvalThenAsync(

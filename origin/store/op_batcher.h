@@ -55,10 +55,12 @@ class OpBatcher {
     // was never sent, so its outcome is known (nothing happened), and its client has given up or
     // is about to.
     int max_wait_ms = 1'000;
-    // Replicas that must hold a batch's writes before its answers stand: after each batch,
-    // WAIT replica_acks replica_ack_timeout_ms on the same connection. When fewer acknowledge
-    // in time, every operation of the batch fails (kUnavailable) with an unknown outcome: Redis
-    // ran it, but a failover now could lose it; the client retries with the same key. 0: off.
+    // Replicas that must hold a batch's writes before its answers stand: after each batch with
+    // an operation other than a read or a snapshot, WAIT replica_acks replica_ack_timeout_ms on
+    // the same connection. When fewer acknowledge in time, every operation of the batch fails
+    // (kUnavailable) with an unknown outcome: Redis ran it, but a failover now could lose it; the
+    // client retries with the same key. 0: off. The WAIT holds up the calls behind it on that
+    // connection, and must end within the client's command timeout (the config checks it).
     int replica_acks = 0;
     int replica_ack_timeout_ms = 100;
   };
