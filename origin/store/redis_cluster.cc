@@ -140,6 +140,7 @@ struct RedisCluster::Attempt {
   std::vector<std::string> keys;
   std::vector<std::string> args;
   std::vector<std::string> then;   // EvalThen: sent after the script on its connection
+  std::size_t first_keyed = 0;     // a sequence: its first command with a key
   int slot = -1;                   // -1: any node (a command without a key)
   std::optional<ClusterNode> ask;  // the node an ASK reply named, for the next send only
   int redirects = 0;
@@ -154,7 +155,10 @@ RedisCluster::RedisCluster(RedisClusterConfig config) : config_(std::move(config
 
 RedisCluster::~RedisCluster() {
   // From here on calls fail at once: nothing new is sent, no node client is made.
-  closing_.store(true);
+  {
+    std::lock_guard lock(mu_);
+    closing_.store(true);
+  }
   {
     std::lock_guard lock(tasks_mu_);
     stopping_ = true;
@@ -177,10 +181,19 @@ RedisCluster::~RedisCluster() {
   for (auto& [name, node] : nodes) {
     if (auto* pipeline = dynamic_cast<RedisPipeline*>(node->client.get())) pipeline->Close();
   }
+  // The node clients go now, while every member their callbacks could reach is still alive.
+  std::vector<std::shared_ptr<Node>> slots;
+  {
+    std::lock_guard lock(mu_);
+    slots.swap(slots_);
+    nodes_.clear();
+  }
+  nodes.clear();
 }
 
 std::shared_ptr<RedisCluster::Node> RedisCluster::NodeFor(const ClusterNode& address) {
   std::lock_guard lock(mu_);
+  if (closing_.load()) return nullptr;  // no client is made while the cluster client closes
   std::shared_ptr<Node>& node = nodes_[Text(address)];
   if (!node) {
     RedisConfig c = config_.node;
@@ -199,6 +212,7 @@ std::shared_ptr<RedisCluster::Node> RedisCluster::NodeFor(const ClusterNode& add
 
 std::shared_ptr<RedisCluster::Node> RedisCluster::SlotNode(int slot) const {
   std::lock_guard lock(mu_);
+  if (slots_.empty()) return nullptr;  // closed
   if (slot >= 0) return slots_[static_cast<std::size_t>(slot)];
   for (const auto& node : slots_) {
     if (node) return node;
@@ -244,6 +258,7 @@ core::Status RedisCluster::Refresh() {
   std::string last_error = "no nodes to ask";
   for (const ClusterNode& candidate : candidates) {
     const std::shared_ptr<Node> asked = NodeFor(candidate);
+    if (!asked) return Unavailable("redis cluster client is closing");
     const CommandResult r = asked->client->Command({"CLUSTER", "SLOTS"});
     if (!r) {
       last_error = Text(candidate) + ": " + r.error();
@@ -366,25 +381,36 @@ void RedisCluster::Dispatch(std::shared_ptr<Attempt> a) {
     if (a->sequence) return node->client->SequenceAsync(a->commands, answered);
     return node->client->CommandAsync(a->commands[0], answered);
   }
-  // ASK: the target serves the slot only for a command right after ASKING, on that connection.
-  std::vector<std::vector<std::string>> commands = {{"ASKING"}};
+  // ASK: the target serves the slot only to a command right after ASKING on that connection, so
+  // each command with a key gets one.
+  std::vector<std::vector<std::string>> asked;
   if (a->script != nullptr) {
     // EVAL with the source: the target node may never have loaded the script.
     std::vector<std::string> eval = {"EVAL", a->script->source(), std::to_string(a->keys.size())};
     eval.insert(eval.end(), a->keys.begin(), a->keys.end());
     eval.insert(eval.end(), a->args.begin(), a->args.end());
-    commands.push_back(std::move(eval));
-    if (!a->then.empty()) commands.push_back(a->then);
+    asked.push_back(std::move(eval));
+    if (!a->then.empty()) asked.push_back(a->then);
   } else {
-    commands.insert(commands.end(), a->commands.begin(), a->commands.end());
+    asked = a->commands;
+  }
+  std::vector<std::vector<std::string>> commands;
+  auto keep = std::make_shared<std::vector<std::size_t>>();  // where the asked-for replies are
+  for (std::vector<std::string>& command : asked) {
+    if (RoutingKey(command)) commands.push_back({"ASKING"});
+    keep->push_back(commands.size());
+    commands.push_back(std::move(command));
   }
   const bool sequence = a->sequence;
-  node->client->SequenceAsync(std::move(commands), [answered, sequence](CommandResult r) {
+  node->client->SequenceAsync(std::move(commands), [answered, sequence, keep](CommandResult r) {
     if (!r) return answered(std::move(r));
-    std::vector<Reply>& replies = r->elements;
-    replies.erase(replies.begin());  // ASKING's +OK
-    if (sequence) return answered(std::move(r));
-    answered(std::move(replies.front()));
+    Reply replies;
+    replies.type = Reply::Type::kArray;
+    for (const std::size_t i : *keep) {
+      if (i < r->elements.size()) replies.elements.push_back(std::move(r->elements[i]));
+    }
+    if (sequence) return answered(std::move(replies));
+    answered(std::move(replies.elements.front()));
   });
 }
 
@@ -396,11 +422,18 @@ void RedisCluster::Answered(std::shared_ptr<Attempt> a, const ClusterNode& from,
   }
   const Reply* redirect = nullptr;
   if (a->sequence && r->is_array()) {
-    for (const Reply& reply : r->elements) {
-      if (IsRedirect(reply)) {
-        redirect = &reply;
-        break;
+    for (std::size_t i = 0; i < r->elements.size(); ++i) {
+      if (!IsRedirect(r->elements[i])) continue;
+      // Sent again, a sequence must not repeat a command that ran: only a redirect of its first
+      // command with a key (nothing before it touched the slot) is followed.
+      if (i != a->first_keyed) {
+        return a->done(Unavailable("redis cluster: " + r->elements[i].str + " for command " +
+                                   std::to_string(i + 1) +
+                                   " of a sequence whose earlier commands ran; the outcome is "
+                                   "unknown, retry with the same key"));
       }
+      redirect = &r->elements[i];
+      break;
     }
   } else if (IsRedirect(*r)) {
     redirect = &*r;
@@ -466,6 +499,9 @@ void RedisCluster::SequenceAtAsync(int slot, std::vector<std::vector<std::string
   auto a = std::make_shared<Attempt>();
   a->slot = slot;
   a->sequence = true;
+  while (a->first_keyed + 1 < commands.size() && !RoutingKey(commands[a->first_keyed])) {
+    ++a->first_keyed;
+  }
   a->commands = std::move(commands);
   a->done = std::move(done);
   Dispatch(std::move(a));

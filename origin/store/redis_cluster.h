@@ -2,11 +2,11 @@
 // client exists here). A call goes to the master serving the slot of its key (CRC16 of the key,
 // or of its {hash tag}, modulo 16384, as Redis computes it), through a client of its own per node
 // (a RedisPipeline, or a RedisPool for callers that block). The slot map comes from CLUSTER SLOTS
-// of any node it knows, the seeds first. A MOVED reply updates the map and resends; an ASK reply
-// resends once after ASKING on the same connection; TRYAGAIN and CLUSTERDOWN are retried after a
-// pause; all within max_redirects. A transport failure is returned as it is (whether Redis ran
-// the command is unknown, so the caller retries with the same key) and has the map read again,
-// so that the next calls follow a failover.
+// of any node it knows (the masters it has, then the other nodes it met, then the seeds). A MOVED
+// reply updates the map and resends; an ASK reply resends once after ASKING on the same connection;
+// TRYAGAIN and CLUSTERDOWN are retried after a pause; all within max_redirects. A transport failure
+// is returned as it is (whether Redis ran the command is unknown, so the caller retries with the
+// same key) and has the map read again, so that the next calls follow a failover.
 #ifndef STOCKGATE_ORIGIN_STORE_REDIS_CLUSTER_H_
 #define STOCKGATE_ORIGIN_STORE_REDIS_CLUSTER_H_
 
@@ -70,7 +70,9 @@ class RedisCluster final : public RedisClient {
 
   CommandResult Command(const std::vector<std::string>& argv) override;
   void CommandAsync(std::vector<std::string> argv, Callback done) override;
-  // Routed by the first command that has a key; every command must be for that slot.
+  // Routed by the first command that has a key; every command must be for that slot, and the
+  // commands before it must be safe to send twice (a redirect of that command sends all again;
+  // a redirect of a later one fails the call, since what ran before it would run twice).
   CommandResult Sequence(const std::vector<std::vector<std::string>>& commands) override;
   void SequenceAsync(std::vector<std::vector<std::string>> commands, Callback done) override;
   // EVALSHA on the node of KEYS[1] (a script without keys cannot be routed and fails), with the
