@@ -47,7 +47,9 @@ core::Result<MariaDbPicture> ReadPicture(MariaDbConnection& conn, std::int64_t l
                                          const std::vector<std::int64_t>& stream_ids) {
   MariaDbPicture picture;
   MariaDbPicture* p = &picture;
-  auto fail = [](const QueryResult& r) { return r.failure(); };
+  auto fail = [](const QueryResult& r) {
+    return core::Fail(core::Code::kUnavailable, "mariadb: " + r.error);
+  };
   QueryResult r = conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
   if (!r.ok) return fail(r);
   r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history WHERE event_id <= " +
@@ -178,9 +180,13 @@ core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& pr
   const core::Result<CheckReport> check = Check(redis, prefix, mysql, now_ms);
   if (!check) return check.failure();
   // A failure part-way says which fixes were made before it.
+  // A failure part-way says what was fixed and what was left before it.
   const auto failed = [&report](core::Code code, const std::string& why) {
     std::string message = why;
     for (const std::string& a : report.actions) message += "\nrepaired before the failure: " + a;
+    for (const Drift& d : report.unrepaired) {
+      message += "\nnot repaired (needs an operator): " + d.Describe();
+    }
     return core::Fail(code, std::move(message));
   };
   std::unique_ptr<MariaDbConnection> conn;
@@ -282,6 +288,12 @@ core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& 
   store::RestoreBatch batch;
   std::map<std::int64_t, std::int64_t> held;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> customer_units;
+  // A failure part-way carries the warnings found before it.
+  const auto failed = [&report](core::Code code, const std::string& why) {
+    std::string message = why;
+    for (const std::string& w : report.warnings) message += "\nwarning: " + w;
+    return core::Fail(code, std::move(message));
+  };
   std::optional<core::Error> restore_failed;
   auto flush = [&](bool force) {
     const std::size_t n = batch.stocks.size() + batch.reservations.size() +
@@ -289,7 +301,7 @@ core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& 
     if (n == 0 || (!force && n < 500)) return true;
     const core::Status s = store::Restore(redis, prefix, batch, now_ms);
     if (!s) {
-      restore_failed = core::Fail(s.code(), "restore: " + s.error());
+      restore_failed = failed(s.code(), "restore: " + s.error());
       return false;
     }
     batch = {};
@@ -320,13 +332,13 @@ core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& 
     if (const auto status = core::ReservationStatusFromName(row[1].value_or(""))) {
       r.status = *status;
     } else {
-      return core::Fail(core::Code::kInvalidState,
-                        "reservation " + r.order_id + " has an unknown status");
+      return failed(core::Code::kInvalidState,
+                    "reservation " + r.order_id + " has an unknown status");
     }
     core::Result<std::vector<core::Item>> items = store::ParseItemsField(row[2].value_or(""));
     if (!items) {
-      return core::Fail(core::Code::kInvalidState,
-                        "reservation " + r.order_id + " has malformed items");
+      return failed(core::Code::kInvalidState,
+                    "reservation " + r.order_id + " has malformed items");
     }
     r.items = std::move(items).value();
     r.customer_id = row[3].value_or("");
@@ -368,7 +380,7 @@ core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& 
   }
   const store::StreamId last_id = store::StreamId::FromPacked(last_event);
   if (const core::Status finish = store::FinishRestore(redis, prefix, last_id); !finish) {
-    return core::Fail(finish.code(), "finish: " + finish.error());
+    return failed(finish.code(), "finish: " + finish.error());
   }
   report.last_event = last_id.Text();
   return report;
