@@ -23,9 +23,6 @@ std::string FormatNumber(double v) {
   return out.str();
 }
 
-// A value, file or flag the loader refuses.
-core::Error Bad(std::string why) { return core::Fail(core::Code::kInvalidRequest, std::move(why)); }
-
 std::string IntBounds(const Key& key) {
   return "must be an integer in " + std::to_string(key.min_int) + ".." +
          std::to_string(key.max_int);
@@ -40,11 +37,12 @@ std::string DoubleBounds(const Key& key) {
 core::Status CheckValue(const Key& key, const Value& value) {
   switch (key.kind) {
     case Kind::kInt:
-      if (value.i < key.min_int || value.i > key.max_int) return Bad(IntBounds(key));
+      if (value.i < key.min_int || value.i > key.max_int) return Invalid(IntBounds(key));
       return {};
     case Kind::kDouble:
       // Written so that NaN fails too.
-      if (!(value.d >= key.min_double && value.d <= key.max_double)) return Bad(DoubleBounds(key));
+      if (!(value.d >= key.min_double && value.d <= key.max_double))
+        return Invalid(DoubleBounds(key));
       return {};
     case Kind::kString:
       if (key.check == nullptr) return {};
@@ -62,14 +60,14 @@ core::Status ParseText(const Key& key, std::string_view text, Value* out) {
     case Kind::kInt: {
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out->i);
       if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return Bad(IntBounds(key));
+        return Invalid(IntBounds(key));
       }
       break;
     }
     case Kind::kDouble: {
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out->d);
       if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return Bad(DoubleBounds(key));
+        return Invalid(DoubleBounds(key));
       }
       break;
     }
@@ -79,7 +77,7 @@ core::Status ParseText(const Key& key, std::string_view text, Value* out) {
       } else if (text == "false" || text == "0") {
         out->b = false;
       } else {
-        return Bad("must be true or false");
+        return Invalid("must be true or false");
       }
       break;
     case Kind::kString:
@@ -100,7 +98,7 @@ core::Status ParseText(const Key& key, std::string_view text, Value* out) {
 core::Status ParseNode(const Key& key, const toml::node& node, Value* out) {
   switch (key.kind) {
     case Kind::kInt:
-      if (!node.is_integer()) return Bad(IntBounds(key));
+      if (!node.is_integer()) return Invalid(IntBounds(key));
       out->i = node.as_integer()->get();
       break;
     case Kind::kDouble:
@@ -109,19 +107,19 @@ core::Status ParseNode(const Key& key, const toml::node& node, Value* out) {
       } else if (node.is_floating_point()) {
         out->d = node.as_floating_point()->get();
       } else {
-        return Bad(DoubleBounds(key));
+        return Invalid(DoubleBounds(key));
       }
       break;
     case Kind::kBool:
-      if (!node.is_boolean()) return Bad("must be true or false");
+      if (!node.is_boolean()) return Invalid("must be true or false");
       out->b = node.as_boolean()->get();
       break;
     case Kind::kString:
-      if (!node.is_string()) return Bad("must be a string");
+      if (!node.is_string()) return Invalid("must be a string");
       out->s = node.as_string()->get();
       break;
     case Kind::kHostPort: {
-      if (!node.is_string()) return Bad("must be a string \"HOST:PORT\"");
+      if (!node.is_string()) return Invalid("must be a string \"HOST:PORT\"");
       core::Result<HostPort> hp = ParseHostPort(node.as_string()->get());
       if (!hp) return hp.failure();
       out->host_port = std::move(hp).value();
@@ -169,14 +167,14 @@ class Reader {
       if (const auto i = Find(path, where)) {
         Value value;
         const core::Status why = ParseNode(keys_[*i], node, &value);
-        if (!why) return Bad(where + "key \"" + path + "\" " + why.error());
+        if (!why) return Invalid(where + "key \"" + path + "\" " + why.error());
         set_(*i, value);
       } else if (IsTable(path)) {
-        if (!node.is_table()) return Bad(where + "key \"" + path + "\" must be a table");
+        if (!node.is_table()) return Invalid(where + "key \"" + path + "\" must be a table");
         core::Status error = ApplyTable(*node.as_table(), path, file);
         if (!error) return error;
       } else {
-        return Bad(where + "unknown key \"" + path + "\"");
+        return Invalid(where + "unknown key \"" + path + "\"");
       }
     }
     return {};
@@ -185,19 +183,19 @@ class Reader {
   core::Status ApplyFile(const std::string& file) {
     std::error_code ec;
     if (std::filesystem::is_directory(file, ec)) {
-      return Bad("cannot read config file " + file + ": is a directory");
+      return Invalid("cannot read config file " + file + ": is a directory");
     }
     std::ifstream in(file, std::ios::binary);
-    if (!in) return Bad("cannot read config file " + file + ": " + std::strerror(errno));
+    if (!in) return Invalid("cannot read config file " + file + ": " + std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad()) return Bad("cannot read config file " + file + ": read error");
+    if (in.bad()) return Invalid("cannot read config file " + file + ": read error");
     try {
       const toml::table table = toml::parse(text.str(), file);
       return ApplyTable(table, "", file);
     } catch (const toml::parse_error& e) {
-      return Bad("config file " + file + ":" + std::to_string(e.source().begin.line) + ":" +
-                 std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+      return Invalid("config file " + file + ":" + std::to_string(e.source().begin.line) + ":" +
+                     std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
     }
   }
 
@@ -209,7 +207,7 @@ class Reader {
       Value value;
       const core::Status why = ParseText(keys_[i], text, &value);
       // The value itself is not echoed: it may be a secret.
-      if (!why) return Bad(env + " " + why.error());
+      if (!why) return Invalid(env + " " + why.error());
       set_(i, value);
     }
     return {};
@@ -262,7 +260,7 @@ core::Result<Loaded> LoadOrThrow(CLI::App& app, std::span<const Key> keys,
     r.help_text = app.help();
     return r;
   } catch (const CLI::ParseError& e) {
-    return Bad(e.what());
+    return Invalid(e.what());
   }
 
   Loaded result;
@@ -272,7 +270,7 @@ core::Result<Loaded> LoadOrThrow(CLI::App& app, std::span<const Key> keys,
     const char* env_file = getenv(std::string(config_env).c_str());
     file = env_file != nullptr ? env_file : "";
   } else if (file.empty()) {
-    return Bad("--config needs a file name");
+    return Invalid("--config needs a file name");
   }
   if (!file.empty()) {
     if (core::Status read = reader.ApplyFile(file); !read) return read.failure();
@@ -287,7 +285,7 @@ core::Result<Loaded> LoadOrThrow(CLI::App& app, std::span<const Key> keys,
     }
     Value value;
     const core::Status why = ParseText(keys[f.key], f.option->as<std::string>(), &value);
-    if (!why) return Bad(name + " " + why.error());
+    if (!why) return Invalid(name + " " + why.error());
     set(f.key, value);
   }
   return result;
@@ -316,9 +314,9 @@ core::Result<Loaded> Load(CLI::App& app, std::span<const Key> keys, std::string_
   try {
     return LoadOrThrow(app, keys, config_env, argc, argv, getenv, set, show);
   } catch (const std::exception& e) {
-    return Bad(std::string("configuration: ") + e.what());
+    return Invalid(std::string("configuration: ") + e.what());
   } catch (...) {
-    return Bad("configuration: unexpected error");
+    return Invalid("configuration: unexpected error");
   }
 }
 core::Result<HostPort> ParseHostPort(std::string_view text) {

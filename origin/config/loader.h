@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -55,6 +56,11 @@ struct Key {
   // still read, with a warning naming the new one.
   std::string_view old_name = {};
 };
+
+// A refused setting: kInvalidRequest with the reason.
+inline core::Error Invalid(std::string why) {
+  return core::Fail(core::Code::kInvalidRequest, std::move(why));
+}
 
 // STOCKGATE_ + the key upper-cased, '.' as '_'.
 std::string EnvName(std::string_view key);

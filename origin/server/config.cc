@@ -39,12 +39,9 @@ struct Setting {
   std::string (*show)(const OriginConfig&) = nullptr;
 };
 
-// A setting the origin refuses.
-core::Error Bad(std::string why) { return core::Fail(core::Code::kInvalidRequest, std::move(why)); }
-
 core::Status CheckRequestLog(std::string_view value) {
   if (value == "all" || value == "errors" || value == "none") return {};
-  return Bad("must be all, errors or none");
+  return config::Invalid("must be all, errors or none");
 }
 
 core::Status CheckMySqlUri(std::string_view uri) {
@@ -54,7 +51,7 @@ core::Status CheckMySqlUri(std::string_view uri) {
 
 core::Status CheckSecretLength(std::string_view secret) {
   if (secret.size() <= kMaxJwtSecretBytes) return {};
-  return Bad("must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
+  return config::Invalid("must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
 }
 
 // Rates and bursts: 0 rate turns a group's limit off; a bucket holds at least one request.
@@ -198,29 +195,30 @@ core::Status CheckComplete(OriginConfig& config) {
   // the connection is dropped and every call on it fails.
   if (config.redis_replica_acks > 0 &&
       config.redis_replica_ack_timeout_ms >= config.redis_command_timeout_ms) {
-    return Bad("redis_replica_ack_timeout_ms (" +
-               std::to_string(config.redis_replica_ack_timeout_ms) +
-               ") must be below redis_command_timeout_ms (" +
-               std::to_string(config.redis_command_timeout_ms) + ")");
+    return config::Invalid("redis_replica_ack_timeout_ms (" +
+                           std::to_string(config.redis_replica_ack_timeout_ms) +
+                           ") must be below redis_command_timeout_ms (" +
+                           std::to_string(config.redis_command_timeout_ms) + ")");
   }
   if (!config.jwt_jwks_file.empty()) {
     std::ifstream in(config.jwt_jwks_file);
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) return Bad("jwt_jwks_file " + config.jwt_jwks_file + ": cannot be read");
+    if (!in) return config::Invalid("jwt_jwks_file " + config.jwt_jwks_file + ": cannot be read");
     auto keys = ParseJwks(text.str());
-    if (!keys) return Bad("jwt_jwks_file " + config.jwt_jwks_file + ": " + keys.error());
+    if (!keys)
+      return config::Invalid("jwt_jwks_file " + config.jwt_jwks_file + ": " + keys.error());
     config.jwt_es256_keys = std::move(keys).value();
   }
   if (config.jwt_secret.empty() && config.jwt_es256_keys.empty()) {
-    return Bad("no token key: set STOCKGATE_JWT_SECRET to at least " +
-               std::to_string(kMinJwtSecretBytes) +
-               " random bytes (e.g. `openssl rand -base64 48`), or jwt_jwks_file to the issuer's "
-               "public keys");
+    return config::Invalid(
+        "no token key: set STOCKGATE_JWT_SECRET to at least " + std::to_string(kMinJwtSecretBytes) +
+        " random bytes (e.g. `openssl rand -base64 48`), or jwt_jwks_file to the issuer's "
+        "public keys");
   }
   if (!config.jwt_secret.empty() && !JwtAuth::SecretIsStrong(config.jwt_secret)) {
-    return Bad("jwt_secret is too weak: " + std::to_string(config.jwt_secret.size()) +
-               " bytes, need at least " + std::to_string(kMinJwtSecretBytes));
+    return config::Invalid("jwt_secret is too weak: " + std::to_string(config.jwt_secret.size()) +
+                           " bytes, need at least " + std::to_string(kMinJwtSecretBytes));
   }
   return {};
 }
@@ -294,7 +292,7 @@ LoadResult LoadConfig(int argc, char** argv,
   try {
     return Load(argc, argv, getenv);
   } catch (const std::exception& e) {
-    return Bad(std::string("configuration: ") + e.what());
+    return config::Invalid(std::string("configuration: ") + e.what());
   }
 }
 

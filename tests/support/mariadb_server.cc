@@ -27,9 +27,6 @@
 namespace stockgate::testing {
 namespace {
 
-// A server that did not come up, and why.
-core::Error Down(std::string why) { return core::Fail(core::Code::kUnavailable, std::move(why)); }
-
 using Clock = std::chrono::steady_clock;
 
 // A small redo log (the default is 96 MiB) keeps the data dir small enough to copy quickly.
@@ -160,7 +157,7 @@ MariaDbServer::Status MariaDbServer::Install(const std::string& install_db) {
     // One process installs; the others wait on the lock and then find it done.
     const std::string lock_path = tmpl + ".lock";
     const int lock = open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock < 0) return Down(ErrnoText(lock_path.c_str()));
+    if (lock < 0) return ServerDown(ErrnoText(lock_path.c_str()));
     flock(lock, LOCK_EX);
     Status status;
     if (!std::filesystem::exists(ready)) {
@@ -175,7 +172,7 @@ MariaDbServer::Status MariaDbServer::Install(const std::string& install_db) {
   }
   std::filesystem::copy(tmpl + "/data", dir_ + "/data", std::filesystem::copy_options::recursive,
                         ec);
-  if (ec) return Down("copying the MariaDB template " + tmpl + ": " + ec.message());
+  if (ec) return ServerDown("copying the MariaDB template " + tmpl + ": " + ec.message());
   std::filesystem::remove(dir_ + "/data/.stockgate-template-complete", ec);
   return {};
 }
@@ -192,7 +189,7 @@ MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
   AddUserArg(args);
   // Its own process group: on a timeout the bootstrap mariadbd it runs is killed with it.
   const pid_t pid = Spawn(std::move(args), log, /*own_group=*/true);
-  if (pid < 0) return Down(ErrnoText("fork"));
+  if (pid < 0) return ServerDown(ErrnoText("fork"));
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
   while (true) {
@@ -204,9 +201,9 @@ MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
       why += " failed (wait status ";
       why += std::to_string(wstatus);
       why += ')';
-      return Down(WithTails(std::move(why), {log}));
+      return ServerDown(WithTails(std::move(why), {log}));
     }
-    if (done < 0 && errno != EINTR) return Down(ErrnoText("waitpid"));
+    if (done < 0 && errno != EINTR) return ServerDown(ErrnoText("waitpid"));
     if (Clock::now() > deadline) {
       kill(-pid, SIGKILL);
       Reap(pid);
@@ -214,7 +211,7 @@ MariaDbServer::Status MariaDbServer::RunInstallDb(const std::string& install_db,
       why += " did not finish within ";
       why += std::to_string(options_.startup_timeout_ms);
       why += " ms";
-      return Down(WithTails(std::move(why), {log}));
+      return ServerDown(WithTails(std::move(why), {log}));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -237,7 +234,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
   AddUserArg(args);
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
-  if (pid < 0) return Down(ErrnoText("fork"));
+  if (pid < 0) return ServerDown(ErrnoText("fork"));
   child_.Adopt(pid);
 
   std::string where = "mariadbd on port ";
@@ -252,7 +249,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
       why += " exited (wait status ";
       why += std::to_string(wstatus);
       why += ") before accepting connections";
-      return Down(WithTails(std::move(why), {log, console}));
+      return ServerDown(WithTails(std::move(why), {log, console}));
     }
     // The socket is in our private dir, so a server answering on it is ours. It is created once
     // InnoDB recovery is done, together with the TCP listener.
@@ -264,7 +261,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
         std::string why = where;
         why += ": ";
         why += last_error;
-        return Down(WithTails(std::move(why), {log}));
+        return ServerDown(WithTails(std::move(why), {log}));
       }
       case Probe::kNotYet:
         break;
@@ -276,7 +273,7 @@ MariaDbServer::Status MariaDbServer::Launch() {
       why += std::to_string(options_.startup_timeout_ms);
       why += " ms; last error: ";
       why += last_error;
-      return Down(WithTails(std::move(why), {log, console}));
+      return ServerDown(WithTails(std::move(why), {log, console}));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -11,7 +11,10 @@
 #include <cstddef>
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/result.h"
 
 namespace stockgate::testing {
 
@@ -28,6 +31,11 @@ std::string Tail(const std::string& path, std::size_t lines);
 std::string WithTails(std::string why, std::initializer_list<std::string> paths);
 // "call: <strerror(errno)>"
 std::string ErrnoText(const char* call);
+
+// A test server that did not come up (or a tool that failed), and why: kUnavailable.
+inline core::Error ServerDown(std::string why) {
+  return core::Fail(core::Code::kUnavailable, std::move(why));
+}
 
 // Writes `contents` to a new file in the temp dir named STEM-XXXXXX.SUFFIX, unique even when tests
 // of two builds run at once, and returns its path ("" when it cannot be written).

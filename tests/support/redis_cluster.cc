@@ -16,33 +16,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-core::Error Down(std::string why) { return core::Fail(core::Code::kUnavailable, std::move(why)); }
-
 // Runs a short-lived command to its end (SIGKILL after `limit`); its exit status and output.
 core::Result<std::string> RunToEnd(std::vector<std::string> args, std::chrono::seconds limit) {
   const char* tmp = std::getenv("TMPDIR");
   std::string out = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
                     "/stockgate-cluster-create-XXXXXX";
   const int fd = mkstemp(out.data());
-  if (fd < 0) return Down(ErrnoText("mkstemp"));
+  if (fd < 0) return ServerDown(ErrnoText("mkstemp"));
   close(fd);
   const std::string what = args[0];
   const pid_t pid = Spawn(std::move(args), out, /*own_group=*/false);
-  if (pid < 0) return Down(ErrnoText("fork"));
+  if (pid < 0) return ServerDown(ErrnoText("fork"));
   const Clock::time_point deadline = Clock::now() + limit;
   int status = 0;
   while (waitpid(pid, &status, WNOHANG) == 0) {
     if (Clock::now() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &status, 0);
-      return Down(WithTails(what + " did not finish in time", {out}));
+      const std::string why = WithTails(what + " did not finish in time", {out});
+      unlink(out.c_str());
+      return ServerDown(why);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const std::string text = Tail(out, 40);
   unlink(out.c_str());
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Down(what + " failed (status " + std::to_string(status) + "):\n" + text);
+    return ServerDown(what + " failed (status " + std::to_string(status) + "):\n" + text);
   }
   return text;
 }
@@ -122,7 +122,7 @@ core::Status RedisClusterServers::WaitHealthy(std::chrono::milliseconds timeout)
       }
     }
     if (why.empty()) return {};
-    if (Clock::now() > deadline) return Down("redis cluster not healthy in time: " + why);
+    if (Clock::now() > deadline) return ServerDown("redis cluster not healthy in time: " + why);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }

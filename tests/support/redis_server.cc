@@ -18,9 +18,6 @@
 namespace stockgate::testing {
 namespace {
 
-// A server that did not come up, and why.
-core::Error Down(std::string why) { return core::Fail(core::Code::kUnavailable, std::move(why)); }
-
 using Clock = std::chrono::steady_clock;
 
 sockaddr_in Loopback(int port) {
@@ -131,11 +128,11 @@ RedisServer::Status RedisServer::Launch() {
   if (options_.appendonly) args.insert(args.end(), {"--appendfsync", "always"});
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const pid_t pid = Spawn(std::move(args), console, /*own_group=*/false);
-  if (pid < 0) return Down(ErrnoText("fork"));
+  if (pid < 0) return ServerDown(ErrnoText("fork"));
   child_.Adopt(pid);
 
   auto failure = [&log, &console](const std::string& why) {
-    return Down(WithTails(why, {log, console}));
+    return ServerDown(WithTails(why, {log, console}));
   };
   const Clock::time_point deadline =
       Clock::now() + std::chrono::milliseconds(options_.startup_timeout_ms);
