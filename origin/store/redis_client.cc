@@ -192,15 +192,8 @@ std::optional<CommandResult> LoadFailure(const Script& script, CommandResult loa
 
 CommandResult RedisClient::Eval(const Script& script, const std::vector<std::string>& keys,
                                 const std::vector<std::string>& args) {
-  const std::vector<std::string> argv = EvalArgv(script, keys, args);
-  CommandResult result = Command(argv);
-  if (!result.ok() || !IsNoscript((*result))) return result;
-  // The script cache is empty after a Redis restart or SCRIPT FLUSH: load it and run it again.
-  Count(counters_.noscript_reloads);
-  if (auto failed = LoadFailure(script, Command({"SCRIPT", "LOAD", script.source()}))) {
-    return std::move(*failed);
-  }
-  return Command(argv);
+  // Every client answers each call within its bounds, so this wait ends.
+  return *Await([&](Callback done) { EvalAsync(script, keys, args, std::move(done)); });
 }
 
 void RedisClient::SendWithScript(const Script& script, std::function<void(Callback)> send,

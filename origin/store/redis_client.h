@@ -126,7 +126,8 @@ class RedisClient {
                          const std::vector<std::string>& args, Callback done);
   // EVALSHA followed on the same connection by `then` (WAIT after a write: WAIT counts what this
   // connection wrote), answered with the array of both replies. After NOSCRIPT the script is
-  // loaded and both are sent again (the first WAIT waited for nothing: harmless).
+  // loaded and both are sent again (the first WAIT only waited for the connection's earlier
+  // writes).
   virtual void EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args, std::vector<std::string> then,
                              Callback done);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,6 +75,13 @@ class ReplicaAckTest : public ::testing::Test {
     return r;
   }
 
+  // WAIT commands the master has run (INFO commandstats).
+  long long Waits() const {
+    const std::string stats = master_->Ask("INFO commandstats");
+    const auto at = stats.find("cmdstat_wait:calls=");
+    return at == std::string::npos ? 0 : std::atoll(stats.c_str() + at + 19);
+  }
+
   std::unique_ptr<RedisServer> master_;
   std::unique_ptr<RedisServer> replica_;
 };
@@ -88,7 +96,12 @@ TEST_F(ReplicaAckTest, AcknowledgedWritesAreOnTheReplica) {
   ASSERT_TRUE(held.ok()) << held.message;
   EXPECT_NE(replica_->Ask("EXISTS " + ReservationKey("t", "o-1")), ":0\r\n")
       << "on the replica before the answer";
+  // The master saw a WAIT for each writing batch (one more for the first, sent again after
+  // NOSCRIPT loaded the script) and none for a read.
+  const long long waits = Waits();
+  EXPECT_GE(waits, 2);
   EXPECT_EQ(store->GetStocks({1}, kT0).items.at(0).stock->reserved, 2);
+  EXPECT_EQ(Waits(), waits);
 }
 
 // A frozen replica: the write runs on the master but cannot be acknowledged, so the caller hears
