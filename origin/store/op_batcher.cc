@@ -133,10 +133,10 @@ void OpBatcher::Send(std::vector<Pending> batch) {
   // Reads and snapshots ask for nothing to be kept (an expiry one of them made on the way is
   // made again after a failover), so a batch of only those is not held up by WAIT, which also
   // stalls every later call on its connection until it returns.
-  const bool writes = std::any_of(pending->begin(), pending->end(), [](const Pending& p) {
-    return p.op.name != "read" && p.op.name != "snapshot";
-  });
-  if (options_.replica_acks <= 0 || !writes) {
+  if (options_.replica_acks <= 0 ||
+      std::none_of(pending->begin(), pending->end(), [](const Pending& p) {
+        return p.op.name != "read" && p.op.name != "snapshot";
+      })) {
     return redis_.EvalAsync(StockgateScript(), {}, argv, answer);
   }
   const int acks = options_.replica_acks;

@@ -94,7 +94,7 @@ TEST_F(ReplicaAckTest, AcknowledgedWritesAreOnTheReplica) {
   ASSERT_NO_FATAL_FAILURE(Stock(*store));
   const core::ReservationResult held = store->Reserve(Hold("o-1"), "svc", kT0);
   ASSERT_TRUE(held.ok()) << held.message;
-  EXPECT_NE(replica_->Ask("EXISTS " + ReservationKey("t", "o-1")), ":0\r\n")
+  EXPECT_EQ(replica_->Ask("EXISTS " + ReservationKey("t", "o-1")), ":1\r\n")
       << "on the replica before the answer";
   // The master saw a WAIT for each writing batch (one more for the first, sent again after
   // NOSCRIPT loaded the script) and none for a read.
