@@ -38,6 +38,7 @@ const STOCK = 2_000_000_000; // units on hand on every side: far more than any r
 // hold gives its unit back, and the check that every call reserved one would fail).
 const TTL_SECONDS = 86400;
 const KEY_PREFIX = 'sg'; // the origin's default redis_key_prefix
+const PARTITION = `${KEY_PREFIX}:{p0}`; // the prefix of every key (origin/store/keyspace.h)
 const PIPELINE = 32; // calls each redis-benchmark client keeps in flight on the pipelined side
 const WRK_SCRIPT = join(repoRoot, 'bench/wrk/reserve.lua');
 const HOT_ROW_SQL = 'UPDATE inventory SET stocks = stocks - 1 WHERE goods = 1 AND stocks >= 1';
@@ -185,7 +186,7 @@ function redisWork(redis, reservations) {
   };
 }
 
-const reservedOf = (redis) => Number(redis.cli('HGET', `${KEY_PREFIX}:{${SKU}}:stock`, 'reserved'));
+const reservedOf = (redis) => Number(redis.cli('HGET', `${PARTITION}:stock:${SKU}`, 'reserved'));
 
 // Each side's function starts its servers, warms them, sizes the runs and returns
 // { servers: name -> pid, round(k): one measured run of about o.seconds / o.rounds,
@@ -199,12 +200,13 @@ async function redisSide(root, c, o, pipeline) {
   const redis = await startRedis(root, `redis-raw-${c}-p${pipeline}`);
   const sha = loadScript(redis);
   const now = String(Date.now());
-  // A batch of one operation, as the origin sends a lone request: prefix, count, then the
-  // operation's name, now, actor, argument count and arguments.
-  const set = redis.cli('EVALSHA', sha, '0', KEY_PREFIX, '1', 'set', now, 'bench', '4', String(SKU),
+  // A batch of one operation, as the origin sends a lone request: the partition's prefix as the
+  // one key, then no cluster slot (''), the count, the operation's name, now, actor, argument
+  // count and arguments.
+  const set = redis.cli('EVALSHA', sha, '1', PARTITION, '', '1', 'set', now, 'bench', '4', String(SKU),
     String(STOCK), '', 'bench');
   if (!set.includes('"code":"ok"')) throw new Error(`set answered ${set}`);
-  const command = ['EVALSHA', sha, '0', KEY_PREFIX, '1', 'reserve', now, 'bench', '5',
+  const command = ['EVALSHA', sha, '1', PARTITION, '', '1', 'reserve', now, 'bench', '5',
     'rb-__rand_int__-__rand_int__', `${SKU}:1`, String(TTL_SECONDS), '', '0'];
   const clients = Math.min(c, pipeline > 1 ? 64 : c);
   const bench = (n) => {
@@ -241,7 +243,7 @@ async function redisSide(root, c, o, pipeline) {
       result.clients = clients;
       result.pipeline = pipeline;
       result.command = `redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -r 2000000000 ` +
-        `EVALSHA <stockgate.lua> 0 ${KEY_PREFIX} 1 reserve <now> bench 5 ` +
+        `EVALSHA <stockgate.lua> 1 ${PARTITION} '' 1 reserve <now> bench 5 ` +
         `rb-__rand_int__-__rand_int__ ${SKU}:1 ${TTL_SECONDS} '' 0`;
       redis.stop();
     },

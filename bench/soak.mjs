@@ -146,7 +146,7 @@ async function main() {
   const sampler = setInterval(() => {
     const info = origin.redis.cli('INFO', 'memory');
     const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN) / 2 ** 20;
-    const groups = origin.redis.cli('XINFO', 'GROUPS', 'sg:ledger').split('\n');
+    const groups = origin.redis.cli('XINFO', 'GROUPS', 'sg:{p0}:ledger').split('\n');
     const g = {};
     for (let i = 0; i + 1 < groups.length; i += 2) g[groups[i]] = groups[i + 1];
     samples.push({

@@ -56,7 +56,7 @@ function parseArgs(argv) {
 
 // The consumer group's backlog: entries delivered but unacknowledged, and not yet delivered.
 function backlogOf(redis) {
-  const out = redis.cli('XINFO', 'GROUPS', 'sg:ledger').split('\n');
+  const out = redis.cli('XINFO', 'GROUPS', 'sg:{p0}:ledger').split('\n');
   const info = {};
   for (let i = 0; i + 1 < out.length; i += 2) info[out[i]] = out[i + 1];
   return { pending: Number(info.pending ?? NaN), lag: Number(info.lag ?? NaN) };

@@ -29,8 +29,9 @@
 #include "origin/server/event_hub.h"
 #include "origin/server/http_server.h"
 #include "origin/server/jwt_auth.h"
+#include "origin/store/recovery.h"
+#include "origin/store/redis_cluster.h"
 #include "origin/store/redis_inventory_store.h"
-#include "origin/store/redis_pipeline.h"
 
 namespace stockgate {
 namespace {
@@ -147,12 +148,23 @@ int Serve(int argc, char** argv) {
   redis.connect_timeout_ms = c.redis_connect_timeout_ms;
   redis.command_timeout_ms = c.redis_command_timeout_ms;
   // Every request shares these connections: calls in flight together go out in one write and
-  // share Redis's fsync (group commit).
-  store::RedisPipeline pool(redis);
+  // share Redis's fsync (group commit). On a cluster, each node has such a pipeline.
+  const std::unique_ptr<store::RedisClient> redis_client =
+      store::MakeRedisClient(redis, c.redis_cluster, /*pipelined=*/true);
+  store::RedisClient& pool = *redis_client;
   store::RedisStoreConfig store_config{c.redis_key_prefix};
   store_config.batching.replica_acks = c.redis_replica_acks;
   store_config.batching.replica_ack_timeout_ms = c.redis_replica_ack_timeout_ms;
   store::RedisInventoryStore store(pool, store_config);
+  // Keys of an earlier layout would be invisible to the store: refuse them rather than sell
+  // beside them. An unreachable Redis is not a reason to stay down (readiness reports it).
+  if (const core::Status layout = store::CheckKeyspaceLayout(pool, c.redis_key_prefix);
+      layout.code() == core::Code::kInvalidState) {
+    log::Error("cannot start", {{"error", layout.error()}});
+    return 2;
+  } else if (!layout) {
+    log::Warn("keyspace layout not checked", {{"error", layout.error()}});
+  }
   server::JwtAuth auth(
       server::VerificationKeys{.hs256_secret = c.jwt_secret, .es256 = c.jwt_es256_keys});
 
@@ -257,10 +269,13 @@ int Serve(int argc, char** argv) {
     events.Stop();  // ends the event streams, which would otherwise hold workers open
     http.Stop();
   });
-  log::Info("listening", {{"listen", c.listen_host + ":" + std::to_string(port)},
-                          {"redis", c.redis_host + ":" + std::to_string(c.redis_port)},
-                          {"threads", c.threads},
-                          {"config", c.config_file}});
+  log::Info("listening",
+            {{"listen", c.listen_host + ":" + std::to_string(port)},
+             {"redis", c.redis_cluster.empty() ? c.redis_host + ":" + std::to_string(c.redis_port)
+                                               : "cluster " + store::NodeList(c.redis_cluster)},
+             {"replica_acks", c.redis_replica_acks},
+             {"threads", c.threads},
+             {"config", c.config_file}});
   const bool served = http.Serve();
   // Wake the stopper if the server ended on its own.
   pthread_kill(stopper.native_handle(), SIGTERM);

@@ -22,8 +22,9 @@
 #include "origin/history/mysql_config.h"
 #include "origin/history/schema.h"
 #include "origin/log/log.h"
+#include "origin/store/recovery.h"
+#include "origin/store/redis_cluster.h"
 #include "origin/store/redis_inventory_store.h"
-#include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
 #include "sync/metrics.h"
 #include "sync/outbox.h"
@@ -45,6 +46,7 @@ struct Options {
   std::string redis = "127.0.0.1:6379";  // as given, for the log
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
+  std::vector<store::ClusterNode> redis_cluster;  // empty: the one Redis above
   std::string redis_key_prefix = "sg";
   int redis_timeout_ms = 500;
   std::string mysql = "mysql://root@127.0.0.1:3306/stockgate";
@@ -87,6 +89,18 @@ const std::vector<Setting>& Settings() {
          o.redis = v.host_port.host + ":" + std::to_string(v.host_port.port);
        },
        [](const Options& o) { return o.redis; }},
+      {{.name = "redis_cluster",
+        .flag_help = "Seed nodes of a Redis Cluster to use instead of --redis",
+        .flag_value = "HOST:PORT,...",
+        .check = config::CheckHostPortList},
+       [](Options& o, const Value& v) {
+         const core::Result<std::vector<config::HostPort>> seeds = config::ParseHostPortList(v.s);
+         o.redis_cluster.clear();
+         for (const config::HostPort& hp : *seeds) o.redis_cluster.push_back({hp.host, hp.port});
+       },
+       [](const Options& o) {
+         return o.redis_cluster.empty() ? std::string("none") : store::NodeList(o.redis_cluster);
+       }},
       {{.name = "redis_key_prefix",
         .flag_help = "Key prefix shared with the origin",
         .flag_value = "PREFIX",
@@ -193,7 +207,7 @@ sigset_t StopSignals() {
   return set;
 }
 
-int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConfig& mysql) {
+int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlConfig& mysql) {
   // The stop signals are blocked since main began (threads inherit that); this thread takes them.
   const sigset_t stop_signals = StopSignals();
   std::atomic<bool> stop{false};
@@ -287,12 +301,14 @@ int RunDaemon(const Options& o, store::RedisPool& pool, const history::MySqlConf
       last_events = s.events;
     }
   });
-  log::Info("sync started", {{"consumer", o.consumer},
-                             {"metrics_listen", o.metrics_listen},
-                             {"redis", o.redis},
-                             {"prefix", o.redis_key_prefix},
-                             {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
-                             {"database", mysql.database}});
+  log::Info(
+      "sync started",
+      {{"consumer", o.consumer},
+       {"metrics_listen", o.metrics_listen},
+       {"redis", o.redis_cluster.empty() ? o.redis : "cluster " + store::NodeList(o.redis_cluster)},
+       {"prefix", o.redis_key_prefix},
+       {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
+       {"database", mysql.database}});
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::Info("stopping", {{"signal", sig}});
@@ -381,7 +397,21 @@ int Main(int argc, char** argv) {
                 history::Migrations().size());
     return 0;
   }
-  store::RedisPool pool(redis);
+  // Calls that block (the consumer's XREADGROUP) each take a connection of their own; on a
+  // cluster, of the node serving the key.
+  const std::unique_ptr<store::RedisClient> redis_client =
+      store::MakeRedisClient(redis, o.redis_cluster, /*pipelined=*/false);
+  store::RedisClient& pool = *redis_client;
+  // Keys of an earlier layout would be invisible here: refuse them rather than report them as
+  // lost or sync beside them. An unreachable Redis is not a reason to stay down (each command
+  // reports it as it goes).
+  if (const core::Status layout = store::CheckKeyspaceLayout(pool, o.redis_key_prefix);
+      layout.code() == core::Code::kInvalidState) {
+    std::fprintf(stderr, "stockgate-sync: %s\n", layout.error().c_str());
+    return 2;
+  } else if (!layout) {
+    log::Warn("keyspace layout not checked", {{"error", layout.error()}});
+  }
   if (*check) {
     const core::Result<CheckReport> checked = Check(pool, o.redis_key_prefix, mysql, NowMs());
     if (!checked) {

@@ -13,8 +13,8 @@ using store::CommandResult;
 using store::DecodeOutboxEntry;
 using store::Reply;
 
-Outbox::Outbox(RedisPool& pool, std::string key_prefix, std::string group)
-    : pool_(pool), key_(store::LedgerKey(key_prefix)), group_(std::move(group)) {}
+Outbox::Outbox(RedisClient& redis, std::string key_prefix, std::string group)
+    : redis_(redis), key_(store::LedgerKey(key_prefix)), group_(std::move(group)) {}
 
 namespace {
 
@@ -49,7 +49,7 @@ core::Error Failed(const CommandResult& r) {
 }  // namespace
 
 OutboxCount Outbox::EnsureGroup() {
-  const CommandResult r = pool_.Command({"XGROUP", "CREATE", key_, group_, "0", "MKSTREAM"});
+  const CommandResult r = redis_.Command({"XGROUP", "CREATE", key_, group_, "0", "MKSTREAM"});
   if (!r.ok() || (r->is_error() && r->str.rfind("BUSYGROUP", 0) != 0)) return Failed(r);
   return 0;
 }
@@ -85,38 +85,38 @@ OutboxRead Outbox::Decode(const CommandResult& r, bool claim) {
 }
 
 OutboxRead Outbox::ReadNew(std::string_view consumer, int count, int block_ms) {
-  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
-                               std::to_string(count), "BLOCK", std::to_string(block_ms), "STREAMS",
-                               key_, ">"}),
+  return Decode(redis_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                                std::to_string(count), "BLOCK", std::to_string(block_ms), "STREAMS",
+                                key_, ">"}),
                 false);
 }
 
 OutboxRead Outbox::ReadOwnPending(std::string_view consumer, int count) {
-  return Decode(pool_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
-                               std::to_string(count), "STREAMS", key_, "0"}),
+  return Decode(redis_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
+                                std::to_string(count), "STREAMS", key_, "0"}),
                 false);
 }
 
 OutboxRead Outbox::Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
                          std::string_view cursor) {
-  return Decode(
-      pool_.Command({"XAUTOCLAIM", key_, group_, std::string(consumer), std::to_string(min_idle_ms),
-                     std::string(cursor), "COUNT", std::to_string(count)}),
-      true);
+  return Decode(redis_.Command({"XAUTOCLAIM", key_, group_, std::string(consumer),
+                                std::to_string(min_idle_ms), std::string(cursor), "COUNT",
+                                std::to_string(count)}),
+                true);
 }
 
 OutboxCount Outbox::Ack(const std::vector<StreamId>& ids) {
   if (ids.empty()) return 0;
   std::vector<std::string> argv = {"XACK", key_, group_};
   for (const StreamId& id : ids) argv.push_back(id.Text());
-  const CommandResult r = pool_.Command(argv);
+  const CommandResult r = redis_.Command(argv);
   if (!r.ok() || !r->is_integer()) return Failed(r);
   return r->integer;
 }
 
 OutboxCount Outbox::Trim() {
   // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
-  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  const CommandResult groups = redis_.Command({"XINFO", "GROUPS", key_});
   if (!groups.ok() || !groups->is_array()) return Failed(groups);
   const InfoMap info = GroupInfo((*groups), group_);
   const auto last = info.find("last-delivered-id");
@@ -128,7 +128,7 @@ OutboxCount Outbox::Trim() {
     return core::Fail(core::Code::kUnavailable, "group " + group_ + " not found");
   }
   // Oldest pending entry: XPENDING summary is [count, smallest id, greatest id, consumers].
-  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
+  const CommandResult pending = redis_.Command({"XPENDING", key_, group_});
   if (!pending.ok() || !pending->is_array() || pending->elements.size() < 2) {
     return Failed(pending);
   }
@@ -141,16 +141,16 @@ OutboxCount Outbox::Trim() {
     }
     keep_from = std::min(keep_from, oldest);
   }
-  const CommandResult r = pool_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
+  const CommandResult r = redis_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
   if (!r.ok() || !r->is_integer()) return Failed(r);
   return r->integer;
 }
 
 core::Result<Outbox::Backlog> Outbox::Measure() {
   Backlog b;
-  const CommandResult len = pool_.Command({"XLEN", key_});
-  const CommandResult pending = pool_.Command({"XPENDING", key_, group_});
-  const CommandResult groups = pool_.Command({"XINFO", "GROUPS", key_});
+  const CommandResult len = redis_.Command({"XLEN", key_});
+  const CommandResult pending = redis_.Command({"XPENDING", key_, group_});
+  const CommandResult groups = redis_.Command({"XINFO", "GROUPS", key_});
   if (!len.ok() || !len->is_integer()) return Failed(len);
   if (!pending.ok() || !pending->is_array() || pending->elements.empty()) return Failed(pending);
   b.length = len->integer;
@@ -165,7 +165,7 @@ core::Result<Outbox::Backlog> Outbox::Measure() {
 }
 
 OutboxCount Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
-  const CommandResult r = pool_.Command({"XINFO", "CONSUMERS", key_, group_});
+  const CommandResult r = redis_.Command({"XINFO", "CONSUMERS", key_, group_});
   if (!r.ok() || !r->is_array()) return Failed(r);
   std::int64_t removed = 0;
   for (const Reply& c : r->elements) {
@@ -176,7 +176,7 @@ OutboxCount Outbox::ForgetIdleConsumers(std::int64_t idle_ms) {
     if (name == info.end() || pending == info.end() || idle == info.end()) continue;
     if (pending->second->integer != 0 || idle->second->integer < idle_ms) continue;
     const CommandResult d =
-        pool_.Command({"XGROUP", "DELCONSUMER", key_, group_, name->second->str});
+        redis_.Command({"XGROUP", "DELCONSUMER", key_, group_, name->second->str});
     if (d.ok() && d->is_integer()) ++removed;
   }
   return removed;

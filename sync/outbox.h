@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "origin/store/ledger_stream.h"
-#include "origin/store/redis_pool.h"
+#include "origin/store/redis_client.h"
 
 namespace stockgate::sync {
 
 using store::OutboxEntry;
-using store::RedisPool;
+using store::RedisClient;
 using store::StreamId;
 
 // What a read got. A failed read (Redis unreachable or refusing) is a failed Result.
@@ -34,7 +34,7 @@ using OutboxCount = core::Result<std::int64_t>;
 
 class Outbox {
  public:
-  Outbox(RedisPool& pool, std::string key_prefix, std::string group = "sync");
+  Outbox(RedisClient& redis, std::string key_prefix, std::string group = "sync");
 
   const std::string& key() const { return key_; }
   const std::string& group() const { return group_; }
@@ -67,7 +67,7 @@ class Outbox {
  private:
   OutboxRead Decode(const store::CommandResult& r, bool claim);
 
-  RedisPool& pool_;
+  RedisClient& redis_;
   std::string key_;
   std::string group_;
 };

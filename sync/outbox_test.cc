@@ -18,6 +18,7 @@ namespace {
 using stockgate::testing::RedisServer;
 using store::RedisConfig;
 using store::RedisInventoryStore;
+using store::RedisPool;
 using store::RedisStoreConfig;
 
 constexpr std::int64_t kT0 = 1'800'000'000'000;

@@ -109,7 +109,7 @@ std::string Drift::Describe() const {
   return out.str();
 }
 
-core::Result<CheckReport> Check(store::RedisPool& redis, const std::string& prefix,
+core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& prefix,
                                 const history::MySqlConfig& mysql, std::int64_t now_ms) {
   CheckReport report;
   // Redis first: every event counted by its counters is then either still in the stream or
@@ -173,7 +173,7 @@ core::Result<CheckReport> Check(store::RedisPool& redis, const std::string& pref
   return report;
 }
 
-core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& prefix,
+core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& prefix,
                                   const history::MySqlConfig& mysql, const std::string& actor,
                                   std::int64_t now_ms) {
   RepairReport report;
@@ -253,7 +253,7 @@ core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& pr
   return report;
 }
 
-core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& prefix,
+core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
                                     const history::MySqlConfig& mysql, std::int64_t now_ms) {
   RebuildReport report;
   if (const core::Status empty = store::KeyspaceIsEmpty(redis, prefix); !empty) {

@@ -14,7 +14,7 @@
 
 #include "core/inventory_model.h"
 #include "origin/history/mysql_config.h"
-#include "origin/store/redis_pool.h"
+#include "origin/store/redis_client.h"
 #include "sync/history_writer.h"
 
 namespace stockgate::sync {
@@ -45,7 +45,7 @@ struct CheckReport {
   std::int64_t live_holds = 0;
 };
 
-core::Result<CheckReport> Check(store::RedisPool& redis, const std::string& prefix,
+core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& prefix,
                                 const history::MySqlConfig& mysql, std::int64_t now_ms);
 
 struct RepairReport {
@@ -55,7 +55,7 @@ struct RepairReport {
 
 // Checks, fixes what it can, and returns what it did. Compensation events reach MariaDB through
 // the running sync like any other event.
-core::Result<RepairReport> Repair(store::RedisPool& redis, const std::string& prefix,
+core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& prefix,
                                   const history::MySqlConfig& mysql, const std::string& actor,
                                   std::int64_t now_ms);
 
@@ -69,7 +69,7 @@ struct RebuildReport {
 };
 
 // Restores the prefix's keyspace from MariaDB. Refuses unless the keyspace is empty.
-core::Result<RebuildReport> Rebuild(store::RedisPool& redis, const std::string& prefix,
+core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
                                     const history::MySqlConfig& mysql, std::int64_t now_ms);
 
 // The ref of compensating events: not a valid request_id, so it never collides with one.

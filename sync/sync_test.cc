@@ -25,6 +25,7 @@
 #include "origin/history/mariadb.h"
 #include "origin/history/schema.h"
 #include "origin/store/keyspace.h"
+#include "origin/store/redis_cluster.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
@@ -32,6 +33,7 @@
 #include "sync/reconcile.h"
 #include "sync/sweeper.h"
 #include "tests/support/mariadb_server.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace stockgate::sync {
@@ -229,12 +231,11 @@ class SyncTest : public ::testing::Test {
     if (!mariadb_->running()) {
       ASSERT_TRUE(mariadb_->Restart());
     }
-    redis_ = RedisServer::Start();
-    ASSERT_NE(redis_, nullptr);
+    StartRedis();
+    if (HasFatalFailure()) return;
     store::RedisConfig rc;
-    rc.port = redis_->port();
     rc.command_timeout_ms = 2000;
-    pool_ = std::make_unique<RedisPool>(rc);
+    pool_ = Connect(rc);
     store_ = std::make_unique<RedisInventoryStore>(*pool_, store::RedisStoreConfig{"sg"});
     outbox_ = std::make_unique<Outbox>(*pool_, "sg");
     mysql_.port = mariadb_->port();
@@ -245,20 +246,31 @@ class SyncTest : public ::testing::Test {
     ASSERT_TRUE(m.ok()) << m.error();
   }
 
+  virtual void StartRedis() {
+    redis_ = RedisServer::Start();
+    ASSERT_NE(redis_, nullptr);
+  }
+  // A blocking client of the Redis under test, as stockgate-sync has.
+  virtual std::unique_ptr<store::RedisClient> Connect(store::RedisConfig config) const {
+    config.port = redis_->port();
+    return std::make_unique<RedisPool>(config);
+  }
+  // Every key of every node gone, as after a data loss.
+  virtual void FlushAll() { ASSERT_TRUE(pool_->Command({"FLUSHALL"}).ok()); }
+  // Where stockgate-sync finds the Redis under test.
+  virtual std::vector<std::string> RedisArgs() const {
+    return {"--redis", Id("127.0.0.1:", redis_->port())};
+  }
+
   std::vector<std::string> SyncArgs(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {
-        "--redis",
-        Id("127.0.0.1:", redis_->port()),
-        "--redis-key-prefix",
-        "sg",
-        "--mysql",
-        Id("mysql://root@127.0.0.1:", mariadb_->port()) + "/" + mysql_.database,
-        "--claim-idle-ms",
-        "300",
-        "--batch-size",
-        "50",
-        "--stats-interval-ms",
-        "100000"};
+    std::vector<std::string> args = RedisArgs();
+    for (std::string a :
+         {std::string("--redis-key-prefix"), std::string("sg"), std::string("--mysql"),
+          Id("mysql://root@127.0.0.1:", mariadb_->port()) + "/" + mysql_.database,
+          std::string("--claim-idle-ms"), std::string("300"), std::string("--batch-size"),
+          std::string("50"), std::string("--stats-interval-ms"), std::string("100000")}) {
+      args.push_back(std::move(a));
+    }
     for (auto& e : extra) args.push_back(std::move(e));
     return args;
   }
@@ -298,6 +310,10 @@ class SyncTest : public ::testing::Test {
     FAIL() << "not drained: length " << b->length << " pending " << b->pending << " undelivered "
            << b->undelivered;
   }
+
+  // The bodies of the tests run on one Redis and on a cluster alike.
+  void RunEveryEventLandsExactlyOnce();
+  void RunRebuildAfterFlushall();
 
   QueryResult Sql(const std::string& sql) {
     auto conn = MariaDbConnection::Open(mysql_, true);
@@ -372,8 +388,8 @@ class SyncTest : public ::testing::Test {
   }
 
   static MariaDbServer* mariadb_;
-  std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisServer> redis_;  // null on a cluster
+  std::unique_ptr<store::RedisClient> pool_;
   std::unique_ptr<RedisInventoryStore> store_;
   std::unique_ptr<Outbox> outbox_;
   MySqlConfig mysql_;
@@ -381,9 +397,55 @@ class SyncTest : public ::testing::Test {
 
 MariaDbServer* SyncTest::mariadb_ = nullptr;
 
+// The same against a Redis Cluster of three masters, through the cluster client, as
+// stockgate-sync runs with --redis-cluster.
+class SyncClusterTest : public SyncTest {
+ protected:
+  void StartRedis() override {
+    cluster_ = stockgate::testing::RedisClusterServers::Start({.masters = 3});
+    ASSERT_NE(cluster_, nullptr);
+  }
+  std::unique_ptr<store::RedisClient> Connect(store::RedisConfig config) const override {
+    store::RedisClusterConfig c;
+    for (int port : cluster_->ports()) c.seeds.push_back({"127.0.0.1", port});
+    c.node = config;
+    c.pipelined = false;
+    return std::make_unique<store::RedisCluster>(c);
+  }
+  std::vector<std::string> RedisArgs() const override {
+    std::vector<store::ClusterNode> seeds;
+    for (int port : cluster_->ports()) seeds.push_back({"127.0.0.1", port});
+    return {"--redis-cluster", store::NodeList(seeds)};
+  }
+
+  void FlushAll() override {
+    for (const auto& node : cluster_->nodes()) EXPECT_EQ(node->Ask("FLUSHALL"), "+OK\r\n");
+  }
+
+  std::unique_ptr<stockgate::testing::RedisClusterServers> cluster_;
+};
+
+// stockgate-sync itself on a cluster (--redis-cluster): its consumer drains the outbox of the
+// partition's master, and its check finds Redis and MariaDB alike.
+TEST_F(SyncClusterTest, TheDaemonDrainsAClusterAndChecksIt) {
+  Workload work(*store_, 11);
+  SyncProcess sync(SyncArgs({"--sweep-interval-ms", "0"}));
+  sync.Start();
+  work.Run(1500);
+  WaitDrained();
+  EXPECT_EQ(sync.Stop(), 0) << "SIGTERM stops it cleanly";
+  ExpectMirrorsModel(work.model());
+  SyncProcess check(SyncArgs({"check"}));
+  check.Start();
+  EXPECT_EQ(check.Wait(), 0) << "no drift";
+}
+
 // A long random run, ingested while it happens: each event lands once, the tables equal the
 // model, the check is clean, and the stream is trimmed of what was written.
-TEST_F(SyncTest, EveryEventLandsExactlyOnce) {
+TEST_F(SyncTest, EveryEventLandsExactlyOnce) { RunEveryEventLandsExactlyOnce(); }
+TEST_F(SyncClusterTest, EveryEventLandsExactlyOnce) { RunEveryEventLandsExactlyOnce(); }
+
+void SyncTest::RunEveryEventLandsExactlyOnce() {
   Workload work(*store_, 4);
   Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
   for (int round = 0; round < 60 && !HasFailure(); ++round) {
@@ -464,10 +526,19 @@ TEST_F(SyncTest, EntriesOfALostReadReplyAreReadAgainAfterARedisError) {
 // what it is, and check reports it.
 TEST_F(SyncTest, EntriesOfTheEarlierFormatAreRefusedAndReported) {
   ASSERT_TRUE(pool_
-                  ->Command({"XADD", "sg:ledger", "*",       "kind",  "ledger", "sku",    "9",
-                             "ref",  "",          "op",      "set",   "qty",    "5",      "before",
-                             "0",    "after",     "5",       "actor", "a",      "reason", "",
-                             "time", "1",         "version", "1"})
+                  ->Command({"XADD",   store::LedgerKey("sg"),
+                             "*",      "kind",
+                             "ledger", "sku",
+                             "9",      "ref",
+                             "",       "op",
+                             "set",    "qty",
+                             "5",      "before",
+                             "0",      "after",
+                             "5",      "actor",
+                             "a",      "reason",
+                             "",       "time",
+                             "1",      "version",
+                             "1"})
                   .ok());
   Workload work(*store_, 9);
   work.Run(100);
@@ -657,27 +728,30 @@ TEST_F(SyncTest, RebuildAfterRepairKeepsVersionAndUpdatedAt) {
 // After FLUSHALL, rebuild restores every SKU, reservation, idempotency key and customer count
 // from MariaDB: the store then answers exactly like the model, including retries of old orders,
 // and the history continues without a gap.
-TEST_F(SyncTest, RebuildAfterFlushallRestoresExactState) {
+TEST_F(SyncTest, RebuildAfterFlushallRestoresExactState) { RunRebuildAfterFlushall(); }
+TEST_F(SyncClusterTest, RebuildAfterFlushallRestoresExactState) { RunRebuildAfterFlushall(); }
+
+void SyncTest::RunRebuildAfterFlushall() {
   Workload work(*store_, 9);
   work.Run(1500);
   Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
   DrainWith(ingester);
   ExpectMirrorsModel(work.model());
 
-  ASSERT_TRUE(pool_->Command({"FLUSHALL"}).ok());
+  FlushAll();
   // A rebuild refuses a keyspace that is not empty.
   core::SetStockRequest set;
   set.on_hand = 1;
   ASSERT_EQ(store_->SetStock(99, set, "admin", work.now()).code, core::Code::kOk);
   EXPECT_FALSE(Rebuild(*pool_, "sg", mysql_, RealNowMs()).ok());
-  ASSERT_TRUE(pool_->Command({"FLUSHALL"}).ok());
+  FlushAll();
   // Nor while the outbox a sync process recreated after the loss exists (it may be running).
   ASSERT_TRUE(outbox_->EnsureGroup().ok());
   const core::Result<RebuildReport> refused = Rebuild(*pool_, "sg", mysql_, RealNowMs());
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.error().find("Stop every stockgate-sync"), std::string::npos)
       << refused.error();
-  ASSERT_TRUE(pool_->Command({"DEL", "sg:ledger"}).ok());
+  ASSERT_TRUE(pool_->Command({"DEL", store::LedgerKey("sg")}).ok());
 
   const core::Result<RebuildReport> rebuilt = Rebuild(*pool_, "sg", mysql_, RealNowMs());
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.error();

@@ -364,4 +364,26 @@ core::Result<HostPort> ParseHostPort(std::string_view text) {
   return HostPort{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
+core::Result<std::vector<HostPort>> ParseHostPortList(std::string_view text) {
+  std::vector<HostPort> out;
+  if (text.empty()) return out;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    core::Result<HostPort> one = ParseHostPort(text.substr(0, comma));
+    if (!one) {
+      return core::Fail(core::Code::kInvalidRequest,
+                        "item " + std::to_string(out.size() + 1) + ": " + one.error());
+    }
+    out.push_back(std::move(one).value());
+    if (comma == std::string_view::npos) return out;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+core::Status CheckHostPortList(std::string_view text) {
+  const core::Result<std::vector<HostPort>> list = ParseHostPortList(text);
+  if (!list) return list.failure();
+  return {};
+}
+
 }  // namespace stockgate::config

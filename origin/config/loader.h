@@ -29,6 +29,11 @@ struct HostPort {
 // Strict HOST:PORT: a host name or IPv4 address, or an IPv6 address in brackets ("[::1]:8080");
 // port 1..65535 in plain decimal.
 core::Result<HostPort> ParseHostPort(std::string_view text);
+// HOST:PORT items separated by commas ("10.0.0.1:7000,10.0.0.2:7000"), each as ParseHostPort
+// reads it; "" is the empty list.
+core::Result<std::vector<HostPort>> ParseHostPortList(std::string_view text);
+// The same as a check for a string key (Key::check).
+core::Status CheckHostPortList(std::string_view text);
 
 // A value already parsed to its key's kind.
 struct Value {

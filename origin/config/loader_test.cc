@@ -133,5 +133,23 @@ TEST(LoaderTest, HelpIsReturnedWithEveryFlagAndItsVariable) {
   EXPECT_EQ(run.loaded->help_text.find("--redis-prefix"), std::string::npos);  // hidden
 }
 
+TEST(LoaderTest, HostPortListsAreCommaSeparatedAndEveryItemIsChecked) {
+  const core::Result<std::vector<HostPort>> three =
+      ParseHostPortList("127.0.0.1:7000,[::1]:7001,redis-a:7002");
+  ASSERT_TRUE(three.ok()) << three.error();
+  ASSERT_EQ(three->size(), 3U);
+  EXPECT_EQ((*three)[0].host, "127.0.0.1");
+  EXPECT_EQ((*three)[0].port, 7000);
+  EXPECT_EQ((*three)[1].host, "::1");
+  EXPECT_EQ((*three)[2].host, "redis-a");
+  EXPECT_EQ((*three)[2].port, 7002);
+  EXPECT_TRUE(ParseHostPortList("")->empty());
+  for (const char* bad : {",", "127.0.0.1:7000,", "127.0.0.1:7000,,127.0.0.1:7001",
+                          "127.0.0.1:7000 127.0.0.1:7001", "127.0.0.1"}) {
+    EXPECT_FALSE(ParseHostPortList(bad).ok()) << bad;
+  }
+  EXPECT_NE(CheckHostPortList("127.0.0.1:1,127.0.0.1:0").error().find("item 2"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace stockgate::config

@@ -107,6 +107,25 @@ const std::vector<Setting>& Settings() {
            },
        .show =
            [](const OriginConfig& c) { return c.redis_host + ":" + std::to_string(c.redis_port); }},
+      {.key = {.name = "redis_cluster",
+               .flag_help = "Seed nodes of a Redis Cluster to use instead of --redis",
+               .flag_value = "HOST:PORT,...",
+               .kind = Kind::kString,
+               .check = config::CheckHostPortList},
+       .apply =
+           [](OriginConfig& c, const Value& v) {
+             const core::Result<std::vector<config::HostPort>> seeds =
+                 config::ParseHostPortList(v.s);
+             c.redis_cluster.clear();
+             for (const config::HostPort& hp : *seeds) {
+               c.redis_cluster.push_back({hp.host, hp.port});
+             }
+           },
+       .show =
+           [](const OriginConfig& c) {
+             return c.redis_cluster.empty() ? std::string("none")
+                                            : store::NodeList(c.redis_cluster);
+           }},
       {.key = {.name = "redis_pool_size", .kind = Kind::kInt, .min_int = 1, .max_int = 1024},
        .apply = [](OriginConfig& c, const Value& v) { c.redis_pool_size = static_cast<int>(v.i); }},
       {.key = {.name = "redis_connect_timeout_ms",
@@ -121,9 +140,19 @@ const std::vector<Setting>& Settings() {
                .max_int = 60'000},
        .apply = [](OriginConfig& c,
                    const Value& v) { c.redis_command_timeout_ms = static_cast<int>(v.i); }},
-      {.key = {.name = "redis_replica_acks", .kind = Kind::kInt, .min_int = 0, .max_int = 5},
+      {.key = {.name = "redis_replica_acks",
+               .flag_help = "Replicas that must hold a write before it is answered",
+               .flag_value = "N",
+               .kind = Kind::kInt,
+               .min_int = 0,
+               .max_int = 5},
        .apply = [](OriginConfig& c,
-                   const Value& v) { c.redis_replica_acks = static_cast<int>(v.i); }},
+                   const Value& v) { c.redis_replica_acks = static_cast<int>(v.i); },
+       .show =
+           [](const OriginConfig& c) {
+             return c.redis_replica_acks < 0 ? std::string("1 with --redis-cluster, else 0")
+                                             : std::to_string(c.redis_replica_acks);
+           }},
       {.key = {.name = "redis_replica_ack_timeout_ms",
                .kind = Kind::kInt,
                .min_int = 1,
@@ -191,6 +220,10 @@ const std::vector<Setting>& Settings() {
 // The final checks that span sources: some token key is required, a secret must be strong, and
 // the JWK Set file is read and must hold valid public keys.
 core::Status CheckComplete(OriginConfig& config) {
+  // On a cluster a write is acknowledged once a replica holds it too, unless told otherwise:
+  // a failover then loses no acknowledged sale.
+  if (config.redis_replica_acks < 0)
+    config.redis_replica_acks = config.redis_cluster.empty() ? 0 : 1;
   // EVALSHA and WAIT are one call of the Redis client, bounded by its command timeout; past it
   // the connection is dropped and every call on it fails.
   if (config.redis_replica_acks > 0 &&

@@ -17,6 +17,7 @@
 #include "core/token_bucket.h"
 #include "origin/config/loader.h"
 #include "origin/server/jwt_auth.h"
+#include "origin/store/redis_cluster.h"
 
 namespace stockgate::server {
 
@@ -46,6 +47,8 @@ struct OriginConfig {
 
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
+  // Seed nodes of a Redis Cluster to run on instead of the one Redis above; empty: no cluster.
+  std::vector<store::ClusterNode> redis_cluster;
   // Connections to Redis, shared by every request: calls in flight together are pipelined into
   // one write and share Redis's fsync. One carries tens of thousands of calls per second; more
   // split the batches, so Redis does more event-loop passes (and fsyncs) for the same calls.
@@ -53,8 +56,9 @@ struct OriginConfig {
   int redis_connect_timeout_ms = 200;
   int redis_command_timeout_ms = 500;
   // Replicas that must hold each batch of writes before its answers are given (WAIT after the
-  // batch, on its connection); fewer within the timeout: 503, outcome unknown. 0: off.
-  int redis_replica_acks = 0;
+  // batch, on its connection); fewer within the timeout: 503, outcome unknown. 0: off. Unset
+  // (-1), LoadConfig makes it 1 on a cluster and 0 on one Redis.
+  int redis_replica_acks = -1;
   int redis_replica_ack_timeout_ms = 100;
   std::string redis_key_prefix = "sg";
 

@@ -168,6 +168,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_WRITE_TIMEOUT_MS", "12"},
           {"STOCKGATE_KEEP_ALIVE_MAX_COUNT", "13"},
           {"STOCKGATE_REDIS", "redis.internal:65535"},
+          {"STOCKGATE_REDIS_CLUSTER", "10.0.0.1:7000,[::1]:7001"},
           {"STOCKGATE_REDIS_POOL_SIZE", "14"},
           {"STOCKGATE_REDIS_CONNECT_TIMEOUT_MS", "15"},
           {"STOCKGATE_REDIS_COMMAND_TIMEOUT_MS", "26"},
@@ -203,6 +204,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_replica_ack_timeout_ms, 25);
   EXPECT_EQ(c.redis_host, "redis.internal");
   EXPECT_EQ(c.redis_port, 65535);
+  EXPECT_EQ(store::NodeList(c.redis_cluster), "10.0.0.1:7000,[::1]:7001");
   EXPECT_EQ(c.redis_pool_size, 14);
   EXPECT_EQ(c.redis_connect_timeout_ms, 15);
   EXPECT_EQ(c.redis_command_timeout_ms, 26);
@@ -344,6 +346,26 @@ TEST_F(ConfigTest, BadAddressIsAnError) {
   env_.erase("STOCKGATE_REDIS");
   e = ErrorOf({"--listen", "::1:8080"});
   EXPECT_EQ(e.find("--listen must be HOST:PORT"), 0u) << e;
+}
+
+// On a cluster, writes wait for a replica unless told otherwise; on one Redis they do not. A bad
+// seed list names the item.
+TEST_F(ConfigTest, ReplicaAcksDefaultToOneOnAClusterOnly) {
+  LoadResult r = Load();
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->config.redis_cluster.empty());
+  EXPECT_EQ(r->config.redis_replica_acks, 0);
+  r = Load({"--redis-cluster", "127.0.0.1:7000,127.0.0.1:7001"});
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->config.redis_cluster.size(), 2U);
+  EXPECT_EQ(r->config.redis_cluster[1].port, 7001);
+  EXPECT_EQ(r->config.redis_replica_acks, 1);
+  r = Load({"--redis-cluster", "127.0.0.1:7000", "--redis-replica-acks", "0"});
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->config.redis_replica_acks, 0) << "an explicit 0 stands";
+  const std::string e = ErrorOf({"--redis-cluster", "127.0.0.1:7000,127.0.0.1"});
+  EXPECT_EQ(e.find("--redis-cluster"), 0u) << e;
+  EXPECT_NE(e.find("item 2"), std::string::npos) << e;
 }
 
 // HOST:PORT parsing is strict: brackets for IPv6, decimal port 1..65535, a non-empty host.

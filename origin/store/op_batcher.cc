@@ -5,21 +5,24 @@
 #include <memory>
 #include <utility>
 
+#include "origin/store/keyspace.h"
+#include "origin/store/redis_cluster.h"
+
 namespace stockgate::store {
 
 std::string_view StockgateLua();  // lua_scripts.cc, generated
 
 namespace {
 
-// batch.lua's ARGV: the prefix, the count, then per operation its name, now, actor, argument
-// count and arguments.
+// batch.lua's ARGV: the partition's cluster slot ("" when not on a cluster), the count, then per
+// operation its name, now, actor, argument count and arguments.
 template <class Ops, class Get>
-std::vector<std::string> BatchArgv(std::string_view prefix, const Ops& ops, Get get) {
+std::vector<std::string> BatchArgv(const std::string& slot, const Ops& ops, Get get) {
   std::vector<std::string> argv;
   std::size_t size = 2;
   for (const auto& o : ops) size += 4 + get(o).args.size();
   argv.reserve(size);
-  argv.emplace_back(prefix);
+  argv.push_back(slot);
   argv.push_back(std::to_string(ops.size()));
   for (const auto& o : ops) {
     const ScriptOp& op = get(o);
@@ -45,6 +48,11 @@ CommandResult AnswerOf(const CommandResult& batch, std::size_t i, std::size_t co
   return wrong;
 }
 
+// The slot batch.lua checks for a move in progress: the partition's on a cluster, else none.
+std::string SlotArg(const RedisClient& redis, std::string_view partition) {
+  return redis.cluster() ? std::to_string(KeySlot(partition)) : std::string();
+}
+
 }  // namespace
 
 const Script& StockgateScript() {
@@ -54,14 +62,18 @@ const Script& StockgateScript() {
 
 CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op) {
   const std::vector<const ScriptOp*> ops = {&op};
-  return AnswerOf(redis.Eval(StockgateScript(), {},
-                             BatchArgv(key_prefix, ops,
+  const std::string partition = PartitionPrefix(key_prefix);
+  return AnswerOf(redis.Eval(StockgateScript(), {partition},
+                             BatchArgv(SlotArg(redis, partition), ops,
                                        [](const ScriptOp* o) -> const ScriptOp& { return *o; })),
                   0, 1);
 }
 
 OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options)
-    : redis_(redis), prefix_(std::move(key_prefix)), options_(options) {}
+    : redis_(redis),
+      keys_{PartitionPrefix(key_prefix)},
+      slot_(SlotArg(redis, keys_[0])),
+      options_(options) {}
 
 void OpBatcher::Submit(ScriptOp op, Done done) {
   {
@@ -118,7 +130,7 @@ void OpBatcher::Send(std::vector<Pending> batch) {
   batches_.fetch_add(1, std::memory_order_relaxed);
   ops_.fetch_add(static_cast<long long>(batch.size()), std::memory_order_relaxed);
   const std::vector<std::string> argv =
-      BatchArgv(prefix_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
+      BatchArgv(slot_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
   auto pending = std::make_shared<std::vector<Pending>>(std::move(batch));
   auto answer = [this, pending](CommandResult result) {
     {
@@ -137,12 +149,12 @@ void OpBatcher::Send(std::vector<Pending> batch) {
       std::none_of(pending->begin(), pending->end(), [](const Pending& p) {
         return p.op.name != "read" && p.op.name != "snapshot";
       })) {
-    return redis_.EvalAsync(StockgateScript(), {}, argv, answer);
+    return redis_.EvalAsync(StockgateScript(), keys_, argv, answer);
   }
   const int acks = options_.replica_acks;
   const int timeout_ms = options_.replica_ack_timeout_ms;
   redis_.EvalThenAsync(
-      StockgateScript(), {}, argv, {"WAIT", std::to_string(acks), std::to_string(timeout_ms)},
+      StockgateScript(), keys_, argv, {"WAIT", std::to_string(acks), std::to_string(timeout_ms)},
       [answer, acks, timeout_ms](CommandResult r) {
         if (!r) return answer(std::move(r));
         if (r->elements.size() != 2) {

@@ -100,7 +100,8 @@ class OpBatcher {
   void Send(std::vector<Pending> batch);
 
   RedisClient& redis_;
-  const std::string prefix_;
+  const std::vector<std::string> keys_;  // the script's KEYS: the partition's prefix
+  const std::string slot_;               // its cluster slot, "" when not on a cluster
   const Options options_;
 
   std::mutex mu_;

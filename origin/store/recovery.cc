@@ -51,8 +51,8 @@ core::Status Answer(const CommandResult& r, const char* script) {
 
 }  // namespace
 
-core::Result<RedisAudit> Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms) {
-  const CommandResult r = RunOp(pool, prefix, {"audit", now_ms, "audit", {}});
+core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms) {
+  const CommandResult r = RunOp(redis, prefix, {"audit", now_ms, "audit", {}});
   if (!r.ok()) return r.failure();
   if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
     return core::Fail(core::Code::kUnavailable, "audit script failed: " + r->str);
@@ -90,7 +90,7 @@ core::Result<RedisAudit> Audit(RedisPool& pool, std::string_view prefix, std::in
   return audit;
 }
 
-core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
+core::Status Compensate(RedisClient& redis, std::string_view prefix, const AuditSku& seen,
                         const std::vector<Compensation>& events, std::string_view actor,
                         std::string_view reason, std::int64_t now_ms) {
   std::vector<std::string> argv;
@@ -103,44 +103,59 @@ core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku
     argv.emplace_back(core::LedgerOpName(c.op));
     argv.push_back(std::to_string(c.qty));
   }
-  return Answer(RunOp(pool, prefix, {"compensate", now_ms, std::string(actor), std::move(argv)}),
+  return Answer(RunOp(redis, prefix, {"compensate", now_ms, std::string(actor), std::move(argv)}),
                 "compensate");
 }
 
-core::Status KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix) {
-  const std::string ledger = LedgerKey(prefix);
-  std::string cursor = "0";
-  do {
-    const CommandResult r =
-        pool.Command({"SCAN", cursor, "MATCH", KeyPattern(prefix), "COUNT", "1000"});
+core::Status CheckKeyspaceLayout(RedisClient& redis, std::string_view prefix) {
+  for (const std::string& key : EarlierLayoutKeys(prefix)) {
+    const CommandResult r = redis.Command({"EXISTS", key});
     if (!r.ok()) return r.failure();
-    if (!r->is_array() || r->elements.size() != 2) {
-      return core::Fail(core::Code::kUnavailable, "SCAN failed: " + r->str);
+    if (!r->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS failed: " + r->str);
+    if (r->integer > 0) {
+      return core::Fail(core::Code::kInvalidState,
+                        "redis holds " + key +
+                            ", a key of the layout before partitions, which this version does not "
+                            "read: move the data to the current layout first (docs/operations.md, "
+                            "\"Upgrading the keyspace\")");
     }
-    cursor = r->elements[0].str;
-    for (const Reply& key : r->elements[1].elements) {
-      if (key.str == ledger) {
-        // Only a sync process recreates the outbox after a loss, and one still running would
-        // sweep restored holds while they are being written (an idle one does not even show as
-        // a consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
-        return core::Fail(
-            core::Code::kInvalidState,
-            "the outbox " + ledger +
-                " exists: a stockgate-sync ran since the data loss. Stop every stockgate-sync, "
-                "delete the key (DEL " +
-                ledger + ") and run rebuild again");
-      }
-      return core::Fail(
-          core::Code::kInvalidState,
-          "redis already holds " + key.str +
-              "; rebuild restores into an empty keyspace only (stop the origins and delete the "
-              "prefix's keys, or FLUSHALL, first)");
-    }
-  } while (cursor != "0");
+  }
   return {};
 }
 
-core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
+core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix) {
+  const std::string ledger = LedgerKey(prefix);
+  const CommandResult stream = redis.Command({"EXISTS", ledger});
+  if (!stream.ok()) return stream.failure();
+  if (!stream->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS: " + stream->str);
+  if (stream->integer > 0) {
+    // Only a sync process recreates the outbox after a loss, and one still running would sweep
+    // restored holds while they are being written (an idle one does not even show as a
+    // consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
+    return core::Fail(core::Code::kInvalidState,
+                      "the outbox " + ledger +
+                          " exists: a stockgate-sync ran since the data loss. Stop every "
+                          "stockgate-sync, delete the key (DEL " +
+                          ledger + ") and run rebuild again");
+  }
+  // Every SKU is in the change index and moved the snapshot version, and a reservation or an
+  // adjustment needs a SKU: with these gone, the partition holds nothing a restore would meet.
+  // (One EXISTS for all: they share the partition's slot, also on a cluster.)
+  const std::string partition = PartitionPrefix(prefix);
+  const CommandResult rest = redis.Command(
+      {"EXISTS", partition + ":changes", partition + ":snapver", partition + ":deadlines"});
+  if (!rest.ok()) return rest.failure();
+  if (!rest->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS: " + rest->str);
+  if (rest->integer > 0) {
+    return core::Fail(core::Code::kInvalidState,
+                      "redis already holds keys of " + partition +
+                          "; rebuild restores into an empty keyspace only (stop the origins and "
+                          "delete the prefix's keys, or FLUSHALL, first)");
+  }
+  return {};
+}
+
+core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreBatch& batch,
                      std::int64_t now_ms) {
   json doc = {{"stocks", json::array()},
               {"reservations", json::array()},
@@ -174,18 +189,18 @@ core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatc
     doc["customers"].push_back(
         {{"sku", std::to_string(c.sku)}, {"customer", c.customer}, {"units", c.units}});
   }
-  return Answer(RunOp(pool, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}), "restore");
+  return Answer(RunOp(redis, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}), "restore");
 }
 
-core::Status FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event) {
+core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event) {
   const std::string ledger = LedgerKey(prefix);
-  const CommandResult group = pool.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
+  const CommandResult group = redis.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
   if (!group.ok()) return group.failure();
   if (group->is_error() && group->str.rfind("BUSYGROUP", 0) != 0) {
     return core::Fail(core::Code::kUnavailable, group->str);
   }
   if (last_event > StreamId{}) {
-    const CommandResult set = pool.Command({"XSETID", ledger, last_event.Text()});
+    const CommandResult set = redis.Command({"XSETID", ledger, last_event.Text()});
     if (!set.ok()) return set.failure();
     if (set->is_error()) return core::Fail(core::Code::kUnavailable, "XSETID: " + set->str);
   }

@@ -15,7 +15,7 @@
 #include "core/inventory_model.h"
 #include "core/result.h"
 #include "origin/store/ledger_stream.h"
-#include "origin/store/redis_pool.h"
+#include "origin/store/redis_client.h"
 
 namespace stockgate::store {
 
@@ -37,7 +37,7 @@ struct RedisAudit {
   std::vector<std::string> malformed;
 };
 
-core::Result<RedisAudit> Audit(RedisPool& pool, std::string_view prefix, std::int64_t now_ms);
+core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms);
 
 // One compensating event: replaying `op` with `qty` moves the ledger's sum by the drift.
 struct Compensation {
@@ -46,7 +46,7 @@ struct Compensation {
 };
 
 // Fails with kInvalidState when the counters moved since the check.
-core::Status Compensate(RedisPool& pool, std::string_view prefix, const AuditSku& seen,
+core::Status Compensate(RedisClient& redis, std::string_view prefix, const AuditSku& seen,
                         const std::vector<Compensation>& events, std::string_view actor,
                         std::string_view reason, std::int64_t now_ms);
 
@@ -67,14 +67,19 @@ struct RestoreBatch {
   std::vector<CustomerUnits> customers;
 };
 
-// Ok when no key of the prefix exists, the outbox stream included (a sync that recreated it may
-// still be running).
-core::Status KeyspaceIsEmpty(RedisPool& pool, std::string_view prefix);
-core::Status Restore(RedisPool& pool, std::string_view prefix, const RestoreBatch& batch,
+// Ok unless Redis holds keys of the layout before partitions (keyspace.h), which the store would
+// not see: the origin and sync refuse to start on them, with what to do. Fails kUnavailable when
+// Redis cannot be asked.
+core::Status CheckKeyspaceLayout(RedisClient& redis, std::string_view prefix);
+
+// Ok when the partition holds no SKU, live hold or snapshot version and no outbox stream (a sync
+// that recreated it may still be running).
+core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix);
+core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreBatch& batch,
                      std::int64_t now_ms);
 // Creates the stream and the sync group if missing and moves the stream's last id to
 // `last_event`, so that ids of new events sort after the restored history's.
-core::Status FinishRestore(RedisPool& pool, std::string_view prefix, StreamId last_event);
+core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event);
 
 }  // namespace stockgate::store
 

@@ -131,6 +131,12 @@ class RedisClient {
   virtual void EvalThenAsync(const Script& script, const std::vector<std::string>& keys,
                              const std::vector<std::string>& args, std::vector<std::string> then,
                              Callback done);
+  // Fails whatever is queued or in flight (its callbacks run now) and stops the client's threads;
+  // every call after it fails at once. Call it while whatever the callbacks reach is still alive.
+  // Idempotent; a client that only blocks (RedisPool) has nothing to close.
+  virtual void Close() {}
+  // True for a client of a Redis Cluster (RedisCluster).
+  virtual bool cluster() const { return false; }
   // True when a PING round trip succeeds now. While the breaker is open this is false at once.
   bool Ping();
   virtual Stats stats() const;

@@ -103,6 +103,29 @@ int KeySlot(std::string_view key) {
   return Crc16(key) % kClusterSlots;
 }
 
+std::unique_ptr<RedisClient> MakeRedisClient(const RedisConfig& config,
+                                             const std::vector<ClusterNode>& cluster,
+                                             bool pipelined) {
+  if (!cluster.empty()) {
+    return std::make_unique<RedisCluster>(
+        RedisClusterConfig{.seeds = cluster, .node = config, .pipelined = pipelined});
+  }
+  if (pipelined) return std::make_unique<RedisPipeline>(config);
+  return std::make_unique<RedisPool>(config);
+}
+
+std::string NodeList(const std::vector<ClusterNode>& nodes) {
+  std::string out;
+  for (const ClusterNode& node : nodes) {
+    if (!out.empty()) out += ',';
+    const bool v6 = node.host.find(':') != std::string::npos;
+    out += v6 ? "[" + node.host + "]" : node.host;
+    out += ':';
+    out += std::to_string(node.port);
+  }
+  return out;
+}
+
 std::optional<std::string_view> RoutingKey(const std::vector<std::string>& argv) {
   if (argv.size() < 2) return std::nullopt;
   const std::string_view name = argv[0];
@@ -153,11 +176,13 @@ RedisCluster::RedisCluster(RedisClusterConfig config) : config_(std::move(config
   maintainer_ = std::thread([this] { Maintain(); });
 }
 
-RedisCluster::~RedisCluster() {
+RedisCluster::~RedisCluster() { Close(); }
+
+void RedisCluster::Close() {
   // From here on calls fail at once: nothing new is sent, no node client is made.
   {
     std::lock_guard lock(mu_);
-    closing_.store(true);
+    if (closing_.exchange(true)) return;
   }
   {
     std::lock_guard lock(tasks_mu_);
@@ -178,9 +203,7 @@ RedisCluster::~RedisCluster() {
     std::lock_guard lock(mu_);
     nodes = nodes_;
   }
-  for (auto& [name, node] : nodes) {
-    if (auto* pipeline = dynamic_cast<RedisPipeline*>(node->client.get())) pipeline->Close();
-  }
+  for (auto& [name, node] : nodes) node->client->Close();
   // The node clients go now, while every member their callbacks could reach is still alive.
   std::vector<std::shared_ptr<Node>> slots;
   {

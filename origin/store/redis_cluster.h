@@ -45,6 +45,16 @@ struct ClusterNode {
   friend bool operator==(const ClusterNode&, const ClusterNode&) = default;
 };
 
+// A deployment's client: a RedisCluster over `cluster` when it names seed nodes, else one Redis at
+// config.host:port. Pipelined (RedisPipeline, on a cluster one per node) for the origin's request
+// path, else pooled (RedisPool) for callers that block.
+std::unique_ptr<RedisClient> MakeRedisClient(const RedisConfig& config,
+                                             const std::vector<ClusterNode>& cluster,
+                                             bool pipelined);
+
+// "host:port,host:port" (an IPv6 address in brackets), as the settings take a list of nodes.
+std::string NodeList(const std::vector<ClusterNode>& nodes);
+
 struct RedisClusterConfig {
   // Nodes to read the slot map from at first; any one that answers is enough.
   std::vector<ClusterNode> seeds;
@@ -65,6 +75,9 @@ class RedisCluster final : public RedisClient {
   // fail fast while it is read again in the background).
   explicit RedisCluster(RedisClusterConfig config);
   ~RedisCluster() override;
+  // Fails what is waiting or in flight (callbacks run now), closes the node clients and stops
+  // the maintenance thread; calls after it fail at once. Idempotent.
+  void Close() override;
   RedisCluster(const RedisCluster&) = delete;
   RedisCluster& operator=(const RedisCluster&) = delete;
 
@@ -87,6 +100,7 @@ class RedisCluster final : public RedisClient {
                      Callback done) override;
   // Every node client's counts added up (connects, failures, batches...).
   Stats stats() const override;
+  bool cluster() const override { return true; }
 
   // Calls for one slot; commands without a key (WAIT after a write) go with the slot's node.
   void SequenceAtAsync(int slot, std::vector<std::vector<std::string>> commands, Callback done);

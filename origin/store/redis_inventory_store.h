@@ -22,8 +22,8 @@
 namespace stockgate::store {
 
 // Whether `prefix` can start every key of a store, else why not: 1..32 characters of
-// [A-Za-z0-9._:-]. The store puts the SKU in a {hash tag} after it, so braces here would move keys
-// to the wrong cluster slot.
+// [A-Za-z0-9._:-]. The store puts a partition's {hash tag} after it (keyspace.h), so braces here
+// would move keys to the wrong cluster slot.
 core::Status CheckKeyPrefix(std::string_view prefix);
 
 struct RedisStoreConfig {

@@ -21,8 +21,11 @@
 #include "core/inventory_model.h"
 #include "origin/store/keyspace.h"
 #include "origin/store/ledger_stream.h"
+#include "origin/store/recovery.h"
+#include "origin/store/redis_cluster.h"
 #include "origin/store/redis_pipeline.h"
 #include "origin/store/redis_pool.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
 
 namespace stockgate::store {
@@ -45,23 +48,41 @@ std::string Id(std::string_view prefix, std::int64_t n) {
 class RedisStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    redis_ = RedisServer::Start();
-    ASSERT_NE(redis_, nullptr);
-    RedisConfig config;
-    config.port = redis_->port();
+    StartRedis();
+    if (HasFatalFailure()) return;
+    RedisConfig config = ClientConfig();
     config.pool_size = 16;
-    pool_ = std::make_unique<RedisPool>(config);
+    pool_ = Connect(config, false);
     store_ = std::make_unique<RedisInventoryStore>(*pool_, RedisStoreConfig{"t"});
   }
 
-  // A one-connection pipeline to this Redis, for tests that need calls to form batches.
-  std::unique_ptr<RedisPipeline> OneConnectionPipeline(int command_timeout_ms) const {
+  virtual void StartRedis() {
+    redis_ = RedisServer::Start();
+    ASSERT_NE(redis_, nullptr);
+  }
+  virtual RedisConfig ClientConfig() const {
     RedisConfig config;
     config.port = redis_->port();
+    return config;
+  }
+  // A client of the Redis under test: a pipeline when `pipelined`, else a pool.
+  virtual std::unique_ptr<RedisClient> Connect(const RedisConfig& config, bool pipelined) const {
+    if (pipelined) return std::make_unique<RedisPipeline>(config);
+    return std::make_unique<RedisPool>(config);
+  }
+
+  // A one-connection pipeline to this Redis, for tests that need calls to form batches.
+  std::unique_ptr<RedisClient> OneConnectionPipeline(int command_timeout_ms) const {
+    RedisConfig config = ClientConfig();
     config.pool_size = 1;
     config.command_timeout_ms = command_timeout_ms;
-    return std::make_unique<RedisPipeline>(config);
+    return Connect(config, true);
   }
+
+  // The bodies of the tests run on one Redis and on a cluster alike.
+  void RunReferenceModel();
+  void RunBatchedReferenceModel();
+  void RunHotSkuRace();
 
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
@@ -126,9 +147,29 @@ class RedisStoreTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<RedisPool> pool_;
+  std::unique_ptr<RedisServer> redis_;  // null on a cluster
+  std::unique_ptr<RedisClient> pool_;
   std::unique_ptr<RedisInventoryStore> store_;
+};
+
+// The same on a Redis Cluster of three masters: the store's keys all go to the master serving
+// the partition's slot, through the cluster client.
+class RedisClusterStoreTest : public RedisStoreTest {
+ protected:
+  void StartRedis() override {
+    cluster_ = stockgate::testing::RedisClusterServers::Start({.masters = 3});
+    ASSERT_NE(cluster_, nullptr);
+  }
+  RedisConfig ClientConfig() const override { return {}; }
+  std::unique_ptr<RedisClient> Connect(const RedisConfig& config, bool pipelined) const override {
+    RedisClusterConfig c;
+    for (int port : cluster_->ports()) c.seeds.push_back({"127.0.0.1", port});
+    c.node = config;
+    c.pipelined = pipelined;
+    return std::make_unique<RedisCluster>(c);
+  }
+
+  std::unique_ptr<stockgate::testing::RedisClusterServers> cluster_;
 };
 
 template <class Result>
@@ -156,7 +197,10 @@ void ExpectSameReservation(const core::ReservationResult& model,
 // 10,000 random operations of every kind (with retries, conflicts, unknown ids and expiries) give
 // the same answer from Redis as from the reference model, and the full state and the ledger
 // stream stay identical to the model's throughout.
-TEST_F(RedisStoreTest, MatchesReferenceModel) {
+TEST_F(RedisStoreTest, MatchesReferenceModel) { RunReferenceModel(); }
+TEST_F(RedisClusterStoreTest, MatchesReferenceModel) { RunReferenceModel(); }
+
+void RedisStoreTest::RunReferenceModel() {
   InventoryModel model;
   std::mt19937_64 rng(20261123);
   auto pick = [&](std::int64_t n) {
@@ -334,7 +378,12 @@ class Countdown {
 // The same random operations as MatchesReferenceModel, submitted without waiting in groups of up
 // to 40 through the pipeline, so that Redis runs them in batches: every answer still equals the
 // model's for the same sequence, the ledger stream too, and batches really formed.
-TEST_F(RedisStoreTest, BatchedOperationsMatchTheReferenceModel) {
+TEST_F(RedisStoreTest, BatchedOperationsMatchTheReferenceModel) { RunBatchedReferenceModel(); }
+TEST_F(RedisClusterStoreTest, BatchedOperationsMatchTheReferenceModel) {
+  RunBatchedReferenceModel();
+}
+
+void RedisStoreTest::RunBatchedReferenceModel() {
   const auto pipeline = OneConnectionPipeline(5'000);
   RedisInventoryStore store(*pipeline, RedisStoreConfig{"t"});
   InventoryModel model;
@@ -635,7 +684,10 @@ TEST_F(RedisStoreTest, BatchTouchingThousandsOfSkusCommits) {
 
 // Hundreds of buyers racing for a hot SKU through 16 connections sell exactly the stock: every
 // reservation beyond it is refused, none is lost, nothing is oversold.
-TEST_F(RedisStoreTest, HotSkuRaceSellsExactlyTheStock) {
+TEST_F(RedisStoreTest, HotSkuRaceSellsExactlyTheStock) { RunHotSkuRace(); }
+TEST_F(RedisClusterStoreTest, HotSkuRaceSellsExactlyTheStock) { RunHotSkuRace(); }
+
+void RedisStoreTest::RunHotSkuRace() {
   core::SetStockRequest set;
   set.on_hand = 500;
   ASSERT_EQ(store_->SetStock(7, set, "admin", kT0).code, Code::kOk);
@@ -670,38 +722,73 @@ TEST_F(RedisStoreTest, HotSkuRaceSellsExactlyTheStock) {
   EXPECT_EQ(static_cast<int>(Ledger().size()), 1 + 500);
 }
 
-// A reservation stored by an earlier version, as a hash of eight fields, is still read, and its
-// next change rewrites it in the current layout, a single string.
-TEST_F(RedisStoreTest, EarlierHashRecordsAreReadAndRewritten) {
+// While the partition's slot is being moved between masters, every operation answers
+// unavailable on either node and changes nothing (each would see half the keys); when the move
+// ends (here: abandoned with SETSLOT STABLE), operations go on from the state before it.
+TEST_F(RedisClusterStoreTest, NothingRunsWhileThePartitionsSlotMoves) {
   core::SetStockRequest set;
   set.on_hand = 10;
   ASSERT_EQ(store_->SetStock(4, set, "admin", kT0).code, Code::kOk);
+  const int slot = KeySlot(PartitionPrefix("t"));
+  const int source = cluster_->MasterOfSlot(slot, cluster_->ports()[0]);
+  ASSERT_NE(source, 0);
+  int target = 0;
+  for (int port : cluster_->ports()) target = port != source && target == 0 ? port : target;
+  auto node = [&](int port) {
+    RedisConfig config;
+    config.port = port;
+    return std::make_unique<RedisPool>(config);
+  };
+  const auto from = node(source);
+  const auto to = node(target);
+  const std::string from_id = from->Command({"CLUSTER", "MYID"})->str;
+  const std::string to_id = to->Command({"CLUSTER", "MYID"})->str;
+  const std::string s = std::to_string(slot);
+  ASSERT_EQ(to->Command({"CLUSTER", "SETSLOT", s, "IMPORTING", from_id})->str, "OK");
+  ASSERT_EQ(from->Command({"CLUSTER", "SETSLOT", s, "MIGRATING", to_id})->str, "OK");
+
   ReservationRequest req;
-  req.order_id = "old-hold";
+  req.order_id = "during-move";
   req.items = {{4, 3}};
   req.ttl_seconds = 600;
-  ASSERT_EQ(store_->Reserve(req, "svc", kT0).code, Code::kOk);
-  // Rewrite the record as the earlier layout stored it.
-  ASSERT_TRUE(pool_->Command({"DEL", ReservationKey("t", "old-hold")}).ok());
-  ASSERT_TRUE(pool_
-                  ->Command({"HSET", ReservationKey("t", "old-hold"), "status", "reserved", "items",
-                             "4:3", "customer", "", "ttl", "600", "confirm", "0", "expires_at",
-                             std::to_string(kT0 + 600'000), "created_at", std::to_string(kT0),
-                             "updated_at", std::to_string(kT0)})
-                  .ok());
-  const auto read = store_->GetReservation("old-hold", kT0 + 1);
-  ASSERT_EQ(read.code, Code::kOk) << read.message;
-  EXPECT_EQ(read.reservation->items, (std::vector<core::Item>{{4, 3}}));
-  EXPECT_EQ(read.reservation->expires_at_ms, kT0 + 600'000);
-  EXPECT_EQ(store_->Reserve(req, "svc", kT0 + 1).replayed, true) << "idempotent against it too";
+  const auto refused = store_->Reserve(req, "svc", kT0 + 1);
+  EXPECT_EQ(refused.code, Code::kUnavailable);
+  EXPECT_NE(refused.message.find("is being moved"), std::string::npos) << refused.message;
+  EXPECT_EQ(store_->GetStocks({4}, kT0 + 1).code, Code::kUnavailable);
+  // A script sent to the target directly (as after an ASK) is refused there too.
+  const CommandResult at_target =
+      to->Sequence({{"ASKING"},
+                    {"EVAL", std::string(StockgateScript().source()), "1", PartitionPrefix("t"), s,
+                     "1", "read", std::to_string(kT0), "", "2", "stock", "4"}});
+  ASSERT_TRUE(at_target.ok()) << at_target.error();
+  ASSERT_EQ(at_target->elements.size(), 2U);
+  ASSERT_EQ(at_target->elements[1].elements.size(), 1U) << at_target->elements[1].str;
+  EXPECT_NE(at_target->elements[1].elements[0].str.find("is being moved"), std::string::npos)
+      << at_target->elements[1].elements[0].str;
 
-  const auto confirmed = store_->Confirm("old-hold", "svc", kT0 + 2, "paid");
-  ASSERT_EQ(confirmed.code, Code::kOk) << confirmed.message;
-  const CommandResult type = pool_->Command({"TYPE", ReservationKey("t", "old-hold")});
-  EXPECT_EQ(type->str, "string");
-  EXPECT_EQ(store_->GetReservation("old-hold", kT0 + 3).reservation->status,
-            core::ReservationStatus::kConfirmed);
-  EXPECT_EQ(store_->GetStocks({4}, kT0 + 3).items[0].stock->sold, 3);
+  ASSERT_EQ(to->Command({"CLUSTER", "SETSLOT", s, "STABLE"})->str, "OK");
+  ASSERT_EQ(from->Command({"CLUSTER", "SETSLOT", s, "STABLE"})->str, "OK");
+  const auto reserved = store_->Reserve(req, "svc", kT0 + 2);
+  ASSERT_EQ(reserved.code, Code::kOk) << reserved.message;
+  EXPECT_TRUE(reserved.created) << "the refused call changed nothing";
+  EXPECT_EQ(store_->GetStocks({4}, kT0 + 2).items.at(0).stock->available, 7);
+}
+
+// Keys of the layout before partitions are refused, with what to do; a store in the current
+// layout passes.
+TEST_F(RedisStoreTest, KeysOfTheEarlierLayoutAreRefused) {
+  core::SetStockRequest set;
+  set.on_hand = 10;
+  ASSERT_EQ(store_->SetStock(4, set, "admin", kT0).code, Code::kOk);
+  EXPECT_TRUE(CheckKeyspaceLayout(*pool_, "t").ok());
+  for (const std::string& key : EarlierLayoutKeys("t")) {
+    ASSERT_TRUE(pool_->Command({"SET", key, "1"}).ok());
+    const core::Status refused = CheckKeyspaceLayout(*pool_, "t");
+    EXPECT_EQ(refused.code(), Code::kInvalidState) << key;
+    EXPECT_NE(refused.error().find("Upgrading the keyspace"), std::string::npos) << key;
+    ASSERT_TRUE(pool_->Command({"DEL", key}).ok());
+  }
+  EXPECT_TRUE(CheckKeyspaceLayout(*pool_, "u").ok()) << "another prefix is not affected";
 }
 
 // A hold's units are available again the moment its deadline passes, with no sweeper, and the

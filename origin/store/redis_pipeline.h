@@ -36,7 +36,7 @@ class RedisPipeline final : public RedisClient {
   // Fails whatever is still queued or in flight (its callbacks run now, on the I/O threads) and
   // joins the I/O threads; every call after it fails at once. Call it while whatever the
   // callbacks reach is still alive (the store, the API, the HTTP server); idempotent.
-  void Close();
+  void Close() override;
   RedisPipeline(const RedisPipeline&) = delete;
   RedisPipeline& operator=(const RedisPipeline&) = delete;
 

@@ -9,7 +9,7 @@
 -- held:[{sku, units}], holds, last_id}, the XRANGE - + reply of the stream].
 function OPS.audit()
   local skus = {}
-  for _, sku in ipairs(redis.call('ZRANGE', P .. ':changes', 0, -1)) do
+  for _, sku in ipairs(redis.call('ZRANGE', CHANGES, 0, -1)) do
     local s = read_stock(sku)
     if s then
       skus[#skus + 1] = { sku = sku, on_hand = s.on_hand, reserved = s.reserved, sold = s.sold,

@@ -2,11 +2,32 @@
 -- order given, each as a transaction of its own (see atomically in common.lua), then writes what
 -- they changed (flush). Every operation but audit, compensate and restore first expires the holds
 -- due at its own NOW, so each answers exactly as if it had run alone at its time.
--- ARGV[1] key prefix, ARGV[2] the number of operations, then for each: its name, now (ms since
--- the epoch), actor, the number of its arguments, and the arguments.
+-- KEYS[1] the partition's key prefix (see common.lua). ARGV[1] the partition's cluster slot, or
+-- "" on a Redis that is not a cluster; ARGV[2] the number of operations, then for each: its name,
+-- now (ms since the epoch), actor, the number of its arguments, and the arguments.
 -- Returns an array of the operations' answers, in order. An operation that fails (an invariant
 -- broken by tampered data, an unknown name) answers JSON {code: "unavailable", message} and leaves
 -- nothing behind; the others are not affected.
+--
+-- A slot being moved between cluster nodes is split between them until the move ends: the keys
+-- already moved are on the target, the others on the source, and a script on either node would
+-- see half a partition (the source refuses a missing key, the target takes it for an empty one).
+-- So while this node's slot is migrating or importing, every operation answers unavailable (503,
+-- retried with the same key) and nothing is read or written.
+local SLOT = ARGV[1]
+local function slot_moving()
+  if SLOT == '' then return false end
+  local mine = string.match(redis.call('CLUSTER', 'NODES'), '[^\n]*myself[^\n]*') or ''
+  return string.find(mine, '[' .. SLOT .. '->-', 1, true) ~= nil or
+    string.find(mine, '[' .. SLOT .. '-<-', 1, true) ~= nil
+end
+if slot_moving() then
+  local refused = {}
+  for k = 1, tonumber(ARGV[2]) do
+    refused[k] = answer('unavailable', 'cluster slot ' .. SLOT .. ' is being moved; retry')
+  end
+  return refused
+end
 local UNEXPIRED = { audit = true, compensate = true, restore = true }
 local answers = {}
 local i = 3

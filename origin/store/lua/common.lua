@@ -7,26 +7,28 @@
 -- change of a SKU's counters is a ledger event carried by the outbox entry written with it (DESIGN
 -- invariant 3).
 --
--- ARGV: ARGV[1] key prefix P, then the operations (see batch.lua). NOW (ms since the epoch, the
--- caller's clock) and ACTOR are those of the operation running. Each operation file adds its
--- function to OPS; its header documents its arguments and its answer.
+-- KEYS[1] is P, the prefix of every key the script touches: the store's key prefix and the
+-- partition's hash tag, "sg:{p0}" (origin/store/keyspace.h builds it). All keys of a partition
+-- therefore sit in one Redis Cluster slot, and the script runs on the one node serving it.
+-- ARGV: the operations (see batch.lua). NOW (ms since the epoch, the caller's clock) and ACTOR
+-- are those of the operation running. Each operation file adds its function to OPS; its header
+-- documents its arguments and its answer.
 --
--- Keys (S = sku as decimal text, O = order_id). Per-SKU keys share the hash tag {S}, so each
--- SKU's state sits in one Redis Cluster slot; see docs/architecture.md for the cluster plan.
--- The C++ side builds the names it reads directly (ledger, records) in origin/store/keyspace.h.
---   P:{S}:stock   hash    on_hand reserved sold version limit updated_at
---   P:{S}:adj     hash    request_id -> delta            (adjustment idempotency, per SKU)
---   P:{S}:cust    hash    customer_id -> units held in live holds and confirmed orders
---   P:res:{O}     string  "status|items|customer|ttl|confirm|expires_at|created_at|updated_at"
+-- Keys (S = sku as decimal text, O = order_id). The C++ side builds the names it reads directly
+-- (ledger, records, counters) in origin/store/keyspace.h; the store's tests read what the scripts
+-- wrote through those, so the two cannot drift apart.
+--   P:stock:S     hash    on_hand reserved sold version limit updated_at
+--   P:adj:S       hash    request_id -> delta            (adjustment idempotency, per SKU)
+--   P:cust:S      hash    customer_id -> units held in live holds and confirmed orders
+--   P:res:O       string  "status|items|customer|ttl|confirm|expires_at|created_at|updated_at"
 --                         (items: "S:qty,S:qty" in request order; no field can hold a '|').
 --                         One string, written whole: a hash of eight fields cost about four
---                         times as much to create. A hash (the layout before) is still read,
---                         and becomes a string at its next change.
+--                         times as much to create.
 --   P:deadlines   zset    order_id of every live hold, scored by expires_at (ms)
 --   P:ledger      stream  the outbox the sync worker drains into MariaDB: one entry per change,
 --                         its field `change` naming the kind:
 --     order   ops order actor reason time record after
---             A reservation changed; record is its whole record after the change, as P:res:{O}
+--             A reservation changed; record is its whole record after the change, as P:res:O
 --             holds it. ops: the ledger ops applied to every item, in order: "reserve" (a hold),
 --             "reserve,confirm" (a direct sale), "confirm", "release", "expire", "return", or
 --             "" (extend: no event); one event per op per item, items in item order. after: per
@@ -56,21 +58,21 @@
 -- Numbers: SKUs stay decimal strings end to end (up to 2^53-1, beyond Lua's %.14g tostring);
 -- counters, quantities and times fit below 1e14 and are written with %d.
 
-local P = ARGV[1]
+local P = KEYS[1]
 local NOW = 0      -- set by batch.lua for each operation
 local ACTOR = ''
 local EXPIRY_ACTOR = 'expiry'
 local OPS = {}     -- name -> function(args): one per operation file
 
 local function n(x) return string.format('%d', x) end
-local function stock_key(sku) return P .. ':{' .. sku .. '}:stock' end
-local function adj_key(sku) return P .. ':{' .. sku .. '}:adj' end
-local function cust_key(sku) return P .. ':{' .. sku .. '}:cust' end
-local function res_key(order) return P .. ':res:{' .. order .. '}' end
+local function stock_key(sku) return P .. ':stock:' .. sku end
+local function adj_key(sku) return P .. ':adj:' .. sku end
+local function cust_key(sku) return P .. ':cust:' .. sku end
+local function res_key(order) return P .. ':res:' .. order end
 local DEADLINES = P .. ':deadlines'
 local LEDGER = P .. ':ledger'
-local RES_FIELDS = { 'status', 'items', 'customer', 'ttl', 'confirm', 'expires_at', 'created_at',
-  'updated_at' }  -- the earlier hash layout
+local SNAPVER = P .. ':snapver'
+local CHANGES = P .. ':changes'
 
 -- "S:q,S:q" -> { {sku = 'S', qty = q}, ... }
 local function parse_items(text)
@@ -279,8 +281,8 @@ end
 -- operations (snapshot.lua, batch.lua), never inside one.
 local function flush()
   if #dirty > 0 then
-    local v = redis.call('INCRBY', P .. ':snapver', #dirty) - #dirty
-    local zadd = { 'ZADD', P .. ':changes' }
+    local v = redis.call('INCRBY', SNAPVER, #dirty) - #dirty
+    local zadd = { 'ZADD', CHANGES }
     for i, sku in ipairs(dirty) do
       local s = touched[sku]
       redis.call('HSET', stock_key(sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
@@ -291,7 +293,7 @@ local function flush()
       -- unpack() takes a few thousand values at most: a batch may touch tens of thousands of SKUs.
       if #zadd >= 1002 or i == #dirty then
         redis.call(unpack(zadd))
-        zadd = { 'ZADD', P .. ':changes' }
+        zadd = { 'ZADD', CHANGES }
       end
     end
     dirty = {}
@@ -332,17 +334,14 @@ local function view_of(order, f)
 end
 
 local function reservation_view(order)
-  local text = redis.pcall('GET', res_key(order))
-  if type(text) == 'table' then  -- WRONGTYPE: a record in the earlier hash layout
-    return view_of(order, redis.call('HMGET', res_key(order), unpack(RES_FIELDS)))
-  end
+  local text = redis.call('GET', res_key(order))
   if not text then return nil end
   return view_of(order, { string.match(text, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|' ..
     '([^|]*)|([^|]*)$') })
 end
 
 
--- The reservation in an answer: "order_id|" and its record (the layout of P:res:{O}), one string
+-- The reservation in an answer: "order_id|" and its record (the layout of P:res:O), one string
 -- the origin splits, cheaper on both sides than a JSON object with an array of items.
 local function public_view(r)
   return r.order_id .. '|' .. record_text(r.status, r.items_text, r.customer_id, r.ttl_seconds,

@@ -14,7 +14,7 @@ function OPS.restore(a)
       n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
     -- The snapshot version counts SKU changes, so it ends as the sum of the versions: where it was
     -- before the loss, and edges polling with an older `since` get every SKU again.
-    redis.call('ZADD', P .. ':changes', redis.call('INCRBY', P .. ':snapver', s.version), s.sku)
+    redis.call('ZADD', CHANGES, redis.call('INCRBY', SNAPVER, s.version), s.sku)
   end
   for _, r in ipairs(doc.reservations or {}) do
     redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,

@@ -5,8 +5,8 @@
 function OPS.snapshot(a)
   flush()
   local since = tonumber(a[1]) or 0
-  local version = tonumber(redis.call('GET', P .. ':snapver') or '0')
-  local skus = redis.call('ZRANGEBYSCORE', P .. ':changes', '(' .. n(since), '+inf')
+  local version = tonumber(redis.call('GET', SNAPVER) or '0')
+  local skus = redis.call('ZRANGEBYSCORE', CHANGES, '(' .. n(since), '+inf')
   local items = {}
   for i, sku in ipairs(skus) do
     local s = read_stock(sku)
