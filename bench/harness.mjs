@@ -5,12 +5,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseBlock, takeBlocks } from '../edge/live_feed.mjs';
 import { parseCli } from '../scripts/cli.mjs';
+import { freePort, freePortRange } from '../scripts/ports.mjs';
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -80,16 +80,7 @@ export function killPid(pid) {
   }
 }
 
-export async function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
+export { freePort, freePortRange };
 
 export const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 

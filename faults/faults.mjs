@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 import {
-  freePort, logTail, onExit, parseOptions, repoRoot, run, sleep, startWorkerd, versionOf,
+  freePort, freePortRange, logTail, onExit, parseOptions, repoRoot, run, sleep, startWorkerd, versionOf,
   writeMarkedSection,
 } from '../bench/harness.mjs';
 
@@ -37,6 +37,9 @@ const BIN = {
 // at its boundary.
 const STOCK = { 11: 1_000_000, 12: 1_000_000, 13: 1_000_000, 14: 400 };
 const SKUS = Object.keys(STOCK).map(Number);
+const CLUSTER_NODES = 6;
+const CLUSTER_NODE_TIMEOUT_MS = 1000;
+const PARTITION = 'sg:{p0}'; // the prefix of every key of the store (origin/store/keyspace.h)
 
 // --- the stack, with every part restartable ---------------------------------------------------
 
@@ -58,6 +61,75 @@ class ScriptServer {
 
   signal(sig) {
     signal(this.pid, sig);
+  }
+}
+
+// A Redis Cluster of 3 masters and 3 replicas (scripts/cluster-start, AOF always, a 1 s node
+// timeout), each node restartable; the store's keys all live in one slot (the partition's).
+class ClusterServers {
+  constructor(port, dir) {
+    Object.assign(this, { port, dir, seeds: '' });
+    this.ports = Array.from({ length: CLUSTER_NODES }, (_, i) => port + i);
+  }
+
+  // Starts the nodes that are down (all at first) and waits until the cluster is whole.
+  async start() {
+    const { stdout } = await execFileAsync(join(repoRoot, 'scripts/cluster-start'),
+      [String(this.port), this.dir, '--node-timeout-ms', String(CLUSTER_NODE_TIMEOUT_MS)]);
+    this.seeds = stdout.trim().split('\n').at(-1);
+    for (const port of this.ports) {
+      const pid = this.pidOf(port);
+      onExit(() => signal(pid, 'SIGKILL'));
+    }
+  }
+
+  pidOf(port) {
+    return Number(readFileSync(join(this.dir, `node-${port - this.port}`, 'redis.pid'), 'utf8'));
+  }
+
+  // A node that answers, for redis-cli -c.
+  live() {
+    return this.ports.find((p) => run('redis-cli', ['-p', String(p), 'PING'], { allowFail: true })
+      .stdout.trim() === 'PONG');
+  }
+
+  // CLUSTER NODES as a node that answers sees it: [{id, port, flags, master, slots: [[a, b]]}].
+  nodes(asked = this.live()) {
+    const out = run('redis-cli', ['-p', String(asked), 'CLUSTER', 'NODES'], { allowFail: true }).stdout;
+    return out.trim().split('\n').filter(Boolean).map((line) => {
+      const [id, addr, flags, master, , , , , ...ranges] = line.split(' ');
+      return { id, port: Number(addr.split('@')[0].split(':')[1]), flags, master,
+        slots: ranges.filter((r) => !r.startsWith('[')).map((r) => r.split('-').map(Number)) };
+    });
+  }
+
+  // The port of the master serving `slot`, as every live node agrees, else 0.
+  masterOf(slot) {
+    const seen = new Set();
+    for (const p of this.ports) {
+      if (!alive(this.pidOf(p))) continue;
+      const m = this.nodes(p).find((n) => n.flags.includes('master') && !n.flags.includes('fail') &&
+        n.slots.some(([a, b = a]) => slot >= a && slot <= b));
+      seen.add(m ? m.port : 0);
+    }
+    return seen.size === 1 ? [...seen][0] : 0;
+  }
+
+  replicaOf(masterPort) {
+    const nodes = this.nodes();
+    const master = nodes.find((n) => n.port === masterPort);
+    return nodes.find((n) => n.master === master.id)?.port ?? 0;
+  }
+
+  signal(port, sig) {
+    signal(this.pidOf(port), sig);
+  }
+
+  async stop() {
+    for (const port of this.ports) {
+      signal(this.pidOf(port), 'SIGCONT');
+      signal(this.pidOf(port), 'SIGKILL');
+    }
   }
 }
 
@@ -126,14 +198,26 @@ async function until(what, check, timeoutMs = 20_000) {
 
 const ok = async (url) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
 
-async function startStack(root) {
+async function startStack(root, { cluster }) {
   const s = { root };
-  s.redis = new ScriptServer('redis-start', await freePort(), join(root, 'redis'));
-  await s.redis.start();
+  if (cluster) {
+    s.cluster = new ClusterServers(await freePortRange(2 * CLUSTER_NODES), join(root, 'cluster'));
+    await s.cluster.start();
+    s.slot = Number(run('redis-cli', ['-p', String(s.cluster.port), 'CLUSTER', 'KEYSLOT', PARTITION])
+      .stdout.trim());
+    // The store's master now (redis-cli -c would follow redirects, but prints a line for each).
+    s.redisCli = () => ['-p', String(s.cluster.masterOf(s.slot))];
+  } else {
+    s.redis = new ScriptServer('redis-start', await freePort(), join(root, 'redis'));
+    await s.redis.start();
+    s.redisCli = () => ['-p', String(s.redis.port)];
+  }
+  const redisArgs = cluster ? ['--redis-cluster', s.cluster.seeds]
+    : ['--redis', `127.0.0.1:${s.redis.port}`];
   s.mariadb = new ScriptServer('mariadb-start', await freePort(), join(root, 'mariadb'));
   await s.mariadb.start();
   s.mysql = `mysql://root@127.0.0.1:${s.mariadb.port}/stockgate`;
-  const common = ['--redis', `127.0.0.1:${s.redis.port}`, '--mysql', s.mysql];
+  const common = [...redisArgs, '--mysql', s.mysql];
   s.syncArgs = common;
   run(BIN.sync, [...common, 'migrate']);
   s.sync = new Child('sync', BIN.sync, [...common, '--consumer', 'faults', 'run'], {},
@@ -144,7 +228,8 @@ async function startStack(root) {
   s.origin = new Child('origin', BIN.origin, [], {
     STOCKGATE_JWT_SECRET: s.secret,
     STOCKGATE_LISTEN: `127.0.0.1:${s.originPort}`,
-    STOCKGATE_REDIS: `127.0.0.1:${s.redis.port}`,
+    ...(cluster ? { STOCKGATE_REDIS_CLUSTER: s.cluster.seeds }
+      : { STOCKGATE_REDIS: `127.0.0.1:${s.redis.port}` }),
     STOCKGATE_MYSQL: s.mysql,
     STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
     STOCKGATE_RATE_LIMITS_READS_RATE_PER_SECOND: '0',
@@ -292,6 +377,8 @@ function scenarios(o) {
   const pause = o.short ? 1000 : 5000;
   const mariadbDown = o.short ? 3000 : 30_000;
   const down = o.short ? 300 : 1000; // how long a killed part stays down
+  // Past the node timeout, so that the cluster fails the master over.
+  const clusterPause = o.short ? 4 * CLUSTER_NODE_TIMEOUT_MS : 10_000;
   return {
     redis_kill: {
       fault: 'SIGKILL Redis (AOF always), restart',
@@ -345,6 +432,57 @@ function scenarios(o) {
         s.redis.signal('SIGCONT');
       },
     },
+    cluster_master_kill: {
+      cluster: true,
+      fault: 'Cluster: SIGKILL the store\'s master; its replica takes over; restart',
+      async inject(s) {
+        const master = s.cluster.masterOf(s.slot);
+        s.cluster.signal(master, 'SIGKILL');
+        await gone(s.cluster.pidOf(master));
+        await until('a replica to take over', () => {
+          const now = s.cluster.masterOf(s.slot);
+          return now !== 0 && now !== master;
+        }, 30_000);
+        await sleep(down);
+        await s.cluster.start(); // the old master rejoins as a replica
+      },
+    },
+    cluster_replica_kill: {
+      cluster: true,
+      fault: 'Cluster: SIGKILL the replica of the store\'s master, restart',
+      async inject(s) {
+        const replica = s.cluster.replicaOf(s.cluster.masterOf(s.slot));
+        s.cluster.signal(replica, 'SIGKILL');
+        await gone(s.cluster.pidOf(replica));
+        await sleep(down);
+        await s.cluster.start();
+      },
+    },
+    cluster_master_pause: {
+      cluster: true,
+      fault: `Cluster: the store's master paused (SIGSTOP) past the node timeout, ${clusterPause / 1000} s; returns as a replica`,
+      async inject(s) {
+        const master = s.cluster.masterOf(s.slot);
+        s.cluster.signal(master, 'SIGSTOP');
+        await sleep(clusterPause);
+        s.cluster.signal(master, 'SIGCONT');
+        await until('the old master to rejoin as a replica', () =>
+          s.cluster.nodes().find((n) => n.port === master)?.flags.includes('slave'), 30_000);
+        await s.cluster.start(); // starts nothing; waits until the replica is linked again
+      },
+    },
+    cluster_move_slot: {
+      cluster: true,
+      fault: 'Cluster: the store\'s slot moved to another master (cluster-move-slot)',
+      async inject(s) {
+        const from = s.cluster.masterOf(s.slot);
+        const to = s.cluster.nodes().find((n) => n.flags.includes('master') &&
+          !n.flags.includes('fail') && n.port !== from).port;
+        await execFileAsync(join(repoRoot, 'scripts/cluster-move-slot'),
+          [`127.0.0.1:${s.cluster.live()}`, String(s.slot), `127.0.0.1:${to}`]);
+        if (s.cluster.masterOf(s.slot) !== to) throw new Error(`slot ${s.slot} did not move to ${to}`);
+      },
+    },
   };
 }
 
@@ -352,8 +490,8 @@ function scenarios(o) {
 
 // Each order's status as Redis holds it: the first field of its record ("status|items|...").
 function redisStates(s, ids) {
-  const input = ids.map((id) => `GET sg:res:{${id}}`).join('\n');
-  const out = run('redis-cli', ['-p', String(s.redis.port)], { input }).stdout.split('\n');
+  const input = ids.map((id) => `GET ${PARTITION}:res:${id}`).join('\n');
+  const out = run('redis-cli', s.redisCli(), { input }).stdout.split('\n');
   return ids.map((_, i) => (out[i] || '').split('|')[0] || 'absent');
 }
 
@@ -365,7 +503,7 @@ function sqlRows(s, query) {
 
 // The flat name/value reply of XINFO as an object (redis-cli prints one value per line).
 function xinfo(s, ...args) {
-  const lines = run('redis-cli', ['-p', String(s.redis.port), 'XINFO', ...args]).stdout.split('\n');
+  const lines = run('redis-cli', [...s.redisCli(), 'XINFO', ...args]).stdout.split('\n');
   const o = {};
   for (let i = 0; i + 1 < lines.length; i += 2) o[lines[i]] = lines[i + 1];
   return o;
@@ -376,8 +514,8 @@ function xinfo(s, ...args) {
 // entry carrying k events moves it k - 1 ids past the entry's own, see lua/common.lua.)
 async function drained(s) {
   await until('sync to drain the outbox', () => {
-    const stream = xinfo(s, 'STREAM', 'sg:ledger');
-    const group = xinfo(s, 'GROUPS', 'sg:ledger');
+    const stream = xinfo(s, 'STREAM', `${PARTITION}:ledger`);
+    const group = xinfo(s, 'GROUPS', `${PARTITION}:ledger`);
     const delivered = group.lag === '0' || group['entries-read'] === stream['entries-added'];
     return group.pending === '0' && delivered;
   }, 60_000);
@@ -460,7 +598,7 @@ async function audit(s, crowd) {
 
 async function runScenario(name, scenario, o) {
   const root = mkdtempSync(join(tmpdir(), `stockgate-fault-${name}-`));
-  const s = await startStack(root);
+  const s = await startStack(root, { cluster: !!scenario.cluster });
   const crowd = new Crowd(s, { workers: o.workers, retryMs: o.retryMs });
   try {
     crowd.start();
@@ -495,8 +633,12 @@ async function runScenario(name, scenario, o) {
     await s.edge?.kill?.().catch(() => {});
     await s.origin.kill();
     await s.sync.kill();
-    s.redis.signal('SIGCONT');
-    s.redis.signal('SIGKILL');
+    if (s.cluster) {
+      await s.cluster.stop();
+    } else {
+      s.redis.signal('SIGCONT');
+      s.redis.signal('SIGKILL');
+    }
     s.mariadb.signal('SIGKILL');
     await gone(s.mariadb.pid);
     if (!o.keep) rmSync(root, { recursive: true, force: true });
@@ -566,7 +708,10 @@ ${o.short ? 'a minute' : 'three minutes'}); rerun it to reproduce the table. Mac
 counts depend on the machine's speed; the zeros must not.
 
 Each row is one scenario on a fresh stack on loopback: Redis (origin/redis.conf: AOF,
-\`appendfsync always\`), MariaDB, \`stockgate-sync\`, the origin and the edge in workerd. ${o.workers}
+\`appendfsync always\`), MariaDB, \`stockgate-sync\`, the origin and the edge in workerd. In the
+"Cluster" rows Redis is a Redis Cluster of 3 masters and 3 replicas (\`scripts/cluster-start\`,
+the same config, a ${CLUSTER_NODE_TIMEOUT_MS / 1000} s node timeout) and the origin acknowledges
+a write once a replica holds it (\`WAIT 1\`). ${o.workers}
 clients buy through the edge without pause: 70% direct sales of one unit of a random SKU
 (three SKUs with a million units, one with 400 that sells out early), 30% holds of two SKUs then
 confirmed or released. A call that gets no answer or a 503 is retried with the same order id
@@ -606,6 +751,21 @@ What each fault exercises:
 - **SIGKILL edge**: clients get connection errors and retry; a new workerd serves on the same port.
 - **Redis paused**: the origin's Redis calls time out (500 ms), the answers are fast 503s, and
   the sale resumes on SIGCONT.
+- **Cluster: master killed**: calls fail fast until the cluster promotes the replica (node
+  timeout plus election); the origin's client reads the slot map again and follows it. Every
+  acknowledged write was on the replica before its answer.
+- **Cluster: replica killed**: writes wait for a replica acknowledgement that does not come and
+  are answered 503 (outcome unknown) until the replica is back; retries replay the first outcome.
+- **Cluster: master paused**: the cluster fails the silent master over; on SIGCONT the old
+  master finds itself replaced, drops what it held (only unacknowledged writes can be there) and
+  rejoins as a replica.
+- In the three scenarios above the store's master has one replica, so while one of the pair is
+  gone no write can be acknowledged by a replica: writes are answered 503 (and retried) until
+  the pair is whole again, which the longest stall shows. That is the price of never
+  acknowledging a write a failover could lose; two replicas per master keep writes going
+  through the loss of one.
+- **Cluster: slot moved**: while the store's slot moves, every operation on either node answers
+  503 (each would see half the keys); afterwards the client follows \`MOVED\` to the new master.
 `;
 
 main().catch((e) => {

@@ -2,10 +2,13 @@
 // stockgate-sync, the origin, the edge and the demo's login service, each on a free port, all
 // state in one data dir.
 //
-//   scripts/stack up [--dir DIR] [--foreground] [--open]
+//   scripts/stack up [--dir DIR] [--cluster] [--foreground] [--open]
 //                                                 start, wait until each part is ready, seed the
 //                                                 demo SKUs, print the URLs (the demo page's
 //                                                 with its tokens) and an admin token;
+//                                                 --cluster runs Redis as a cluster of 3 masters
+//                                                 and 3 replicas (scripts/cluster-start), writes
+//                                                 acknowledged once a replica holds them;
 //                                                 --foreground stays attached and stops it all
 //                                                 on Ctrl-C; --open opens the page in the
 //                                                 desktop's browser when there is a desktop
@@ -19,12 +22,14 @@
 // needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { parseCli } from './cli.mjs';
+import { freePort, freePortRange } from './ports.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const bin = {
@@ -42,7 +47,8 @@ const KID = 'demo-1';
 const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
 
 function parseArgs(argv) {
-  const o = parseCli(argv, { dir: join(repo, '.stockgate'), foreground: false, open: false },
+  const o = parseCli(argv,
+    { dir: join(repo, '.stockgate'), cluster: false, foreground: false, open: false },
     { script: import.meta.url, positionals: true });
   o.command = o.positionals[0];
   o.dir = resolve(o.dir);
@@ -53,16 +59,7 @@ function parseArgs(argv) {
   return o;
 }
 
-async function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
+const CLUSTER_NODES = 6; // scripts/cluster-start's default: 3 masters, a replica each
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
@@ -146,17 +143,43 @@ async function up(o) {
   const issuer = issuerOf(o.dir);
   const ports = {};
   for (const p of ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login']) ports[p] = await freePort();
+  const clusterDir = join(o.dir, 'redis-cluster');
+  if (o.cluster) {
+    const earlier = existsSync(clusterDir) && old?.cluster ? old.ports.redis : undefined;
+    ports.redis = await freePortRange(2 * CLUSTER_NODES, earlier);
+    if (earlier && ports.redis !== earlier) {
+      // Its nodes would look for each other on the old ports: start a new cluster, keep the old.
+      renameSync(clusterDir, `${clusterDir}.${Date.now()}`);
+      say(`the earlier cluster's ports are taken: starting a new one (old data kept beside it)`);
+    }
+  }
   const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
   const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
   const mysql = `mysql://root@127.0.0.1:${ports.mariadb}/stockgate`;
   try {
-    say(`redis on 127.0.0.1:${ports.redis}`);
-    state.pids.redis = runScript('redis-start', [String(ports.redis), join(o.dir, 'redis')]);
+    let redisArgs = ['--redis', `127.0.0.1:${ports.redis}`];
+    let redisEnv = { STOCKGATE_REDIS: `127.0.0.1:${ports.redis}` };
+    if (o.cluster) {
+      say(`redis cluster on 127.0.0.1:${ports.redis}..${ports.redis + CLUSTER_NODES - 1}`);
+      state.cluster = { dir: clusterDir };
+      save();
+      const r = spawnSync(join(repo, 'scripts/cluster-start'), [String(ports.redis),
+        state.cluster.dir], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cluster-start failed:\n${r.stderr}`);
+      state.cluster.seeds = r.stdout.trim().split('\n').at(-1);
+      // The first node's pid stands for the cluster in the part list; down stops every node.
+      state.pids.redis = Number(readFileSync(join(state.cluster.dir, 'node-0/redis.pid'), 'utf8'));
+      redisArgs = ['--redis-cluster', state.cluster.seeds];
+      redisEnv = { STOCKGATE_REDIS_CLUSTER: state.cluster.seeds };
+    } else {
+      say(`redis on 127.0.0.1:${ports.redis}`);
+      state.pids.redis = runScript('redis-start', [String(ports.redis), join(o.dir, 'redis')]);
+    }
     save();
     say(`mariadb on 127.0.0.1:${ports.mariadb}`);
     state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')]);
     save();
-    const common = ['--redis', `127.0.0.1:${ports.redis}`, '--mysql', mysql];
+    const common = [...redisArgs, '--mysql', mysql];
     execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
     say(`sync, metrics on 127.0.0.1:${ports.sync}`);
     state.pids.sync = daemon(bin.sync,
@@ -168,7 +191,7 @@ async function up(o) {
       STOCKGATE_JWT_SECRET: '',
       STOCKGATE_JWT_JWKS_FILE: issuer.jwksPath,
       STOCKGATE_LISTEN: `127.0.0.1:${ports.origin}`,
-      STOCKGATE_REDIS: `127.0.0.1:${ports.redis}`,
+      ...redisEnv,
       STOCKGATE_MYSQL: mysql,
     }, join(o.dir, 'origin.log'));
     save();
@@ -225,7 +248,8 @@ async function up(o) {
     `  edge (buyers):             ${state.urls.edge}`,
     `  origin API:                ${state.urls.origin}`,
     `  API docs:                  ${state.urls.api_docs}`,
-    `  redis 127.0.0.1:${ports.redis}, mariadb ${mysql}`,
+    state.cluster ? `  redis cluster ${state.cluster.seeds}, mariadb ${mysql}`
+      : `  redis 127.0.0.1:${ports.redis}, mariadb ${mysql}`,
     `  demo SKUs: ${DEMO_SKUS.map(([s]) => s).join(', ')}`,
     `  admin token (7 days): ${state.tokens.admin}`,
     '',
@@ -292,6 +316,13 @@ async function down(o) {
   }
   for (const part of [...PARTS].reverse()) {
     const pid = state.pids?.[part];
+    if (part === 'redis' && state.cluster) {
+      const r = spawnSync(join(repo, 'scripts/cluster-start'), ['--stop', state.cluster.dir],
+        { encoding: 'utf8' });
+      if (r.status !== 0) say(`stopping the redis cluster: ${r.stderr.trim()}`);
+      say('redis cluster stopped');
+      continue;
+    }
     if (!pid) continue;
     await stop(pid, part === 'mariadb' ? 30_000 : 10_000);
     say(`${part} stopped`);
@@ -308,8 +339,11 @@ async function status(o) {
   }
   const { ports, pids } = state;
   const checks = {
-    redis: () => spawnSync('redis-cli', ['-p', String(ports.redis), 'PING'], { encoding: 'utf8' })
-      .stdout.trim() === 'PONG',
+    redis: () => (state.cluster
+      ? spawnSync('redis-cli', ['-p', String(ports.redis), 'CLUSTER', 'INFO'], { encoding: 'utf8' })
+        .stdout.includes('cluster_state:ok')
+      : spawnSync('redis-cli', ['-p', String(ports.redis), 'PING'], { encoding: 'utf8' })
+        .stdout.trim() === 'PONG'),
     mariadb: () => spawnSync('mariadb-admin', ['--no-defaults', '-h', '127.0.0.1', '-P',
       String(ports.mariadb), '-u', 'root', '--connect-timeout=1', 'ping']).status === 0,
     sync: () => (ports.sync ? httpOk(`http://127.0.0.1:${ports.sync}/metrics`) : alive(pids.sync)),
@@ -326,7 +360,8 @@ async function status(o) {
       up = false;
     }
     healthy += up ? 1 : 0;
-    const where = ports[part] ? `127.0.0.1:${ports[part]}` : '';
+    const where = part === 'redis' && state.cluster ? `cluster ${state.cluster.seeds}`
+      : ports[part] ? `127.0.0.1:${ports[part]}` : '';
     process.stdout.write(`${part.padEnd(8)} ${up ? 'up  ' : 'DOWN'} pid ${pids?.[part] ?? '-'} ${where}\n`);
   }
   return healthy === PARTS.length ? 0 : 1;

@@ -24,6 +24,7 @@ const TOOLS = [
   ['scripts/edge-start', join(repo, 'scripts/edge-start'), []],
   ['scripts/redis-start', join(repo, 'scripts/redis-start'), []],
   ['scripts/cluster-start', join(repo, 'scripts/cluster-start'), []],
+  ['scripts/cluster-move-slot', join(repo, 'scripts/cluster-move-slot'), []],
   ['scripts/mariadb-start', join(repo, 'scripts/mariadb-start'), []],
   ['scripts/demo-login.mjs', node, [join(repo, 'scripts/demo-login.mjs')]],
   ['faults/run', join(repo, 'faults/run'), []],

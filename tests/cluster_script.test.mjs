@@ -1,15 +1,17 @@
 // scripts/cluster-start brings up a Redis Cluster of 3 masters and 3 replicas on loopback with
 // the shipped durability (AOF, appendfsync always), prints the seed list, is idempotent over the
 // same directory, restarts a killed master (which rejoins, as a replica once its own replica has
-// been promoted), stops every node with --stop, and refuses bad arguments.
+// been promoted), stops every node with --stop, and refuses bad arguments; scripts/cluster-move-slot
+// moves a slot with all its keys to another master.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { freePortRange } from '../scripts/ports.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const script = join(repo, 'scripts/cluster-start');
@@ -19,23 +21,8 @@ const run = (args) => spawnSync(script, args, { encoding: 'utf8', timeout: 120_0
 const cli = (port, ...args) =>
   spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }).stdout;
 
-// Whether nothing listens on the port now.
-const free = (port) => new Promise((resolve) => {
-  const server = createServer();
-  server.once('error', () => resolve(false));
-  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-});
-
 // A first port with the 2 * NODES ports from it (client and bus ports) free.
-async function freeBlock() {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    let ok = true;
-    for (let p = base; p < base + 2 * NODES && ok; p++) ok = await free(p);
-    if (ok) return base;
-  }
-  throw new Error('no block of free ports');
-}
+const freeBlock = () => freePortRange(2 * NODES);
 
 const alive = (dir) => Array.from({ length: NODES }, (_, i) => {
   try {
@@ -97,5 +84,50 @@ test('cluster-start refuses bad arguments and changes nothing', () => {
     const r = run(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.ok(r.stderr.trim().split('\n').length <= 2, r.stderr);
+  }
+});
+
+test('cluster-move-slot moves a slot with its keys to another master', async () => {
+  const base = await freeBlock();
+  const dir = mkdtempSync(join(tmpdir(), 'stockgate-cluster-move-'));
+  const move = (...args) => spawnSync(join(repo, 'scripts/cluster-move-slot'), args,
+    { encoding: 'utf8', timeout: 60_000 });
+  try {
+    const up = run([String(base), dir, '--replicas', '0']);
+    assert.equal(up.status, 0, up.stderr);
+    const slot = Number(cli(base, 'cluster', 'keyslot', 'sg:{p0}').trim());
+    for (let i = 0; i < 250; i++) assert.equal(cli(base, '-c', 'set', `sg:{p0}:k${i}`, `${i}`).trim(), 'OK');
+    const owner = () => {
+      for (const line of cli(base, 'cluster', 'nodes').trim().split('\n')) {
+        const [, addr, flags, , , , , , ...ranges] = line.split(' ');
+        if (!flags.includes('master')) continue;
+        for (const r of ranges) {
+          const [first, last = first] = r.split('-').map(Number);
+          if (slot >= first && slot <= last) return Number(addr.split('@')[0].split(':')[1]);
+        }
+      }
+      return 0;
+    };
+    const from = owner();
+    const to = [base, base + 1, base + 2].find((p) => p !== from);
+    const moved = move(`127.0.0.1:${base}`, String(slot), `127.0.0.1:${to}`);
+    assert.equal(moved.status, 0, moved.stderr);
+    assert.match(moved.stdout, /\(250 keys\)/);
+    assert.equal(owner(), to);
+    for (const p of [base, base + 1, base + 2]) {
+      assert.equal(Number(cli(p, 'cluster', 'countkeysinslot', String(slot)).trim()), p === to ? 250 : 0);
+    }
+    assert.equal(cli(from, '-c', 'get', 'sg:{p0}:k7').trim(), '7', 'clients follow MOVED');
+    const again = move(`127.0.0.1:${base}`, String(slot), `127.0.0.1:${to}`);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /already on/);
+    for (const args of [[`127.0.0.1:${base}`, '16384', `127.0.0.1:${to}`], [`127.0.0.1:${base}`, String(slot)],
+      [`127.0.0.1:${base}`, String(slot), '127.0.0.1:1']]) {
+      const bad = move(...args);
+      assert.notEqual(bad.status, 0, args.join(' '));
+    }
+  } finally {
+    run(['--stop', dir]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -36,6 +36,18 @@ after(() => {
   }
 });
 
+// True once the order's reserve event of the SKU is in the history (sync wrote it), within 5 s.
+async function synced(state, sku, ref) {
+  for (let i = 0; i < 50; i++) {
+    const history = await (await fetch(`${state.urls.origin}v1/stock/${sku}/history`, {
+      headers: { Authorization: `Bearer ${state.tokens.admin}` },
+    })).json();
+    if (history.items?.some((e) => e.ref === ref && e.op === 'reserve')) return true;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  return false;
+}
+
 // up, a sale through the edge recorded in the history, status, down.
 test('up serves a reservation end to end, and down stops every part', async () => {
   const dir = newDir();
@@ -83,14 +95,7 @@ test('up serves a reservation end to end, and down stops every part', async () =
   });
   assert.equal(anonymous.status, 401);
   assert.equal(anonymous.headers.get('x-stockgate-edge'), 'invalid');
-  let history = null;
-  for (let i = 0; i < 50 && !history?.items?.some((e) => e.ref === 'stack-1'); i++) {
-    await new Promise((ok) => setTimeout(ok, 100));
-    history = await (await fetch(`${state.urls.origin}v1/stock/1001/history`, {
-      headers: { Authorization: `Bearer ${state.tokens.admin}` },
-    })).json();
-  }
-  assert.ok(history.items.some((e) => e.ref === 'stack-1' && e.op === 'reserve'), 'synced');
+  assert.ok(await synced(state, 1001, 'stack-1'), 'synced');
   // The origin and sync serve their metrics, valid by promtool's check.
   for (const [url, series] of [
     [`${state.urls.origin}metrics`, /^stockgate_store_batch_total\{what="operations"\} [1-9]/m],
@@ -139,4 +144,37 @@ test('Ctrl-C on the foreground form stops everything', async () => {
   child.kill('SIGINT');
   assert.equal(await exited, 0);
   for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);
+});
+
+// --cluster: Redis as a cluster of 3 masters and 3 replicas; the sale, the history and status
+// work the same, the origin waits for a replica, and down stops every node.
+test('up --cluster runs the stack on a Redis Cluster', async () => {
+  const dir = newDir();
+  const out = execFileSync(stack, ['up', '--dir', dir, '--cluster'], { encoding: 'utf8' });
+  assert.match(out, /redis cluster 127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+){5}/);
+  const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
+  const status = spawnSync(stack, ['status', '--dir', dir], { encoding: 'utf8' });
+  assert.equal(status.status, 0, status.stdout);
+  assert.match(status.stdout, /^redis +up .*cluster 127\.0\.0\.1:/m);
+  const nodePids = () => Array.from({ length: 6 }, (_, i) => Number(readFileSync(
+    join(dir, 'redis-cluster', `node-${i}`, 'redis.pid'), 'utf8')));
+  assert.ok(nodePids().every(alive));
+
+  const r = await fetch(`${state.urls.edge}v1/reservations`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${state.tokens.service}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ order_id: 'cluster-1', items: [{ sku: 1003, qty: 2 }], customer_id: 'c1' }),
+  });
+  assert.equal(r.status, 201, await r.text());
+  assert.ok(await synced(state, 1003, 'cluster-1'), 'synced');
+  const started = readFileSync(join(dir, 'origin.log'), 'utf8').split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l)).find((e) => e.log.msg === 'listening');
+  assert.equal(started.log.replica_acks, 1, 'writes wait for a replica');
+  assert.match(started.log.redis, /^cluster /);
+
+  const nodes = nodePids();
+  execFileSync(stack, ['down', '--dir', dir]);
+  for (const pid of [...Object.values(state.pids), ...nodes]) {
+    assert.ok(!alive(pid), `pid ${pid} still runs`);
+  }
 });
