@@ -28,6 +28,7 @@ const TOOLS = [
   ['scripts/mariadb-start', join(repo, 'scripts/mariadb-start'), []],
   ['scripts/demo-login.mjs', node, [join(repo, 'scripts/demo-login.mjs')]],
   ['faults/run', join(repo, 'faults/run'), []],
+  ['deploy/check', join(repo, 'deploy/check'), []],
   ['fuzz/run', join(repo, 'fuzz/run'), []],
   ['fuzz/seed.mjs', node, [join(repo, 'fuzz/seed.mjs')]],
   ['bench/run', join(repo, 'bench/run'), []],
