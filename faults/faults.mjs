@@ -680,6 +680,7 @@ async function main() {
   const names = o.scenarios ? o.scenarios.split(',') : Object.keys(all);
   for (const n of names) if (!all[n]) throw new Error(`unknown scenario ${n}: ${Object.keys(all).join(', ')}`);
   const results = [];
+  o.startedAt = Date.now();
   for (const n of names) {
     process.stderr.write(`faults: ${n} (${all[n].fault}) ...\n`);
     const r = await runScenario(n, all[n], o);
@@ -703,8 +704,9 @@ function report(results, o, text) {
   return `${PREAMBLE(o, machine())}\n${text}\n\n${EXPLAIN}`;
 }
 
+const minutes = (ms) => Math.max(1, Math.round(ms / 60_000));
 const PREAMBLE = (o, m) => `This section is written by \`faults/run --report docs/reliability.md\` (about
-${o.short ? 'a minute' : 'three minutes'}); rerun it to reproduce the table. Machine: ${m}. The
+${minutes(Date.now() - o.startedAt)} minutes here); rerun it to reproduce the table. Machine: ${m}. The
 counts depend on the machine's speed; the zeros must not.
 
 Each row is one scenario on a fresh stack on loopback: Redis (origin/redis.conf: AOF,
