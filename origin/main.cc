@@ -145,6 +145,8 @@ int Serve(int argc, char** argv) {
   redis.host = c.redis_host;
   redis.port = c.redis_port;
   redis.pool_size = c.redis_pool_size;
+  redis.username = c.redis_user;
+  if (const char* password = Getenv("STOCKGATE_REDIS_PASSWORD")) redis.password = password;
   redis.connect_timeout_ms = c.redis_connect_timeout_ms;
   redis.command_timeout_ms = c.redis_command_timeout_ms;
   // Every request shares these connections: calls in flight together go out in one write and

@@ -47,6 +47,7 @@ struct Options {
   std::string redis_host = "127.0.0.1";
   std::uint16_t redis_port = 6379;
   std::vector<store::ClusterNode> redis_cluster;  // empty: the one Redis above
+  std::string redis_user;                         // "": the default user
   std::string redis_key_prefix = "sg";
   int redis_timeout_ms = 500;
   std::string mysql = "mysql://root@127.0.0.1:3306/stockgate";
@@ -108,6 +109,14 @@ const std::vector<Setting>& Settings() {
         .old_name = "redis-prefix"},
        [](Options& o, const Value& v) { o.redis_key_prefix = v.s; },
        [](const Options& o) { return o.redis_key_prefix; }},
+      {{.name = "redis_user",
+        .flag_help = "Redis ACL user; the password comes from STOCKGATE_REDIS_PASSWORD",
+        .flag_value = "USER",
+        .check = store::CheckRedisUser},
+       [](Options& o, const Value& v) { o.redis_user = v.s; },
+       [](const Options& o) {
+         return o.redis_user.empty() ? std::string("default") : o.redis_user;
+       }},
       {{.name = "redis_timeout_ms",
         .flag_help = "Bound on each Redis command",
         .flag_value = "MS",
@@ -364,6 +373,8 @@ int Main(int argc, char** argv) {
   redis.host = o.redis_host;
   redis.port = o.redis_port;
   redis.pool_size = 4;
+  redis.username = o.redis_user;
+  if (const char* pw = std::getenv("STOCKGATE_REDIS_PASSWORD")) redis.password = pw;
   redis.command_timeout_ms = o.redis_timeout_ms;
   // The operator commands read the whole keyspace and stream in one script.
   if (*check || *repair || *rebuild)

@@ -314,6 +314,20 @@ class SyncTest : public ::testing::Test {
   // The bodies of the tests run on one Redis and on a cluster alike.
   void RunEveryEventLandsExactlyOnce();
   void RunRebuildAfterFlushall();
+  // stockgate-sync run (sweeping every `sweep_ms`, "0": not) drains a random sale into tables
+  // equal to the model, stops cleanly on SIGTERM, and stockgate-sync check then finds no drift.
+  void RunDaemonDrainsAndChecks(std::uint64_t seed, const char* sweep_ms) {
+    Workload work(*store_, seed);
+    SyncProcess sync(SyncArgs({"--sweep-interval-ms", sweep_ms}));
+    sync.Start();
+    work.Run(1500);
+    WaitDrained();
+    EXPECT_EQ(sync.Stop(), 0) << "SIGTERM stops it cleanly";
+    ExpectMirrorsModel(work.model());
+    SyncProcess check(SyncArgs({"check"}));
+    check.Start();
+    EXPECT_EQ(check.Wait(), 0) << "no drift";
+  }
 
   QueryResult Sql(const std::string& sql) {
     auto conn = MariaDbConnection::Open(mysql_, true);
@@ -425,20 +439,48 @@ class SyncClusterTest : public SyncTest {
   std::unique_ptr<stockgate::testing::RedisClusterServers> cluster_;
 };
 
+// As the shipped ACL user stockgate-sync (deploy/redis/users.acl), as a deployment runs it: the
+// consumer, the sweeper and check work within its rights.
+class SyncAclTest : public SyncTest {
+ protected:
+  void StartRedis() override {
+    redis_ = RedisServer::Start([] {
+      stockgate::testing::RedisServerOptions options;
+      options.acl_users_prefix = "sg";
+      return options;
+    }());
+    ASSERT_NE(redis_, nullptr);
+    // stockgate-sync reads its password from the environment, as it would from its unit's.
+    setenv("STOCKGATE_REDIS_PASSWORD",
+           stockgate::testing::RedisUserPassword("stockgate-sync").c_str(), 1);
+  }
+  void TearDown() override { unsetenv("STOCKGATE_REDIS_PASSWORD"); }
+  std::unique_ptr<store::RedisClient> Connect(store::RedisConfig config) const override {
+    config.username = "stockgate-sync";
+    config.password = stockgate::testing::RedisUserPassword("stockgate-sync");
+    return SyncTest::Connect(config);
+  }
+  std::vector<std::string> RedisArgs() const override {
+    std::vector<std::string> args = SyncTest::RedisArgs();
+    args.insert(args.end(), {"--redis-user", "stockgate-sync"});
+    return args;
+  }
+};
+
+TEST_F(SyncAclTest, EveryEventLandsExactlyOnce) { RunEveryEventLandsExactlyOnce(); }
+
+TEST_F(SyncAclTest, TheDaemonSweepsDrainsAndChecksWithinItsRights) {
+  RunDaemonDrainsAndChecks(12, "50");
+  // With a wrong password it cannot even start its work: check fails.
+  setenv("STOCKGATE_REDIS_PASSWORD", "not-the-password", 1);
+  SyncProcess refused(SyncArgs({"check"}));
+  refused.Start();
+  EXPECT_EQ(refused.Wait(), 2);
+}
+
 // stockgate-sync itself on a cluster (--redis-cluster): its consumer drains the outbox of the
 // partition's master, and its check finds Redis and MariaDB alike.
-TEST_F(SyncClusterTest, TheDaemonDrainsAClusterAndChecksIt) {
-  Workload work(*store_, 11);
-  SyncProcess sync(SyncArgs({"--sweep-interval-ms", "0"}));
-  sync.Start();
-  work.Run(1500);
-  WaitDrained();
-  EXPECT_EQ(sync.Stop(), 0) << "SIGTERM stops it cleanly";
-  ExpectMirrorsModel(work.model());
-  SyncProcess check(SyncArgs({"check"}));
-  check.Start();
-  EXPECT_EQ(check.Wait(), 0) << "no drift";
-}
+TEST_F(SyncClusterTest, TheDaemonDrainsAClusterAndChecksIt) { RunDaemonDrainsAndChecks(11, "0"); }
 
 // A long random run, ingested while it happens: each event lands once, the tables equal the
 // model, the check is clean, and the stream is trimmed of what was written.

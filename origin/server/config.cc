@@ -161,6 +161,8 @@ const std::vector<Setting>& Settings() {
                    const Value& v) { c.redis_replica_ack_timeout_ms = static_cast<int>(v.i); }},
       {.key = {.name = "redis_key_prefix", .kind = Kind::kString, .check = store::CheckKeyPrefix},
        .apply = [](OriginConfig& c, const Value& v) { c.redis_key_prefix = v.s; }},
+      {.key = {.name = "redis_user", .kind = Kind::kString, .check = store::CheckRedisUser},
+       .apply = [](OriginConfig& c, const Value& v) { c.redis_user = v.s; }},
       {.key = {.name = "mysql",
                .flag_help = "History database (MariaDB); \"\" turns the history routes off",
                .flag_value = "mysql://USER@HOST:PORT/DB",

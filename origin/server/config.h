@@ -61,6 +61,9 @@ struct OriginConfig {
   int redis_replica_acks = -1;
   int redis_replica_ack_timeout_ms = 100;
   std::string redis_key_prefix = "sg";
+  // The Redis ACL user to AUTH as, with the password from STOCKGATE_REDIS_PASSWORD; "": the
+  // default user (requirepass, or no AUTH when no password is set).
+  std::string redis_user;
 
   // The history database the sync worker writes, as mysql://USER@HOST:PORT/DB[?socket=PATH];
   // "" leaves the history routes answering 503. The password comes from STOCKGATE_MYSQL_PASSWORD.

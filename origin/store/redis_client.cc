@@ -80,6 +80,47 @@ RedisConfig Normalized(RedisConfig config) {
   return config;
 }
 
+namespace {
+
+// AUTH [username] password on a new connection, when the config names a user or a password (a
+// user without a password is refused by Redis, not silently replaced by the default user).
+core::Status Authenticate(redisContext* c, const RedisConfig& config) {
+  if (config.password.empty() && config.username.empty()) return {};
+  std::vector<const char*> argv = {"AUTH"};
+  std::vector<std::size_t> lengths = {4};
+  if (!config.username.empty()) {
+    argv.push_back(config.username.data());
+    lengths.push_back(config.username.size());
+  }
+  argv.push_back(config.password.data());
+  lengths.push_back(config.password.size());
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+  if (reply == nullptr)
+    return core::Fail(core::Code::kUnavailable, std::string("AUTH: ") + c->errstr);
+  const Reply r = ConvertReply(*reply);
+  freeReplyObject(reply);
+  if (r.is_error()) {
+    return core::Fail(core::Code::kUnavailable,
+                      "AUTH as " +
+                          (config.username.empty() ? std::string("default") : config.username) +
+                          " refused: " + r.str);
+  }
+  return {};
+}
+
+}  // namespace
+
+core::Status CheckRedisUser(std::string_view user) {
+  const bool ok = user.size() <= 64 && std::all_of(user.begin(), user.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+                  });
+  if (ok) return {};
+  return core::Fail(core::Code::kInvalidRequest,
+                    "must be empty or 1..64 characters of [A-Za-z0-9._:-]");
+}
+
 core::Result<redisContext*> ConnectRedis(const RedisConfig& config) {
   redisContext* c = redisConnectWithTimeout(config.host.c_str(), config.port,
                                             ToTimeval(config.connect_timeout_ms));
@@ -91,6 +132,8 @@ core::Result<redisContext*> ConnectRedis(const RedisConfig& config) {
     error = "cannot connect to redis at " + where + ": " + c->errstr;
   } else if (redisSetTimeout(c, ToTimeval(config.command_timeout_ms)) != REDIS_OK) {
     error = "redis at " + where + ": cannot set a timeout: " + c->errstr;
+  } else if (core::Status auth = Authenticate(c, config); !auth) {
+    error = "redis at " + where + ": " + auth.error();
   } else {
     // Detects a peer that vanished without a FIN (host down, network partition) on idle
     // connections.

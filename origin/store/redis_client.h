@@ -26,6 +26,10 @@ struct RedisConfig {
   // An IP address: a host name would be resolved by getaddrinfo, which no timeout bounds.
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Credentials sent with AUTH on every new connection when either is set: an ACL user
+  // (username) or, with username empty, the default user (requirepass).
+  std::string username;
+  std::string password;
   // Connections to Redis. RedisPool: the most open at once, one per call in progress (callers
   // beyond it wait, see pool_wait_ms). RedisPipeline: the connections all callers share.
   int pool_size = 16;
@@ -176,6 +180,10 @@ std::optional<CommandResult> Await(
 // hiredis 0.14 writes with write(), not send(MSG_NOSIGNAL), so a write to a connection Redis has
 // closed would otherwise kill the process. Both clients call it once when constructed.
 void IgnoreSigpipe();
+
+// Whether `user` can name a Redis ACL user in the settings: "" (the default user) or 1..64
+// characters of [A-Za-z0-9._:-].
+core::Status CheckRedisUser(std::string_view user);
 
 // The config with every bound at least 1 ms (backoff at least 0), at least one connection and
 // one call in flight, and pool_wait_ms resolved.

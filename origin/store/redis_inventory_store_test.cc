@@ -79,6 +79,9 @@ class RedisStoreTest : public ::testing::Test {
     return Connect(config, true);
   }
 
+  // The client the test reads Redis with, beside the store's.
+  virtual RedisClient& Inspector() { return *pool_; }
+
   // The bodies of the tests run on one Redis and on a cluster alike.
   void RunReferenceModel();
   void RunBatchedReferenceModel();
@@ -86,7 +89,7 @@ class RedisStoreTest : public ::testing::Test {
 
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
-    const CommandResult r = pool_->Command({"XRANGE", store_->LedgerKey(), "-", "+"});
+    const CommandResult r = Inspector().Command({"XRANGE", store_->LedgerKey(), "-", "+"});
     EXPECT_TRUE(r.ok()) << r.error();
     std::vector<OutboxEntry> entries;
     for (const Reply& entry : r->elements) {
@@ -151,6 +154,81 @@ class RedisStoreTest : public ::testing::Test {
   std::unique_ptr<RedisClient> pool_;
   std::unique_ptr<RedisInventoryStore> store_;
 };
+
+// The same as the origin's ACL user (deploy/redis/users.acl, its keys made the prefix "t"'s):
+// every store operation runs within the rights the shipped file gives it.
+class RedisAclStoreTest : public RedisStoreTest {
+ protected:
+  void StartRedis() override {
+    redis_ = RedisServer::Start([] {
+      stockgate::testing::RedisServerOptions options;
+      options.acl_users_prefix = "t";
+      return options;
+    }());
+    ASSERT_NE(redis_, nullptr);
+  }
+  RedisConfig ClientConfig() const override {
+    RedisConfig config = RedisStoreTest::ClientConfig();
+    config.username = "stockgate-origin";
+    config.password = stockgate::testing::RedisUserPassword("stockgate-origin");
+    return config;
+  }
+  RedisClient& Inspector() override {
+    if (!admin_) {
+      admin_ = As("stockgate-admin", stockgate::testing::RedisUserPassword("stockgate-admin"));
+    }
+    return *admin_;
+  }
+  // A pool of its own for `user`.
+  std::unique_ptr<RedisPool> As(const std::string& user, const std::string& password) const {
+    RedisConfig config = RedisStoreTest::ClientConfig();
+    config.username = user;
+    config.password = password;
+    return std::make_unique<RedisPool>(config);
+  }
+
+  std::unique_ptr<RedisPool> admin_;
+};
+
+TEST_F(RedisAclStoreTest, MatchesReferenceModel) { RunReferenceModel(); }
+TEST_F(RedisAclStoreTest, BatchedOperationsMatchTheReferenceModel) { RunBatchedReferenceModel(); }
+
+// Each shipped user is refused what its part never needs: wiping or reconfiguring Redis, reading
+// every key, keys outside its prefix; the origin's user also the outbox consumer's commands. A
+// wrong password is refused at connect, with a message that says so.
+TEST_F(RedisAclStoreTest, EachUserIsRefusedWhatItMustNotDo) {
+  ASSERT_TRUE(CheckKeyspaceLayout(*pool_, "t").ok()) << "the startup check is allowed";
+  auto refused = [](RedisClient& client, std::vector<std::string> argv) {
+    const CommandResult r = client.Command(argv);
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_TRUE(r->is_error() && r->str.rfind("NOPERM", 0) == 0) << argv[0] << ": " << r->str;
+  };
+  const auto sync = As("stockgate-sync", stockgate::testing::RedisUserPassword("stockgate-sync"));
+  for (RedisClient* client :
+       {static_cast<RedisClient*>(pool_.get()), static_cast<RedisClient*>(sync.get())}) {
+    refused(*client, {"FLUSHALL"});
+    refused(*client, {"CONFIG", "SET", "appendfsync", "no"});
+    refused(*client, {"KEYS", "*"});
+    refused(*client, {"GET", "other:key"});
+    refused(*client, {"SCRIPT", "FLUSH"});
+    refused(*client, {"ACL", "LIST"});
+    refused(*client, {"SHUTDOWN"});
+  }
+  refused(*pool_, {"XREADGROUP", "GROUP", "sync", "c", "STREAMS", LedgerKey("t"), ">"});
+  refused(*pool_, {"XGROUP", "CREATE", LedgerKey("t"), "sync", "0", "MKSTREAM"});
+  const CommandResult group =
+      sync->Command({"XGROUP", "CREATE", LedgerKey("t"), "sync", "0", "MKSTREAM"});
+  ASSERT_TRUE(group.ok()) << group.error();
+  EXPECT_FALSE(group->is_error()) << "sync's user creates its group: " << group->str;
+  const auto admin =
+      As("stockgate-admin", stockgate::testing::RedisUserPassword("stockgate-admin"));
+  EXPECT_EQ(admin->Command({"CONFIG", "GET", "appendfsync"})->elements.at(1).str, "always");
+
+  const auto wrong = As("stockgate-origin", "not-the-password");
+  const CommandResult r = wrong->Command({"PING"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("AUTH as stockgate-origin refused"), std::string::npos) << r.error();
+}
 
 // The same on a Redis Cluster of three masters: the store's keys all go to the master serving
 // the partition's slot, through the cluster client.

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -93,6 +95,29 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
     return fail(ErrnoText(("mkdtemp " + pattern).c_str()));
   }
   std::unique_ptr<RedisServer> server(new RedisServer(options, binary, pattern, 0));
+  std::vector<std::string> users;
+  if (!options.acl_users_prefix.empty()) {
+    // The shipped users, their keys made this prefix's, in a file Redis may rewrite (ACL SAVE).
+    std::ifstream in(STOCKGATE_REDIS_USERS_ACL);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in) return fail(std::string("cannot read ") + STOCKGATE_REDIS_USERS_ACL);
+    std::string acl = text.str();
+    const std::string pattern_sg = "~sg:*";
+    for (std::size_t at = acl.find(pattern_sg); at != std::string::npos;
+         at = acl.find(pattern_sg, at + 1)) {
+      acl.replace(at, pattern_sg.size(), "~" + options.acl_users_prefix + ":*");
+    }
+    std::istringstream lines(acl);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string keyword, name;
+      if (words >> keyword >> name && keyword == "user") users.push_back(name);
+    }
+    const std::string path = pattern + "/users.acl";
+    std::ofstream(path) << acl;
+    server->options_.extra_args.insert(server->options_.extra_args.end(), {"--aclfile", path});
+  }
   Status status;
   // A port found free can be taken by another process before redis-server binds it.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -102,7 +127,19 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
     if (status.ok() || status.error().find("Address already in use") == std::string::npos) break;
   }
   if (!status.ok()) return fail(status.error());
+  for (const std::string& user : users) {
+    const std::string set = server->Ask("ACL SETUSER " + user + " >" + RedisUserPassword(user));
+    if (set != "+OK\r\n") return fail("ACL SETUSER " + user + " answered " + set);
+  }
+  // Saved (as hashes) into the file, so that a restart keeps them.
+  if (!users.empty() && server->Ask("ACL SAVE") != "+OK\r\n") return fail("ACL SAVE failed");
   return server;
+}
+
+std::string RedisUserPassword(std::string_view user) {
+  std::string password(user);
+  password += "-password";
+  return password;
 }
 
 RedisServer::Status RedisServer::Launch() {

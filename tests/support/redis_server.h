@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -18,11 +19,17 @@
 namespace stockgate::testing {
 
 struct RedisServerOptions {
-  bool appendonly = true;               // AOF with appendfsync always; false: no persistence
+  bool appendonly = true;  // AOF with appendfsync always; false: no persistence
+  // Non-empty: the shipped ACL users (deploy/redis/users.acl) with their key pattern made this
+  // prefix's, each with the password RedisUserPassword(name); the default user stays as it is.
+  std::string acl_users_prefix;
   std::vector<std::string> extra_args;  // appended verbatim, e.g. {"--enable-debug-command", "yes"}
   int startup_timeout_ms = 5000;        // until PING answers PONG
   std::string binary;                   // empty: /usr/bin/redis-server, else the first on PATH
 };
+
+// The password a server started with acl_users_prefix gives the ACL user `user`.
+std::string RedisUserPassword(std::string_view user);
 
 class RedisServer {
  public:
