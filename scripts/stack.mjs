@@ -18,10 +18,11 @@
 // DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids. Tokens are
 // ES256: the issuer's private key is made once per DIR (DIR/issuer.pem) and only the demo's login
 // service and `up` itself sign with it; the origin and the edge get its public JWK Set
-// (DIR/jwks.json) and no HS256 secret. Needs the native and wasi builds and npm ci; the demo page
+// (DIR/jwks.json) and no HS256 secret. Redis gets the ACL users of deploy/redis/users.acl, with
+// passwords made once per DIR (DIR/redis-users.json); the origin and sync connect as theirs. Needs the native and wasi builds and npm ci; the demo page
 // needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync,
 } from 'node:fs';
@@ -128,6 +129,35 @@ function issuerOf(dir) {
   return { key, jwks, jwksPath };
 }
 
+// The Redis users' passwords, made once per DIR (DIR/redis-users.json, readable by its owner only).
+function redisUsers(dir) {
+  const path = join(dir, 'redis-users.json');
+  if (!existsSync(path)) {
+    const made = Object.fromEntries(['stockgate-origin', 'stockgate-sync', 'stockgate-admin']
+      .map((u) => [u, randomBytes(24).toString('base64url')]));
+    writeFileSync(path, JSON.stringify(made, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+// Sets the users of deploy/redis/users.acl, with their passwords, on each Redis (through stdin:
+// no password on a command line).
+function applyRedisUsers(ports, passwords) {
+  const commands = readFileSync(join(repo, 'deploy/redis/users.acl'), 'utf8').split('\n')
+    .filter((line) => line.startsWith('user '))
+    .map((line) => {
+      const [, name, ...rules] = line.split(' ');
+      return `ACL SETUSER ${name} reset ${rules.join(' ')} >${passwords[name]}`;
+    });
+  for (const port of ports) {
+    const r = spawnSync('redis-cli', ['-p', String(port)], { input: commands.join('\n'), encoding: 'utf8' });
+    const answers = r.stdout.trim().split('\n');
+    if (r.status !== 0 || answers.length !== commands.length || answers.some((a) => a !== 'OK')) {
+      throw new Error(`setting the Redis users on port ${port}: ${r.stdout}${r.stderr}`);
+    }
+  }
+}
+
 async function up(o) {
   for (const [what, path] of Object.entries(bin)) {
     if (!existsSync(path)) {
@@ -175,15 +205,24 @@ async function up(o) {
       say(`redis on 127.0.0.1:${ports.redis}`);
       state.pids.redis = runScript('redis-start', [String(ports.redis), join(o.dir, 'redis')]);
     }
+    // Every node gets the shipped ACL users (deploy/redis/users.acl), set anew at each up; the
+    // origin and sync connect as theirs, never as the default user.
+    const redisPorts = o.cluster ? Array.from({ length: CLUSTER_NODES }, (_, i) => ports.redis + i)
+      : [ports.redis];
+    const users = redisUsers(o.dir);
+    applyRedisUsers(redisPorts, users);
     save();
     say(`mariadb on 127.0.0.1:${ports.mariadb}`);
     state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')]);
     save();
-    const common = [...redisArgs, '--mysql', mysql];
-    execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const common = [...redisArgs, '--redis-user', 'stockgate-sync', '--mysql', mysql];
+    const syncEnv = { STOCKGATE_REDIS_PASSWORD: users['stockgate-sync'] };
+    execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...syncEnv } });
     say(`sync, metrics on 127.0.0.1:${ports.sync}`);
     state.pids.sync = daemon(bin.sync,
-      [...common, '--metrics-listen', `127.0.0.1:${ports.sync}`, 'run'], {}, join(o.dir, 'sync.log'));
+      [...common, '--metrics-listen', `127.0.0.1:${ports.sync}`, 'run'], syncEnv,
+      join(o.dir, 'sync.log'));
     save();
     say(`origin on 127.0.0.1:${ports.origin}`);
     // No HS256 secret, even one from the caller's environment: every token here is ES256.
@@ -192,6 +231,8 @@ async function up(o) {
       STOCKGATE_JWT_JWKS_FILE: issuer.jwksPath,
       STOCKGATE_LISTEN: `127.0.0.1:${ports.origin}`,
       ...redisEnv,
+      STOCKGATE_REDIS_USER: 'stockgate-origin',
+      STOCKGATE_REDIS_PASSWORD: users['stockgate-origin'],
       STOCKGATE_MYSQL: mysql,
     }, join(o.dir, 'origin.log'));
     save();

@@ -96,6 +96,12 @@ test('up serves a reservation end to end, and down stops every part', async () =
   assert.equal(anonymous.status, 401);
   assert.equal(anonymous.headers.get('x-stockgate-edge'), 'invalid');
   assert.ok(await synced(state, 1001, 'stack-1'), 'synced');
+  // The origin and sync hold their own Redis users' connections, no default-user one.
+  const clients = spawnSync('redis-cli', ['-p', String(state.ports.redis), 'CLIENT', 'LIST'],
+    { encoding: 'utf8' }).stdout;
+  assert.match(clients, /user=stockgate-origin/);
+  assert.match(clients, /user=stockgate-sync/);
+  assert.equal((clients.match(/user=default/g) ?? []).length, 1, 'only redis-cli itself');
   // The origin and sync serve their metrics, valid by promtool's check.
   for (const [url, series] of [
     [`${state.urls.origin}metrics`, /^stockgate_store_batch_total\{what="operations"\} [1-9]/m],
