@@ -18,8 +18,9 @@
 // DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids. Tokens are
 // ES256: the issuer's private key is made once per DIR (DIR/issuer.pem) and only the demo's login
 // service and `up` itself sign with it; the origin and the edge get its public JWK Set
-// (DIR/jwks.json) and no HS256 secret. Redis gets the ACL users of deploy/redis/users.acl, with
-// passwords made once per DIR (DIR/redis-users.json); the origin and sync connect as theirs. Needs the native and wasi builds and npm ci; the demo page
+// (DIR/jwks.json) and no HS256 secret. Redis gets the ACL users of deploy/redis/users.acl and
+// MariaDB the parts' users (stockgate-sync migrate, as root), with passwords made once per DIR
+// (DIR/users.json); the origin and sync connect to both as theirs. Needs the native and wasi builds and npm ci; the demo page
 // needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -129,12 +130,13 @@ function issuerOf(dir) {
   return { key, jwks, jwksPath };
 }
 
-// The Redis users' passwords, made once per DIR (DIR/redis-users.json, readable by its owner only).
+// The passwords of the parts' Redis and MariaDB users, made once per DIR (DIR/users.json,
+// readable by its owner only).
 function redisUsers(dir) {
-  const path = join(dir, 'redis-users.json');
+  const path = join(dir, 'users.json');
   if (!existsSync(path)) {
-    const made = Object.fromEntries(['stockgate-origin', 'stockgate-sync', 'stockgate-admin']
-      .map((u) => [u, randomBytes(24).toString('base64url')]));
+    const made = Object.fromEntries(['stockgate-origin', 'stockgate-sync', 'stockgate-admin',
+      'stockgate_origin', 'stockgate_sync'].map((u) => [u, randomBytes(24).toString('base64url')]));
     writeFileSync(path, JSON.stringify(made, null, 2), { mode: 0o600 });
   }
   return JSON.parse(readFileSync(path, 'utf8'));
@@ -185,7 +187,9 @@ async function up(o) {
   }
   const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
   const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
-  const mysql = `mysql://root@127.0.0.1:${ports.mariadb}/stockgate`;
+  // root only migrates (and makes the parts' users); sync and the origin use their own.
+  const mysqlAs = (user) => `mysql://${user}@127.0.0.1:${ports.mariadb}/stockgate`;
+  const mysql = mysqlAs('root');
   try {
     let redisArgs = ['--redis', `127.0.0.1:${ports.redis}`];
     let redisEnv = { STOCKGATE_REDIS: `127.0.0.1:${ports.redis}` };
@@ -215,14 +219,18 @@ async function up(o) {
     say(`mariadb on 127.0.0.1:${ports.mariadb}`);
     state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')]);
     save();
-    const common = [...redisArgs, '--redis-user', 'stockgate-sync', '--mysql', mysql];
+    const common = [...redisArgs, '--redis-user', 'stockgate-sync'];
     const syncEnv = { STOCKGATE_REDIS_PASSWORD: users['stockgate-sync'] };
-    execFileSync(bin.sync, [...common, 'migrate'], { stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, ...syncEnv } });
+    execFileSync(bin.sync, [...common, '--mysql', mysql, 'migrate'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...syncEnv, STOCKGATE_MYSQL_PASSWORD: '',
+        STOCKGATE_MYSQL_ORIGIN_PASSWORD: users.stockgate_origin,
+        STOCKGATE_MYSQL_SYNC_PASSWORD: users.stockgate_sync },
+    });
     say(`sync, metrics on 127.0.0.1:${ports.sync}`);
-    state.pids.sync = daemon(bin.sync,
-      [...common, '--metrics-listen', `127.0.0.1:${ports.sync}`, 'run'], syncEnv,
-      join(o.dir, 'sync.log'));
+    state.pids.sync = daemon(bin.sync, [...common, '--mysql', mysqlAs('stockgate_sync'),
+      '--metrics-listen', `127.0.0.1:${ports.sync}`, 'run'],
+    { ...syncEnv, STOCKGATE_MYSQL_PASSWORD: users.stockgate_sync }, join(o.dir, 'sync.log'));
     save();
     say(`origin on 127.0.0.1:${ports.origin}`);
     // No HS256 secret, even one from the caller's environment: every token here is ES256.
@@ -233,7 +241,8 @@ async function up(o) {
       ...redisEnv,
       STOCKGATE_REDIS_USER: 'stockgate-origin',
       STOCKGATE_REDIS_PASSWORD: users['stockgate-origin'],
-      STOCKGATE_MYSQL: mysql,
+      STOCKGATE_MYSQL: mysqlAs('stockgate_origin'),
+      STOCKGATE_MYSQL_PASSWORD: users.stockgate_origin,
     }, join(o.dir, 'origin.log'));
     save();
     await until('origin', () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`));

@@ -347,7 +347,10 @@ int Main(int argc, char** argv) {
   auto* repair = app.add_subcommand(
       "repair", "Fix drift with compensating ledger events (and recompute inventory rows)");
   auto* rebuild = app.add_subcommand("rebuild", "Restore Redis from MariaDB after data loss");
-  auto* migrate = app.add_subcommand("migrate", "Apply the MariaDB schema migrations and exit");
+  auto* migrate = app.add_subcommand(
+      "migrate",
+      "Apply the MariaDB schema migrations, set up the parts' database users whose passwords "
+      "STOCKGATE_MYSQL_{ORIGIN,SYNC,MIGRATE}_PASSWORD give, and exit");
   app.require_subcommand(0, 1);
   std::vector<config::Key> keys;
   for (const Setting& s : Settings()) keys.push_back(s.key);
@@ -406,6 +409,25 @@ int Main(int argc, char** argv) {
     }
     std::printf("migrations applied: %zu (schema has %zu)\n", m->size(),
                 history::Migrations().size());
+    // The parts' own users, for each password given (never on the command line).
+    std::vector<history::DatabaseUser> users;
+    for (const auto& [role, variable] :
+         {std::pair{history::DatabaseRole::kOrigin, "STOCKGATE_MYSQL_ORIGIN_PASSWORD"},
+          std::pair{history::DatabaseRole::kSync, "STOCKGATE_MYSQL_SYNC_PASSWORD"},
+          std::pair{history::DatabaseRole::kMigrate, "STOCKGATE_MYSQL_MIGRATE_PASSWORD"}}) {
+      const char* password = std::getenv(variable);
+      if (password != nullptr && *password != '\0') users.push_back({role, password});
+    }
+    if (!users.empty()) {
+      if (const core::Status made = history::EnsureDatabaseUsers(mysql, users); !made) {
+        std::fprintf(stderr, "stockgate-sync migrate: %s\n", made.error().c_str());
+        return 2;
+      }
+      for (const history::DatabaseUser& u : users) {
+        std::printf("database user %s: set\n",
+                    std::string(history::DatabaseUserName(u.role)).c_str());
+      }
+    }
     return 0;
   }
   // Calls that block (the consumer's XREADGROUP) each take a connection of their own; on a

@@ -266,7 +266,7 @@ class SyncTest : public ::testing::Test {
     std::vector<std::string> args = RedisArgs();
     for (std::string a :
          {std::string("--redis-key-prefix"), std::string("sg"), std::string("--mysql"),
-          Id("mysql://root@127.0.0.1:", mariadb_->port()) + "/" + mysql_.database,
+          "mysql://" + mysql_.user + Id("@127.0.0.1:", mariadb_->port()) + "/" + mysql_.database,
           std::string("--claim-idle-ms"), std::string("300"), std::string("--batch-size"),
           std::string("50"), std::string("--stats-interval-ms"), std::string("100000")}) {
       args.push_back(std::move(a));
@@ -476,6 +476,93 @@ TEST_F(SyncAclTest, TheDaemonSweepsDrainsAndChecksWithinItsRights) {
   SyncProcess refused(SyncArgs({"check"}));
   refused.Start();
   EXPECT_EQ(refused.Wait(), 2);
+}
+
+// Each database user of a deployment can do what its part does and nothing more; migrate sets
+// them up again with new passwords; an up-to-date schema passes ApplyMigrations as any of them.
+TEST_F(SyncTest, DatabaseUsersHoldOnlyTheirRights) {
+  using history::DatabaseRole;
+  ASSERT_TRUE(history::EnsureDatabaseUsers(mysql_, {{DatabaseRole::kOrigin, "origin-pw"},
+                                                    {DatabaseRole::kSync, "sync-pw"},
+                                                    {DatabaseRole::kMigrate, "migrate-pw"}})
+                  .ok());
+  auto as = [&](DatabaseRole role, const char* password) {
+    MySqlConfig c = mysql_;
+    c.user = history::DatabaseUserName(role);
+    c.password = password;
+    auto conn = MariaDbConnection::Open(c, true);
+    EXPECT_TRUE(conn.ok()) << c.user << ": " << conn.error();
+    return conn.ok() ? std::move(conn).value() : nullptr;
+  };
+  auto allowed = [](MariaDbConnection& conn, const std::string& sql) {
+    const QueryResult r = conn.Query(sql);
+    EXPECT_TRUE(r.ok) << sql << ": " << r.error;
+  };
+  auto denied = [](MariaDbConnection& conn, const std::string& sql) {
+    const QueryResult r = conn.Query(sql);
+    EXPECT_FALSE(r.ok) << sql;
+    EXPECT_NE(r.error.find("denied"), std::string::npos) << sql << ": " << r.error;
+  };
+  const std::string row =
+      "INSERT INTO reservations (order_id, status, items, customer_id, ttl_seconds, confirm, "
+      "expires_at_ms, created_at_ms, updated_at_ms, last_event) VALUES ('u-1', 'reserved', '1:1', "
+      "'', 60, 0, 1, 1, 1, 0)";
+  const auto origin = as(DatabaseRole::kOrigin, "origin-pw");
+  ASSERT_NE(origin, nullptr);
+  allowed(*origin, "SELECT COUNT(*) FROM inventory_history");
+  denied(*origin, row);
+  denied(*origin, "DELETE FROM inventory_history");
+  denied(*origin, "DROP TABLE inventory_history");
+  const auto sync = as(DatabaseRole::kSync, "sync-pw");
+  ASSERT_NE(sync, nullptr);
+  allowed(*sync, row);
+  allowed(*sync, "DELETE FROM reservations WHERE order_id = 'u-1'");
+  denied(*sync, "CREATE TABLE extra (x INT)");
+  denied(*sync, "DROP TABLE inventory_history");
+  denied(*sync, "CREATE USER 'someone'@'%'");
+  denied(*sync, "SELECT COUNT(*) FROM mysql.user");
+  const auto migrate = as(DatabaseRole::kMigrate, "migrate-pw");
+  ASSERT_NE(migrate, nullptr);
+  allowed(*migrate, "CREATE TABLE extra (x INT)");
+  allowed(*migrate, "DROP TABLE extra");
+  denied(*migrate, "CREATE USER 'someone'@'%'");
+  denied(*migrate, "SELECT COUNT(*) FROM mysql.user");
+
+  for (auto [role, password] :
+       {std::pair{DatabaseRole::kOrigin, "origin-pw"}, std::pair{DatabaseRole::kSync, "sync-pw"}}) {
+    MySqlConfig c = mysql_;
+    c.user = history::DatabaseUserName(role);
+    c.password = password;
+    const core::Result<std::vector<int>> m = history::ApplyMigrations(c);
+    ASSERT_TRUE(m.ok()) << c.user << ": " << m.error();
+    EXPECT_TRUE(m->empty()) << "an up-to-date schema needs no right to change it";
+  }
+  ASSERT_TRUE(history::EnsureDatabaseUsers(mysql_, {{DatabaseRole::kOrigin, "origin-pw-2"}}).ok());
+  MySqlConfig old = mysql_;
+  old.user = "stockgate_origin";
+  old.password = "origin-pw";
+  EXPECT_FALSE(MariaDbConnection::Open(old, true).ok()) << "the old password no longer works";
+  EXPECT_NE(as(DatabaseRole::kOrigin, "origin-pw-2"), nullptr);
+}
+
+// stockgate-sync run and check as the deployment's sync user: within its rights, the daemon
+// drains a sale into the history and check finds no drift.
+class SyncDbUserTest : public SyncTest {
+ protected:
+  void SetUp() override {
+    SyncTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(
+        history::EnsureDatabaseUsers(mysql_, {{history::DatabaseRole::kSync, "sync-pw"}}).ok());
+    mysql_.user = "stockgate_sync";
+    mysql_.password = "sync-pw";
+    setenv("STOCKGATE_MYSQL_PASSWORD", "sync-pw", 1);
+  }
+  void TearDown() override { unsetenv("STOCKGATE_MYSQL_PASSWORD"); }
+};
+
+TEST_F(SyncDbUserTest, TheDaemonDrainsAndChecksAsTheSyncUser) {
+  RunDaemonDrainsAndChecks(13, "50");
 }
 
 // stockgate-sync itself on a cluster (--redis-cluster): its consumer drains the outbox of the

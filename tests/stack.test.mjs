@@ -102,6 +102,12 @@ test('up serves a reservation end to end, and down stops every part', async () =
   assert.match(clients, /user=stockgate-origin/);
   assert.match(clients, /user=stockgate-sync/);
   assert.equal((clients.match(/user=default/g) ?? []).length, 1, 'only redis-cli itself');
+  // And to MariaDB, as their own users: sync writes the history, the origin reads it.
+  const sessions = spawnSync('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P',
+    String(state.ports.mariadb), '-u', 'root', '--batch', '--skip-column-names', '-e',
+    'SELECT DISTINCT user FROM information_schema.processlist'], { encoding: 'utf8' }).stdout;
+  assert.match(sessions, /^stockgate_sync$/m);
+  assert.match(sessions, /^stockgate_origin$/m);
   // The origin and sync serve their metrics, valid by promtool's check.
   for (const [url, series] of [
     [`${state.urls.origin}metrics`, /^stockgate_store_batch_total\{what="operations"\} [1-9]/m],

@@ -57,6 +57,11 @@ core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config) {
   };
   const auto failed = [&] { return core::Fail(core::Code::kUnavailable, error); };
   const std::string db = "`" + config.database + "`";
+  // Up to date: nothing to change, and no right to change anything needed.
+  if (const QueryResult seen = conn.Query("SELECT COUNT(*) FROM " + db + ".schema_migrations");
+      seen.ok && !seen.rows.empty() && seen.rows[0][0] == std::to_string(Migrations().size())) {
+    return std::vector<int>{};
+  }
   if (!run("CREATE DATABASE IF NOT EXISTS " + db + " CHARACTER SET utf8mb4").ok) return failed();
   if (!run("USE " + db).ok) return failed();
   // Waits less than a read timeout; a caller that gets "held" simply tries again.
@@ -94,6 +99,48 @@ core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config) {
   conn.Query("SELECT RELEASE_LOCK('stockgate_migrations')");
   if (!error.empty()) return failed();
   return applied;
+}
+
+std::string_view DatabaseUserName(DatabaseRole role) {
+  switch (role) {
+    case DatabaseRole::kOrigin:
+      return "stockgate_origin";
+    case DatabaseRole::kSync:
+      return "stockgate_sync";
+    case DatabaseRole::kMigrate:
+      return "stockgate_migrate";
+  }
+  return "";
+}
+
+core::Status EnsureDatabaseUsers(const MySqlConfig& config,
+                                 const std::vector<DatabaseUser>& users) {
+  core::Result<std::unique_ptr<MariaDbConnection>> opened = MariaDbConnection::Open(config, false);
+  if (!opened) {
+    return core::Fail(core::Code::kUnavailable, "cannot connect to MariaDB: " + opened.error());
+  }
+  MariaDbConnection& conn = **opened;
+  const std::string db = "`" + config.database + "`";
+  for (const DatabaseUser& u : users) {
+    const std::string account = conn.Quote(DatabaseUserName(u.role)) + "@'%'";
+    const char* rights = u.role == DatabaseRole::kOrigin ? "SELECT"
+                         : u.role == DatabaseRole::kSync ? "SELECT, INSERT, UPDATE, DELETE"
+                                                         : "ALL PRIVILEGES";
+    for (const std::string& sql :
+         {"CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY " + conn.Quote(u.password),
+          "ALTER USER " + account + " IDENTIFIED BY " + conn.Quote(u.password),
+          // Exactly these rights: whatever an earlier grant gave beyond them goes.
+          "REVOKE ALL PRIVILEGES, GRANT OPTION FROM " + account,
+          "GRANT " + std::string(rights) + " ON " + db + ".* TO " + account}) {
+      if (const QueryResult r = conn.Query(sql); !r.ok) {
+        // The statement holds the password: name the user, not the statement.
+        return core::Fail(
+            core::Code::kUnavailable,
+            "setting up database user " + std::string(DatabaseUserName(u.role)) + ": " + r.error);
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace stockgate::history

@@ -26,7 +26,23 @@ const std::vector<Migration>& Migrations();
 std::vector<std::string> SplitStatements(std::string_view sql);
 
 // Creates the database if needed and applies the migrations it lacks; the versions it applied.
+// A schema already up to date is only read (so a user without DDL rights, as sync's, passes);
+// one that is not needs a user that may create and alter tables.
 core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config);
+
+// The database users of a deployment, each with the rights its part needs on the database and
+// nothing else: the origin reads the history, sync writes it, migrations change the schema.
+enum class DatabaseRole { kOrigin, kSync, kMigrate };
+struct DatabaseUser {
+  DatabaseRole role = DatabaseRole::kOrigin;
+  std::string password;
+};
+// stockgate_origin, stockgate_sync, stockgate_migrate.
+std::string_view DatabaseUserName(DatabaseRole role);
+// Creates each user (from any host) if missing, sets its password, and grants its rights on
+// config.database: origin SELECT; sync SELECT, INSERT, UPDATE, DELETE; migrate every right on
+// that database alone. Run as an account that may create users (the database's administrator).
+core::Status EnsureDatabaseUsers(const MySqlConfig& config, const std::vector<DatabaseUser>& users);
 
 }  // namespace stockgate::history
 
