@@ -251,6 +251,7 @@ int Serve(int argc, char** argv) {
   server::ServerOptions options;
   options.host = c.listen_host;
   options.port = c.listen_port;
+  options.reuse_port = c.listen_reuse_port;
   options.threads = c.threads;
   options.read_timeout_ms = c.read_timeout_ms;
   options.write_timeout_ms = c.write_timeout_ms;

@@ -77,6 +77,8 @@ const std::vector<Setting>& Settings() {
            [](const OriginConfig& c) {
              return c.listen_host + ":" + std::to_string(c.listen_port);
            }},
+      {.key = {.name = "listen_reuse_port", .kind = Kind::kBool},
+       .apply = [](OriginConfig& c, const Value& v) { c.listen_reuse_port = v.b; }},
       {.key = {.name = "threads",
                .flag_help = "HTTP event-loop threads (0: one per hardware thread)",
                .flag_value = "N",

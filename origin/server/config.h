@@ -35,6 +35,9 @@ struct RateLimits {
 struct OriginConfig {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
+  // Share the listen port with other origins on the host (SO_REUSEPORT); off: a port in use is
+  // refused at start.
+  bool listen_reuse_port = false;
   // HTTP event-loop threads; LoadConfig resolves 0 to DefaultThreads(hardware). Connections do
   // not hold threads: a few serve them all.
   int threads = 0;

@@ -163,6 +163,7 @@ burst = 3
 // Each key can be set from its environment variable (catches a mis-wired table row).
 TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   env_ = {{"STOCKGATE_LISTEN", "localhost:1"},
+          {"STOCKGATE_LISTEN_REUSE_PORT", "1"},
           {"STOCKGATE_THREADS", "7"},
           {"STOCKGATE_READ_TIMEOUT_MS", "11"},
           {"STOCKGATE_WRITE_TIMEOUT_MS", "12"},
@@ -197,6 +198,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   const OriginConfig& c = r->config;
   EXPECT_EQ(c.listen_host, "localhost");
   EXPECT_EQ(c.listen_port, 1);
+  EXPECT_TRUE(c.listen_reuse_port);
   EXPECT_EQ(c.threads, 7);
   EXPECT_EQ(c.read_timeout_ms, 11);
   EXPECT_EQ(c.write_timeout_ms, 12);

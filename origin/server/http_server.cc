@@ -485,8 +485,11 @@ int HttpServer::Bind() {
   const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(s.options.port));
   s.acceptor.open(endpoint.protocol(), ec);
   // SO_REUSEADDR lets a restarted origin bind while old connections linger in TIME_WAIT; it does
-  // not let two processes listen on one port (that would be SO_REUSEPORT).
+  // not let two processes listen on one port. SO_REUSEPORT does, and only when asked.
   if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && s.options.reuse_port) {
+    s.acceptor.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true), ec);
+  }
   if (!ec) s.acceptor.bind(endpoint, ec);
   if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {

@@ -30,7 +30,11 @@ struct ServerState;  // http_server.cc: the event loop, its threads, the listeni
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;             // 0: any free port (tests)
+  int port = 8080;  // 0: any free port (tests)
+  // SO_REUSEPORT: several origins on one host listen on the same port and the kernel spreads
+  // the connections. Off: a port in use is refused (a second origin started by mistake would
+  // otherwise silently take half the traffic).
+  bool reuse_port = false;
   int threads = 2;             // event-loop threads
   int blocking_threads = 8;    // threads for the calls that block (history, readiness)
   int read_timeout_ms = 5000;  // to read a whole request, waiting for it included (idle keep-alive)

@@ -348,6 +348,28 @@ TEST_F(OriginHttpTest, BusyPortIsRefused) {
   EXPECT_EQ(errors[1]["log"]["error"], "not an IP address");
 }
 
+// Asked to share the port, two servers listen on it together (the kernel spreads connections);
+// a third that was not asked is refused even then.
+TEST_F(OriginHttpTest, PortSharingOnlyWhenAsked) {
+  ServerOptions so;
+  so.port = 0;
+  so.reuse_port = true;
+  so.log_requests = ServerOptions::RequestLog::kNone;
+  HttpServer first(*api_, *metrics_, nullptr, so, NowMs);
+  const int port = first.Bind();
+  ASSERT_GT(port, 0);
+  so.port = port;
+  HttpServer second(*api_, *metrics_, nullptr, so, NowMs);
+  EXPECT_EQ(second.Bind(), port);
+  so.reuse_port = false;
+  std::ostringstream logged;
+  log::Configure(log::Level::kInfo, &logged);
+  HttpServer third(*api_, *metrics_, nullptr, so, NowMs);
+  EXPECT_EQ(third.Bind(), -1);
+  log::Configure(log::Level::kInfo);
+  EXPECT_NE(logged.str().find("cannot listen"), std::string::npos);
+}
+
 // 300 connections that send half a request and stall hold no thread: another client is served
 // at once, not after the read timeout (5 s) frees something.
 TEST_F(OriginHttpTest, StalledConnectionsDoNotStarveOthers) {
