@@ -121,6 +121,25 @@ test('cluster-move-slot moves a slot with its keys to another master', async () 
     const again = move(`127.0.0.1:${base}`, String(slot), `127.0.0.1:${to}`);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /already on/);
+
+    // With the default user closed, a move needs a user (REDIS_USER, REDISCLI_AUTH), which the
+    // source also gives the target (AUTH2). Without one it fails before any key left, and the
+    // slot is left stable where it was.
+    for (const p of [base, base + 1, base + 2]) {
+      assert.equal(cli(p, 'ACL', 'SETUSER', 'ops', 'on', '>ops-secret', '~*', '&*', '+@all').trim(), 'OK');
+      assert.equal(cli(p, 'ACL', 'SETUSER', 'default', 'off').trim(), 'OK');
+    }
+    const asOps = (...args) => spawnSync('redis-cli', ['-p', String(args.shift()), '--user', 'ops',
+      '--pass', 'ops-secret', '--no-auth-warning', ...args], { encoding: 'utf8' }).stdout.trim();
+    const refused = move(`127.0.0.1:${base}`, String(slot), `127.0.0.1:${from}`);
+    assert.notEqual(refused.status, 0, refused.stdout);
+    assert.equal(Number(asOps(to, 'cluster', 'countkeysinslot', String(slot))), 250);
+    assert.doesNotMatch(asOps(to, 'cluster', 'nodes'), /\[\d+-[<>]-/, 'no slot left migrating');
+    const back = spawnSync(join(repo, 'scripts/cluster-move-slot'),
+      [`127.0.0.1:${base}`, String(slot), `127.0.0.1:${from}`],
+      { encoding: 'utf8', timeout: 60_000, env: { ...process.env, REDIS_USER: 'ops', REDISCLI_AUTH: 'ops-secret' } });
+    assert.equal(back.status, 0, back.stderr);
+    assert.equal(Number(asOps(from, 'cluster', 'countkeysinslot', String(slot))), 250);
     for (const args of [[`127.0.0.1:${base}`, '16384', `127.0.0.1:${to}`], [`127.0.0.1:${base}`, String(slot)],
       [`127.0.0.1:${base}`, String(slot), '127.0.0.1:1']]) {
       const bad = move(...args);
