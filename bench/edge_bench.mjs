@@ -99,10 +99,18 @@ async function startNginx(root) {
   ].join('\n'));
   const logPath = join(dir, 'logs/stderr.log');
   const fd = openSync(logPath, 'a');
+  // A process group of its own: nginx's worker outlives a killed master (it keeps the port and
+  // runs on), so the whole group is killed.
   const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'],
-    { stdio: ['ignore', fd, fd] });
+    { stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
-  const stop = onExit(() => child.kill('SIGKILL'));
+  const stop = onExit(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  });
   for (const deadline = Date.now() + 10_000; ;) {
     if (child.exitCode !== null) throw new Error(`nginx exited:\n${logTail(logPath)}`);
     try {
