@@ -537,6 +537,20 @@ TEST_F(SyncTest, DatabaseUsersHoldOnlyTheirRights) {
     ASSERT_TRUE(m.ok()) << c.user << ": " << m.error();
     EXPECT_TRUE(m->empty()) << "an up-to-date schema needs no right to change it";
   }
+  // On a database without the schema, sync's account may not create it, and is told what to do.
+  {
+    MySqlConfig fresh = mysql_;
+    fresh.database = "DatabaseUsersFresh";
+    MySqlConfig admin = fresh;
+    ASSERT_TRUE(history::EnsureDatabaseUsers(admin, {{DatabaseRole::kSync, "sync-pw"}}).ok());
+    fresh.user = "stockgate_sync";
+    fresh.password = "sync-pw";
+    const core::Result<std::vector<int>> refused = history::ApplyMigrations(fresh);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().find("run stockgate-sync migrate as the migration account"),
+              std::string::npos)
+        << refused.error();
+  }
   ASSERT_TRUE(history::EnsureDatabaseUsers(mysql_, {{DatabaseRole::kOrigin, "origin-pw-2"}}).ok());
   MySqlConfig old = mysql_;
   old.user = "stockgate_origin";

@@ -55,7 +55,15 @@ core::Result<std::vector<int>> ApplyMigrations(const MySqlConfig& config) {
     if (!r.ok && error.empty()) error = r.error + " in: " + sql;
     return r;
   };
-  const auto failed = [&] { return core::Fail(core::Code::kUnavailable, error); };
+  const auto failed = [&] {
+    // An account without DDL rights (sync's own) meets a schema that is not up to date.
+    if (error.find("denied") != std::string::npos) {
+      error +=
+          " (the schema lacks migrations this account may not apply: run stockgate-sync "
+          "migrate as the migration account first)";
+    }
+    return core::Fail(core::Code::kUnavailable, error);
+  };
   const std::string db = "`" + config.database + "`";
   // Up to date: nothing to change, and no right to change anything needed.
   if (const QueryResult seen = conn.Query("SELECT COUNT(*) FROM " + db + ".schema_migrations");
