@@ -444,11 +444,7 @@ class SyncClusterTest : public SyncTest {
 class SyncAclTest : public SyncTest {
  protected:
   void StartRedis() override {
-    redis_ = RedisServer::Start([] {
-      stockgate::testing::RedisServerOptions options;
-      options.acl_users_prefix = "sg";
-      return options;
-    }());
+    redis_ = RedisServer::Start(stockgate::testing::WithShippedUsers("sg"));
     ASSERT_NE(redis_, nullptr);
     // stockgate-sync reads its password from the environment, as it would from its unit's.
     setenv("STOCKGATE_REDIS_PASSWORD",

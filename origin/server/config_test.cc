@@ -353,7 +353,7 @@ TEST_F(ConfigTest, BadAddressIsAnError) {
 }
 
 // On a cluster, writes wait for a replica unless told otherwise; on one Redis they do not. A bad
-// seed list names the item.
+// seed list names the item; a bad Redis user name is refused.
 TEST_F(ConfigTest, ReplicaAcksDefaultToOneOnAClusterOnly) {
   LoadResult r = Load();
   ASSERT_TRUE(r.ok()) << r.error();
@@ -367,6 +367,13 @@ TEST_F(ConfigTest, ReplicaAcksDefaultToOneOnAClusterOnly) {
   r = Load({"--redis-cluster", "127.0.0.1:7000", "--redis-replica-acks", "0"});
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->config.redis_replica_acks, 0) << "an explicit 0 stands";
+  env_["STOCKGATE_REDIS_USER"] = "bad user";
+  EXPECT_NE(ErrorOf().find("STOCKGATE_REDIS_USER must be empty or 1..64 characters"),
+            std::string::npos)
+      << ErrorOf();
+  env_["STOCKGATE_REDIS_USER"] = std::string(65, 'u');
+  EXPECT_FALSE(ErrorOf().empty());
+  env_.erase("STOCKGATE_REDIS_USER");
   const std::string e = ErrorOf({"--redis-cluster", "127.0.0.1:7000,127.0.0.1"});
   EXPECT_EQ(e.find("--redis-cluster"), 0u) << e;
   EXPECT_NE(e.find("item 2"), std::string::npos) << e;

@@ -50,13 +50,6 @@ inline std::string ChangesKey(std::string_view prefix) {
   return PartitionPrefix(prefix) + ":changes";
 }
 
-// The pattern every key of the prefix matches (SCAN MATCH).
-inline std::string KeyPattern(std::string_view prefix) {
-  std::string pattern(prefix);
-  pattern += ":*";
-  return pattern;
-}
-
 // Keys that only the layout before partitions had (P:ledger, P:snapver, P:changes): where one
 // exists, the data is in that layout and must be moved before the store can use it (see
 // docs/operations.md, "Upgrading the keyspace").

@@ -12,6 +12,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/requests.h"
+
 namespace stockgate::store {
 namespace {
 
@@ -112,11 +114,8 @@ core::Status Authenticate(redisContext* c, const RedisConfig& config) {
 }  // namespace
 
 core::Status CheckRedisUser(std::string_view user) {
-  const bool ok = user.size() <= 64 && std::all_of(user.begin(), user.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
-                  });
-  if (ok) return {};
+  // The ids' alphabet and bound (order_id, request_id): one rule for every such name.
+  if (user.empty() || core::IsValidId(user)) return {};
   return core::Fail(core::Code::kInvalidRequest,
                     "must be empty or 1..64 characters of [A-Za-z0-9._:-]");
 }

@@ -272,11 +272,8 @@ ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
 }  // namespace
 
 core::Status CheckKeyPrefix(std::string_view prefix) {
-  const bool ok_chars = std::all_of(prefix.begin(), prefix.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == ':' || c == '-';
-  });
-  if (!prefix.empty() && prefix.size() <= 32 && ok_chars) return {};
+  // The ids' alphabet (core::IsValidId), at most 32 long.
+  if (prefix.size() <= 32 && core::IsValidId(prefix)) return {};
   return core::Fail(core::Code::kInvalidRequest, "must be 1..32 characters of [A-Za-z0-9._:-]");
 }
 

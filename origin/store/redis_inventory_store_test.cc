@@ -160,11 +160,7 @@ class RedisStoreTest : public ::testing::Test {
 class RedisAclStoreTest : public RedisStoreTest {
  protected:
   void StartRedis() override {
-    redis_ = RedisServer::Start([] {
-      stockgate::testing::RedisServerOptions options;
-      options.acl_users_prefix = "t";
-      return options;
-    }());
+    redis_ = RedisServer::Start(stockgate::testing::WithShippedUsers("t"));
     ASSERT_NE(redis_, nullptr);
   }
   RedisConfig ClientConfig() const override {

@@ -136,6 +136,12 @@ std::unique_ptr<RedisServer> RedisServer::Start(const Options& options, std::str
   return server;
 }
 
+RedisServerOptions WithShippedUsers(std::string prefix) {
+  RedisServerOptions options;
+  options.acl_users_prefix = std::move(prefix);
+  return options;
+}
+
 std::string RedisUserPassword(std::string_view user) {
   std::string password(user);
   password += "-password";

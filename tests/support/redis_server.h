@@ -30,6 +30,8 @@ struct RedisServerOptions {
 
 // The password a server started with acl_users_prefix gives the ACL user `user`.
 std::string RedisUserPassword(std::string_view user);
+// Options for a server with the shipped ACL users, their keys made `prefix`'s.
+RedisServerOptions WithShippedUsers(std::string prefix);
 
 class RedisServer {
  public:
