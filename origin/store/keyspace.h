@@ -3,10 +3,12 @@
 // documents the layout), and the store's tests read what the scripts wrote through these, so the
 // two cannot drift apart.
 //
-// Every key of a store lives in a partition and starts with the partition's prefix, "P:{p0}": the
-// store's key prefix P and the hash tag {p0}. One tag for all the keys of a partition puts them in
-// one Redis Cluster slot, so that every script runs on the one node serving it, and a slot can
-// move between nodes (reshard) as a whole. The store has one partition, p0.
+// Every key of a store lives in a partition and starts with the partition's prefix, "P:{pN}": the
+// store's key prefix P and the hash tag {pN} of partition N. One tag for all the keys of a
+// partition puts them in one Redis Cluster slot, so that every script runs on the one node serving
+// it, and a slot can move between nodes (reshard) as a whole. A store has a fixed number of
+// partitions (1 unless configured); a SKU lives in partition sku % partitions, and an order's
+// record with its SKUs, found by order_id through its home partition (HomePartition).
 #ifndef STOCKGATE_ORIGIN_STORE_KEYSPACE_H_
 #define STOCKGATE_ORIGIN_STORE_KEYSPACE_H_
 
@@ -17,37 +19,67 @@
 
 namespace stockgate::store {
 
-// P:{p0}, the start of every key of the partition (the scripts' KEYS[1]).
-inline std::string PartitionPrefix(std::string_view prefix) {
+// The most partitions a store may have.
+inline constexpr int kMaxPartitions = 1024;
+
+// The partition of a SKU.
+inline int SkuPartition(std::int64_t sku, int partitions) {
+  return static_cast<int>(sku % partitions);
+}
+
+// An order's home partition, where every call by order_id starts: FNV-1a (32 bits) of the
+// order_id, modulo the partitions.
+inline int HomePartition(std::string_view order_id, int partitions) {
+  std::uint32_t h = 2166136261u;
+  for (const char c : order_id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  return static_cast<int>(h % static_cast<std::uint32_t>(partitions));
+}
+
+// P:{pN}, the start of every key of partition N (the scripts' KEYS[1]).
+inline std::string PartitionPrefix(std::string_view prefix, int partition = 0) {
   std::string key(prefix);
-  key += ":{p0}";
+  key += ":{p";
+  key += std::to_string(partition);
+  key += '}';
   return key;
 }
 
-// P:{p0}:ledger, the outbox stream.
-inline std::string LedgerKey(std::string_view prefix) {
-  return PartitionPrefix(prefix) + ":ledger";
+// P:{pN}:ledger, the partition's outbox stream.
+inline std::string LedgerKey(std::string_view prefix, int partition = 0) {
+  return PartitionPrefix(prefix, partition) + ":ledger";
 }
 
-// P:{p0}:res:O, a reservation's record.
-inline std::string ReservationKey(std::string_view prefix, std::string_view order_id) {
-  std::string key = PartitionPrefix(prefix);
+// P:{pN}:res:O, a reservation's record (or one part's) in partition N.
+inline std::string ReservationKey(std::string_view prefix, std::string_view order_id,
+                                  int partition = 0) {
+  std::string key = PartitionPrefix(prefix, partition);
   key += ":res:";
   key += order_id;
   return key;
 }
 
-// P:{p0}:stock:S, a SKU's counters.
-inline std::string StockKey(std::string_view prefix, std::int64_t sku) {
-  std::string key = PartitionPrefix(prefix);
+// P:{pN}:ord:O, the directory record of an order spanning partitions, at its home N.
+inline std::string DirectoryKey(std::string_view prefix, std::string_view order_id, int partition) {
+  std::string key = PartitionPrefix(prefix, partition);
+  key += ":ord:";
+  key += order_id;
+  return key;
+}
+
+// P:{pN}:stock:S, a SKU's counters; N is SkuPartition(S).
+inline std::string StockKey(std::string_view prefix, std::int64_t sku, int partition = 0) {
+  std::string key = PartitionPrefix(prefix, partition);
   key += ":stock:";
   key += std::to_string(sku);
   return key;
 }
 
-// P:{p0}:changes, the index of every SKU by the snapshot version of its last change.
-inline std::string ChangesKey(std::string_view prefix) {
-  return PartitionPrefix(prefix) + ":changes";
+// P:{pN}:changes, the partition's index of its SKUs by the snapshot version of their last change.
+inline std::string ChangesKey(std::string_view prefix, int partition = 0) {
+  return PartitionPrefix(prefix, partition) + ":changes";
 }
 
 // Keys that only the layout before partitions had (P:ledger, P:snapver, P:changes): where one

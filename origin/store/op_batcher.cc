@@ -60,18 +60,19 @@ const Script& StockgateScript() {
   return script;
 }
 
-CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op) {
+CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op,
+                    int partition) {
   const std::vector<const ScriptOp*> ops = {&op};
-  const std::string partition = PartitionPrefix(key_prefix);
-  return AnswerOf(redis.Eval(StockgateScript(), {partition},
-                             BatchArgv(SlotArg(redis, partition), ops,
+  const std::string keys = PartitionPrefix(key_prefix, partition);
+  return AnswerOf(redis.Eval(StockgateScript(), {keys},
+                             BatchArgv(SlotArg(redis, keys), ops,
                                        [](const ScriptOp* o) -> const ScriptOp& { return *o; })),
                   0, 1);
 }
 
-OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options)
+OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition)
     : redis_(redis),
-      keys_{PartitionPrefix(key_prefix)},
+      keys_{PartitionPrefix(key_prefix, partition)},
       slot_(SlotArg(redis, keys_[0])),
       options_(options) {}
 

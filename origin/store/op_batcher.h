@@ -35,7 +35,8 @@ struct ScriptOp {
 
 // Runs one operation alone (a batch of one) and waits: for operator tools, which use no store.
 // The reply is the operation's answer.
-CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op);
+CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op,
+                    int partition = 0);
 
 class OpBatcher {
  public:
@@ -68,7 +69,8 @@ class OpBatcher {
   // else the reply is its answer.
   using Done = std::function<void(CommandResult)>;
 
-  OpBatcher(RedisClient& redis, std::string key_prefix, Options options);
+  // The batcher of one partition of the store (keyspace.h).
+  OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition = 0);
   // Every submitted operation must be done before the batcher goes.
   ~OpBatcher() = default;
   OpBatcher(const OpBatcher&) = delete;

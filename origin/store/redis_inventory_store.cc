@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
+#include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -238,10 +240,10 @@ ScriptOp AdjustOp(std::int64_t sku, const core::AdjustmentRequest& request, std:
 }
 
 ScriptOp ReserveOp(const core::ReservationRequest& request, std::string_view actor,
-                   std::int64_t now_ms) {
+                   std::int64_t now_ms, std::string mode = "") {
   return Op("reserve", actor, now_ms,
             {request.order_id, ItemsArg(request.items), std::to_string(request.ttl_seconds),
-             request.customer_id, request.confirm ? "1" : "0"});
+             request.customer_id, request.confirm ? "1" : "0", std::move(mode)});
 }
 
 ScriptOp TransitionOp(std::string_view order_id, std::string_view action, std::string_view actor,
@@ -269,7 +271,152 @@ ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
   return Op("snapshot", "", now_ms, {std::to_string(since_version)});
 }
 
+ScriptOp ClaimOp(const core::ReservationRequest& request, std::string_view actor,
+                 std::int64_t now_ms, std::string partitions, std::string status) {
+  return Op(
+      "claim", actor, now_ms,
+      {request.order_id, ItemsArg(request.items), std::to_string(request.ttl_seconds),
+       request.customer_id, request.confirm ? "1" : "0", std::move(partitions), std::move(status)});
+}
+
+ScriptOp OrderOp(std::string_view order_id, std::string_view action, std::int64_t ttl_seconds,
+                 std::string_view actor, std::int64_t now_ms, std::string_view reason) {
+  return Op("order", actor, now_ms,
+            {std::string(order_id), std::string(action), std::string(reason),
+             std::to_string(ttl_seconds)});
+}
+
+ScriptOp SettleOp(std::string_view order_id, std::string_view status, std::string_view actor,
+                  std::int64_t now_ms, std::string_view reason, std::int64_t deadline_ms,
+                  bool part) {
+  return Op("settle", actor, now_ms,
+            {std::string(order_id), std::string(status), std::string(reason),
+             std::to_string(deadline_ms), part ? "part" : "whole"});
+}
+
+// A reservation answer with what the directory steps add: the partitions that hold the order's
+// parts, the item a failure is about, whether the hold expired in this call.
+struct Routed {
+  ReservationResult result;
+  std::vector<int> partitions;
+  std::int64_t failed_sku = 0;
+  bool expired = false;
+};
+
+Routed DecodeRouted(const CommandResult& r, const ScriptOp& op) {
+  Routed out;
+  out.result = DecodeReservation(r, op);
+  if (!r.ok() || r->type != Reply::Type::kString) return out;
+  const json body = json::parse(r->str, nullptr, false);
+  const std::string parts = Str(body, "partitions");
+  std::size_t at = 0;
+  while (at < parts.size()) {
+    std::size_t end = parts.find(',', at);
+    if (end == std::string::npos) end = parts.size();
+    int p = 0;
+    std::from_chars(parts.data() + at, parts.data() + end, p);
+    out.partitions.push_back(p);
+    at = end + 1;
+  }
+  out.failed_sku = Sku(Sub(body, "sku"));
+  out.expired = Bool(body, "expired");
+  return out;
+}
+
+std::string JoinPartitions(const std::vector<int>& partitions) {
+  std::string out;
+  for (const int p : partitions) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(p);
+  }
+  return out;
+}
+
+// The request's items grouped by partition, in the order their first items come.
+struct Part {
+  int partition = 0;
+  std::vector<Item> items;
+};
+std::vector<Part> SplitByPartition(const std::vector<Item>& items, int partitions) {
+  std::vector<Part> parts;
+  for (const Item& item : items) {
+    const int p = SkuPartition(item.sku, partitions);
+    auto it =
+        std::find_if(parts.begin(), parts.end(), [&](const Part& x) { return x.partition == p; });
+    if (it == parts.end()) {
+      parts.push_back({p, {}});
+      it = std::prev(parts.end());
+    }
+    it->items.push_back(item);
+  }
+  return parts;
+}
+
+// Position of a SKU among the request's items (items.size() when absent).
+std::size_t Position(const std::vector<Item>& items, std::int64_t sku) {
+  return static_cast<std::size_t>(
+      std::find_if(items.begin(), items.end(), [&](const Item& i) { return i.sku == sku; }) -
+      items.begin());
+}
+
+// The answer of an order whose parts did not all succeed, as one script would have given it for
+// the whole order: the same order of checks (an order_id used otherwise; the first unknown SKU;
+// every short item; the first item over a per-customer rule), each in item order; an unknown
+// outcome only when nothing else failed.
+ReservationResult FirstFailure(const std::vector<Routed>& parts, const std::vector<Item>& items) {
+  const Routed* chosen = nullptr;
+  auto rank = [](Code c) {
+    switch (c) {
+      case Code::kIdempotencyConflict:
+        return 0;
+      case Code::kUnknownSku:
+        return 1;
+      case Code::kInsufficientStock:
+        return 2;
+      case Code::kInvalidRequest:
+      case Code::kCustomerLimitExceeded:
+        return 3;
+      default:
+        return 4;
+    }
+  };
+  auto first_item = [&](const Routed& r) {
+    if (r.result.code == Code::kInsufficientStock && !r.result.fail_items.empty()) {
+      return Position(items, r.result.fail_items.front().sku);
+    }
+    return Position(items, r.failed_sku);
+  };
+  std::vector<FailItem> short_items;
+  for (const Routed& r : parts) {
+    if (r.result.code == Code::kOk) continue;
+    if (r.result.code == Code::kInsufficientStock) {
+      short_items.insert(short_items.end(), r.result.fail_items.begin(), r.result.fail_items.end());
+    }
+    if (chosen == nullptr || rank(r.result.code) < rank(chosen->result.code) ||
+        (rank(r.result.code) == rank(chosen->result.code) && first_item(r) < first_item(*chosen))) {
+      chosen = &r;
+    }
+  }
+  ReservationResult out = chosen->result;
+  if (out.code == Code::kInsufficientStock) {
+    std::sort(short_items.begin(), short_items.end(), [&](const FailItem& a, const FailItem& b) {
+      return Position(items, a.sku) < Position(items, b.sku);
+    });
+    out.fail_items = std::move(short_items);
+  }
+  out.reservation.reset();
+  out.created = false;
+  out.replayed = false;
+  return out;
+}
+
 }  // namespace
+
+core::Status CheckPartitions(int partitions) {
+  if (partitions >= 1 && partitions <= kMaxPartitions) return {};
+  return core::Fail(core::Code::kInvalidRequest,
+                    "must be 1.." + std::to_string(kMaxPartitions) + " partitions");
+}
 
 core::Status CheckKeyPrefix(std::string_view prefix) {
   // The ids' alphabet (core::IsValidId), at most 32 long.
@@ -278,118 +425,533 @@ core::Status CheckKeyPrefix(std::string_view prefix) {
 }
 
 RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig config)
-    : config_(std::move(config)), batcher_(redis, config_.key_prefix, config_.batching) {}
+    : config_(std::move(config)) {
+  config_.partitions = std::clamp(config_.partitions, 1, kMaxPartitions);
+  for (int p = 0; p < config_.partitions; ++p) {
+    batchers_.push_back(
+        std::make_unique<OpBatcher>(redis, config_.key_prefix, config_.batching, p));
+  }
+}
+
+OpBatcher::Stats RedisInventoryStore::batch_stats() const {
+  OpBatcher::Stats sum;
+  for (const auto& b : batchers_) {
+    const OpBatcher::Stats s = b->stats();
+    sum.batches += s.batches;
+    sum.ops += s.ops;
+    sum.refused += s.refused;
+  }
+  return sum;
+}
+
+int RedisInventoryStore::Home(std::string_view order_id) const {
+  return HomePartition(order_id, config_.partitions);
+}
 
 template <class R>
 R RedisInventoryStore::Wait(ScriptOp op, Decode<R> decode) {
   // The answer is decoded here, on the caller's thread, not on the client's I/O thread.
-  const CommandResult r = batcher_.Run(op);
+  const CommandResult r = batchers_[0]->Run(op);
   return decode(r, op);
 }
 
 template <class R>
-void RedisInventoryStore::Async(ScriptOp op, Decode<R> decode, Done<R> done) {
+void RedisInventoryStore::Async(int partition, ScriptOp op, Decode<R> decode, Done<R> done) {
   auto kept = std::make_shared<ScriptOp>(op);
-  batcher_.Submit(std::move(op), [kept, decode, done = std::move(done)](CommandResult r) {
-    done(decode(r, *kept));
-  });
+  batchers_[static_cast<std::size_t>(partition)]->Submit(
+      std::move(op),
+      [kept, decode, done = std::move(done)](CommandResult r) { done(decode(r, *kept)); });
 }
+
+namespace {
+// Runs an asynchronous form and waits for its result (every store call ends within the client's
+// bounds, so this wait is bounded too).
+template <class R>
+R AwaitResult(const std::function<void(InventoryStore::Done<R>)>& start) {
+  auto promise = std::make_shared<std::promise<R>>();
+  std::future<R> result = promise->get_future();
+  start([promise](R r) { promise->set_value(std::move(r)); });
+  return result.get();
+}
+}  // namespace
+
+// The blocking forms: with one partition straight to its batcher; with several, the
+// asynchronous form, awaited.
 
 StockResult RedisInventoryStore::SetStock(std::int64_t sku, const core::SetStockRequest& request,
                                           std::string_view actor, std::int64_t now_ms) {
-  return Wait(SetOp(sku, request, actor, now_ms), &DecodeStock);
+  if (config_.partitions == 1) return Wait(SetOp(sku, request, actor, now_ms), &DecodeStock);
+  return AwaitResult<StockResult>([&](Done<StockResult> done_) {
+    SetStockAsync(sku, request, actor, now_ms, std::move(done_));
+  });
 }
 StockResult RedisInventoryStore::Adjust(std::int64_t sku, const core::AdjustmentRequest& request,
                                         std::string_view actor, std::int64_t now_ms) {
-  return Wait(AdjustOp(sku, request, actor, now_ms), &DecodeStock);
+  if (config_.partitions == 1) return Wait(AdjustOp(sku, request, actor, now_ms), &DecodeStock);
+  return AwaitResult<StockResult>(
+      [&](Done<StockResult> done_) { AdjustAsync(sku, request, actor, now_ms, std::move(done_)); });
 }
 ReservationResult RedisInventoryStore::Reserve(const core::ReservationRequest& request,
                                                std::string_view actor, std::int64_t now_ms) {
-  return Wait(ReserveOp(request, actor, now_ms), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(ReserveOp(request, actor, now_ms), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    ReserveAsync(request, actor, now_ms, std::move(done_));
+  });
 }
 ReservationResult RedisInventoryStore::Confirm(std::string_view order_id, std::string_view actor,
                                                std::int64_t now_ms, std::string_view reason) {
-  return Wait(TransitionOp(order_id, "confirm", actor, now_ms, reason), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(TransitionOp(order_id, "confirm", actor, now_ms, reason), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    ConfirmAsync(order_id, actor, now_ms, reason, std::move(done_));
+  });
 }
 ReservationResult RedisInventoryStore::Release(std::string_view order_id, std::string_view actor,
                                                std::int64_t now_ms, std::string_view reason) {
-  return Wait(TransitionOp(order_id, "release", actor, now_ms, reason), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(TransitionOp(order_id, "release", actor, now_ms, reason), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    ReleaseAsync(order_id, actor, now_ms, reason, std::move(done_));
+  });
 }
 ReservationResult RedisInventoryStore::Return(std::string_view order_id, std::string_view actor,
                                               std::int64_t now_ms, std::string_view reason) {
-  return Wait(TransitionOp(order_id, "return", actor, now_ms, reason), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(TransitionOp(order_id, "return", actor, now_ms, reason), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    ReturnAsync(order_id, actor, now_ms, reason, std::move(done_));
+  });
 }
 ReservationResult RedisInventoryStore::Extend(std::string_view order_id, std::int64_t ttl_seconds,
                                               std::string_view actor, std::int64_t now_ms) {
-  return Wait(ExtendOp(order_id, ttl_seconds, actor, now_ms), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(ExtendOp(order_id, ttl_seconds, actor, now_ms), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    ExtendAsync(order_id, ttl_seconds, actor, now_ms, std::move(done_));
+  });
 }
 StockListResult RedisInventoryStore::GetStocks(const std::vector<std::int64_t>& skus,
                                                std::int64_t now_ms) {
-  return Wait(StocksOp(skus, now_ms), &DecodeStockList);
+  if (config_.partitions == 1) return Wait(StocksOp(skus, now_ms), &DecodeStockList);
+  return AwaitResult<StockListResult>(
+      [&](Done<StockListResult> done_) { GetStocksAsync(skus, now_ms, std::move(done_)); });
 }
 ReservationResult RedisInventoryStore::GetReservation(std::string_view order_id,
                                                       std::int64_t now_ms) {
-  return Wait(ReservationReadOp(order_id, now_ms), &DecodeReservation);
+  if (config_.partitions == 1) {
+    return Wait(ReservationReadOp(order_id, now_ms), &DecodeReservation);
+  }
+  return AwaitResult<ReservationResult>([&](Done<ReservationResult> done_) {
+    GetReservationAsync(order_id, now_ms, std::move(done_));
+  });
 }
 SnapshotResult RedisInventoryStore::Snapshot(std::int64_t since_version, std::int64_t now_ms) {
-  return Wait(SnapshotOp(since_version, now_ms), &DecodeSnapshot);
+  if (config_.partitions == 1) return Wait(SnapshotOp(since_version, now_ms), &DecodeSnapshot);
+  return AwaitResult<SnapshotResult>(
+      [&](Done<SnapshotResult> done_) { SnapshotAsync(since_version, now_ms, std::move(done_)); });
 }
 ExpireResult RedisInventoryStore::ExpireDue(std::int64_t now_ms) {
-  return Wait(Op("expire", "", now_ms, {}), &DecodeExpire);
+  if (config_.partitions == 1) return Wait(Op("expire", "", now_ms, {}), &DecodeExpire);
+  return ExpireDueSpanning(now_ms);
 }
 
 void RedisInventoryStore::SetStockAsync(std::int64_t sku, const core::SetStockRequest& request,
                                         std::string_view actor, std::int64_t now_ms,
                                         Done<StockResult> done) {
-  Async(SetOp(sku, request, actor, now_ms), &DecodeStock, std::move(done));
+  Async(SkuPartition(sku, config_.partitions), SetOp(sku, request, actor, now_ms), &DecodeStock,
+        std::move(done));
 }
 void RedisInventoryStore::AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request,
                                       std::string_view actor, std::int64_t now_ms,
                                       Done<StockResult> done) {
-  Async(AdjustOp(sku, request, actor, now_ms), &DecodeStock, std::move(done));
+  Async(SkuPartition(sku, config_.partitions), AdjustOp(sku, request, actor, now_ms), &DecodeStock,
+        std::move(done));
 }
 void RedisInventoryStore::ReserveAsync(const core::ReservationRequest& request,
                                        std::string_view actor, std::int64_t now_ms,
                                        Done<ReservationResult> done) {
-  Async(ReserveOp(request, actor, now_ms), &DecodeReservation, std::move(done));
+  if (config_.partitions == 1 || request.items.empty()) {
+    return Async(ReserveOp(request, actor, now_ms), &DecodeReservation, std::move(done));
+  }
+  const std::vector<Part> parts = SplitByPartition(request.items, config_.partitions);
+  const int home = Home(request.order_id);
+  if (parts.size() == 1 && parts.front().partition == home) {
+    return Async(home, ReserveOp(request, actor, now_ms, "home"), &DecodeReservation,
+                 std::move(done));
+  }
+  if (parts.size() == 1) {
+    return ReserveSingle(request, actor, now_ms, parts.front().partition, std::move(done));
+  }
+  ReserveSpanning(request, actor, now_ms, std::move(done));
 }
 void RedisInventoryStore::ConfirmAsync(std::string_view order_id, std::string_view actor,
                                        std::int64_t now_ms, std::string_view reason,
                                        Done<ReservationResult> done) {
+  if (config_.partitions > 1) {
+    return ByOrder(order_id, "confirm", 0, actor, now_ms, reason, std::move(done));
+  }
   Async(TransitionOp(order_id, "confirm", actor, now_ms, reason), &DecodeReservation,
         std::move(done));
 }
 void RedisInventoryStore::ReleaseAsync(std::string_view order_id, std::string_view actor,
                                        std::int64_t now_ms, std::string_view reason,
                                        Done<ReservationResult> done) {
+  if (config_.partitions > 1) {
+    return ByOrder(order_id, "release", 0, actor, now_ms, reason, std::move(done));
+  }
   Async(TransitionOp(order_id, "release", actor, now_ms, reason), &DecodeReservation,
         std::move(done));
 }
 void RedisInventoryStore::ReturnAsync(std::string_view order_id, std::string_view actor,
                                       std::int64_t now_ms, std::string_view reason,
                                       Done<ReservationResult> done) {
+  if (config_.partitions > 1) {
+    return ByOrder(order_id, "return", 0, actor, now_ms, reason, std::move(done));
+  }
   Async(TransitionOp(order_id, "return", actor, now_ms, reason), &DecodeReservation,
         std::move(done));
 }
 void RedisInventoryStore::ExtendAsync(std::string_view order_id, std::int64_t ttl_seconds,
                                       std::string_view actor, std::int64_t now_ms,
                                       Done<ReservationResult> done) {
+  if (config_.partitions > 1) {
+    return ByOrder(order_id, "extend", ttl_seconds, actor, now_ms, "", std::move(done));
+  }
   Async(ExtendOp(order_id, ttl_seconds, actor, now_ms), &DecodeReservation, std::move(done));
 }
 void RedisInventoryStore::GetStocksAsync(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
                                          Done<StockListResult> done) {
+  if (config_.partitions > 1) return GetStocksSpanning(skus, now_ms, std::move(done));
   Async(StocksOp(skus, now_ms), &DecodeStockList, std::move(done));
 }
 void RedisInventoryStore::GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
                                               Done<ReservationResult> done) {
+  if (config_.partitions > 1) {
+    return ByOrder(order_id, "read", 0, "", now_ms, "", std::move(done));
+  }
   Async(ReservationReadOp(order_id, now_ms), &DecodeReservation, std::move(done));
 }
 void RedisInventoryStore::SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
                                         Done<SnapshotResult> done) {
-  Async(SnapshotOp(since_version, now_ms), &DecodeSnapshot, std::move(done));
+  if (config_.partitions == 1) {
+    return Async(SnapshotOp(since_version, now_ms), &DecodeSnapshot, std::move(done));
+  }
+  // Several partitions: every partition's whole list (a superset of any delta, so a reader that
+  // applies it stays right), versioned by the sum of the partitions' versions, which only grows.
+  struct Gather {
+    std::mutex mu;
+    int left = 0;
+    SnapshotResult out;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = config_.partitions;
+  for (int p = 0; p < config_.partitions; ++p) {
+    Async<SnapshotResult>(p, SnapshotOp(0, now_ms), &DecodeSnapshot, [g, done](SnapshotResult r) {
+      std::unique_lock lock(g->mu);
+      if (r.code != Code::kOk && g->out.code == Code::kOk) {
+        g->out.code = r.code;
+        g->out.message = r.message;
+      }
+      g->out.version += r.version;
+      g->out.items.insert(g->out.items.end(), r.items.begin(), r.items.end());
+      if (--g->left > 0) return;
+      lock.unlock();
+      if (g->out.code != Code::kOk) g->out.items.clear();
+      done(std::move(g->out));
+    });
+  }
 }
 void RedisInventoryStore::ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done) {
+  if (config_.partitions > 1) return done(ExpireDueSpanning(now_ms));
   Async(Op("expire", "", now_ms, {}), &DecodeExpire, std::move(done));
+}
+
+// --- Several partitions -----------------------------------------------------------------------
+
+// One part of an order elsewhere than its home: the part first (a failure there leaves nothing
+// anywhere), then the claim at home. A claim lost to another request with this order_id gives
+// the part just made back.
+void RedisInventoryStore::ReserveSingle(const core::ReservationRequest& request,
+                                        std::string_view actor, std::int64_t now_ms, int partition,
+                                        Done<ReservationResult> done) {
+  auto req = std::make_shared<core::ReservationRequest>(request);
+  Async<ReservationResult>(
+      partition, ReserveOp(request, actor, now_ms), &DecodeReservation,
+      [this, req, actor = std::string(actor), now_ms, partition,
+       done = std::move(done)](ReservationResult placed) {
+        if (placed.code != Code::kOk) return done(std::move(placed));
+        Async<ReservationResult>(
+            Home(req->order_id), ClaimOp(*req, actor, now_ms, std::to_string(partition), "single"),
+            &DecodeReservation,
+            [this, req, actor, now_ms, partition, placed, done](ReservationResult claim) {
+              if (claim.code == Code::kOk) return done(placed);
+              if (claim.code != Code::kIdempotencyConflict || !placed.created) return done(claim);
+              Async<ReservationResult>(
+                  partition,
+                  SettleOp(req->order_id, "aborted", actor, now_ms, "order_id taken", 0, false),
+                  &DecodeReservation, [claim, done](ReservationResult) { done(claim); });
+            });
+      });
+}
+
+// The parts placed so far of an order spanning partitions.
+struct RedisInventoryStore::Placed {
+  core::ReservationRequest request;
+  std::string actor;
+  std::int64_t now_ms = 0;
+  std::vector<Part> parts;
+  std::mutex mu;
+  std::size_t left = 0;
+  std::vector<Routed> results;  // one per part
+};
+
+// Several parts: every part held at once (mode "part"), then, when all are, the claim at home;
+// when any failed, the others are given back and the order's answer is the failure.
+void RedisInventoryStore::ReserveSpanning(const core::ReservationRequest& request,
+                                          std::string_view actor, std::int64_t now_ms,
+                                          Done<ReservationResult> done) {
+  auto placed = std::make_shared<Placed>();
+  placed->request = request;
+  placed->actor = std::string(actor);
+  placed->now_ms = now_ms;
+  placed->parts = SplitByPartition(request.items, config_.partitions);
+  placed->left = placed->parts.size();
+  placed->results.resize(placed->parts.size());
+  for (std::size_t i = 0; i < placed->parts.size(); ++i) {
+    core::ReservationRequest part = request;
+    part.items = placed->parts[i].items;
+    part.confirm = false;
+    Async<Routed>(placed->parts[i].partition, ReserveOp(part, actor, now_ms, "part"), &DecodeRouted,
+                  [this, placed, i, done](Routed r) {
+                    {
+                      std::lock_guard lock(placed->mu);
+                      placed->results[i] = std::move(r);
+                      if (--placed->left > 0) return;
+                    }
+                    ClaimSpanning(placed, done);
+                  });
+  }
+}
+
+void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
+                                        Done<ReservationResult> done) {
+  const core::ReservationRequest& request = placed->request;
+  std::vector<int> held;     // parts this call holds (made now or before)
+  std::vector<int> created;  // parts made by this call
+  bool failed = false;
+  for (std::size_t i = 0; i < placed->parts.size(); ++i) {
+    const Routed& r = placed->results[i];
+    if (r.result.code != Code::kOk) {
+      failed = true;
+      continue;
+    }
+    held.push_back(placed->parts[i].partition);
+    if (r.result.created) created.push_back(placed->parts[i].partition);
+  }
+  if (failed) {
+    // The order failed as a whole: no part may stay (a part held from an earlier attempt of the
+    // same request too: no claim exists, or this one would have been held as well).
+    ReservationResult failure = FirstFailure(placed->results, request.items);
+    return AbortParts(request.order_id, placed->actor, placed->now_ms, "order failed",
+                      std::move(held), [failure, done] { done(failure); });
+  }
+  std::vector<int> partitions;
+  for (const Part& p : placed->parts) partitions.push_back(p.partition);
+  Async<ReservationResult>(
+      Home(request.order_id),
+      ClaimOp(request, placed->actor, placed->now_ms, JoinPartitions(partitions),
+              request.confirm ? "confirmed" : "reserved"),
+      &DecodeReservation, [this, placed, partitions, created, done](ReservationResult claim) {
+        if (claim.code == Code::kIdempotencyConflict) {
+          return AbortParts(placed->request.order_id, placed->actor, placed->now_ms,
+                            "order_id taken", created, [claim, done] { done(claim); });
+        }
+        if (claim.code != Code::kOk || !claim.reservation ||
+            claim.reservation->status == core::ReservationStatus::kReserved) {
+          return done(claim);
+        }
+        // A direct sale (or a retry of an order decided since): the parts follow the decision.
+        const core::ReservationView order = *claim.reservation;
+        SettleParts(order, partitions, placed->actor, placed->now_ms, "",
+                    [claim, done] { done(claim); });
+      });
+}
+
+void RedisInventoryStore::AbortParts(std::string order_id, std::string actor, std::int64_t now_ms,
+                                     std::string reason, std::vector<int> partitions,
+                                     std::function<void()> then) {
+  if (partitions.empty()) return then();
+  auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
+  for (const int p : partitions) {
+    Async<ReservationResult>(p, SettleOp(order_id, "aborted", actor, now_ms, reason, 0, true),
+                             &DecodeReservation, [left, then](ReservationResult) {
+                               if (left->fetch_sub(1) == 1) then();
+                             });
+  }
+}
+
+void RedisInventoryStore::SettleParts(const core::ReservationView& order,
+                                      const std::vector<int>& partitions, std::string_view actor,
+                                      std::int64_t now_ms, std::string_view reason,
+                                      std::function<void()> then) {
+  if (partitions.empty()) return then();
+  auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
+  const std::string status(core::ReservationStatusName(order.status));
+  for (const int p : partitions) {
+    Async<ReservationResult>(
+        p, SettleOp(order.order_id, status, actor, now_ms, reason, order.expires_at_ms, true),
+        &DecodeReservation, [left, then](ReservationResult) {
+          if (left->fetch_sub(1) == 1) then();
+        });
+  }
+}
+
+// Starts at the order's home: an order of its own is answered there; a single part elsewhere is
+// asked where it is; an order of several parts is decided there, and the parts then settled (a
+// part that does not answer is settled later: by a retry, or by the sweeper at the deadline).
+void RedisInventoryStore::ByOrder(std::string_view order_id, std::string_view action,
+                                  std::int64_t ttl_seconds, std::string_view actor,
+                                  std::int64_t now_ms, std::string_view reason,
+                                  Done<ReservationResult> done) {
+  Async<Routed>(
+      Home(order_id), OrderOp(order_id, action, ttl_seconds, actor, now_ms, reason), &DecodeRouted,
+      [this, order = std::string(order_id), action = std::string(action), ttl_seconds,
+       actor = std::string(actor), now_ms, reason = std::string(reason),
+       done = std::move(done)](Routed r) {
+        if (r.partitions.empty()) return done(std::move(r.result));
+        if (!r.result.reservation) {
+          // A single part elsewhere: the call itself goes there.
+          const int p = r.partitions.front();
+          ScriptOp op = action == "read"     ? ReservationReadOp(order, now_ms)
+                        : action == "extend" ? ExtendOp(order, ttl_seconds, actor, now_ms)
+                                             : TransitionOp(order, action, actor, now_ms, reason);
+          return Async(p, std::move(op), &DecodeReservation, done);
+        }
+        if (action == "read") return done(std::move(r.result));
+        const core::ReservationView decided = *r.result.reservation;
+        auto result = std::make_shared<ReservationResult>(std::move(r.result));
+        SettleParts(decided, r.partitions, actor, now_ms, reason,
+                    [result, done] { done(std::move(*result)); });
+      });
+}
+
+void RedisInventoryStore::GetStocksSpanning(const std::vector<std::int64_t>& skus,
+                                            std::int64_t now_ms, Done<StockListResult> done) {
+  // One read per partition with its SKUs; the answers put back in request order.
+  std::vector<std::vector<std::int64_t>> by_partition(static_cast<std::size_t>(config_.partitions));
+  std::vector<std::pair<int, std::size_t>> where;  // per requested SKU: partition, index there
+  for (const std::int64_t sku : skus) {
+    auto& list = by_partition[static_cast<std::size_t>(SkuPartition(sku, config_.partitions))];
+    where.emplace_back(SkuPartition(sku, config_.partitions), list.size());
+    list.push_back(sku);
+  }
+  struct Gather {
+    std::mutex mu;
+    int left = 0;
+    std::vector<StockListResult> parts;
+  };
+  auto g = std::make_shared<Gather>();
+  g->parts.resize(by_partition.size());
+  for (const auto& list : by_partition) g->left += list.empty() ? 0 : 1;
+  if (g->left == 0) return done(StockListResult{});
+  for (std::size_t p = 0; p < by_partition.size(); ++p) {
+    if (by_partition[p].empty()) continue;
+    Async<StockListResult>(
+        static_cast<int>(p), StocksOp(by_partition[p], now_ms), &DecodeStockList,
+        [g, p, where, done](StockListResult r) {
+          {
+            std::lock_guard lock(g->mu);
+            g->parts[p] = std::move(r);
+            if (--g->left > 0) return;
+          }
+          StockListResult out;
+          for (const StockListResult& part : g->parts) {
+            if (part.code != Code::kOk) {
+              out.code = part.code;
+              out.message = part.message;
+              return done(std::move(out));
+            }
+          }
+          for (const auto& [partition, index] : where) {
+            out.items.push_back(g->parts[static_cast<std::size_t>(partition)].items[index]);
+          }
+          done(std::move(out));
+        });
+  }
+}
+
+// The sweeper over several partitions: each partition's due holds, then every part whose deadline
+// has passed, settled as its home decides (an order still held past its deadline is expired
+// there). A part with no order at home is given back once kOrphanGraceMs has passed too.
+ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
+  ExpireResult out;
+  // Every partition's own holds first: the calls below expire what is due where they run too,
+  // and would leave it uncounted.
+  for (int p = 0; p < config_.partitions; ++p) {
+    const ExpireResult e = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+      Async(p, Op("expire", "", now_ms, {}), &DecodeExpire, std::move(d));
+    });
+    if (e.code != Code::kOk) return e;
+    out.expired += e.expired;
+  }
+  for (int p = 0; p < config_.partitions; ++p) {
+    const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+      Async<ExpireResult>(
+          p, Op("due_parts", "", now_ms, {"1000"}),
+          [](const CommandResult& r, const ScriptOp& op) {
+            ExpireResult list = DecodeExpire(r, op);
+            // The list travels in `message` from here on: "deadline:order_id,...".
+            if (list.code == Code::kOk && r.ok()) {
+              list.message = Str(json::parse(r->str, nullptr, false), "parts");
+            }
+            return list;
+          },
+          std::move(d));
+    });
+    if (due.code != Code::kOk) return due;
+    std::size_t at = 0;
+    const std::string& text = due.message;
+    while (at < text.size()) {
+      std::size_t end = text.find(',', at);
+      if (end == std::string::npos) end = text.size();
+      const std::string_view entry(text.data() + at, end - at);
+      at = end + 1;
+      const std::size_t colon = entry.find(':');
+      if (colon == std::string_view::npos) continue;
+      std::int64_t deadline = 0;
+      std::from_chars(entry.data(), entry.data() + colon, deadline);
+      const std::string order(entry.substr(colon + 1));
+      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
+        Async(Home(order), OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted,
+              std::move(d));
+      });
+      const bool ours =
+          home.result.code == Code::kOk && home.result.reservation &&
+          std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
+      if (home.result.code == Code::kNotFound || (home.result.code == Code::kOk && !ours)) {
+        if (now_ms < deadline + kOrphanGraceMs) continue;
+        AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
+          Async(p, SettleOp(order, "aborted", "expiry", now_ms, "no order at home", 0, true),
+                &DecodeReservation, std::move(d));
+        });
+        continue;
+      }
+      if (!ours) continue;
+      if (home.expired) ++out.expired;
+      AwaitResult<bool>([&](Done<bool> d) {
+        SettleParts(*home.result.reservation, home.partitions, "expiry", now_ms, "",
+                    [d] { d(true); });
+      });
+    }
+  }
+  out.message = "expired " + std::to_string(out.expired);
+  return out;
 }
 
 }  // namespace stockgate::store

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,8 +31,16 @@ struct RedisStoreConfig {
   RedisStoreConfig() = default;
   RedisStoreConfig(std::string prefix) : key_prefix(std::move(prefix)) {}  // NOLINT: implicit
   std::string key_prefix = "sg";  // every key starts with it; lets stores share a Redis
+  // Partitions of the keyspace (keyspace.h), 1..kMaxPartitions; fixed for the life of the data.
+  // With more than one, orders whose SKUs lie in several partitions are reserved part by part
+  // (lua/directory.lua), and holds of such orders are given back by the sweeper (ExpireDue) once
+  // their deadline has passed, not by the next call that finds them due.
+  int partitions = 1;
   OpBatcher::Options batching;
 };
+
+// Whether `partitions` can be a store's partition count, else why not.
+core::Status CheckPartitions(int partitions);
 
 class RedisInventoryStore final : public InventoryStore {
  public:
@@ -78,9 +87,18 @@ class RedisInventoryStore final : public InventoryStore {
                      Done<SnapshotResult> done) override;
   void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);
 
-  // The ledger stream's key, for readers (sync, tests).
-  std::string LedgerKey() const { return store::LedgerKey(config_.key_prefix); }
-  OpBatcher::Stats batch_stats() const { return batcher_.stats(); }
+  // A partition's ledger stream's key, for readers (sync, tests).
+  std::string LedgerKey(int partition = 0) const {
+    return store::LedgerKey(config_.key_prefix, partition);
+  }
+  int partitions() const { return config_.partitions; }
+  // Summed over the partitions.
+  OpBatcher::Stats batch_stats() const;
+
+  // A part of an order spanning partitions found unsettled this long after its deadline, with no
+  // directory record at home, is the leftover of a reservation that never completed (its origin
+  // failed between placing the parts and claiming the order_id): the sweeper gives it back.
+  static constexpr std::int64_t kOrphanGraceMs = 60'000;
 
  private:
   template <class R>
@@ -88,10 +106,36 @@ class RedisInventoryStore final : public InventoryStore {
   template <class R>
   R Wait(ScriptOp op, Decode<R> decode);
   template <class R>
-  void Async(ScriptOp op, Decode<R> decode, Done<R> done);
+  void Async(int partition, ScriptOp op, Decode<R> decode, Done<R> done);
+  template <class R>
+  void Async(ScriptOp op, Decode<R> decode, Done<R> done) {
+    Async(0, std::move(op), decode, std::move(done));
+  }
+
+  // Orders and SKUs over several partitions (partitions > 1).
+  struct Placed;
+  int Home(std::string_view order_id) const;
+  void ReserveSingle(const core::ReservationRequest& request, std::string_view actor,
+                     std::int64_t now_ms, int partition, Done<ReservationResult> done);
+  void ReserveSpanning(const core::ReservationRequest& request, std::string_view actor,
+                       std::int64_t now_ms, Done<ReservationResult> done);
+  void ClaimSpanning(std::shared_ptr<Placed> placed, Done<ReservationResult> done);
+  void AbortParts(std::string order_id, std::string actor, std::int64_t now_ms, std::string reason,
+                  std::vector<int> partitions, std::function<void()> then);
+  // Any call by order_id: confirm, release, return, extend (ttl) or read.
+  void ByOrder(std::string_view order_id, std::string_view action, std::int64_t ttl_seconds,
+               std::string_view actor, std::int64_t now_ms, std::string_view reason,
+               Done<ReservationResult> done);
+  // Brings every part to the reservation's status; `then` runs when all have answered.
+  void SettleParts(const core::ReservationView& order, const std::vector<int>& partitions,
+                   std::string_view actor, std::int64_t now_ms, std::string_view reason,
+                   std::function<void()> then);
+  void GetStocksSpanning(const std::vector<std::int64_t>& skus, std::int64_t now_ms,
+                         Done<StockListResult> done);
+  ExpireResult ExpireDueSpanning(std::int64_t now_ms);
 
   RedisStoreConfig config_;
-  OpBatcher batcher_;
+  std::vector<std::unique_ptr<OpBatcher>> batchers_;  // one per partition
 };
 
 }  // namespace stockgate::store

@@ -18,6 +18,7 @@ function OPS.audit()
   end
   local held_by_sku, held = {}, {}
   local live = redis.call('ZRANGE', DEADLINES, 0, -1)
+  for _, order in ipairs(redis.call('ZRANGE', PARTS, 0, -1)) do live[#live + 1] = order end
   for _, order in ipairs(live) do
     local r = reservation_view(order)
     for _, it in ipairs(r and r.items or {}) do

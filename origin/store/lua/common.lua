@@ -25,6 +25,16 @@
 --                         One string, written whole: a hash of eight fields cost about four
 --                         times as much to create.
 --   P:deadlines   zset    order_id of every live hold, scored by expires_at (ms)
+--   P:parts       zset    order_id of every live hold that is one part of an order spanning
+--                         partitions, scored by expires_at: the expiry here leaves these alone,
+--                         for only the order's home partition may decide its fate (see below)
+--   P:ord:O       string  the directory record of an order whose items are not all in its home
+--                         partition (the partition its order_id hashes to, keyspace.h), kept
+--                         there: the record's eight fields, then "|" and the partitions holding
+--                         its items ("2" or "0,2,5"). With one part elsewhere, status is
+--                         "single": that part's record is the truth and the directory only says
+--                         where it is. With several, the directory holds the order's status and
+--                         decides every transition; the parts follow (directory.lua).
 --   P:ledger      stream  the outbox the sync worker drains into MariaDB: one entry per change,
 --                         its field `change` naming the kind:
 --     order   ops order actor reason time record after
@@ -69,7 +79,9 @@ local function stock_key(sku) return P .. ':stock:' .. sku end
 local function adj_key(sku) return P .. ':adj:' .. sku end
 local function cust_key(sku) return P .. ':cust:' .. sku end
 local function res_key(order) return P .. ':res:' .. order end
+local function ord_key(order) return P .. ':ord:' .. order end
 local DEADLINES = P .. ':deadlines'
+local PARTS = P .. ':parts'
 local LEDGER = P .. ':ledger'
 local SNAPVER = P .. ':snapver'
 local CHANGES = P .. ':changes'
@@ -319,8 +331,13 @@ local function count_for_customer(customer, items, sign)
   end)
 end
 
--- A live hold's deadline (the index is written when the operation succeeds).
-local function add_deadline(order, at)
+-- A live hold's deadline (the index is written when the operation succeeds). A part of an order
+-- spanning partitions goes to P:parts, out of the expiry's sight.
+local function add_deadline(order, at, part)
+  if part then
+    defer(function() redis.call('ZADD', PARTS, at, order) end)
+    return
+  end
   defer(function() redis.call('ZADD', DEADLINES, at, order) end)
   if next_due and at < next_due then next_due = at end
 end
@@ -330,14 +347,55 @@ local function view_of(order, f)
   if not f[1] then return nil end
   return { order_id = order, status = f[1], items = parse_items(f[2]), items_text = f[2],
     customer_id = f[3], ttl_seconds = tonumber(f[4]), confirm = f[5] == '1',
-    expires_at = tonumber(f[6]), created_at = tonumber(f[7]), updated_at = tonumber(f[8]) }
+    expires_at = tonumber(f[6]), created_at = tonumber(f[7]), updated_at = tonumber(f[8]),
+    parts = f[9] }
 end
+
+local RECORD_PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)'
 
 local function reservation_view(order)
   local text = redis.call('GET', res_key(order))
   if not text then return nil end
-  return view_of(order, { string.match(text, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|' ..
-    '([^|]*)|([^|]*)$') })
+  return view_of(order, { string.match(text, RECORD_PATTERN .. '$') })
+end
+
+-- An order's directory record (P:ord:O), or nil: a reservation view with `parts`.
+local function directory_view(order)
+  local text = redis.call('GET', ord_key(order))
+  if not text then return nil end
+  return view_of(order, { string.match(text, RECORD_PATTERN .. '|([^|]*)$') })
+end
+
+-- The reservation state machine (the reference model's): what `action` (confirm, release or
+-- return) does to a reservation in `status` that is not past its deadline. Returns the change to
+-- make and the status it leads to; or nil, the answer code ("ok": a replay) and its message.
+-- transition.lua applies it to a reservation's record, directory.lua to an order's directory.
+local function next_status(status, action)
+  if action == 'confirm' then
+    if status == 'reserved' then return 'confirm', 'confirmed' end
+    if status == 'confirmed' or status == 'returned' then return nil, 'ok', 'already confirmed' end
+    if status == 'released' then return nil, 'invalid_state', 'reservation was released' end
+    return nil, 'reservation_expired', 'reservation expired'
+  elseif action == 'release' then
+    if status == 'reserved' then return 'release', 'released' end
+    if status == 'released' then return nil, 'ok', 'already released' end
+    if status == 'expired' then return nil, 'ok', 'already expired' end
+    return nil, 'invalid_state', 'reservation is ' .. status .. '; use return'
+  elseif action == 'return' then
+    if status == 'confirmed' then return 'return', 'returned' end
+    if status == 'returned' then return nil, 'ok', 'already returned' end
+    return nil, 'invalid_state', 'only confirmed reservations can be returned; this one is ' ..
+      status
+  end
+  error('stockgate: unknown transition ' .. tostring(action))
+end
+
+-- What extend does to a reservation in `status`: nil when it may be extended, else the answer
+-- code and message.
+local function extend_refusal(status)
+  if status == 'expired' then return 'reservation_expired', 'reservation expired' end
+  if status ~= 'reserved' then return 'invalid_state', 'reservation is ' .. status end
+  return nil
 end
 
 
@@ -357,8 +415,9 @@ local function transition(r, op, to, actor, reason)
   r.updated_at = NOW
   change_reservation(op, r, actor, reason)
   -- expire_due takes its holds off the index all at once.
-  if from == 'reserved' and op ~= 'expire' then
-    defer(function() redis.call('ZREM', DEADLINES, r.order_id) end)
+  if from == 'reserved' and (op ~= 'expire' or r.part) then
+    local index = r.part and PARTS or DEADLINES
+    defer(function() redis.call('ZREM', index, r.order_id) end)
   end
   local counts = { reserved = true, confirmed = true }
   if counts[from] and not counts[to] then count_for_customer(r.customer_id, r.items, -1) end

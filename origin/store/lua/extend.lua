@@ -8,12 +8,8 @@ function OPS.extend(a)
   local order, ttl = a[1], tonumber(a[2])
   local r = reservation_view(order)
   if not r then return answer('not_found', 'no reservation ' .. order) end
-  if r.status == 'expired' then
-    return answer('reservation_expired', 'reservation expired', { reservation = public_view(r) })
-  end
-  if r.status ~= 'reserved' then
-    return answer('invalid_state', 'reservation is ' .. r.status, { reservation = public_view(r) })
-  end
+  local code, message = extend_refusal(r.status)
+  if code then return answer(code, message, { reservation = public_view(r) }) end
   r.expires_at = math.max(r.expires_at, NOW + ttl * 1000)
   r.updated_at = NOW
   change_reservation('extend', r, ACTOR, '')

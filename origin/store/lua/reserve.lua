@@ -1,13 +1,22 @@
 -- reserve.lua: POST /v1/reservations. An all-or-nothing hold over up to 100 items, idempotent by
 -- order_id; with confirm=1 the units are sold at once (a direct sale, ledger ops reserve,confirm).
 -- Arguments: order_id, items "S:qty,S:qty" (request order, SKUs distinct), ttl seconds,
--- customer_id ("" none), confirm "0"/"1".
+-- customer_id ("" none), confirm "0"/"1", mode: "" (the order's items are all here), "home" (as
+-- "", in the order's home partition where orders may span partitions: an order_id this
+-- partition's directory holds is taken) or "part" (this partition's part of an order spanning
+-- partitions: a hold, confirm "0", indexed in P:parts; see directory.lua).
 -- Answers JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
 -- failure wins, nothing written on failure: same order_id -> the stored reservation (replayed) or
 -- idempotency_conflict; unknown_sku (first in item order); insufficient_stock listing every short
--- item; per-customer limit (customer_id required where a SKU has one).
+-- item; per-customer limit (customer_id required where a SKU has one). The failures that name one
+-- item also give its `sku`, so that the parts of an order spanning partitions can be answered
+-- as one (the first failing item of the whole order).
 function OPS.reserve(a)
-  local order, items_text, ttl, customer, confirm = a[1], a[2], tonumber(a[3]), a[4], a[5]
+  local order, items_text, ttl, customer, confirm, mode = a[1], a[2], tonumber(a[3]), a[4], a[5],
+    a[6]
+  if mode == 'home' and redis.call('EXISTS', ord_key(order)) == 1 then
+    return answer('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
+  end
   local stored = reservation_view(order)
   if stored then
     if stored.items_text ~= items_text or stored.ttl_seconds ~= ttl or
@@ -21,7 +30,7 @@ function OPS.reserve(a)
   local stocks = {}
   for i, it in ipairs(items) do
     stocks[i] = read_stock(it.sku)
-    if not stocks[i] then return answer('unknown_sku', 'unknown sku ' .. it.sku) end
+    if not stocks[i] then return answer('unknown_sku', 'unknown sku ' .. it.sku, { sku = it.sku }) end
   end
   local fail_items, message = {}, nil
   for i, it in ipairs(items) do
@@ -40,12 +49,12 @@ function OPS.reserve(a)
     if limit > 0 then
       if customer == '' then
         return answer('invalid_request', 'customer_id is required: sku ' .. it.sku ..
-          ' has a per-customer limit')
+          ' has a per-customer limit', { sku = it.sku })
       end
       local held = tonumber(redis.call('HGET', cust_key(it.sku), customer) or '0')
       if held + it.qty > limit then
         return answer('customer_limit_exceeded', 'sku ' .. it.sku .. ' allows ' .. n(limit) ..
-          ' units per customer; ' .. customer .. ' already holds ' .. n(held))
+          ' units per customer; ' .. customer .. ' already holds ' .. n(held), { sku = it.sku })
       end
     end
   end
@@ -54,7 +63,7 @@ function OPS.reserve(a)
     items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
     expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
   change_reservation(sell and 'sell' or 'reserve', r, ACTOR, '')
-  if not sell then add_deadline(order, r.expires_at) end
+  if not sell then add_deadline(order, r.expires_at, mode == 'part') end
   count_for_customer(customer, items, 1)
   return answer('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })
 end

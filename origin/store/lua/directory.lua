@@ -1,0 +1,156 @@
+-- directory.lua: orders whose items lie in more than one partition, or in one partition other
+-- than the order's home (the partition its order_id hashes to; keyspace.h). The origin reserves
+-- the parts first, each in its own partition (reserve.lua, mode "part" or whole), and only then
+-- claims the order_id at home; every later call by order_id starts at home (`order`), which
+-- answers at once for an order of its own, says where a single part lies, or decides the
+-- transition of an order with several parts, which the origin then carries to each part
+-- (`settle`). The sweeper settles parts whose deadline passed (`due_parts`). Every step is
+-- idempotent, so a retry or the sweeper completes what a crash left half done.
+
+-- claim: the directory record, written after every part is held.
+-- Arguments: order_id, items (the whole request's, "S:qty,..."), ttl, customer_id, confirm
+-- "0"/"1", partitions ("2" or "0,2,5"), status: "single" (one part, elsewhere), "reserved" (a
+-- hold) or "confirmed" (a direct sale: the sale is decided here, the parts follow).
+-- Answers JSON {code, message, reservation?, created, replayed}: the same request again replays
+-- the directory; another request with this order_id (here, or already in this partition as an
+-- order of its own) is idempotency_conflict.
+function OPS.claim(a)
+  local order, items_text, ttl, customer, confirm, parts, status = a[1], a[2], tonumber(a[3]), a[4],
+    a[5], a[6], a[7]
+  local d = directory_view(order)
+  if d then
+    if d.items_text ~= items_text or d.ttl_seconds ~= ttl or d.customer_id ~= customer or
+        (d.confirm and '1' or '0') ~= confirm then
+      return answer('idempotency_conflict', 'order_id ' .. order ..
+        ' was used with a different request')
+    end
+    return answer('ok', 'already reserved', { reservation = public_view(d), replayed = true })
+  end
+  -- A record here that is not this order's own part (a part is in P:parts until settled) is an
+  -- order of this partition with the same order_id.
+  if redis.call('EXISTS', res_key(order)) == 1 and
+      (status == 'single' or not redis.call('ZSCORE', PARTS, order)) then
+    return answer('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
+  end
+  d = { order_id = order, status = status, items_text = items_text, customer_id = customer,
+    ttl_seconds = ttl, confirm = confirm == '1', expires_at = NOW + ttl * 1000, created_at = NOW,
+    updated_at = NOW }
+  local text = record_text(d.status, d.items_text, d.customer_id, d.ttl_seconds, d.confirm,
+    d.expires_at, d.created_at, d.updated_at) .. '|' .. parts
+  defer(function() redis.call('SET', ord_key(order), text) end)
+  return answer('ok', status == 'confirmed' and 'sold' or 'reserved',
+    { reservation = public_view(d), created = true })
+end
+
+-- order: any call by order_id, at the order's home.
+-- Arguments: order_id, action ("confirm" | "release" | "return" | "extend" | "read" |
+-- "settle"), reason, ttl seconds (extend).
+-- With no directory record the order is this partition's own: the call is transition.lua's,
+-- extend.lua's or read.lua's (settle: not_found). A "single" directory answers ok with
+-- `partitions`, where the call goes next. An order with several parts is decided here, by the
+-- same rules (common.lua's next_status and extend_refusal; a hold past its deadline expires
+-- first), and the answer carries `partitions` and the reservation, whose status every part must
+-- then reach (settle), and `expired` when this call found the hold past its deadline.
+function OPS.order(a)
+  local order, action, reason = a[1], a[2], a[3]
+  local d = directory_view(order)
+  if not d then
+    if action == 'extend' then return OPS.extend({ order, a[4] }) end
+    if action == 'read' then return OPS.read({ 'reservation', order }) end
+    if action == 'settle' then return answer('not_found', 'no reservation ' .. order) end
+    return OPS.transition({ order, action, reason })
+  end
+  if d.status == 'single' then return answer('ok', 'elsewhere', { partitions = d.parts }) end
+  local parts = d.parts
+  local function save()
+    d.updated_at = NOW
+    local text = record_text(d.status, d.items_text, d.customer_id, d.ttl_seconds, d.confirm,
+      d.expires_at, d.created_at, d.updated_at) .. '|' .. parts
+    defer(function() redis.call('SET', ord_key(order), text) end)
+  end
+  local expired = false
+  local function reply(code, message, replayed)
+    return answer(code, message, { reservation = public_view(d), partitions = parts,
+      replayed = replayed, expired = expired })
+  end
+  if d.status == 'reserved' and NOW >= d.expires_at then
+    d.status = 'expired'
+    expired = true
+    save()
+  end
+  if action == 'read' or action == 'settle' then return reply('ok', 'ok') end
+  if action == 'extend' then
+    local code, message = extend_refusal(d.status)
+    if code then return reply(code, message) end
+    d.expires_at = math.max(d.expires_at, NOW + tonumber(a[4]) * 1000)
+    save()
+    return reply('ok', 'extended')
+  end
+  local op, to, message = next_status(d.status, action)
+  if op then
+    d.status = to
+    save()
+    return reply('ok', to, false)
+  end
+  if to == 'ok' then return reply('ok', message, true) end
+  return reply(to, message)
+end
+
+-- settle: brings this partition's part of an order to the status its home decided.
+-- Arguments: order_id, status ("reserved" with the deadline to index it by, "confirmed",
+-- "released", "expired", "returned", or "aborted": a compensation, the hold given back and its
+-- record removed, so that the order_id is free again), reason, deadline (ms; "reserved" only),
+-- "part" or "whole" (whole: an order of this partition alone, aborted because its claim lost).
+-- Answers JSON {code, message, reservation?}; ok with no reservation where there is no part
+-- (never placed, or aborted already); invalid_state where the part cannot reach that status.
+function OPS.settle(a)
+  local order, target, reason = a[1], a[2], a[3]
+  local r = reservation_view(order)
+  if not r then return answer('ok', 'no part here') end
+  r.part = a[5] == 'part'
+  local function done() return answer('ok', 'settled', { reservation = public_view(r) }) end
+  local st = r.status
+  if target == 'aborted' then
+    if st ~= 'reserved' then return answer('invalid_state', 'part is ' .. st) end
+    transition(r, 'release', 'released', ACTOR, reason)
+    defer(function() redis.call('DEL', res_key(order)) end)
+    return answer('ok', 'aborted')
+  end
+  if st == target then
+    if target == 'reserved' and r.expires_at ~= tonumber(a[4]) then
+      r.expires_at = tonumber(a[4])
+      r.updated_at = NOW
+      change_reservation('extend', r, ACTOR, '')
+      add_deadline(order, r.expires_at, r.part)
+    end
+    return done()
+  end
+  if st == 'reserved' and target == 'expired' then
+    transition(r, 'expire', 'expired', EXPIRY_ACTOR, '')
+    return done()
+  end
+  if st == 'reserved' and (target == 'confirmed' or target == 'returned') then
+    transition(r, 'confirm', 'confirmed', ACTOR, reason)
+    st = 'confirmed'
+  end
+  if st == 'confirmed' and target == 'returned' then
+    transition(r, 'return', 'returned', ACTOR, reason)
+    return done()
+  end
+  if st == 'reserved' and target == 'released' then
+    transition(r, 'release', 'released', ACTOR, reason)
+    return done()
+  end
+  if r.status == target then return done() end
+  return answer('invalid_state', 'part is ' .. r.status .. ', cannot become ' .. target)
+end
+
+-- due_parts: the parts here whose deadline has passed, for the sweeper to settle.
+-- Argument: how many at most. Answers JSON {code, message, parts: "deadline:order_id,..."}.
+function OPS.due_parts(a)
+  local due = redis.call('ZRANGEBYSCORE', PARTS, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0,
+    tonumber(a[1]))
+  local out = {}
+  for i = 1, #due, 2 do out[#out + 1] = due[i + 1] .. ':' .. due[i] end
+  return answer('ok', 'ok', { parts = table.concat(out, ',') })
+end
