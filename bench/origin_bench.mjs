@@ -201,13 +201,13 @@ async function redisSide(root, c, o, pipeline) {
   const sha = loadScript(redis);
   const now = String(Date.now());
   // A batch of one operation, as the origin sends a lone request: the partition's prefix as the
-  // one key, then no cluster slot (''), the count, the operation's name, now, actor, argument
-  // count and arguments.
-  const set = redis.cli('EVALSHA', sha, '1', PARTITION, '', '1', 'set', now, 'bench', '4', String(SKU),
+  // one key, then no cluster slot (''), no block of stream ids ('': one partition), the count, the
+  // operation's name, now, actor, argument count and arguments.
+  const set = redis.cli('EVALSHA', sha, '1', PARTITION, '', '', '1', 'set', now, 'bench', '4', String(SKU),
     String(STOCK), '', 'bench');
   if (!set.includes('"code":"ok"')) throw new Error(`set answered ${set}`);
-  const command = ['EVALSHA', sha, '1', PARTITION, '', '1', 'reserve', now, 'bench', '5',
-    'rb-__rand_int__-__rand_int__', `${SKU}:1`, String(TTL_SECONDS), '', '0'];
+  const command = ['EVALSHA', sha, '1', PARTITION, '', '', '1', 'reserve', now, 'bench', '6',
+    'rb-__rand_int__-__rand_int__', `${SKU}:1`, String(TTL_SECONDS), '', '0', ''];
   const clients = Math.min(c, pipeline > 1 ? 64 : c);
   const bench = (n) => {
     const r = runTimed('redis-benchmark', ['-p', String(redis.port), '-c', String(clients),
@@ -243,8 +243,8 @@ async function redisSide(root, c, o, pipeline) {
       result.clients = clients;
       result.pipeline = pipeline;
       result.command = `redis-benchmark -c ${clients} -P ${pipeline} -n ${n} -r 2000000000 ` +
-        `EVALSHA <stockgate.lua> 1 ${PARTITION} '' 1 reserve <now> bench 5 ` +
-        `rb-__rand_int__-__rand_int__ ${SKU}:1 ${TTL_SECONDS} '' 0`;
+        `EVALSHA <stockgate.lua> 1 ${PARTITION} '' '' 1 reserve <now> bench 6 ` +
+        `rb-__rand_int__-__rand_int__ ${SKU}:1 ${TTL_SECONDS} '' 0 ''`;
       redis.stop();
     },
   };

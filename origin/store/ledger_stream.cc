@@ -263,6 +263,8 @@ core::Result<OutboxEntry> DecodeOutboxEntry(const Reply& entry) {
       AppendEvents(*out, r.items[j].sku, ops, r.items[j].qty, after, common, &events, j,
                    r.items.size());
     }
+    // A part of an order spanning partitions: its events count, its record is not the order's.
+    if (f.Has("part")) out->reservation.reset();
   } else if (change == "stock") {
     const std::int64_t sku = f.Int("sku");
     const std::string op_name = f.Str("op");

@@ -61,8 +61,10 @@ struct StockRecord {
 struct OutboxEntry {
   StreamId id;
   std::vector<LedgerRecord> events;
-  std::optional<StockRecord> stock;                  // after a PUT: the SKU's options
-  std::optional<core::ReservationView> reservation;  // after a reservation change: its record
+  std::optional<StockRecord> stock;  // after a PUT: the SKU's options
+  // After a reservation change: its record (none for a part of an order spanning partitions,
+  // whose record comes in the entries of the order's directory; lua/common.lua).
+  std::optional<core::ReservationView> reservation;
 };
 
 // Malformed stored data fails these with kUnavailable: the store cannot serve it as it is.

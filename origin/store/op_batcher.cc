@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "origin/store/keyspace.h"
+#include "origin/store/ledger_stream.h"
 #include "origin/store/redis_cluster.h"
 
 namespace stockgate::store {
@@ -14,15 +15,17 @@ std::string_view StockgateLua();  // lua_scripts.cc, generated
 
 namespace {
 
-// batch.lua's ARGV: the partition's cluster slot ("" when not on a cluster), the count, then per
-// operation its name, now, actor, argument count and arguments.
+// batch.lua's ARGV: the partition's cluster slot ("" when not on a cluster), its block of stream
+// ids, the count, then per operation its name, now, actor, argument count and arguments.
 template <class Ops, class Get>
-std::vector<std::string> BatchArgv(const std::string& slot, const Ops& ops, Get get) {
+std::vector<std::string> BatchArgv(const std::string& slot, const std::string& id_block,
+                                   const Ops& ops, Get get) {
   std::vector<std::string> argv;
-  std::size_t size = 2;
+  std::size_t size = 3;
   for (const auto& o : ops) size += 4 + get(o).args.size();
   argv.reserve(size);
   argv.push_back(slot);
+  argv.push_back(id_block);
   argv.push_back(std::to_string(ops.size()));
   for (const auto& o : ops) {
     const ScriptOp& op = get(o);
@@ -53,6 +56,16 @@ std::string SlotArg(const RedisClient& redis, std::string_view partition) {
   return redis.cluster() ? std::to_string(KeySlot(partition)) : std::string();
 }
 
+// The partition's block of stream ids, "high:bits" (common.lua's ID_BLOCK): the high bits of
+// the 20-bit sequence number are the partition's; "" for a store of one partition.
+std::string IdBlockArg(int partition, int partitions) {
+  if (partitions <= 1) return {};
+  int high_bits = 0;
+  while ((1 << high_bits) < partitions) ++high_bits;
+  const int bits = StreamId::kSeqBits - high_bits;
+  return std::to_string(static_cast<std::int64_t>(partition) << bits) + ":" + std::to_string(bits);
+}
+
 }  // namespace
 
 const Script& StockgateScript() {
@@ -61,19 +74,21 @@ const Script& StockgateScript() {
 }
 
 CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op,
-                    int partition) {
+                    int partition, int partitions) {
   const std::vector<const ScriptOp*> ops = {&op};
   const std::string keys = PartitionPrefix(key_prefix, partition);
   return AnswerOf(redis.Eval(StockgateScript(), {keys},
-                             BatchArgv(SlotArg(redis, keys), ops,
+                             BatchArgv(SlotArg(redis, keys), IdBlockArg(partition, partitions), ops,
                                        [](const ScriptOp* o) -> const ScriptOp& { return *o; })),
                   0, 1);
 }
 
-OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition)
+OpBatcher::OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition,
+                     int partitions)
     : redis_(redis),
       keys_{PartitionPrefix(key_prefix, partition)},
       slot_(SlotArg(redis, keys_[0])),
+      id_block_(IdBlockArg(partition, partitions)),
       options_(options) {}
 
 void OpBatcher::Submit(ScriptOp op, Done done) {
@@ -131,7 +146,7 @@ void OpBatcher::Send(std::vector<Pending> batch) {
   batches_.fetch_add(1, std::memory_order_relaxed);
   ops_.fetch_add(static_cast<long long>(batch.size()), std::memory_order_relaxed);
   const std::vector<std::string> argv =
-      BatchArgv(slot_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
+      BatchArgv(slot_, id_block_, batch, [](const Pending& p) -> const ScriptOp& { return p.op; });
   auto pending = std::make_shared<std::vector<Pending>>(std::move(batch));
   auto answer = [this, pending](CommandResult result) {
     {

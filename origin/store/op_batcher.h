@@ -35,8 +35,9 @@ struct ScriptOp {
 
 // Runs one operation alone (a batch of one) and waits: for operator tools, which use no store.
 // The reply is the operation's answer.
+// `partition` of a store of `partitions` (keyspace.h).
 CommandResult RunOp(RedisClient& redis, std::string_view key_prefix, const ScriptOp& op,
-                    int partition = 0);
+                    int partition = 0, int partitions = 1);
 
 class OpBatcher {
  public:
@@ -69,8 +70,9 @@ class OpBatcher {
   // else the reply is its answer.
   using Done = std::function<void(CommandResult)>;
 
-  // The batcher of one partition of the store (keyspace.h).
-  OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition = 0);
+  // The batcher of one partition of a store of `partitions` (keyspace.h).
+  OpBatcher(RedisClient& redis, std::string key_prefix, Options options, int partition = 0,
+            int partitions = 1);
   // Every submitted operation must be done before the batcher goes.
   ~OpBatcher() = default;
   OpBatcher(const OpBatcher&) = delete;
@@ -104,6 +106,7 @@ class OpBatcher {
   RedisClient& redis_;
   const std::vector<std::string> keys_;  // the script's KEYS: the partition's prefix
   const std::string slot_;               // its cluster slot, "" when not on a cluster
+  const std::string id_block_;           // its block of stream ids, "" with one partition
   const Options options_;
 
   std::mutex mu_;

@@ -428,8 +428,8 @@ RedisInventoryStore::RedisInventoryStore(RedisClient& redis, RedisStoreConfig co
     : config_(std::move(config)) {
   config_.partitions = std::clamp(config_.partitions, 1, kMaxPartitions);
   for (int p = 0; p < config_.partitions; ++p) {
-    batchers_.push_back(
-        std::make_unique<OpBatcher>(redis, config_.key_prefix, config_.batching, p));
+    batchers_.push_back(std::make_unique<OpBatcher>(redis, config_.key_prefix, config_.batching, p,
+                                                    config_.partitions));
   }
 }
 

@@ -3,8 +3,10 @@
 -- they changed (flush). Every operation but audit, compensate and restore first expires the holds
 -- due at its own NOW, so each answers exactly as if it had run alone at its time.
 -- KEYS[1] the partition's key prefix (see common.lua). ARGV[1] the partition's cluster slot, or
--- "" on a Redis that is not a cluster; ARGV[2] the number of operations, then for each: its name,
--- now (ms since the epoch), actor, the number of its arguments, and the arguments.
+-- "" on a Redis that is not a cluster; ARGV[2] the partition's block of stream ids, "high:bits"
+-- ("" in a store of one partition; see ID_BLOCK in common.lua); ARGV[3] the number of
+-- operations, then for each: its name, now (ms since the epoch), actor, the number of its
+-- arguments, and the arguments.
 -- Returns an array of the operations' answers, in order. An operation that fails (an invariant
 -- broken by tampered data, an unknown name) answers JSON {code: "unavailable", message} and leaves
 -- nothing behind; the others are not affected.
@@ -23,15 +25,19 @@ local function slot_moving()
 end
 if slot_moving() then
   local refused = {}
-  for k = 1, tonumber(ARGV[2]) do
+  for k = 1, tonumber(ARGV[3]) do
     refused[k] = answer('unavailable', 'cluster slot ' .. SLOT .. ' is being moved; retry')
   end
   return refused
 end
+if ARGV[2] ~= '' then
+  local high, bits = string.match(ARGV[2], '^(%d+):(%d+)$')
+  ID_BLOCK = { high = tonumber(high), bits = tonumber(bits) }
+end
 local UNEXPIRED = { audit = true, compensate = true, restore = true }
 local answers = {}
-local i = 3
-for k = 1, tonumber(ARGV[2]) do
+local i = 4
+for k = 1, tonumber(ARGV[3]) do
   local name, argc = ARGV[i], tonumber(ARGV[i + 3])
   NOW, ACTOR = tonumber(ARGV[i + 1]), ARGV[i + 2]
   local args = {}

@@ -54,7 +54,13 @@
 --   An entry carrying k > 1 events owns the k stream ids from its own on: the script moves
 --   the stream's last id (XSETID) past them, so event i has id <ms>-<seq+i>, unique and ordered
 --   like the changes. Sync derives each event's before/after and version from `after` and the
---   replay rules (origin/store/outbox.cc).
+--   replay rules (origin/store/outbox.cc). In a store of several partitions the ids are chosen
+--   here (ID_BLOCK, from batch.lua): the high bits of each partition's sequence numbers are its
+--   own, so that event ids are unique across all the partitions' streams (and the history's
+--   event_id with them), and ordered within each.
+--   An `order` entry of a part of an order spanning partitions has the field `part` = 1: its
+--   events count, but its record is only the part's; the order's record is in the entries of
+--   its directory at home (directory.lua), whose `ops` are always "" (no event).
 --   P:snapver     string  snapshot version: +1 per SKU changed by a script
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
 --
@@ -69,6 +75,9 @@
 -- counters, quantities and times fit below 1e14 and are written with %d.
 
 local P = KEYS[1]
+-- nil in a store of one partition, where Redis picks the stream ids; else { high = the first
+-- sequence number of this partition's block, bits = how many low bits are its own }.
+local ID_BLOCK = nil  -- set by batch.lua
 local NOW = 0      -- set by batch.lua for each operation
 local ACTOR = ''
 local EXPIRY_ACTOR = 'expiry'
@@ -255,9 +264,13 @@ local function change_reservation(op, r, actor, reason)
     r.expires_at, r.created_at, r.updated_at)
   local key = res_key(r.order_id)
   defer(function() redis.call('SET', key, record) end)
-  pending[#pending + 1] = { events = #ops * #r.items, fields = { 'change', 'order', 'ops',
-    ORDER_OPS_TEXT[op], 'order', r.order_id, 'actor', actor, 'reason', reason, 'time', NOW,
-    'record', record, 'after', table.concat(after, ',') } }
+  local fields = { 'change', 'order', 'ops', ORDER_OPS_TEXT[op], 'order', r.order_id, 'actor',
+    actor, 'reason', reason, 'time', NOW, 'record', record, 'after', table.concat(after, ',') }
+  if r.part then
+    fields[#fields + 1] = 'part'
+    fields[#fields + 1] = '1'
+  end
+  pending[#pending + 1] = { events = #ops * #r.items, fields = fields }
 end
 
 -- The outbox entry of a set or an adjustment; `qty` is the change of on_hand, applied here when
@@ -310,12 +323,43 @@ local function flush()
     end
     dirty = {}
   end
-  for _, entry in ipairs(pending) do
-    local id = redis.call('XADD', LEDGER, '*', unpack(entry.fields))
-    if entry.events > 1 then
-      local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-      redis.call('XSETID', LEDGER, ms .. '-' .. n(tonumber(seq) + entry.events - 1))
+  if #pending == 0 then return end
+  if not ID_BLOCK then
+    for _, entry in ipairs(pending) do
+      local id = redis.call('XADD', LEDGER, '*', unpack(entry.fields))
+      if entry.events > 1 then
+        local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+        redis.call('XSETID', LEDGER, ms .. '-' .. n(tonumber(seq) + entry.events - 1))
+      end
     end
+    pending = {}
+    return
+  end
+  -- Ids of this partition's block: <ms>-<high + k>, after the stream's last id, k + events
+  -- within the block (else the next millisecond).
+  local last_ms, last_seq = 0, -1
+  if redis.call('EXISTS', LEDGER) == 1 then
+    local info = redis.call('XINFO', 'STREAM', LEDGER)
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then
+        local ms, seq = string.match(info[i + 1], '^(%d+)-(%d+)$')
+        last_ms, last_seq = tonumber(ms), tonumber(seq)
+      end
+    end
+  end
+  local time = redis.call('TIME')
+  local ms = math.max(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), last_ms)
+  local size = 2 ^ ID_BLOCK.bits
+  for _, entry in ipairs(pending) do
+    local k = 0
+    if ms == last_ms then k = math.max(0, last_seq + 1 - ID_BLOCK.high) end
+    if k + math.max(entry.events, 1) > size then
+      ms, k = ms + 1, 0
+    end
+    local seq = ID_BLOCK.high + k
+    redis.call('XADD', LEDGER, n(ms) .. '-' .. n(seq), unpack(entry.fields))
+    last_ms, last_seq = ms, seq + math.max(entry.events, 1) - 1
+    if last_seq > seq then redis.call('XSETID', LEDGER, n(ms) .. '-' .. n(last_seq)) end
   end
   pending = {}
 end

@@ -7,6 +7,19 @@
 -- (`settle`). The sweeper settles parts whose deadline passed (`due_parts`). Every step is
 -- idempotent, so a retry or the sweeper completes what a crash left half done.
 
+-- Writes an order's directory record (deferred) and, for an order of several parts, its outbox
+-- entry: the order's record for the history, with no events (the parts' entries carry those).
+local function save_directory(d, actor, reason)
+  local record = record_text(d.status, d.items_text, d.customer_id, d.ttl_seconds, d.confirm,
+    d.expires_at, d.created_at, d.updated_at)
+  local text = record .. '|' .. d.parts
+  local key = ord_key(d.order_id)
+  defer(function() redis.call('SET', key, text) end)
+  if d.status == 'single' then return end
+  pending[#pending + 1] = { events = 0, fields = { 'change', 'order', 'ops', '', 'order',
+    d.order_id, 'actor', actor, 'reason', reason, 'time', n(NOW), 'record', record, 'after', '' } }
+end
+
 -- claim: the directory record, written after every part is held.
 -- Arguments: order_id, items (the whole request's, "S:qty,..."), ttl, customer_id, confirm
 -- "0"/"1", partitions ("2" or "0,2,5"), status: "single" (one part, elsewhere), "reserved" (a
@@ -34,10 +47,8 @@ function OPS.claim(a)
   end
   d = { order_id = order, status = status, items_text = items_text, customer_id = customer,
     ttl_seconds = ttl, confirm = confirm == '1', expires_at = NOW + ttl * 1000, created_at = NOW,
-    updated_at = NOW }
-  local text = record_text(d.status, d.items_text, d.customer_id, d.ttl_seconds, d.confirm,
-    d.expires_at, d.created_at, d.updated_at) .. '|' .. parts
-  defer(function() redis.call('SET', ord_key(order), text) end)
+    updated_at = NOW, parts = parts }
+  save_directory(d, ACTOR, '')
   return answer('ok', status == 'confirmed' and 'sold' or 'reserved',
     { reservation = public_view(d), created = true })
 end
@@ -62,11 +73,9 @@ function OPS.order(a)
   end
   if d.status == 'single' then return answer('ok', 'elsewhere', { partitions = d.parts }) end
   local parts = d.parts
-  local function save()
+  local function save(actor, why)
     d.updated_at = NOW
-    local text = record_text(d.status, d.items_text, d.customer_id, d.ttl_seconds, d.confirm,
-      d.expires_at, d.created_at, d.updated_at) .. '|' .. parts
-    defer(function() redis.call('SET', ord_key(order), text) end)
+    save_directory(d, actor or ACTOR, why or reason)
   end
   local expired = false
   local function reply(code, message, replayed)
@@ -76,7 +85,7 @@ function OPS.order(a)
   if d.status == 'reserved' and NOW >= d.expires_at then
     d.status = 'expired'
     expired = true
-    save()
+    save(EXPIRY_ACTOR, '')
   end
   if action == 'read' or action == 'settle' then return reply('ok', 'ok') end
   if action == 'extend' then

@@ -61,9 +61,9 @@ function OPS.reserve(a)
   local sell = confirm == '1'
   local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
     items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
-    expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW }
+    expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW, part = mode == 'part' }
   change_reservation(sell and 'sell' or 'reserve', r, ACTOR, '')
-  if not sell then add_deadline(order, r.expires_at, mode == 'part') end
+  if not sell then add_deadline(order, r.expires_at, r.part) end
   count_for_customer(customer, items, 1)
   return answer('ok', sell and 'sold' or 'reserved', { reservation = public_view(r), created = true })
 end
