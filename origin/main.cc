@@ -155,6 +155,7 @@ int Serve(int argc, char** argv) {
       store::MakeRedisClient(redis, c.redis_cluster, /*pipelined=*/true);
   store::RedisClient& pool = *redis_client;
   store::RedisStoreConfig store_config{c.redis_key_prefix};
+  store_config.partitions = c.redis_partitions;
   store_config.batching.replica_acks = c.redis_replica_acks;
   store_config.batching.replica_ack_timeout_ms = c.redis_replica_ack_timeout_ms;
   store::RedisInventoryStore store(pool, store_config);
@@ -166,6 +167,15 @@ int Serve(int argc, char** argv) {
     return 2;
   } else if (!layout) {
     log::Warn("keyspace layout not checked", {{"error", layout.error()}});
+  }
+  // The partition count fixes where every key is: another count would sell from the wrong keys.
+  if (const core::Status count =
+          store::CheckPartitionCount(pool, c.redis_key_prefix, c.redis_partitions);
+      count.code() == core::Code::kInvalidState) {
+    log::Error("cannot start", {{"error", count.error()}});
+    return 2;
+  } else if (!count) {
+    log::Warn("partition count not checked", {{"error", count.error()}});
   }
   server::JwtAuth auth(
       server::VerificationKeys{.hs256_secret = c.jwt_secret, .es256 = c.jwt_es256_keys});

@@ -49,6 +49,7 @@ struct Options {
   std::vector<store::ClusterNode> redis_cluster;  // empty: the one Redis above
   std::string redis_user;                         // "": the default user
   std::string redis_key_prefix = "sg";
+  int redis_partitions = 1;
   int redis_timeout_ms = 500;
   std::string mysql = "mysql://root@127.0.0.1:3306/stockgate";
   std::string consumer;
@@ -109,6 +110,14 @@ const std::vector<Setting>& Settings() {
         .old_name = "redis-prefix"},
        [](Options& o, const Value& v) { o.redis_key_prefix = v.s; },
        [](const Options& o) { return o.redis_key_prefix; }},
+      {{.name = "redis_partitions",
+        .flag_help = "Partitions of the keyspace, as the origins have them",
+        .flag_value = "N",
+        .kind = Kind::kInt,
+        .min_int = 1,
+        .max_int = store::kMaxPartitions},
+       [](Options& o, const Value& v) { o.redis_partitions = static_cast<int>(v.i); },
+       [](const Options& o) { return std::to_string(o.redis_partitions); }},
       {{.name = "redis_user",
         .flag_help = "Redis ACL user; the password comes from STOCKGATE_REDIS_PASSWORD",
         .flag_value = "USER",
@@ -216,19 +225,65 @@ sigset_t StopSignals() {
   return set;
 }
 
+// Every partition's counters together; the events counted are the same as the latest run's.
+IngestStats TakeAllStats(const std::vector<std::unique_ptr<Ingester>>& ingesters) {
+  IngestStats all;
+  for (const auto& ingester : ingesters) {
+    IngestStats s = ingester->TakeStats();
+    all.events += s.events;
+    all.duplicates += s.duplicates;
+    all.records += s.records;
+    all.batches += s.batches;
+    all.claimed += s.claimed;
+    all.write_failures += s.write_failures;
+    all.read_failures += s.read_failures;
+    all.malformed += s.malformed;
+    all.lag_ms.insert(all.lag_ms.end(), s.lag_ms.begin(), s.lag_ms.end());
+  }
+  return all;
+}
+
+// Every partition's backlog summed; failed when any could not be measured.
+core::Result<Outbox::Backlog> MeasureAll(const std::vector<std::unique_ptr<Outbox>>& outboxes) {
+  Outbox::Backlog all;
+  all.undelivered = 0;
+  bool unknown = false;
+  for (const auto& outbox : outboxes) {
+    const core::Result<Outbox::Backlog> b = outbox->Measure();
+    if (!b) return b;
+    all.length += b->length;
+    all.pending += b->pending;
+    unknown = unknown || b->undelivered < 0;
+    all.undelivered += b->undelivered;
+  }
+  if (unknown) all.undelivered = -1;
+  return all;
+}
+
 int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlConfig& mysql) {
   // The stop signals are blocked since main began (threads inherit that); this thread takes them.
   const sigset_t stop_signals = StopSignals();
   std::atomic<bool> stop{false};
 
-  store::RedisInventoryStore store(pool, {o.redis_key_prefix});
-  Outbox outbox(pool, o.redis_key_prefix);
-  IngestConfig ingest;
-  ingest.consumer = o.consumer;
-  ingest.batch_size = o.batch_size;
-  ingest.claim_idle_ms = o.claim_idle_ms;
-  ingest.block_ms = std::max(10, std::min(100, o.redis_timeout_ms / 3));
-  Ingester ingester(outbox, mysql, ingest, NowMs);
+  store::RedisStoreConfig store_config(o.redis_key_prefix);
+  store_config.partitions = o.redis_partitions;
+  store::RedisInventoryStore store(pool, store_config);
+  // One outbox and one ingester per partition, drained by up to kIngestThreads threads: a thread
+  // with one partition waits in XREADGROUP for new entries; one with several polls them in turn.
+  constexpr int kIngestThreads = 8;
+  const int threads = std::min(o.redis_partitions, kIngestThreads);
+  std::vector<std::unique_ptr<Outbox>> outboxes;
+  std::vector<std::unique_ptr<Ingester>> ingesters;
+  for (int p = 0; p < o.redis_partitions; ++p) {
+    outboxes.push_back(std::make_unique<Outbox>(pool, o.redis_key_prefix, "sync", p));
+    IngestConfig ingest;
+    ingest.consumer = o.consumer;
+    ingest.batch_size = o.batch_size;
+    ingest.claim_idle_ms = o.claim_idle_ms;
+    ingest.block_ms =
+        o.redis_partitions > threads ? 0 : std::max(10, std::min(100, o.redis_timeout_ms / 3));
+    ingesters.push_back(std::make_unique<Ingester>(*outboxes.back(), mysql, ingest, NowMs));
+  }
   Sweeper sweeper(store, o.sweep_interval_ms, NowMs);
 
   auto registry = std::make_shared<prometheus::Registry>();
@@ -246,37 +301,62 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
 
   std::thread sweep_thread;
   if (o.sweep_interval_ms > 0) sweep_thread = std::thread([&] { sweeper.Run(stop); });
-  std::thread ingest_thread([&] {
-    // The schema first; while MariaDB is unreachable keep trying (the stream holds the backlog
-    // and the sweeper runs regardless).
+  // The schema first; while MariaDB is unreachable keep trying (the stream holds the backlog
+  // and the sweeper runs regardless).
+  std::atomic<bool> schema_ready{false};
+  std::thread schema_thread([&] {
     for (int attempt = 0; !stop.load(); ++attempt) {
       const core::Result<std::vector<int>> m = history::ApplyMigrations(mysql);
       if (m.ok()) {
         for (const int v : *m) {
           log::Info("migration applied", {{"version", v}});
         }
-        break;
+        schema_ready = true;
+        return;
       }
       if (attempt % 20 == 0) {
         log::Warn("mariadb not ready", {{"error", m.error()}});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
-    std::string last_error;
-    while (!stop.load()) {
-      const Ingester::Step step = ingester.RunOnce();
-      if (step == Ingester::Step::kRedisDown || step == Ingester::Step::kMySqlDown) {
-        if (ingester.last_error() != last_error) {
-          last_error = ingester.last_error();
-          log::Warn("ingest paused", {{"error", last_error}});
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      } else if (!last_error.empty()) {
-        log::Info("ingest resumed");
-        last_error.clear();
-      }
-    }
   });
+  std::vector<std::thread> ingest_threads;
+  for (int t = 0; t < threads; ++t) {
+    ingest_threads.emplace_back([&, t] {
+      while (!stop.load() && !schema_ready.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      std::vector<std::string> last_errors(ingesters.size());
+      while (!stop.load()) {
+        bool busy = false;
+        bool failed = false;
+        for (std::size_t p = static_cast<std::size_t>(t); p < ingesters.size();
+             p += static_cast<std::size_t>(threads)) {
+          Ingester& ingester = *ingesters[p];
+          const Ingester::Step step = ingester.RunOnce();
+          std::string& last_error = last_errors[p];
+          if (step == Ingester::Step::kRedisDown || step == Ingester::Step::kMySqlDown) {
+            failed = true;
+            if (ingester.last_error() != last_error) {
+              last_error = ingester.last_error();
+              log::Warn("ingest paused", {{"partition", p}, {"error", last_error}});
+            }
+          } else {
+            busy = busy || step == Ingester::Step::kWrote;
+            if (!last_error.empty()) {
+              log::Info("ingest resumed", {{"partition", p}});
+              last_error.clear();
+            }
+          }
+        }
+        if (failed) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        } else if (!busy && ingesters.size() > static_cast<std::size_t>(threads)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    });
+  }
   std::thread stats_thread([&] {
     auto last = std::chrono::steady_clock::now();
     std::int64_t last_events = 0;
@@ -284,11 +364,11 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
       for (int slept = 0; slept < o.stats_interval_ms && !stop.load(); slept += 50) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
-      IngestStats s = ingester.TakeStats();
+      IngestStats s = TakeAllStats(ingesters);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - last).count();
       last = now;
-      const core::Result<Outbox::Backlog> b = outbox.Measure();
+      const core::Result<Outbox::Backlog> b = MeasureAll(outboxes);
       metrics.Update(s, {.expired = sweeper.expired(), .failures = sweeper.failures()}, b);
       log::Info("sync stats",
                 {{"events", s.events},
@@ -316,13 +396,15 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
        {"metrics_listen", o.metrics_listen},
        {"redis", o.redis_cluster.empty() ? o.redis : "cluster " + store::NodeList(o.redis_cluster)},
        {"prefix", o.redis_key_prefix},
+       {"partitions", o.redis_partitions},
        {"mysql_host", mysql.socket.empty() ? mysql.host : mysql.socket},
        {"database", mysql.database}});
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::Info("stopping", {{"signal", sig}});
   stop = true;
-  ingest_thread.join();
+  schema_thread.join();
+  for (std::thread& t : ingest_threads) t.join();
   if (sweep_thread.joinable()) sweep_thread.join();
   stats_thread.join();
   return 0;
@@ -445,8 +527,19 @@ int Main(int argc, char** argv) {
   } else if (!layout) {
     log::Warn("keyspace layout not checked", {{"error", layout.error()}});
   }
+  // The partition count fixes where every key is: a count other than the keyspace's would
+  // read and write the wrong places.
+  if (const core::Status count =
+          store::CheckPartitionCount(pool, o.redis_key_prefix, o.redis_partitions);
+      count.code() == core::Code::kInvalidState) {
+    std::fprintf(stderr, "stockgate-sync: %s\n", count.error().c_str());
+    return 2;
+  } else if (!count) {
+    log::Warn("partition count not checked", {{"error", count.error()}});
+  }
   if (*check) {
-    const core::Result<CheckReport> checked = Check(pool, o.redis_key_prefix, mysql, NowMs());
+    const core::Result<CheckReport> checked =
+        Check(pool, o.redis_key_prefix, mysql, NowMs(), o.redis_partitions);
     if (!checked) {
       std::fprintf(stderr, "stockgate-sync check: %s\n", checked.error().c_str());
       return 2;
@@ -463,7 +556,7 @@ int Main(int argc, char** argv) {
   }
   if (*repair) {
     const core::Result<RepairReport> repaired =
-        Repair(pool, o.redis_key_prefix, mysql, o.actor, NowMs());
+        Repair(pool, o.redis_key_prefix, mysql, o.actor, NowMs(), o.redis_partitions);
     if (!repaired) {
       std::fprintf(stderr, "stockgate-sync repair: %s\n", repaired.error().c_str());
       return 2;
@@ -477,7 +570,8 @@ int Main(int argc, char** argv) {
     return r.unrepaired.empty() ? 0 : 1;
   }
   if (*rebuild) {
-    const core::Result<RebuildReport> rebuilt = Rebuild(pool, o.redis_key_prefix, mysql, NowMs());
+    const core::Result<RebuildReport> rebuilt =
+        Rebuild(pool, o.redis_key_prefix, mysql, NowMs(), o.redis_partitions);
     if (!rebuilt) {
       std::fprintf(stderr, "stockgate-sync rebuild: %s\n", rebuilt.error().c_str());
       return 2;

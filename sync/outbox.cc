@@ -13,8 +13,8 @@ using store::CommandResult;
 using store::DecodeOutboxEntry;
 using store::Reply;
 
-Outbox::Outbox(RedisClient& redis, std::string key_prefix, std::string group)
-    : redis_(redis), key_(store::LedgerKey(key_prefix)), group_(std::move(group)) {}
+Outbox::Outbox(RedisClient& redis, std::string key_prefix, std::string group, int partition)
+    : redis_(redis), key_(store::LedgerKey(key_prefix, partition)), group_(std::move(group)) {}
 
 namespace {
 

@@ -34,7 +34,8 @@ using OutboxCount = core::Result<std::int64_t>;
 
 class Outbox {
  public:
-  Outbox(RedisClient& redis, std::string key_prefix, std::string group = "sync");
+  // The outbox of one partition of the store (keyspace.h).
+  Outbox(RedisClient& redis, std::string key_prefix, std::string group = "sync", int partition = 0);
 
   const std::string& key() const { return key_; }
   const std::string& group() const { return group_; }

@@ -8,7 +8,9 @@
 #include <utility>
 
 #include "origin/history/mariadb.h"
+#include "origin/store/keyspace.h"
 #include "origin/store/recovery.h"
+#include "origin/store/redis_inventory_store.h"
 
 namespace stockgate::sync {
 namespace {
@@ -43,8 +45,11 @@ struct MariaDbPicture {
   std::int64_t events = 0;
 };
 
+// `skus` restricts every query to one partition's SKUs ("" for all).
 core::Result<MariaDbPicture> ReadPicture(MariaDbConnection& conn, std::int64_t last_id,
-                                         const std::vector<std::int64_t>& stream_ids) {
+                                         const std::vector<std::int64_t>& stream_ids,
+                                         const std::string& skus) {
+  const std::string where = skus.empty() ? std::string(" WHERE 1") : " WHERE " + skus;
   MariaDbPicture picture;
   MariaDbPicture* p = &picture;
   auto fail = [](const QueryResult& r) {
@@ -52,15 +57,15 @@ core::Result<MariaDbPicture> ReadPicture(MariaDbConnection& conn, std::int64_t l
   };
   QueryResult r = conn.Query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
   if (!r.ok) return fail(r);
-  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history WHERE event_id <= " +
-                 std::to_string(last_id) + " GROUP BY sku, op");
+  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history" + where +
+                 " AND event_id <= " + std::to_string(last_id) + " GROUP BY sku, op");
   if (!FoldSums(r, &p->history_upto)) return fail(r);
-  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history GROUP BY sku, op");
+  r = conn.Query("SELECT sku, op, SUM(qty) FROM inventory_history" + where + " GROUP BY sku, op");
   if (!FoldSums(r, &p->history_all)) return fail(r);
-  r = conn.Query("SELECT COUNT(*) FROM inventory_history");
+  r = conn.Query("SELECT COUNT(*) FROM inventory_history" + where);
   if (!r.ok) return fail(r);
   p->events = r.rows.empty() ? 0 : history::IntOf(r.rows[0][0]);
-  r = conn.Query("SELECT sku, on_hand, reserved, sold FROM inventory");
+  r = conn.Query("SELECT sku, on_hand, reserved, sold FROM inventory" + where);
   if (!r.ok) return fail(r);
   for (const history::Row& row : r.rows) {
     p->inventory[history::IntOf(row[0])] = {history::IntOf(row[1]), history::IntOf(row[2]),
@@ -109,21 +114,28 @@ std::string Drift::Describe() const {
   return out.str();
 }
 
-core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& prefix,
-                                const history::MySqlConfig& mysql, std::int64_t now_ms) {
-  CheckReport report;
+namespace {
+
+// One partition: its SKUs' Redis counters, stream and holds against their history.
+core::Status CheckPartition(store::RedisClient& redis, const std::string& prefix,
+                            MariaDbConnection& conn, std::int64_t now_ms, int partition,
+                            int partitions, CheckReport* out) {
+  CheckReport& report = *out;
   // Redis first: every event counted by its counters is then either still in the stream or
   // already committed to the history, which is read afterwards and cut at the same last id.
-  const core::Result<store::RedisAudit> audited = store::Audit(redis, prefix, now_ms);
+  const core::Result<store::RedisAudit> audited =
+      store::Audit(redis, prefix, now_ms, partition, partitions);
   if (!audited) return audited.failure();
   const store::RedisAudit& audit = *audited;
   std::vector<std::int64_t> stream_ids;
   for (const OutboxEntry& e : audit.entries) {
     for (const store::LedgerRecord& event : e.events) stream_ids.push_back(event.id.Packed());
   }
-  auto conn = Connect(mysql);
-  if (!conn) return conn.failure();
-  core::Result<MariaDbPicture> picture = ReadPicture(**conn, audit.last_id.Packed(), stream_ids);
+  const std::string filter = partitions == 1 ? std::string()
+                                             : "MOD(sku, " + std::to_string(partitions) +
+                                                   ") = " + std::to_string(partition);
+  core::Result<MariaDbPicture> picture =
+      ReadPicture(conn, audit.last_id.Packed(), stream_ids, filter);
   if (!picture) return picture.failure();
   MariaDbPicture& db = *picture;
 
@@ -167,19 +179,36 @@ core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& pr
   for (const std::string& m : audit.malformed) {
     report.drifts.push_back({Drift::Kind::kMalformedEntry, 0, {}, {}, m});
   }
-  report.skus = static_cast<std::int64_t>(skus.size());
-  report.history_events = db.events;
-  report.live_holds = audit.live_holds;
+  report.skus += static_cast<std::int64_t>(skus.size());
+  report.history_events += db.events;
+  report.live_holds += audit.live_holds;
+  return {};
+}
+
+}  // namespace
+
+core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& prefix,
+                                const history::MySqlConfig& mysql, std::int64_t now_ms,
+                                int partitions) {
+  auto conn = Connect(mysql);
+  if (!conn) return conn.failure();
+  CheckReport report;
+  for (int p = 0; p < partitions; ++p) {
+    if (const core::Status s =
+            CheckPartition(redis, prefix, **conn, now_ms, p, partitions, &report);
+        !s) {
+      return s.failure();
+    }
+  }
   return report;
 }
 
 core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& prefix,
                                   const history::MySqlConfig& mysql, const std::string& actor,
-                                  std::int64_t now_ms) {
+                                  std::int64_t now_ms, int partitions) {
   RepairReport report;
-  const core::Result<CheckReport> check = Check(redis, prefix, mysql, now_ms);
+  const core::Result<CheckReport> check = Check(redis, prefix, mysql, now_ms, partitions);
   if (!check) return check.failure();
-  // A failure part-way says which fixes were made before it.
   // A failure part-way says what was fixed and what was left before it.
   const auto failed = [&report](core::Code code, const std::string& why) {
     std::string message = why;
@@ -207,8 +236,8 @@ core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& 
       seen.on_hand = d.actual.on_hand;
       seen.reserved = d.actual.reserved;
       seen.sold = d.actual.sold;
-      const core::Status s =
-          store::Compensate(redis, prefix, seen, events, actor, "repair: " + d.Describe(), now_ms);
+      const core::Status s = store::Compensate(redis, prefix, seen, events, actor,
+                                               "repair: " + d.Describe(), now_ms, partitions);
       if (!s) return failed(s.code(), "sku " + std::to_string(d.sku) + ": " + s.error());
       report.actions.push_back("appended " + std::to_string(events.size()) +
                                " compensating ledger event(s) for " + d.Describe());
@@ -254,10 +283,15 @@ core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& 
 }
 
 core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
-                                    const history::MySqlConfig& mysql, std::int64_t now_ms) {
+                                    const history::MySqlConfig& mysql, std::int64_t now_ms,
+                                    int partitions) {
   RebuildReport report;
-  if (const core::Status empty = store::KeyspaceIsEmpty(redis, prefix); !empty) {
+  if (const core::Status empty = store::KeyspaceIsEmpty(redis, prefix, partitions); !empty) {
     return empty.failure();
+  }
+  // The restored keyspace has this many partitions from now on (recorded while it is empty).
+  if (const core::Status count = store::CheckPartitionCount(redis, prefix, partitions); !count) {
+    return count.failure();
   }
   auto conn = Connect(mysql);
   if (!conn) return conn.failure();
@@ -285,7 +319,14 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
   if (!failure.empty()) return core::Fail(core::Code::kUnavailable, "mariadb: " + failure);
 
   std::int64_t last_event = last.rows.empty() ? 0 : history::IntOf(last.rows[0][0]);
-  store::RestoreBatch batch;
+  // One batch per partition, each restored into its partition.
+  std::vector<store::RestoreBatch> batches(static_cast<std::size_t>(partitions));
+  auto batch_of = [&](int partition) -> store::RestoreBatch& {
+    return batches[static_cast<std::size_t>(partition)];
+  };
+  auto of_sku = [&](std::int64_t sku) -> store::RestoreBatch& {
+    return batch_of(store::SkuPartition(sku, partitions));
+  };
   std::map<std::int64_t, std::int64_t> held;
   std::map<std::pair<std::int64_t, std::string>, std::int64_t> customer_units;
   // A failure part-way carries the warnings found before it.
@@ -296,15 +337,19 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
   };
   std::optional<core::Error> restore_failed;
   auto flush = [&](bool force) {
-    const std::size_t n = batch.stocks.size() + batch.reservations.size() +
-                          batch.adjustments.size() + batch.customers.size();
-    if (n == 0 || (!force && n < 500)) return true;
-    const core::Status s = store::Restore(redis, prefix, batch, now_ms);
-    if (!s) {
-      restore_failed = failed(s.code(), "restore: " + s.error());
-      return false;
+    for (int p = 0; p < partitions; ++p) {
+      store::RestoreBatch& batch = batch_of(p);
+      const std::size_t n = batch.stocks.size() + batch.reservations.size() + batch.parts.size() +
+                            batch.directories.size() + batch.adjustments.size() +
+                            batch.customers.size();
+      if (n == 0 || (!force && n < 500)) continue;
+      const core::Status s = store::Restore(redis, prefix, batch, now_ms, p, partitions);
+      if (!s) {
+        restore_failed = failed(s.code(), "restore: " + s.error());
+        return false;
+      }
+      batch = {};
     }
-    batch = {};
     return true;
   };
   for (const history::Row& row : stocks.rows) {
@@ -322,7 +367,7 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
       report.warnings.push_back("sku " + std::to_string(s.sku) +
                                 ": the inventory row differs from its history (run check)");
     }
-    batch.stocks.push_back(s);
+    of_sku(s.sku).stocks.push_back(s);
     ++report.skus;
     if (!flush(false)) return *restore_failed;
   }
@@ -355,18 +400,39 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
       if (counts && !r.customer_id.empty()) customer_units[{item.sku, r.customer_id}] += item.qty;
     }
     report.live_holds += live ? 1 : 0;
-    batch.reservations.push_back(std::move(r));
+    // Where the store keeps it (lua/directory.lua): all its items in the order's home partition,
+    // a record there; in one other, the record there and a directory record at home; in several,
+    // a part in each and the order's directory record at home.
+    const int home = store::HomePartition(r.order_id, partitions);
+    const std::vector<store::OrderPart> parts = store::SplitByPartition(r.items, partitions);
+    if (parts.size() == 1) {
+      if (parts.front().partition != home) {
+        batch_of(home).directories.push_back({r, true, {parts.front().partition}});
+      }
+      batch_of(parts.front().partition).reservations.push_back(std::move(r));
+    } else {
+      store::RestoreBatch::Directory d{r, false, {}};
+      for (const store::OrderPart& part : parts) {
+        d.partitions.push_back(part.partition);
+        core::ReservationView piece = r;
+        piece.items = part.items;
+        piece.confirm = false;
+        batch_of(part.partition).parts.push_back(std::move(piece));
+      }
+      batch_of(home).directories.push_back(std::move(d));
+    }
     ++report.reservations;
     if (!flush(false)) return *restore_failed;
   }
   for (const history::Row& row : adjustments.rows) {
-    batch.adjustments.push_back(
-        {history::IntOf(row[0]), row[1].value_or(""), history::IntOf(row[2])});
+    of_sku(history::IntOf(row[0]))
+        .adjustments.push_back(
+            {history::IntOf(row[0]), row[1].value_or(""), history::IntOf(row[2])});
     ++report.adjustments;
     if (!flush(false)) return *restore_failed;
   }
   for (const auto& [key, units] : customer_units) {
-    batch.customers.push_back({key.first, key.second, units});
+    of_sku(key.first).customers.push_back({key.first, key.second, units});
     if (!flush(false)) return *restore_failed;
   }
   if (!flush(true)) return *restore_failed;
@@ -378,9 +444,13 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
                                 std::to_string(held[sku]));
     }
   }
+  // Every partition's new ids after the whole history's (each partition takes its own block of
+  // sequence numbers after that; lua/common.lua).
   const store::StreamId last_id = store::StreamId::FromPacked(last_event);
-  if (const core::Status finish = store::FinishRestore(redis, prefix, last_id); !finish) {
-    return failed(finish.code(), "finish: " + finish.error());
+  for (int p = 0; p < partitions; ++p) {
+    if (const core::Status finish = store::FinishRestore(redis, prefix, last_id, p); !finish) {
+      return failed(finish.code(), "finish: " + finish.error());
+    }
   }
   report.last_event = last_id.Text();
   return report;

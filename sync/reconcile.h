@@ -45,8 +45,10 @@ struct CheckReport {
   std::int64_t live_holds = 0;
 };
 
+// Over every partition of a store of `partitions`, each checked against its own stream.
 core::Result<CheckReport> Check(store::RedisClient& redis, const std::string& prefix,
-                                const history::MySqlConfig& mysql, std::int64_t now_ms);
+                                const history::MySqlConfig& mysql, std::int64_t now_ms,
+                                int partitions = 1);
 
 struct RepairReport {
   std::vector<std::string> actions;  // one line per fix
@@ -57,7 +59,7 @@ struct RepairReport {
 // the running sync like any other event.
 core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& prefix,
                                   const history::MySqlConfig& mysql, const std::string& actor,
-                                  std::int64_t now_ms);
+                                  std::int64_t now_ms, int partitions = 1);
 
 struct RebuildReport {
   std::int64_t skus = 0;
@@ -68,9 +70,11 @@ struct RebuildReport {
   std::vector<std::string> warnings;
 };
 
-// Restores the prefix's keyspace from MariaDB. Refuses unless the keyspace is empty.
+// Restores the prefix's keyspace (of `partitions`) from MariaDB. Refuses unless the keyspace is
+// empty.
 core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
-                                    const history::MySqlConfig& mysql, std::int64_t now_ms);
+                                    const history::MySqlConfig& mysql, std::int64_t now_ms,
+                                    int partitions = 1);
 
 // The ref of compensating events: not a valid request_id, so it never collides with one.
 inline constexpr const char* kRepairRef = "#repair";

@@ -64,6 +64,8 @@ struct OriginConfig {
   int redis_replica_acks = -1;
   int redis_replica_ack_timeout_ms = 100;
   std::string redis_key_prefix = "sg";
+  // Partitions of the keyspace (origin/store/keyspace.h); the same for every origin and sync.
+  int redis_partitions = 1;
   // The Redis ACL user to AUTH as, with the password from STOCKGATE_REDIS_PASSWORD; "": the
   // default user (requirepass, or no AUTH when no password is set).
   std::string redis_user;

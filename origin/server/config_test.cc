@@ -176,6 +176,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_REDIS_REPLICA_ACKS", "2"},
           {"STOCKGATE_REDIS_REPLICA_ACK_TIMEOUT_MS", "25"},
           {"STOCKGATE_REDIS_KEY_PREFIX", "p:x"},
+          {"STOCKGATE_REDIS_PARTITIONS", "16"},
           {"STOCKGATE_REDIS_USER", "stockgate-origin"},
           {"STOCKGATE_MYSQL", "mysql://app@db.internal:3307/shop"},
           {"STOCKGATE_JWT_SECRET", "env-secret-0123456789-0123456789-xyz"},
@@ -212,6 +213,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.redis_connect_timeout_ms, 15);
   EXPECT_EQ(c.redis_command_timeout_ms, 26);
   EXPECT_EQ(c.redis_key_prefix, "p:x");
+  EXPECT_EQ(c.redis_partitions, 16);
   EXPECT_EQ(c.redis_user, "stockgate-origin");
   EXPECT_EQ(c.mysql_uri, "mysql://app@db.internal:3307/shop");
   EXPECT_EQ(c.jwt_jwks_file, (dir_ / "env.jwks").string());

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 namespace stockgate::server {
 
@@ -82,6 +83,9 @@ std::string EventHub::Initial(std::uint64_t cursor) {
 
 void EventHub::Poll() {
   std::int64_t since = -1;  // -1: not yet in sync; the first successful poll sends everything
+  // The available units last sent per SKU: only changes go out, also from a store whose deltas
+  // are supersets (one of several partitions answers every SKU).
+  std::unordered_map<std::int64_t, std::int64_t> sent;
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -100,10 +104,19 @@ void EventHub::Poll() {
       since = -1;
       continue;
     }
+    if (since < 0) sent.clear();
     since = snap.version;
-    if (snap.items.empty()) continue;
+    store::SnapshotResult changes;
+    changes.version = snap.version;
+    for (const store::SnapshotItem& item : snap.items) {
+      const auto [it, fresh] = sent.try_emplace(item.sku, item.available);
+      if (!fresh && it->second == item.available) continue;
+      it->second = item.available;
+      changes.items.push_back(item);
+    }
+    if (changes.items.empty()) continue;
     std::lock_guard lock(mu_);
-    ring_.push_back(StockEvent(snap));
+    ring_.push_back(StockEvent(changes));
     if (ring_.size() > options_.ring_size) ring_.pop_front();
     ++next_seq_;
     changed_.notify_all();

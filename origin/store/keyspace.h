@@ -82,6 +82,11 @@ inline std::string ChangesKey(std::string_view prefix, int partition = 0) {
   return PartitionPrefix(prefix, partition) + ":changes";
 }
 
+// P:{p0}:partitions, the store's partition count, recorded by the first origin or sync to start.
+inline std::string PartitionCountKey(std::string_view prefix) {
+  return PartitionPrefix(prefix, 0) + ":partitions";
+}
+
 // Keys that only the layout before partitions had (P:ledger, P:snapver, P:changes): where one
 // exists, the data is in that layout and must be moved before the store can use it (see
 // docs/operations.md, "Upgrading the keyspace").

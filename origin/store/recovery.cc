@@ -51,8 +51,10 @@ core::Status Answer(const CommandResult& r, const char* script) {
 
 }  // namespace
 
-core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms) {
-  const CommandResult r = RunOp(redis, prefix, {"audit", now_ms, "audit", {}});
+core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms,
+                               int partition, int partitions) {
+  const CommandResult r =
+      RunOp(redis, prefix, {"audit", now_ms, "audit", {}}, partition, partitions);
   if (!r.ok()) return r.failure();
   if (!r->is_array() || r->elements.size() != 2 || !r->elements[0].is_string()) {
     return core::Fail(core::Code::kUnavailable, "audit script failed: " + r->str);
@@ -92,7 +94,7 @@ core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std:
 
 core::Status Compensate(RedisClient& redis, std::string_view prefix, const AuditSku& seen,
                         const std::vector<Compensation>& events, std::string_view actor,
-                        std::string_view reason, std::int64_t now_ms) {
+                        std::string_view reason, std::int64_t now_ms, int partitions) {
   std::vector<std::string> argv;
   argv.push_back(std::to_string(seen.sku));
   argv.push_back(std::to_string(seen.on_hand));
@@ -103,7 +105,8 @@ core::Status Compensate(RedisClient& redis, std::string_view prefix, const Audit
     argv.emplace_back(core::LedgerOpName(c.op));
     argv.push_back(std::to_string(c.qty));
   }
-  return Answer(RunOp(redis, prefix, {"compensate", now_ms, std::string(actor), std::move(argv)}),
+  return Answer(RunOp(redis, prefix, {"compensate", now_ms, std::string(actor), std::move(argv)},
+                      SkuPartition(seen.sku, partitions), partitions),
                 "compensate");
 }
 
@@ -123,44 +126,82 @@ core::Status CheckKeyspaceLayout(RedisClient& redis, std::string_view prefix) {
   return {};
 }
 
-core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix) {
-  const std::string ledger = LedgerKey(prefix);
-  const CommandResult stream = redis.Command({"EXISTS", ledger});
-  if (!stream.ok()) return stream.failure();
-  if (!stream->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS: " + stream->str);
-  if (stream->integer > 0) {
-    // Only a sync process recreates the outbox after a loss, and one still running would sweep
-    // restored holds while they are being written (an idle one does not even show as a
-    // consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
-    return core::Fail(core::Code::kInvalidState,
-                      "the outbox " + ledger +
-                          " exists: a stockgate-sync ran since the data loss. Stop every "
-                          "stockgate-sync, delete the key (DEL " +
-                          ledger + ") and run rebuild again");
+core::Status CheckPartitionCount(RedisClient& redis, std::string_view prefix, int partitions) {
+  const std::string key = PartitionCountKey(prefix);
+  const std::string wanted = std::to_string(partitions);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const CommandResult got = redis.Command({"GET", key});
+    if (!got.ok()) return got.failure();
+    if (got->is_string()) {
+      if (got->str == wanted) return {};
+      return core::Fail(core::Code::kInvalidState,
+                        "the keyspace " + std::string(prefix) + " has " + got->str +
+                            " partition(s) (" + key + "); redis_partitions is " + wanted +
+                            ": set it to " + got->str + " (a keyspace keeps its partition count)");
+    }
+    if (!got->is_nil()) return core::Fail(core::Code::kUnavailable, "GET " + key + ": " + got->str);
+    if (partitions > 1) {
+      // Data without a recorded count was written with one partition, where it would stay
+      // invisible to a store of several.
+      if (const core::Status empty = KeyspaceIsEmpty(redis, prefix); !empty) {
+        if (empty.code() == core::Code::kUnavailable) return empty;
+        return core::Fail(core::Code::kInvalidState,
+                          "the keyspace " + std::string(prefix) +
+                              " holds data of one partition; redis_partitions must stay 1 for it");
+      }
+    }
+    const CommandResult set = redis.Command({"SET", key, wanted, "NX"});
+    if (!set.ok()) return set.failure();
+    if (set->is_error())
+      return core::Fail(core::Code::kUnavailable, "SET " + key + ": " + set->str);
+    if (set->is_status()) return {};
+    // Another process recorded a count first: compare with it.
   }
-  // Every SKU is in the change index and moved the snapshot version, and a reservation or an
-  // adjustment needs a SKU: with these gone, the partition holds nothing a restore would meet.
-  // (One EXISTS for all: they share the partition's slot, also on a cluster.)
-  const std::string partition = PartitionPrefix(prefix);
-  const CommandResult rest = redis.Command(
-      {"EXISTS", partition + ":changes", partition + ":snapver", partition + ":deadlines"});
-  if (!rest.ok()) return rest.failure();
-  if (!rest->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS: " + rest->str);
-  if (rest->integer > 0) {
-    return core::Fail(core::Code::kInvalidState,
-                      "redis already holds keys of " + partition +
-                          "; rebuild restores into an empty keyspace only (stop the origins and "
-                          "delete the prefix's keys, or FLUSHALL, first)");
+  return core::Fail(core::Code::kUnavailable, "could not record the partition count in " + key);
+}
+
+core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix, int partitions) {
+  for (int p = 0; p < partitions; ++p) {
+    const std::string ledger = LedgerKey(prefix, p);
+    const CommandResult stream = redis.Command({"EXISTS", ledger});
+    if (!stream.ok()) return stream.failure();
+    if (!stream->is_integer()) {
+      return core::Fail(core::Code::kUnavailable, "EXISTS: " + stream->str);
+    }
+    if (stream->integer > 0) {
+      // Only a sync process recreates the outbox after a loss, and one still running would sweep
+      // restored holds while they are being written (an idle one does not even show as a
+      // consumer). So the outbox must be gone, and every sync stopped, before a rebuild.
+      return core::Fail(core::Code::kInvalidState,
+                        "the outbox " + ledger +
+                            " exists: a stockgate-sync ran since the data loss. Stop every "
+                            "stockgate-sync, delete the key (DEL " +
+                            ledger + ") and run rebuild again");
+    }
+    // Every SKU is in the change index and moved the snapshot version, and a reservation or an
+    // adjustment needs a SKU: with these gone, the partition holds nothing a restore would meet.
+    // (One EXISTS for all: they share the partition's slot, also on a cluster.)
+    const std::string partition = PartitionPrefix(prefix, p);
+    const CommandResult rest =
+        redis.Command({"EXISTS", partition + ":changes", partition + ":snapver",
+                       partition + ":deadlines", partition + ":parts"});
+    if (!rest.ok()) return rest.failure();
+    if (!rest->is_integer()) return core::Fail(core::Code::kUnavailable, "EXISTS: " + rest->str);
+    if (rest->integer > 0) {
+      return core::Fail(core::Code::kInvalidState,
+                        "redis already holds keys of " + partition +
+                            "; rebuild restores into an empty keyspace only (stop the origins "
+                            "and delete the prefix's keys, or FLUSHALL, first)");
+    }
   }
   return {};
 }
 
 core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreBatch& batch,
-                     std::int64_t now_ms) {
-  json doc = {{"stocks", json::array()},
-              {"reservations", json::array()},
-              {"adjustments", json::array()},
-              {"customers", json::array()}};
+                     std::int64_t now_ms, int partition, int partitions) {
+  json doc = {{"stocks", json::array()},      {"reservations", json::array()},
+              {"parts", json::array()},       {"directories", json::array()},
+              {"adjustments", json::array()}, {"customers", json::array()}};
   for (const core::StockView& s : batch.stocks) {
     doc["stocks"].push_back({{"sku", std::to_string(s.sku)},
                              {"on_hand", s.on_hand},
@@ -170,16 +211,27 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
                              {"limit", s.per_customer_limit},
                              {"updated_at", s.updated_at_ms}});
   }
-  for (const core::ReservationView& r : batch.reservations) {
-    doc["reservations"].push_back({{"order", r.order_id},
-                                   {"status", core::ReservationStatusName(r.status)},
-                                   {"items", FormatItemsField(r.items)},
-                                   {"customer", r.customer_id},
-                                   {"ttl", r.ttl_seconds},
-                                   {"confirm", r.confirm},
-                                   {"expires_at", r.expires_at_ms},
-                                   {"created_at", r.created_at_ms},
-                                   {"updated_at", r.updated_at_ms}});
+  const auto record = [](const core::ReservationView& r) {
+    return json{{"order", r.order_id},
+                {"status", core::ReservationStatusName(r.status)},
+                {"items", FormatItemsField(r.items)},
+                {"customer", r.customer_id},
+                {"ttl", r.ttl_seconds},
+                {"confirm", r.confirm},
+                {"expires_at", r.expires_at_ms},
+                {"created_at", r.created_at_ms},
+                {"updated_at", r.updated_at_ms}};
+  };
+  for (const core::ReservationView& r : batch.reservations)
+    doc["reservations"].push_back(record(r));
+  for (const core::ReservationView& r : batch.parts) doc["parts"].push_back(record(r));
+  for (const RestoreBatch::Directory& d : batch.directories) {
+    json j = record(d.order);
+    if (d.single) j["status"] = "single";
+    std::string list;
+    for (const int p : d.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+    j["partitions"] = list;
+    doc["directories"].push_back(std::move(j));
   }
   for (const auto& a : batch.adjustments) {
     doc["adjustments"].push_back(
@@ -189,11 +241,14 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
     doc["customers"].push_back(
         {{"sku", std::to_string(c.sku)}, {"customer", c.customer}, {"units", c.units}});
   }
-  return Answer(RunOp(redis, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}), "restore");
+  return Answer(
+      RunOp(redis, prefix, {"restore", now_ms, "rebuild", {doc.dump()}}, partition, partitions),
+      "restore");
 }
 
-core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event) {
-  const std::string ledger = LedgerKey(prefix);
+core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event,
+                           int partition) {
+  const std::string ledger = LedgerKey(prefix, partition);
   const CommandResult group = redis.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
   if (!group.ok()) return group.failure();
   if (group->is_error() && group->str.rfind("BUSYGROUP", 0) != 0) {

@@ -37,7 +37,10 @@ struct RedisAudit {
   std::vector<std::string> malformed;
 };
 
-core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms);
+// Partition `partition` of a store of `partitions` (keyspace.h); the functions below that take
+// them work on that one partition.
+core::Result<RedisAudit> Audit(RedisClient& redis, std::string_view prefix, std::int64_t now_ms,
+                               int partition = 0, int partitions = 1);
 
 // One compensating event: replaying `op` with `qty` moves the ledger's sum by the drift.
 struct Compensation {
@@ -48,7 +51,7 @@ struct Compensation {
 // Fails with kInvalidState when the counters moved since the check.
 core::Status Compensate(RedisClient& redis, std::string_view prefix, const AuditSku& seen,
                         const std::vector<Compensation>& events, std::string_view actor,
-                        std::string_view reason, std::int64_t now_ms);
+                        std::string_view reason, std::int64_t now_ms, int partitions = 1);
 
 struct RestoreBatch {
   struct Adjustment {
@@ -61,8 +64,16 @@ struct RestoreBatch {
     std::string customer;
     std::int64_t units = 0;
   };
+  // The directory record of an order whose items are not all in its home partition.
+  struct Directory {
+    core::ReservationView order;
+    bool single = false;  // one part, elsewhere (its record is the order's)
+    std::vector<int> partitions;
+  };
   std::vector<core::StockView> stocks;
   std::vector<core::ReservationView> reservations;
+  std::vector<core::ReservationView> parts;  // of orders spanning partitions
+  std::vector<Directory> directories;
   std::vector<Adjustment> adjustments;
   std::vector<CustomerUnits> customers;
 };
@@ -72,14 +83,21 @@ struct RestoreBatch {
 // Redis cannot be asked.
 core::Status CheckKeyspaceLayout(RedisClient& redis, std::string_view prefix);
 
-// Ok when the partition holds no SKU, live hold or snapshot version and no outbox stream (a sync
+// Records the store's partition count in Redis (PartitionCountKey) the first time, and after
+// that is ok only when `partitions` matches it: the count fixes where every key lives. A keyspace
+// that holds data but no count was written with one partition. Fails kInvalidState on a
+// mismatch, kUnavailable when Redis cannot be asked.
+core::Status CheckPartitionCount(RedisClient& redis, std::string_view prefix, int partitions);
+
+// Ok when no partition holds a SKU, live hold or snapshot version or an outbox stream (a sync
 // that recreated it may still be running).
-core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix);
+core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix, int partitions = 1);
 core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreBatch& batch,
-                     std::int64_t now_ms);
-// Creates the stream and the sync group if missing and moves the stream's last id to
-// `last_event`, so that ids of new events sort after the restored history's.
-core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event);
+                     std::int64_t now_ms, int partition = 0, int partitions = 1);
+// Creates the partition's stream and the sync group if missing and moves the stream's last id
+// to `last_event`, so that ids of new events sort after the restored history's.
+core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event,
+                           int partition = 0);
 
 }  // namespace stockgate::store
 

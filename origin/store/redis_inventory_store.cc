@@ -332,26 +332,6 @@ std::string JoinPartitions(const std::vector<int>& partitions) {
   return out;
 }
 
-// The request's items grouped by partition, in the order their first items come.
-struct Part {
-  int partition = 0;
-  std::vector<Item> items;
-};
-std::vector<Part> SplitByPartition(const std::vector<Item>& items, int partitions) {
-  std::vector<Part> parts;
-  for (const Item& item : items) {
-    const int p = SkuPartition(item.sku, partitions);
-    auto it =
-        std::find_if(parts.begin(), parts.end(), [&](const Part& x) { return x.partition == p; });
-    if (it == parts.end()) {
-      parts.push_back({p, {}});
-      it = std::prev(parts.end());
-    }
-    it->items.push_back(item);
-  }
-  return parts;
-}
-
 // Position of a SKU among the request's items (items.size() when absent).
 std::size_t Position(const std::vector<Item>& items, std::int64_t sku) {
   return static_cast<std::size_t>(
@@ -411,6 +391,21 @@ ReservationResult FirstFailure(const std::vector<Routed>& parts, const std::vect
 }
 
 }  // namespace
+
+std::vector<OrderPart> SplitByPartition(const std::vector<Item>& items, int partitions) {
+  std::vector<OrderPart> parts;
+  for (const Item& item : items) {
+    const int p = SkuPartition(item.sku, partitions);
+    auto it = std::find_if(parts.begin(), parts.end(),
+                           [&](const OrderPart& x) { return x.partition == p; });
+    if (it == parts.end()) {
+      parts.push_back({p, {}});
+      it = std::prev(parts.end());
+    }
+    it->items.push_back(item);
+  }
+  return parts;
+}
 
 core::Status CheckPartitions(int partitions) {
   if (partitions >= 1 && partitions <= kMaxPartitions) return {};
@@ -579,7 +574,7 @@ void RedisInventoryStore::ReserveAsync(const core::ReservationRequest& request,
   if (config_.partitions == 1 || request.items.empty()) {
     return Async(ReserveOp(request, actor, now_ms), &DecodeReservation, std::move(done));
   }
-  const std::vector<Part> parts = SplitByPartition(request.items, config_.partitions);
+  const std::vector<OrderPart> parts = SplitByPartition(request.items, config_.partitions);
   const int home = Home(request.order_id);
   if (parts.size() == 1 && parts.front().partition == home) {
     return Async(home, ReserveOp(request, actor, now_ms, "home"), &DecodeReservation,
@@ -705,7 +700,7 @@ struct RedisInventoryStore::Placed {
   core::ReservationRequest request;
   std::string actor;
   std::int64_t now_ms = 0;
-  std::vector<Part> parts;
+  std::vector<OrderPart> parts;
   std::mutex mu;
   std::size_t left = 0;
   std::vector<Routed> results;  // one per part
@@ -762,7 +757,7 @@ void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
                       std::move(held), [failure, done] { done(failure); });
   }
   std::vector<int> partitions;
-  for (const Part& p : placed->parts) partitions.push_back(p.partition);
+  for (const OrderPart& p : placed->parts) partitions.push_back(p.partition);
   Async<ReservationResult>(
       Home(request.order_id),
       ClaimOp(request, placed->actor, placed->now_ms, JoinPartitions(partitions),

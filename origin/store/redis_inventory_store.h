@@ -39,6 +39,13 @@ struct RedisStoreConfig {
   OpBatcher::Options batching;
 };
 
+// An order's items grouped by partition, in the order their first items come.
+struct OrderPart {
+  int partition = 0;
+  std::vector<core::Item> items;
+};
+std::vector<OrderPart> SplitByPartition(const std::vector<core::Item>& items, int partitions);
+
 // Whether `partitions` can be a store's partition count, else why not.
 core::Status CheckPartitions(int partitions);
 

@@ -4,7 +4,8 @@
 -- Runs without expiry, alone in its batch; writes directly (an empty keyspace has nothing to undo).
 -- Argument: JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, updated_at}],
 -- reservations:[{order, status, items, customer, ttl, confirm, expires_at, created_at,
--- updated_at}], adjustments:[{sku, request_id, delta}], customers:[{sku, customer, units}]}, with
+-- updated_at}], parts: (the same, of parts of orders spanning partitions), directories: (the same
+-- with partitions "2" or "0,2,5"; status "single" for one part elsewhere), adjustments:[{sku, request_id, delta}], customers:[{sku, customer, units}]}, with
 -- SKUs as decimal strings and every number an integer.
 -- Answers JSON {code, message, stocks, reservations}.
 function OPS.restore(a)
@@ -20,6 +21,16 @@ function OPS.restore(a)
     redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,
       r.confirm, r.expires_at, r.created_at, r.updated_at))
     if r.status == 'reserved' then redis.call('ZADD', DEADLINES, r.expires_at, r.order) end
+  end
+  -- Parts of orders spanning partitions, and the orders' directory records (at their home).
+  for _, r in ipairs(doc.parts or {}) do
+    redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,
+      r.confirm, r.expires_at, r.created_at, r.updated_at))
+    if r.status == 'reserved' then redis.call('ZADD', PARTS, r.expires_at, r.order) end
+  end
+  for _, d in ipairs(doc.directories or {}) do
+    redis.call('SET', ord_key(d.order), record_text(d.status, d.items, d.customer, d.ttl,
+      d.confirm, d.expires_at, d.created_at, d.updated_at) .. '|' .. d.partitions)
   end
   for _, a in ipairs(doc.adjustments or {}) do
     redis.call('HSET', adj_key(a.sku), a.request_id, n(a.delta))
