@@ -287,6 +287,7 @@ int Serve(int argc, char** argv) {
              {"redis", c.redis_cluster.empty() ? c.redis_host + ":" + std::to_string(c.redis_port)
                                                : "cluster " + store::NodeList(c.redis_cluster)},
              {"replica_acks", c.redis_replica_acks},
+             {"partitions", c.redis_partitions},
              {"threads", c.threads},
              {"config", c.config_file}});
   const bool served = http.Serve();

@@ -8,7 +8,8 @@
 //                                                 with its tokens) and an admin token;
 //                                                 --cluster runs Redis as a cluster of 3 masters
 //                                                 and 3 replicas (scripts/cluster-start), writes
-//                                                 acknowledged once a replica holds them;
+//                                                 acknowledged once a replica holds them, the
+//                                                 keyspace in 3 partitions (one per master);
 //                                                 --foreground stays attached and stops it all
 //                                                 on Ctrl-C; --open opens the page in the
 //                                                 desktop's browser when there is a desktop
@@ -62,6 +63,8 @@ function parseArgs(argv) {
 }
 
 const CLUSTER_NODES = 6; // scripts/cluster-start's default: 3 masters, a replica each
+// On the cluster the keyspace has a partition per master, so the sale spreads over all three.
+const CLUSTER_PARTITIONS = 3;
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
@@ -203,8 +206,10 @@ async function up(o) {
       state.cluster.seeds = r.stdout.trim().split('\n').at(-1);
       // The first node's pid stands for the cluster in the part list; down stops every node.
       state.pids.redis = Number(readFileSync(join(state.cluster.dir, 'node-0/redis.pid'), 'utf8'));
-      redisArgs = ['--redis-cluster', state.cluster.seeds];
-      redisEnv = { STOCKGATE_REDIS_CLUSTER: state.cluster.seeds };
+      redisArgs = ['--redis-cluster', state.cluster.seeds, '--redis-partitions',
+        String(CLUSTER_PARTITIONS)];
+      redisEnv = { STOCKGATE_REDIS_CLUSTER: state.cluster.seeds,
+        STOCKGATE_REDIS_PARTITIONS: String(CLUSTER_PARTITIONS) };
     } else {
       say(`redis on 127.0.0.1:${ports.redis}`);
       state.pids.redis = runScript('redis-start', [String(ports.redis), join(o.dir, 'redis')]);

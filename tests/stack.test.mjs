@@ -158,8 +158,9 @@ test('Ctrl-C on the foreground form stops everything', async () => {
   for (const pid of Object.values(state.pids)) assert.ok(!alive(pid), `pid ${pid} still runs`);
 });
 
-// --cluster: Redis as a cluster of 3 masters and 3 replicas; the sale, the history and status
-// work the same, the origin waits for a replica, and down stops every node.
+// --cluster: Redis as a cluster of 3 masters and 3 replicas with the keyspace in 3 partitions;
+// the sale (an order spanning partitions too), the history and status work the same, the origin
+// waits for a replica, and down stops every node.
 test('up --cluster runs the stack on a Redis Cluster', async () => {
   const dir = newDir();
   const out = execFileSync(stack, ['up', '--dir', dir, '--cluster'], { encoding: 'utf8' });
@@ -179,9 +180,26 @@ test('up --cluster runs the stack on a Redis Cluster', async () => {
   });
   assert.equal(r.status, 201, await r.text());
   assert.ok(await synced(state, 1003, 'cluster-1'), 'synced');
+  // SKUs 1003 and 1004 lie in partitions 1 and 2: one order, two parts, sold as one.
+  const service = { Authorization: `Bearer ${state.tokens.service}`, 'Content-Type': 'application/json' };
+  const spanning = await fetch(`${state.urls.edge}v1/reservations`, {
+    method: 'POST',
+    headers: service,
+    body: JSON.stringify({ order_id: 'cluster-2', items: [{ sku: 1003, qty: 1 }, { sku: 1004, qty: 1 }],
+      customer_id: 'c2' }),
+  });
+  assert.equal(spanning.status, 201, await spanning.text());
+  const confirmed = await fetch(`${state.urls.edge}v1/reservations/cluster-2/confirm`,
+    { method: 'POST', headers: service, body: '{}' });
+  const sale = await confirmed.text();
+  assert.equal(confirmed.status, 200, sale);
+  assert.equal(JSON.parse(sale).status, 'confirmed');
+  assert.ok(await synced(state, 1003, 'cluster-2'), 'synced in partition 1');
+  assert.ok(await synced(state, 1004, 'cluster-2'), 'synced in partition 2');
   const started = readFileSync(join(dir, 'origin.log'), 'utf8').split('\n').filter(Boolean)
     .map((l) => JSON.parse(l)).find((e) => e.log.msg === 'listening');
   assert.equal(started.log.replica_acks, 1, 'writes wait for a replica');
+  assert.equal(started.log.partitions, 3, 'a partition per master');
   assert.match(started.log.redis, /^cluster /);
 
   const nodes = nodePids();
