@@ -294,6 +294,19 @@ ScriptOp SettleOp(std::string_view order_id, std::string_view status, std::strin
              std::to_string(deadline_ms), part ? "part" : "whole"});
 }
 
+// The items of a comma-separated list (none for "").
+std::vector<std::string_view> SplitList(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find(',', at);
+    if (end == std::string_view::npos) end = text.size();
+    out.push_back(text.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
 // A reservation answer with what the directory steps add: the partitions that hold the order's
 // parts, the item a failure is about, whether the hold expired in this call.
 struct Routed {
@@ -309,14 +322,10 @@ Routed DecodeRouted(const CommandResult& r, const ScriptOp& op) {
   if (!r.ok() || r->type != Reply::Type::kString) return out;
   const json body = json::parse(r->str, nullptr, false);
   const std::string parts = Str(body, "partitions");
-  std::size_t at = 0;
-  while (at < parts.size()) {
-    std::size_t end = parts.find(',', at);
-    if (end == std::string::npos) end = parts.size();
+  for (const std::string_view part : SplitList(parts)) {
     int p = 0;
-    std::from_chars(parts.data() + at, parts.data() + end, p);
+    std::from_chars(part.data(), part.data() + part.size(), p);
     out.partitions.push_back(p);
-    at = end + 1;
   }
   out.failed_sku = Sku(Sub(body, "sku"));
   out.expired = Bool(body, "expired");
@@ -796,13 +805,27 @@ void RedisInventoryStore::SettleParts(const core::ReservationView& order,
                                       std::int64_t now_ms, std::string_view reason,
                                       std::function<void()> then) {
   if (partitions.empty()) return then();
-  auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
+  struct Count {
+    std::atomic<std::size_t> left;
+    std::atomic<bool> failed{false};
+  };
+  auto count = std::make_shared<Count>();
+  count->left = partitions.size();
   const std::string status(core::ReservationStatusName(order.status));
+  const bool decision = order.status != core::ReservationStatus::kReserved;
   for (const int p : partitions) {
     Async<ReservationResult>(
         p, SettleOp(order.order_id, status, actor, now_ms, reason, order.expires_at_ms, true),
-        &DecodeReservation, [left, then](ReservationResult) {
-          if (left->fetch_sub(1) == 1) then();
+        &DecodeReservation,
+        [this, count, then, decision, order_id = order.order_id, now_ms](ReservationResult r) {
+          if (r.code != Code::kOk) count->failed = true;
+          if (count->left.fetch_sub(1) != 1) return;
+          // Every part follows the decision: home may forget it (else the sweeper tries again).
+          if (decision && !count->failed) {
+            Async<ReservationResult>(Home(order_id), Op("settled", "", now_ms, {order_id}),
+                                     &DecodeReservation, [](ReservationResult) {});
+          }
+          then();
         });
   }
 }
@@ -895,6 +918,34 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
     if (e.code != Code::kOk) return e;
     out.expired += e.expired;
   }
+  // Decisions whose parts were not all told (an origin failed on the way): told now.
+  for (int p = 0; p < config_.partitions; ++p) {
+    const ExpireResult unsettled = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+      Async<ExpireResult>(
+          p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}),
+          [](const CommandResult& r, const ScriptOp& op) {
+            ExpireResult list = DecodeExpire(r, op);
+            // The list travels in `message` from here on: "order_id,...".
+            if (list.code == Code::kOk && r.ok()) {
+              list.message = Str(json::parse(r->str, nullptr, false), "orders");
+            }
+            return list;
+          },
+          std::move(d));
+    });
+    if (unsettled.code != Code::kOk) return unsettled;
+    for (const std::string_view order_id : SplitList(unsettled.message)) {
+      const std::string order(order_id);
+      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
+        Async(p, OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted, std::move(d));
+      });
+      if (home.result.code != Code::kOk || !home.result.reservation) continue;
+      AwaitResult<bool>([&](Done<bool> d) {
+        SettleParts(*home.result.reservation, home.partitions, "expiry", now_ms, "",
+                    [d] { d(true); });
+      });
+    }
+  }
   for (int p = 0; p < config_.partitions; ++p) {
     const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
       Async<ExpireResult>(
@@ -910,13 +961,7 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
           std::move(d));
     });
     if (due.code != Code::kOk) return due;
-    std::size_t at = 0;
-    const std::string& text = due.message;
-    while (at < text.size()) {
-      std::size_t end = text.find(',', at);
-      if (end == std::string::npos) end = text.size();
-      const std::string_view entry(text.data() + at, end - at);
-      at = end + 1;
+    for (const std::string_view entry : SplitList(due.message)) {
       const std::size_t colon = entry.find(':');
       if (colon == std::string_view::npos) continue;
       std::int64_t deadline = 0;

@@ -106,6 +106,9 @@ class RedisInventoryStore final : public InventoryStore {
   // directory record at home, is the leftover of a reservation that never completed (its origin
   // failed between placing the parts and claiming the order_id): the sweeper gives it back.
   static constexpr std::int64_t kOrphanGraceMs = 60'000;
+  // A decision at home (confirm, release, return, expiry) whose parts were not all told this
+  // long after it (their origin failed on the way) is carried to them by the sweeper.
+  static constexpr std::int64_t kUnsettledGraceMs = 5'000;
 
  private:
   template <class R>

@@ -1006,30 +1006,39 @@ TEST_F(RedisPartitionedStoreTest, PartsWithoutAClaimAreGivenBackByTheSweeper) {
 }
 
 // A confirm decided at home whose parts were not told (the origin failed in between) is carried
-// out by the sweeper at the deadline: the parts are sold, not expired.
+// out by the sweeper a few seconds later, long before the deadline: the parts are sold.
 TEST_F(RedisPartitionedStoreTest, ADecisionAtHomeIsCarriedOutByTheSweeper) {
   SetStocks({7, 8}, 5);
   ReservationRequest req;
   req.order_id = "cart-2";
   req.items = {{7, 1}, {8, 1}};
-  req.ttl_seconds = 10;
+  req.ttl_seconds = 600;
   ASSERT_EQ(store_->Reserve(req, "svc", kT0 + 1).code, Code::kOk);
   ScriptOp decide{"order", kT0 + 2, "svc", {"cart-2", "confirm", "paid", "0"}};
   const CommandResult r = RunOp(*pool_, "t", decide, HomePartition("cart-2", 3), 3);
   ASSERT_TRUE(r.ok()) << r.error();
-  auto stock = store_->GetStocks({7, 8}, kT0 + 3);
-  EXPECT_EQ(stock.items.at(0).stock->reserved, 1) << "the parts are not told yet";
-  const std::int64_t deadline = kT0 + 1 + 10'000;
-  const ExpireResult swept = store_->ExpireDue(deadline);
+  auto sold = [&](std::int64_t at) {
+    std::vector<std::int64_t> out;
+    for (const StockResult& s : store_->GetStocks({7, 8}, at).items) out.push_back(s.stock->sold);
+    return out;
+  };
+  const std::int64_t soon = kT0 + 2 + RedisInventoryStore::kUnsettledGraceMs;
+  ASSERT_EQ(store_->ExpireDue(soon - 1).code, Code::kOk);
+  EXPECT_EQ(sold(soon - 1), (std::vector<std::int64_t>{0, 0})) << "the parts are not told yet";
+  const ExpireResult swept = store_->ExpireDue(soon);
   ASSERT_EQ(swept.code, Code::kOk);
   EXPECT_EQ(swept.expired, 0);
-  stock = store_->GetStocks({7, 8}, deadline);
-  for (const StockResult& s : stock.items) {
-    EXPECT_EQ(s.stock->sold, 1);
+  EXPECT_EQ(sold(soon), (std::vector<std::int64_t>{1, 1}));
+  for (const StockResult& s : store_->GetStocks({7, 8}, soon).items) {
     EXPECT_EQ(s.stock->reserved, 0);
   }
-  EXPECT_EQ(store_->GetReservation("cart-2", deadline).reservation->status,
+  EXPECT_EQ(store_->GetReservation("cart-2", soon).reservation->status,
             core::ReservationStatus::kConfirmed);
+  // Told once: home forgot the decision.
+  EXPECT_EQ(Inspector()
+                .Command({"ZCARD", PartitionPrefix("t", HomePartition("cart-2", 3)) + ":unsettled"})
+                ->integer,
+            0);
 }
 
 // While the partition's slot is being moved between masters, every operation answers

@@ -28,6 +28,8 @@
 --   P:parts       zset    order_id of every live hold that is one part of an order spanning
 --                         partitions, scored by expires_at: the expiry here leaves these alone,
 --                         for only the order's home partition may decide its fate (see below)
+--   P:unsettled   zset    order_id of every order decided here (its directory) whose parts have
+--                         not all been told yet, by the time of the decision (directory.lua)
 --   P:ord:O       string  the directory record of an order whose items are not all in its home
 --                         partition (the partition its order_id hashes to, keyspace.h), kept
 --                         there: the record's eight fields, then "|" and the partitions holding

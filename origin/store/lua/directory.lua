@@ -7,6 +7,16 @@
 -- (`settle`). The sweeper settles parts whose deadline passed (`due_parts`). Every step is
 -- idempotent, so a retry or the sweeper completes what a crash left half done.
 
+-- Orders whose parts have not all confirmed the status decided here, by the time of the
+-- decision: the sweeper carries on what a failed origin left half done (`unsettled`).
+local UNSETTLED = P .. ':unsettled'
+
+-- Marks an order decided (its parts must follow), in the same step as the decision.
+local function decided(order)
+  local now = NOW
+  defer(function() redis.call('ZADD', UNSETTLED, now, order) end)
+end
+
 -- Writes an order's directory record (deferred) and, for an order of several parts, its outbox
 -- entry: the order's record for the history, with no events (the parts' entries carry those).
 local function save_directory(d, actor, reason)
@@ -49,6 +59,7 @@ function OPS.claim(a)
     ttl_seconds = ttl, confirm = confirm == '1', expires_at = NOW + ttl * 1000, created_at = NOW,
     updated_at = NOW, parts = parts }
   save_directory(d, ACTOR, '')
+  if status == 'confirmed' then decided(order) end
   return answer('ok', status == 'confirmed' and 'sold' or 'reserved',
     { reservation = public_view(d), created = true })
 end
@@ -86,6 +97,7 @@ function OPS.order(a)
     d.status = 'expired'
     expired = true
     save(EXPIRY_ACTOR, '')
+    decided(order)
   end
   if action == 'read' or action == 'settle' then return reply('ok', 'ok') end
   if action == 'extend' then
@@ -99,6 +111,7 @@ function OPS.order(a)
   if op then
     d.status = to
     save()
+    decided(order)
     return reply('ok', to, false)
   end
   if to == 'ok' then return reply('ok', message, true) end
@@ -152,6 +165,22 @@ function OPS.settle(a)
   end
   if r.status == target then return done() end
   return answer('invalid_state', 'part is ' .. r.status .. ', cannot become ' .. target)
+end
+
+-- settled: every part of the order has the status its home decided (the origin or the sweeper
+-- says so once they all answered). Argument: order_id. Answers JSON {code, message}.
+function OPS.settled(a)
+  local order = a[1]
+  defer(function() redis.call('ZREM', UNSETTLED, order) end)
+  return answer('ok', 'settled')
+end
+
+-- due_unsettled: orders decided here at least `age` ms ago whose parts were not all told.
+-- Arguments: age ms, how many at most. Answers JSON {code, message, orders: "order_id,..."}.
+function OPS.due_unsettled(a)
+  local due = redis.call('ZRANGEBYSCORE', UNSETTLED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
+    tonumber(a[2]))
+  return answer('ok', 'ok', { orders = table.concat(due, ',') })
 end
 
 -- due_parts: the parts here whose deadline has passed, for the sweeper to settle.
