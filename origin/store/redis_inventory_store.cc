@@ -219,6 +219,15 @@ ExpireResult DecodeExpire(const CommandResult& r, const ScriptOp& op) {
   return out;
 }
 
+// The answer of a listing operation (due_parts, due_unsettled): its `list` in `message`.
+ExpireResult DecodeList(const CommandResult& r, const ScriptOp& op) {
+  ExpireResult list = DecodeExpire(r, op);
+  if (list.code == Code::kOk && r.ok()) {
+    list.message = Str(json::parse(r->str, nullptr, false), "list");
+  }
+  return list;
+}
+
 ScriptOp Op(std::string name, std::string_view actor, std::int64_t now_ms,
             std::vector<std::string> args) {
   return {std::move(name), now_ms, std::string(actor), std::move(args)};
@@ -921,17 +930,8 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
   // Decisions whose parts were not all told (an origin failed on the way): told now.
   for (int p = 0; p < config_.partitions; ++p) {
     const ExpireResult unsettled = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-      Async<ExpireResult>(
-          p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}),
-          [](const CommandResult& r, const ScriptOp& op) {
-            ExpireResult list = DecodeExpire(r, op);
-            // The list travels in `message` from here on: "order_id,...".
-            if (list.code == Code::kOk && r.ok()) {
-              list.message = Str(json::parse(r->str, nullptr, false), "orders");
-            }
-            return list;
-          },
-          std::move(d));
+      Async(p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}),
+            &DecodeList, std::move(d));
     });
     if (unsettled.code != Code::kOk) return unsettled;
     for (const std::string_view order_id : SplitList(unsettled.message)) {
@@ -948,17 +948,7 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
   }
   for (int p = 0; p < config_.partitions; ++p) {
     const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-      Async<ExpireResult>(
-          p, Op("due_parts", "", now_ms, {"1000"}),
-          [](const CommandResult& r, const ScriptOp& op) {
-            ExpireResult list = DecodeExpire(r, op);
-            // The list travels in `message` from here on: "deadline:order_id,...".
-            if (list.code == Code::kOk && r.ok()) {
-              list.message = Str(json::parse(r->str, nullptr, false), "parts");
-            }
-            return list;
-          },
-          std::move(d));
+      Async(p, Op("due_parts", "", now_ms, {"1000"}), &DecodeList, std::move(d));
     });
     if (due.code != Code::kOk) return due;
     for (const std::string_view entry : SplitList(due.message)) {

@@ -176,19 +176,19 @@ function OPS.settled(a)
 end
 
 -- due_unsettled: orders decided here at least `age` ms ago whose parts were not all told.
--- Arguments: age ms, how many at most. Answers JSON {code, message, orders: "order_id,..."}.
+-- Arguments: age ms, how many at most. Answers JSON {code, message, list: "order_id,..."}.
 function OPS.due_unsettled(a)
   local due = redis.call('ZRANGEBYSCORE', UNSETTLED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
     tonumber(a[2]))
-  return answer('ok', 'ok', { orders = table.concat(due, ',') })
+  return answer('ok', 'ok', { list = table.concat(due, ',') })
 end
 
 -- due_parts: the parts here whose deadline has passed, for the sweeper to settle.
--- Argument: how many at most. Answers JSON {code, message, parts: "deadline:order_id,..."}.
+-- Argument: how many at most. Answers JSON {code, message, list: "deadline:order_id,..."}.
 function OPS.due_parts(a)
   local due = redis.call('ZRANGEBYSCORE', PARTS, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0,
     tonumber(a[1]))
   local out = {}
   for i = 1, #due, 2 do out[#out + 1] = due[i + 1] .. ':' .. due[i] end
-  return answer('ok', 'ok', { parts = table.concat(out, ',') })
+  return answer('ok', 'ok', { list = table.concat(out, ',') })
 end
