@@ -79,7 +79,8 @@ test('cluster-start: 3 masters, 3 replicas, AOF always, idempotent, restarts a k
 });
 
 test('cluster-start refuses bad arguments and changes nothing', () => {
-  for (const args of [['--masters', '2', '7000', '/nonexistent'], ['70000', '/tmp/x'], ['7000'],
+  for (const args of [['--masters', '0', '7000', '/nonexistent'],
+    ['--masters', '1', '7000', '/tmp/x'], ['70000', '/tmp/x'], ['7000'],
     ['--replicas', 'x', '7000', '/tmp/x'], ['07000', '/tmp/x']]) {
     const r = run(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);

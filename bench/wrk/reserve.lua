@@ -3,7 +3,8 @@
 -- {"statuses":{"201":N,...},"requests":N}, counted over every thread, after wrk's own report.
 --   STOCKGATE_BENCH_TOKEN=$(stockgate-origin token --role service --sub bench --ttl 3600) \
 --     wrk -t2 -c256 -d10s -s bench/wrk/reserve.lua http://127.0.0.1:8080 -- PREFIX SKU
--- PREFIX makes the order ids of a run unique (default "wrk"); SKU defaults to 1.
+-- PREFIX makes the order ids of a run unique (default "wrk"); SKU defaults to 1; "A-B" picks a SKU
+-- at random from A..B for each request (a sale of many SKUs).
 local threads = {}
 
 function setup(thread)
@@ -14,6 +15,11 @@ end
 function init(args)
   prefix = (args[1] or "wrk") .. "-" .. id .. "-"
   sku = args[2] or "1"
+  low, high = string.match(sku, "^(%d+)-(%d+)$")
+  if low then
+    low, high = tonumber(low), tonumber(high)
+    math.randomseed(os.time() * 100 + id)
+  end
   headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. (os.getenv("STOCKGATE_BENCH_TOKEN") or ""),
@@ -24,7 +30,8 @@ end
 
 function request()
   counter = counter + 1
-  local body = '{"order_id":"' .. prefix .. counter .. '","items":[{"sku":' .. sku ..
+  local pick = low and tostring(math.random(low, high)) or sku
+  local body = '{"order_id":"' .. prefix .. counter .. '","items":[{"sku":' .. pick ..
     ',"qty":1}],"ttl_seconds":86400}'
   return wrk.format("POST", "/v1/reservations", headers, body)
 end
