@@ -85,10 +85,12 @@ OutboxRead Outbox::Decode(const CommandResult& r, bool claim) {
 }
 
 OutboxRead Outbox::ReadNew(std::string_view consumer, int count, int block_ms) {
-  return Decode(redis_.Command({"XREADGROUP", "GROUP", group_, std::string(consumer), "COUNT",
-                                std::to_string(count), "BLOCK", std::to_string(block_ms), "STREAMS",
-                                key_, ">"}),
-                false);
+  std::vector<std::string> argv = {"XREADGROUP",          "GROUP", group_,
+                                   std::string(consumer), "COUNT", std::to_string(count)};
+  // BLOCK 0 would wait forever: no wait is no BLOCK at all.
+  if (block_ms > 0) argv.insert(argv.end(), {"BLOCK", std::to_string(block_ms)});
+  argv.insert(argv.end(), {"STREAMS", key_, ">"});
+  return Decode(redis_.Command(argv), false);
 }
 
 OutboxRead Outbox::ReadOwnPending(std::string_view consumer, int count) {

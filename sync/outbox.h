@@ -43,7 +43,8 @@ class Outbox {
   // Creates the consumer group (at the start of the stream, creating the stream if needed);
   // an existing group is fine.
   OutboxCount EnsureGroup();
-  // Entries never delivered to the group (XREADGROUP >), waiting up to block_ms for the first.
+  // Entries never delivered to the group (XREADGROUP >), waiting up to block_ms for the first
+  // (0: not at all).
   OutboxRead ReadNew(std::string_view consumer, int count, int block_ms);
   // Entries delivered to this consumer and not yet acknowledged (after a restart with the same
   // consumer name).

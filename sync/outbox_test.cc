@@ -75,6 +75,10 @@ TEST_F(OutboxTest, GroupDeliversAcksClaimsAndTrims) {
   ASSERT_EQ(rest->entries.size(), 1u);
   EXPECT_EQ(rest->entries[0].reservation->status, core::ReservationStatus::kConfirmed);
   EXPECT_TRUE(outbox_->ReadNew("a", 10, 10)->entries.empty()) << "nothing is delivered twice";
+  // No wait at all (a sync thread polling several partitions): answered at once, not blocked.
+  const OutboxRead none = outbox_->ReadNew("a", 10, 0);
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_TRUE(none->entries.empty());
 
   // Consumer a "restarts": its pending entries are the ones it has not acknowledged.
   OutboxRead pending = outbox_->ReadOwnPending("a", 10);

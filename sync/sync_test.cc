@@ -519,7 +519,7 @@ class SyncPartitionedTest : public SyncTest {
     for (const auto& r : model.AllReservations()) {
       EXPECT_EQ(store_->GetReservation(r.order_id, at).reservation, r) << r.order_id;
     }
-    const core::Result<CheckReport> check = Check(*pool_, "sg", mysql_, RealNowMs(), 3);
+    const core::Result<CheckReport> check = Check(*pool_, "sg", mysql_, RealNowMs(), Partitions());
     ASSERT_TRUE(check.ok()) << check.error();
     for (const Drift& d : check->drifts) ADD_FAILURE() << d.Describe();
     EXPECT_GT(check->history_events, 0);
@@ -550,7 +550,8 @@ TEST_F(SyncPartitionedTest, DrainsChecksAndRebuildsEveryPartition) {
   EXPECT_EQ(mismatch.Wait(), 2) << "a keyspace keeps its partition count";
 
   FlushAll();
-  const core::Result<RebuildReport> rebuilt = Rebuild(*pool_, "sg", mysql_, RealNowMs(), 3);
+  const core::Result<RebuildReport> rebuilt =
+      Rebuild(*pool_, "sg", mysql_, RealNowMs(), Partitions());
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.error();
   for (const std::string& w : rebuilt->warnings) ADD_FAILURE() << w;
   ExpectMatchesModel(work.model(), work.now());
@@ -561,6 +562,22 @@ TEST_F(SyncPartitionedTest, DrainsChecksAndRebuildsEveryPartition) {
     WaitDrained();
     EXPECT_EQ(sync.Stop(), 0);
   }
+  ExpectMatchesModel(work.model(), work.now());
+}
+
+// More partitions than sync has ingest threads (8): a thread polls several outboxes in turn.
+class SyncManyPartitionsTest : public SyncPartitionedTest {
+ protected:
+  int Partitions() const override { return 10; }
+};
+
+TEST_F(SyncManyPartitionsTest, OneThreadDrainsSeveralPartitions) {
+  Workload work(*store_, 32);
+  SyncProcess sync(SyncArgs({"--sweep-interval-ms", "0"}));
+  sync.Start();
+  work.Run(800);
+  WaitDrained();
+  EXPECT_EQ(sync.Stop(), 0);
   ExpectMatchesModel(work.model(), work.now());
 }
 
