@@ -400,26 +400,25 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
       if (counts && !r.customer_id.empty()) customer_units[{item.sku, r.customer_id}] += item.qty;
     }
     report.live_holds += live ? 1 : 0;
-    // Where the store keeps it (lua/directory.lua): all its items in the order's home partition,
-    // a record there; in one other, the record there and a directory record at home; in several,
-    // a part in each and the order's directory record at home.
-    const int home = store::HomePartition(r.order_id, partitions);
-    const std::vector<store::OrderPart> parts = store::SplitByPartition(r.items, partitions);
-    if (parts.size() == 1) {
-      if (parts.front().partition != home) {
-        batch_of(home).directories.push_back({r, true, {parts.front().partition}});
-      }
-      batch_of(parts.front().partition).reservations.push_back(std::move(r));
+    // Where the store keeps it (store::PlaceOrder, as the reservation was made).
+    const store::OrderPlacement place =
+        store::PlaceOrder(r.order_id, r.items, r.confirm, partitions);
+    const int first = place.parts.front().partition;
+    if (place.kind == store::OrderPlacement::Kind::kHome) {
+      batch_of(first).reservations.push_back(std::move(r));
+    } else if (place.kind == store::OrderPlacement::Kind::kElsewhere) {
+      batch_of(place.home).directories.push_back({r, true, {first}});
+      batch_of(first).reservations.push_back(std::move(r));
     } else {
       store::RestoreBatch::Directory d{r, false, {}};
-      for (const store::OrderPart& part : parts) {
+      for (const store::OrderPart& part : place.parts) {
         d.partitions.push_back(part.partition);
         core::ReservationView piece = r;
         piece.items = part.items;
         piece.confirm = false;
-        batch_of(part.partition).parts.push_back(std::move(piece));
+        batch_of(part.partition).parts.push_back({std::move(piece), r.items, r.confirm});
       }
-      batch_of(home).directories.push_back(std::move(d));
+      batch_of(place.home).directories.push_back(std::move(d));
     }
     ++report.reservations;
     if (!flush(false)) return *restore_failed;

@@ -224,12 +224,20 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
   };
   for (const core::ReservationView& r : batch.reservations)
     doc["reservations"].push_back(record(r));
-  for (const core::ReservationView& r : batch.parts) doc["parts"].push_back(record(r));
+  for (const RestoreBatch::Part& p : batch.parts) {
+    json j = record(p.part);
+    j["request_items"] = FormatItemsField(p.order_items);
+    j["request_confirm"] = p.order_confirm;
+    doc["parts"].push_back(std::move(j));
+  }
   for (const RestoreBatch::Directory& d : batch.directories) {
     json j = record(d.order);
     if (d.single) j["status"] = "single";
     std::string list;
-    for (const int p : d.partitions) list += (list.empty() ? "" : ",") + std::to_string(p);
+    for (const int p : d.partitions) {
+      if (!list.empty()) list += ',';
+      list += std::to_string(p);
+    }
     j["partitions"] = list;
     doc["directories"].push_back(std::move(j));
   }

@@ -72,7 +72,13 @@ struct RestoreBatch {
   };
   std::vector<core::StockView> stocks;
   std::vector<core::ReservationView> reservations;
-  std::vector<core::ReservationView> parts;  // of orders spanning partitions
+  // A part of an order spanning partitions, with the order's whole request.
+  struct Part {
+    core::ReservationView part;
+    std::vector<core::Item> order_items;
+    bool order_confirm = false;
+  };
+  std::vector<Part> parts;
   std::vector<Directory> directories;
   std::vector<Adjustment> adjustments;
   std::vector<CustomerUnits> customers;

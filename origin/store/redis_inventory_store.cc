@@ -255,6 +255,15 @@ ScriptOp ReserveOp(const core::ReservationRequest& request, std::string_view act
              request.customer_id, request.confirm ? "1" : "0", std::move(mode)});
 }
 
+// The hold of one part of an order spanning partitions, with the whole request it belongs to.
+ScriptOp PartOp(const core::ReservationRequest& request, const std::vector<Item>& items,
+                std::string_view actor, std::int64_t now_ms) {
+  return Op(
+      "reserve", actor, now_ms,
+      {request.order_id, ItemsArg(items), std::to_string(request.ttl_seconds), request.customer_id,
+       "0", "part", ItemsArg(request.items), request.confirm ? "1" : "0"});
+}
+
 ScriptOp TransitionOp(std::string_view order_id, std::string_view action, std::string_view actor,
                       std::int64_t now_ms, std::string_view reason) {
   return Op("transition", actor, now_ms,
@@ -296,11 +305,10 @@ ScriptOp OrderOp(std::string_view order_id, std::string_view action, std::int64_
 }
 
 ScriptOp SettleOp(std::string_view order_id, std::string_view status, std::string_view actor,
-                  std::int64_t now_ms, std::string_view reason, std::int64_t deadline_ms,
-                  bool part) {
+                  std::int64_t now_ms, std::string_view reason, std::int64_t deadline_ms = 0) {
   return Op("settle", actor, now_ms,
             {std::string(order_id), std::string(status), std::string(reason),
-             std::to_string(deadline_ms), part ? "part" : "whole"});
+             std::to_string(deadline_ms)});
 }
 
 // The items of a comma-separated list (none for "").
@@ -423,6 +431,23 @@ std::vector<OrderPart> SplitByPartition(const std::vector<Item>& items, int part
     it->items.push_back(item);
   }
   return parts;
+}
+
+OrderPlacement PlaceOrder(std::string_view order_id, const std::vector<Item>& items, bool confirm,
+                          int partitions) {
+  OrderPlacement out;
+  out.home = HomePartition(order_id, partitions);
+  out.parts = SplitByPartition(items, partitions);
+  if (out.parts.size() == 1 && out.parts.front().partition == out.home) {
+    out.kind = OrderPlacement::Kind::kHome;
+  } else if (out.parts.size() == 1 && !confirm) {
+    // A direct sale in one other partition is kept as a part, sold by its claim at home, so that
+    // it never stands sold before its order_id is its own.
+    out.kind = OrderPlacement::Kind::kElsewhere;
+  } else {
+    out.kind = OrderPlacement::Kind::kParts;
+  }
+  return out;
 }
 
 core::Status CheckPartitions(int partitions) {
@@ -592,14 +617,16 @@ void RedisInventoryStore::ReserveAsync(const core::ReservationRequest& request,
   if (config_.partitions == 1 || request.items.empty()) {
     return Async(ReserveOp(request, actor, now_ms), &DecodeReservation, std::move(done));
   }
-  const std::vector<OrderPart> parts = SplitByPartition(request.items, config_.partitions);
-  const int home = Home(request.order_id);
-  if (parts.size() == 1 && parts.front().partition == home) {
-    return Async(home, ReserveOp(request, actor, now_ms, "home"), &DecodeReservation,
-                 std::move(done));
-  }
-  if (parts.size() == 1) {
-    return ReserveSingle(request, actor, now_ms, parts.front().partition, std::move(done));
+  const OrderPlacement place =
+      PlaceOrder(request.order_id, request.items, request.confirm, config_.partitions);
+  switch (place.kind) {
+    case OrderPlacement::Kind::kHome:
+      return Async(place.home, ReserveOp(request, actor, now_ms, "home"), &DecodeReservation,
+                   std::move(done));
+    case OrderPlacement::Kind::kElsewhere:
+      return ReserveSingle(request, actor, now_ms, place.parts.front().partition, std::move(done));
+    case OrderPlacement::Kind::kParts:
+      break;
   }
   ReserveSpanning(request, actor, now_ms, std::move(done));
 }
@@ -706,8 +733,7 @@ void RedisInventoryStore::ReserveSingle(const core::ReservationRequest& request,
               if (claim.code == Code::kOk) return done(placed);
               if (claim.code != Code::kIdempotencyConflict || !placed.created) return done(claim);
               Async<ReservationResult>(
-                  partition,
-                  SettleOp(req->order_id, "aborted", actor, now_ms, "order_id taken", 0, false),
+                  partition, SettleOp(req->order_id, "aborted", actor, now_ms, "order_id taken"),
                   &DecodeReservation, [claim, done](ReservationResult) { done(claim); });
             });
       });
@@ -737,10 +763,8 @@ void RedisInventoryStore::ReserveSpanning(const core::ReservationRequest& reques
   placed->left = placed->parts.size();
   placed->results.resize(placed->parts.size());
   for (std::size_t i = 0; i < placed->parts.size(); ++i) {
-    core::ReservationRequest part = request;
-    part.items = placed->parts[i].items;
-    part.confirm = false;
-    Async<Routed>(placed->parts[i].partition, ReserveOp(part, actor, now_ms, "part"), &DecodeRouted,
+    Async<Routed>(placed->parts[i].partition,
+                  PartOp(request, placed->parts[i].items, actor, now_ms), &DecodeRouted,
                   [this, placed, i, done](Routed r) {
                     {
                       std::lock_guard lock(placed->mu);
@@ -802,7 +826,7 @@ void RedisInventoryStore::AbortParts(std::string order_id, std::string actor, st
   if (partitions.empty()) return then();
   auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
   for (const int p : partitions) {
-    Async<ReservationResult>(p, SettleOp(order_id, "aborted", actor, now_ms, reason, 0, true),
+    Async<ReservationResult>(p, SettleOp(order_id, "aborted", actor, now_ms, reason),
                              &DecodeReservation, [left, then](ReservationResult) {
                                if (left->fetch_sub(1) == 1) then();
                              });
@@ -824,7 +848,7 @@ void RedisInventoryStore::SettleParts(const core::ReservationView& order,
   const bool decision = order.status != core::ReservationStatus::kReserved;
   for (const int p : partitions) {
     Async<ReservationResult>(
-        p, SettleOp(order.order_id, status, actor, now_ms, reason, order.expires_at_ms, true),
+        p, SettleOp(order.order_id, status, actor, now_ms, reason, order.expires_at_ms),
         &DecodeReservation,
         [this, count, then, decision, order_id = order.order_id, now_ms](ReservationResult r) {
           if (r.code != Code::kOk) count->failed = true;
@@ -918,13 +942,22 @@ void RedisInventoryStore::GetStocksSpanning(const std::vector<std::int64_t>& sku
 // there). A part with no order at home is given back once kOrphanGraceMs has passed too.
 ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
   ExpireResult out;
+  // A partition that cannot be swept (its master failing over, its slot moving) does not hold up
+  // the others; the sweep then reports the first failure.
+  ExpireResult failed;
+  auto fail = [&failed](const ExpireResult& e) {
+    if (failed.code == Code::kOk) failed = e;
+  };
   // Every partition's own holds first: the calls below expire what is due where they run too,
   // and would leave it uncounted.
   for (int p = 0; p < config_.partitions; ++p) {
     const ExpireResult e = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
       Async(p, Op("expire", "", now_ms, {}), &DecodeExpire, std::move(d));
     });
-    if (e.code != Code::kOk) return e;
+    if (e.code != Code::kOk) {
+      fail(e);
+      continue;
+    }
     out.expired += e.expired;
   }
   // Decisions whose parts were not all told (an origin failed on the way): told now.
@@ -933,7 +966,10 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
       Async(p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}),
             &DecodeList, std::move(d));
     });
-    if (unsettled.code != Code::kOk) return unsettled;
+    if (unsettled.code != Code::kOk) {
+      fail(unsettled);
+      continue;
+    }
     for (const std::string_view order_id : SplitList(unsettled.message)) {
       const std::string order(order_id);
       const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
@@ -950,7 +986,10 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
     const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
       Async(p, Op("due_parts", "", now_ms, {"1000"}), &DecodeList, std::move(d));
     });
-    if (due.code != Code::kOk) return due;
+    if (due.code != Code::kOk) {
+      fail(due);
+      continue;
+    }
     for (const std::string_view entry : SplitList(due.message)) {
       const std::size_t colon = entry.find(':');
       if (colon == std::string_view::npos) continue;
@@ -967,7 +1006,7 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
       if (home.result.code == Code::kNotFound || (home.result.code == Code::kOk && !ours)) {
         if (now_ms < deadline + kOrphanGraceMs) continue;
         AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
-          Async(p, SettleOp(order, "aborted", "expiry", now_ms, "no order at home", 0, true),
+          Async(p, SettleOp(order, "aborted", "expiry", now_ms, "no order at home"),
                 &DecodeReservation, std::move(d));
         });
         continue;
@@ -979,6 +1018,10 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
                     [d] { d(true); });
       });
     }
+  }
+  if (failed.code != Code::kOk) {
+    failed.expired = out.expired;
+    return failed;
   }
   out.message = "expired " + std::to_string(out.expired);
   return out;

@@ -46,6 +46,20 @@ struct OrderPart {
 };
 std::vector<OrderPart> SplitByPartition(const std::vector<core::Item>& items, int partitions);
 
+// Where the store keeps an order (lua/directory.lua), for reservations and rebuild alike.
+struct OrderPlacement {
+  enum class Kind {
+    kHome,       // one record, in the order's home partition
+    kElsewhere,  // a hold in one other partition; a directory record at home says where
+    kParts,      // a part in each partition of its items; the order's directory record at home
+  };
+  Kind kind = Kind::kHome;
+  int home = 0;
+  std::vector<OrderPart> parts;
+};
+OrderPlacement PlaceOrder(std::string_view order_id, const std::vector<core::Item>& items,
+                          bool confirm, int partitions);
+
 // Whether `partitions` can be a store's partition count, else why not.
 core::Status CheckPartitions(int partitions);
 
@@ -92,6 +106,7 @@ class RedisInventoryStore final : public InventoryStore {
                            Done<ReservationResult> done) override;
   void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
                      Done<SnapshotResult> done) override;
+  // With several partitions this one blocks its caller until the sweep is done.
   void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);
 
   // A partition's ledger stream's key, for readers (sync, tests).

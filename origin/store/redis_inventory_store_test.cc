@@ -982,11 +982,66 @@ TEST_F(RedisPartitionedStoreTest, SpanningOrderMovesAsOne) {
             core::ReservationStatus::kReturned);
 }
 
+// Another request with an order_id already used changes nothing, whatever its parts share with
+// the first: the first order keeps every part (and sells them), nothing is sold to nobody, and
+// the partitions go on working past the first order's deadline.
+TEST_F(RedisPartitionedStoreTest, AnotherRequestWithTheSameOrderIdChangesNothing) {
+  SetStocks({3, 4, 6, 7}, 10);
+  SetStocks({5}, 0);
+  auto stock = [&](std::int64_t sku, std::int64_t at) {
+    return *store_->GetStocks({sku}, at).items.at(0).stock;
+  };
+  // A spanning order, then a request sharing one of its parts and failing elsewhere.
+  ReservationRequest a;
+  a.order_id = "a";
+  a.items = {{3, 2}, {4, 1}};
+  a.ttl_seconds = 60;
+  ASSERT_EQ(store_->Reserve(a, "svc", kT0).code, Code::kOk);
+  ReservationRequest other = a;
+  other.items = {{4, 1}, {5, 1}};
+  EXPECT_EQ(store_->Reserve(other, "svc", kT0 + 1).code, Code::kIdempotencyConflict);
+  other.items = {{4, 1}};  // exactly one of its parts, whole
+  EXPECT_EQ(store_->Reserve(other, "svc", kT0 + 1).code, Code::kIdempotencyConflict);
+  ASSERT_EQ(store_->Confirm("a", "svc", kT0 + 2, "paid").code, Code::kOk);
+  EXPECT_EQ(stock(3, kT0 + 2).sold, 2);
+  EXPECT_EQ(stock(4, kT0 + 2).sold, 1);
+
+  // An order all in its home partition, then a request of its items and one failing elsewhere.
+  std::string home_order;
+  for (int i = 0; home_order.empty(); ++i) {
+    if (HomePartition(Id("x-", i), 3) == SkuPartition(6, 3)) home_order = Id("x-", i);
+  }
+  ReservationRequest x;
+  x.order_id = home_order;
+  x.items = {{6, 1}};
+  x.ttl_seconds = 5;
+  ASSERT_EQ(store_->Reserve(x, "svc", kT0).code, Code::kOk);
+  other = x;
+  other.items = {{6, 1}, {5, 1}};
+  EXPECT_EQ(store_->Reserve(other, "svc", kT0 + 1).code, Code::kIdempotencyConflict);
+  EXPECT_EQ(store_->GetReservation(home_order, kT0 + 1).reservation->status,
+            core::ReservationStatus::kReserved);
+  const std::int64_t later = kT0 + 6'000;
+  EXPECT_EQ(store_->GetReservation(home_order, later).reservation->status,
+            core::ReservationStatus::kExpired);
+  EXPECT_EQ(stock(6, later).available, 10);
+
+  // A direct sale in one other partition whose order_id is taken is not sold.
+  ReservationRequest sale;
+  sale.order_id = "a";
+  sale.items = {{7, 1}};
+  sale.ttl_seconds = 60;
+  sale.confirm = true;
+  EXPECT_EQ(store_->Reserve(sale, "svc", later).code, Code::kIdempotencyConflict);
+  EXPECT_EQ(stock(7, later).sold, 0);
+  EXPECT_EQ(stock(7, later).available, 10);
+}
+
 // An origin that held the parts and failed before claiming the order_id leaves parts no call can
 // find: the sweeper gives them back once their deadline and the grace have passed, not before.
 TEST_F(RedisPartitionedStoreTest, PartsWithoutAClaimAreGivenBackByTheSweeper) {
   SetStocks({7}, 5);
-  ScriptOp part{"reserve", kT0 + 1, "svc", {"lost-1", "7:2", "10", "", "0", "part"}};
+  ScriptOp part{"reserve", kT0 + 1, "svc", {"lost-1", "7:2", "10", "", "0", "part", "7:2", "0"}};
   const CommandResult placed = RunOp(*pool_, "t", part, SkuPartition(7, 3), 3);
   ASSERT_TRUE(placed.ok()) << placed.error();
   ASSERT_NE(placed->str.find("\"created\":true"), std::string::npos) << placed->str;

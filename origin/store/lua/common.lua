@@ -30,6 +30,8 @@
 --                         for only the order's home partition may decide its fate (see below)
 --   P:unsettled   zset    order_id of every order decided here (its directory) whose parts have
 --                         not all been told yet, by the time of the decision (directory.lua)
+--   P:req:O       string  beside a part's record (P:res:O): the whole request it is a part of,
+--                         "items|ttl|customer|confirm"; it marks the record as a part
 --   P:ord:O       string  the directory record of an order whose items are not all in its home
 --                         partition (the partition its order_id hashes to, keyspace.h), kept
 --                         there: the record's eight fields, then "|" and the partitions holding
@@ -91,6 +93,7 @@ local function adj_key(sku) return P .. ':adj:' .. sku end
 local function cust_key(sku) return P .. ':cust:' .. sku end
 local function res_key(order) return P .. ':res:' .. order end
 local function ord_key(order) return P .. ':ord:' .. order end
+local function req_key(order) return P .. ':req:' .. order end
 local DEADLINES = P .. ':deadlines'
 local PARTS = P .. ':parts'
 local LEDGER = P .. ':ledger'
@@ -268,7 +271,7 @@ local function change_reservation(op, r, actor, reason)
   defer(function() redis.call('SET', key, record) end)
   local fields = { 'change', 'order', 'ops', ORDER_OPS_TEXT[op], 'order', r.order_id, 'actor',
     actor, 'reason', reason, 'time', NOW, 'record', record, 'after', table.concat(after, ',') }
-  if r.part then
+  if r.part or r.quiet then
     fields[#fields + 1] = 'part'
     fields[#fields + 1] = '1'
   end
@@ -412,6 +415,18 @@ local function directory_view(order)
   return view_of(order, { string.match(text, RECORD_PATTERN .. '|([^|]*)$') })
 end
 
+-- A request as its idempotency compares it: items, ttl, customer, confirm.
+local function request_text(items_text, ttl, customer, confirm)
+  return string.format('%s|%d|%s|%s', items_text, ttl, customer, confirm)
+end
+
+-- Whether reservation (or directory) `r` was made by this request: the same order_id with another
+-- request is idempotency_conflict (reserve.lua, directory.lua).
+local function same_request(r, items_text, ttl, customer, confirm)
+  return r.items_text == items_text and r.ttl_seconds == ttl and r.customer_id == customer and
+    (r.confirm and '1' or '0') == confirm
+end
+
 -- The reservation state machine (the reference model's): what `action` (confirm, release or
 -- return) does to a reservation in `status` that is not past its deadline. Returns the change to
 -- make and the status it leads to; or nil, the answer code ("ok": a replay) and its message.
@@ -480,7 +495,9 @@ local function expire_due_now()
   if NOW < next_due then return 0 end
   local due = redis.call('ZRANGEBYSCORE', DEADLINES, '-inf', NOW)
   for _, order in ipairs(due) do
-    transition(reservation_view(order), 'expire', 'expired', EXPIRY_ACTOR, '')
+    -- A hold whose record is gone (tampered data) is only taken off the index.
+    local r = reservation_view(order)
+    if r then transition(r, 'expire', 'expired', EXPIRY_ACTOR, '') end
   end
   local now = NOW
   defer(function() redis.call('ZREMRANGEBYSCORE', DEADLINES, '-inf', now) end)

@@ -42,17 +42,16 @@ function OPS.claim(a)
     a[5], a[6], a[7]
   local d = directory_view(order)
   if d then
-    if d.items_text ~= items_text or d.ttl_seconds ~= ttl or d.customer_id ~= customer or
-        (d.confirm and '1' or '0') ~= confirm then
+    if not same_request(d, items_text, ttl, customer, confirm) then
       return answer('idempotency_conflict', 'order_id ' .. order ..
         ' was used with a different request')
     end
     return answer('ok', 'already reserved', { reservation = public_view(d), replayed = true })
   end
-  -- A record here that is not this order's own part (a part is in P:parts until settled) is an
-  -- order of this partition with the same order_id.
-  if redis.call('EXISTS', res_key(order)) == 1 and
-      (status == 'single' or not redis.call('ZSCORE', PARTS, order)) then
+  -- A record here that is not this request's own part is an order of this partition with the
+  -- same order_id.
+  if redis.call('EXISTS', res_key(order)) == 1 and (status == 'single' or
+      redis.call('GET', req_key(order)) ~= request_text(items_text, ttl, customer, confirm)) then
     return answer('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
   end
   d = { order_id = order, status = status, items_text = items_text, customer_id = customer,
@@ -121,21 +120,24 @@ end
 -- settle: brings this partition's part of an order to the status its home decided.
 -- Arguments: order_id, status ("reserved" with the deadline to index it by, "confirmed",
 -- "released", "expired", "returned", or "aborted": a compensation, the hold given back and its
--- record removed, so that the order_id is free again), reason, deadline (ms; "reserved" only),
--- "part" or "whole" (whole: an order of this partition alone, aborted because its claim lost).
+-- record removed, so that the order_id is free again), reason, deadline (ms; "reserved" only).
+-- A record is a part when its request is beside it (P:req:O); "aborted" also takes a whole hold
+-- of this partition whose claim at home lost, and writes no record to the outbox for either (the
+-- order_id is another order's).
 -- Answers JSON {code, message, reservation?}; ok with no reservation where there is no part
 -- (never placed, or aborted already); invalid_state where the part cannot reach that status.
 function OPS.settle(a)
   local order, target, reason = a[1], a[2], a[3]
   local r = reservation_view(order)
   if not r then return answer('ok', 'no part here') end
-  r.part = a[5] == 'part'
+  r.part = redis.call('EXISTS', req_key(order)) == 1
   local function done() return answer('ok', 'settled', { reservation = public_view(r) }) end
   local st = r.status
   if target == 'aborted' then
     if st ~= 'reserved' then return answer('invalid_state', 'part is ' .. st) end
+    r.quiet = true
     transition(r, 'release', 'released', ACTOR, reason)
-    defer(function() redis.call('DEL', res_key(order)) end)
+    defer(function() redis.call('DEL', res_key(order), req_key(order)) end)
     return answer('ok', 'aborted')
   end
   if st == target then

@@ -4,7 +4,9 @@
 -- customer_id ("" none), confirm "0"/"1", mode: "" (the order's items are all here), "home" (as
 -- "", in the order's home partition where orders may span partitions: an order_id this
 -- partition's directory holds is taken) or "part" (this partition's part of an order spanning
--- partitions: a hold, confirm "0", indexed in P:parts; see directory.lua).
+-- partitions: a hold, confirm "0", indexed in P:parts; see directory.lua); for a part, the whole
+-- request's items and confirm, which its replay must match (P:req:O). A whole request never
+-- replays a part, nor a part a record of another request.
 -- Answers JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
 -- failure wins, nothing written on failure: same order_id -> the stored reservation (replayed) or
 -- idempotency_conflict; unknown_sku (first in item order); insufficient_stock listing every short
@@ -17,10 +19,18 @@ function OPS.reserve(a)
   if mode == 'home' and redis.call('EXISTS', ord_key(order)) == 1 then
     return answer('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
   end
+  local part = mode == 'part'
+  local request = part and request_text(a[7], ttl, customer, a[8]) or nil
   local stored = reservation_view(order)
   if stored then
-    if stored.items_text ~= items_text or stored.ttl_seconds ~= ttl or
-        stored.customer_id ~= customer or (stored.confirm and '1' or '0') ~= confirm then
+    local part_of = redis.call('GET', req_key(order))
+    local same
+    if part then
+      same = part_of == request and stored.items_text == items_text
+    else
+      same = not part_of and same_request(stored, items_text, ttl, customer, confirm)
+    end
+    if not same then
       return answer('idempotency_conflict', 'order_id ' .. order ..
         ' was used with a different request')
     end
@@ -61,7 +71,8 @@ function OPS.reserve(a)
   local sell = confirm == '1'
   local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
     items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
-    expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW, part = mode == 'part' }
+    expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW, part = part }
+  if part then defer(function() redis.call('SET', req_key(order), request) end) end
   change_reservation(sell and 'sell' or 'reserve', r, ACTOR, '')
   if not sell then add_deadline(order, r.expires_at, r.part) end
   count_for_customer(customer, items, 1)

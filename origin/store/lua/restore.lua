@@ -4,7 +4,8 @@
 -- Runs without expiry, alone in its batch; writes directly (an empty keyspace has nothing to undo).
 -- Argument: JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, updated_at}],
 -- reservations:[{order, status, items, customer, ttl, confirm, expires_at, created_at,
--- updated_at}], parts: (the same, of parts of orders spanning partitions), directories: (the same
+-- updated_at}], parts: (the same, of parts of orders spanning partitions, with the whole order's
+-- request_items and request_confirm), directories: (the same
 -- with partitions "2" or "0,2,5"; status "single" for one part elsewhere), adjustments:[{sku, request_id, delta}], customers:[{sku, customer, units}]}, with
 -- SKUs as decimal strings and every number an integer.
 -- Answers JSON {code, message, stocks, reservations}.
@@ -26,6 +27,8 @@ function OPS.restore(a)
   for _, r in ipairs(doc.parts or {}) do
     redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,
       r.confirm, r.expires_at, r.created_at, r.updated_at))
+    redis.call('SET', req_key(r.order), request_text(r.request_items, r.ttl, r.customer,
+      r.request_confirm and '1' or '0'))
     if r.status == 'reserved' then redis.call('ZADD', PARTS, r.expires_at, r.order) end
   end
   for _, d in ipairs(doc.directories or {}) do
