@@ -24,6 +24,7 @@ const SECTIONS = [
   { options: ['sync'], render: syncSection },
   { options: ['edge'], render: edgeSection },
   { options: ['feed'], render: feedSection },
+  { options: ['cluster'], render: clusterSection },
 ];
 
 // The core operations in table order, as named in core_bench.cc (without BM_) and core_bench.mjs.
@@ -35,7 +36,9 @@ const CORE_OPERATIONS = [
 
 // The results files given (each parsed), keyed by option name, and --images.
 function parseArgs(argv) {
-  const files = { coreNative: '', coreWasm: '', origin: '', sync: '', edge: '', feed: '' };
+  const files = {
+    coreNative: '', coreWasm: '', origin: '', sync: '', edge: '', feed: '', cluster: '',
+  };
   const o = parseCli(argv, { ...files, images: '' }, { script: import.meta.url });
   const args = { images: o.images };
   for (const key of Object.keys(files)) {
@@ -905,6 +908,72 @@ function feedSection(args) {
     '```sh',
     `${f.command} > bench/results/feed.json`,
     'node bench/report.mjs --feed bench/results/feed.json   # this section alone',
+    '```',
+    '',
+  ].join('\n');
+}
+
+function clusterSection(args) {
+  const c = args.cluster;
+  const ctx = c.context;
+  const [one, three] = [1, 3].map((m) => c.runs.find((r) => r.masters === m));
+  const perCpu = (m) => (m.cpu_s > 0 ? m.reservations / m.cpu_s : 0);
+  const rows = c.runs.flatMap((r) => r.per_master.map((m, i) => `| ${r.masters} | ${i + 1} | ` +
+    `${m.partitions.length} | ${fmtRate(m.reservations)} | ${m.cpu_s.toFixed(2)} | ` +
+    `${fmtRate(m.evalsha)} | ${fmtRate(perCpu(m))} |`));
+  const single = one.per_master[0];
+  const ceiling = perCpu(single);
+  // With a core per master, the cluster saturates when the master with the most work for its
+  // speed does: at its reservations per CPU second divided by its share of the reservations.
+  const total = Math.max(1, three.reservations_made);
+  const capacity = Math.min(...three.per_master.map((m) => perCpu(m) / (m.reservations / total)));
+  const even = three.per_master.reduce((n, m) => n + perCpu(m), 0);
+  const busiest = three.per_master.reduce((a, b) => (b.reservations > a.reservations ? b : a));
+  return [
+    '## Redis Cluster: one master and three',
+    '',
+    para(
+      `A sale of ${ctx.skus} SKUs (each reservation one unit of a SKU drawn at random) through one`,
+      `origin with the keyspace in ${ctx.partitions} partitions, on a cluster of one master and`,
+      'then of three (no replicas, so the master count is the only difference; AOF with',
+      `\`appendfsync always\` on every node), ${ctx.clients} wrk connections for ${ctx.seconds} s`,
+      'each. Per master: the partitions whose slots it serves, the reservations of their SKUs,',
+      'its CPU seconds (`used_cpu_user` + `used_cpu_sys` from `INFO`) and its `EVALSHA` calls',
+      '(batches) during the run.',
+    ),
+    '',
+    '| masters | reservations/s | p50 ms | p99 ms | every call a reservation |',
+    '|--:|--:|--:|--:|---|',
+    ...c.runs.map((r) => `| ${r.masters} | ${fmtRate(r.rate)} | ${r.p50_ms?.toFixed(2)} | ` +
+      `${r.p99_ms?.toFixed(2)} | ${r.all_calls_reserved ? 'yes' : '**no**'} |`),
+    '',
+    '| masters | master | partitions | reservations | CPU s | EVALSHA calls | reservations per master CPU s |',
+    '|--:|--:|--:|--:|--:|--:|--:|',
+    ...rows,
+    '',
+    para(
+      `Three masters against one, same run: ${(three.rate / one.rate).toFixed(2)}× the`,
+      `reservations per second. This machine has ${ctx.nproc} CPUs, shared by the masters, the`,
+      'origin and wrk, so the wall-clock rate cannot grow with the masters here; the work per',
+      `master shows what it would on machines of their own. Alone, the master spent`,
+      `${single.cpu_s.toFixed(2)} CPU s on ${fmtRate(single.reservations)} reservations: at most`,
+      `${fmtRate(ceiling)} per second on one core. With three, each did a share of the`,
+      `reservations (the busiest ${(busiest.reservations / total * 100).toFixed(0)}%, its slots`,
+      `holding ${busiest.partitions.length} of the ${ctx.partitions} partitions). Given a core`,
+      'each, the cluster saturates when the master with the most work for its speed does: at',
+      `${fmtRate(capacity)} reservations per second for these three as they split the partitions`,
+      `(${(capacity / ceiling).toFixed(2)}× one master), and ${fmtRate(even)} per second`,
+      `(${(even / ceiling).toFixed(2)}×) with the partitions spread evenly (\`scripts/cluster-move-slot\``,
+      'moves a partition\'s slot). Each master\'s rate per CPU second was measured at its share',
+      'of this load; under more load its batches grow and so does that rate. The origins in',
+      'front must scale out with the masters (they are stateless: run more). An order of one SKU',
+      'is one script call in one partition; an order spanning partitions costs a call per part',
+      'and one or two at home.',
+    ),
+    '',
+    '```sh',
+    `${c.command} > bench/results/cluster.json`,
+    'node bench/report.mjs --cluster bench/results/cluster.json   # this section alone',
     '```',
     '',
   ].join('\n');
