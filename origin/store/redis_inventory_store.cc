@@ -982,6 +982,35 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
       });
     }
   }
+  // Parts placed a while ago: their order at home, or, with none there, given back (an origin
+  // failed between the parts and the claim).
+  for (int p = 0; p < config_.partitions; ++p) {
+    const ExpireResult unclaimed = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+      Async(p, Op("unclaimed", "", now_ms, {std::to_string(kOrphanGraceMs), "1000"}), &DecodeList,
+            std::move(d));
+    });
+    if (unclaimed.code != Code::kOk) {
+      fail(unclaimed);
+      continue;
+    }
+    for (const std::string_view order_id : SplitList(unclaimed.message)) {
+      const std::string order(order_id);
+      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
+        Async(Home(order), OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted,
+              std::move(d));
+      });
+      if (home.result.code != Code::kOk && home.result.code != Code::kNotFound) continue;
+      const bool ours =
+          home.result.code == Code::kOk && home.result.reservation &&
+          std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
+      AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
+        Async(p,
+              ours ? Op("claimed", "", now_ms, {order})
+                   : SettleOp(order, "aborted", "expiry", now_ms, "no order at home"),
+              &DecodeReservation, std::move(d));
+      });
+    }
+  }
   for (int p = 0; p < config_.partitions; ++p) {
     const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
       Async(p, Op("due_parts", "", now_ms, {"1000"}), &DecodeList, std::move(d));

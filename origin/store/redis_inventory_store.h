@@ -117,9 +117,10 @@ class RedisInventoryStore final : public InventoryStore {
   // Summed over the partitions.
   OpBatcher::Stats batch_stats() const;
 
-  // A part of an order spanning partitions found unsettled this long after its deadline, with no
-  // directory record at home, is the leftover of a reservation that never completed (its origin
-  // failed between placing the parts and claiming the order_id): the sweeper gives it back.
+  // A part of an order spanning partitions with no directory record at home this long after it
+  // was placed (or after its deadline) is the leftover of a reservation that never completed (its
+  // origin failed between placing the parts and claiming the order_id): the sweeper gives it
+  // back. Every claim lands within the origin's Redis timeouts, far below this.
   static constexpr std::int64_t kOrphanGraceMs = 60'000;
   // A decision at home (confirm, release, return, expiry) whose parts were not all told this
   // long after it (their origin failed on the way) is carried to them by the sweeper.

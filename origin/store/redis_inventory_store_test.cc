@@ -1038,26 +1038,38 @@ TEST_F(RedisPartitionedStoreTest, AnotherRequestWithTheSameOrderIdChangesNothing
 }
 
 // An origin that held the parts and failed before claiming the order_id leaves parts no call can
-// find: the sweeper gives them back once their deadline and the grace have passed, not before.
+// find: the sweeper gives them back once the grace has passed since they were placed (long before
+// their deadline), not before; a part whose claim landed stays.
 TEST_F(RedisPartitionedStoreTest, PartsWithoutAClaimAreGivenBackByTheSweeper) {
-  SetStocks({7}, 5);
-  ScriptOp part{"reserve", kT0 + 1, "svc", {"lost-1", "7:2", "10", "", "0", "part", "7:2", "0"}};
+  SetStocks({7, 8}, 5);
+  ScriptOp part{"reserve", kT0 + 1, "svc", {"lost-1", "7:2", "3600", "", "0", "part", "7:2", "0"}};
   const CommandResult placed = RunOp(*pool_, "t", part, SkuPartition(7, 3), 3);
   ASSERT_TRUE(placed.ok()) << placed.error();
   ASSERT_NE(placed->str.find("\"created\":true"), std::string::npos) << placed->str;
+  ReservationRequest kept;
+  kept.order_id = "kept-1";
+  kept.items = {{7, 1}, {8, 1}};
+  kept.ttl_seconds = 3600;
+  ASSERT_EQ(store_->Reserve(kept, "svc", kT0 + 1).code, Code::kOk);
   EXPECT_EQ(store_->GetReservation("lost-1", kT0 + 2).code, Code::kNotFound);
   auto available = [&](std::int64_t at) {
     return store_->GetStocks({7}, at).items.at(0).stock->available;
   };
-  EXPECT_EQ(available(kT0 + 2), 3);
-  const std::int64_t deadline = kT0 + 1 + 10'000;
-  ASSERT_EQ(store_->ExpireDue(deadline).code, Code::kOk);
-  EXPECT_EQ(available(deadline), 3) << "a claim may still be on its way";
-  ASSERT_EQ(store_->ExpireDue(deadline + RedisInventoryStore::kOrphanGraceMs).code, Code::kOk);
-  EXPECT_EQ(available(deadline + RedisInventoryStore::kOrphanGraceMs), 5);
+  EXPECT_EQ(available(kT0 + 2), 2);
+  const std::int64_t grace = kT0 + 1 + RedisInventoryStore::kOrphanGraceMs;
+  ASSERT_EQ(store_->ExpireDue(grace - 1).code, Code::kOk);
+  EXPECT_EQ(available(grace - 1), 2) << "a claim may still be on its way";
+  ASSERT_EQ(store_->ExpireDue(grace).code, Code::kOk);
+  EXPECT_EQ(available(grace), 4) << "the lost part is given back, the claimed order's kept";
   EXPECT_EQ(
       Inspector().Command({"EXISTS", ReservationKey("t", "lost-1", SkuPartition(7, 3))})->integer,
       0);
+  EXPECT_EQ(store_->GetReservation("kept-1", grace).reservation->status,
+            core::ReservationStatus::kReserved);
+  for (int p = 0; p < 3; ++p) {
+    EXPECT_EQ(Inspector().Command({"ZCARD", PartitionPrefix("t", p) + ":unclaimed"})->integer, 0)
+        << "every part looked at once";
+  }
 }
 
 // A confirm decided at home whose parts were not told (the origin failed in between) is carried

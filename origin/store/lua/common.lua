@@ -28,6 +28,8 @@
 --   P:parts       zset    order_id of every live hold that is one part of an order spanning
 --                         partitions, scored by expires_at: the expiry here leaves these alone,
 --                         for only the order's home partition may decide its fate (see below)
+--   P:unclaimed   zset    order_id of every part placed here, by the time it was placed, until the
+--                         sweeper has found its order's directory at home (or given it back)
 --   P:unsettled   zset    order_id of every order decided here (its directory) whose parts have
 --                         not all been told yet, by the time of the decision (directory.lua)
 --   P:req:O       string  beside a part's record (P:res:O): the whole request it is a part of,
@@ -96,6 +98,7 @@ local function ord_key(order) return P .. ':ord:' .. order end
 local function req_key(order) return P .. ':req:' .. order end
 local DEADLINES = P .. ':deadlines'
 local PARTS = P .. ':parts'
+local UNCLAIMED = P .. ':unclaimed'
 local LEDGER = P .. ':ledger'
 local SNAPVER = P .. ':snapver'
 local CHANGES = P .. ':changes'

@@ -30,6 +30,17 @@ local function save_directory(d, actor, reason)
     d.order_id, 'actor', actor, 'reason', reason, 'time', n(NOW), 'record', record, 'after', '' } }
 end
 
+-- Expires an order of several parts held past its deadline: the decision, made here (the parts
+-- follow). True when it did.
+local function expire_if_due(d)
+  if d.status ~= 'reserved' or d.parts == nil or NOW < d.expires_at then return false end
+  d.status = 'expired'
+  d.updated_at = NOW
+  save_directory(d, EXPIRY_ACTOR, '')
+  decided(d.order_id)
+  return true
+end
+
 -- claim: the directory record, written after every part is held.
 -- Arguments: order_id, items (the whole request's, "S:qty,..."), ttl, customer_id, confirm
 -- "0"/"1", partitions ("2" or "0,2,5"), status: "single" (one part, elsewhere), "reserved" (a
@@ -46,6 +57,7 @@ function OPS.claim(a)
       return answer('idempotency_conflict', 'order_id ' .. order ..
         ' was used with a different request')
     end
+    if d.status ~= 'single' then expire_if_due(d) end
     return answer('ok', 'already reserved', { reservation = public_view(d), replayed = true })
   end
   -- A record here that is not this request's own part is an order of this partition with the
@@ -83,20 +95,14 @@ function OPS.order(a)
   end
   if d.status == 'single' then return answer('ok', 'elsewhere', { partitions = d.parts }) end
   local parts = d.parts
+  local expired = expire_if_due(d)
   local function save(actor, why)
     d.updated_at = NOW
     save_directory(d, actor or ACTOR, why or reason)
   end
-  local expired = false
   local function reply(code, message, replayed)
     return answer(code, message, { reservation = public_view(d), partitions = parts,
       replayed = replayed, expired = expired })
-  end
-  if d.status == 'reserved' and NOW >= d.expires_at then
-    d.status = 'expired'
-    expired = true
-    save(EXPIRY_ACTOR, '')
-    decided(order)
   end
   if action == 'read' or action == 'settle' then return reply('ok', 'ok') end
   if action == 'extend' then
@@ -134,10 +140,17 @@ function OPS.settle(a)
   local function done() return answer('ok', 'settled', { reservation = public_view(r) }) end
   local st = r.status
   if target == 'aborted' then
-    if st ~= 'reserved' then return answer('invalid_state', 'part is ' .. st) end
+    if st ~= 'reserved' then
+      -- Not a hold any more: nothing to give back, nor to look for at home again.
+      defer(function() redis.call('ZREM', UNCLAIMED, order) end)
+      return answer('invalid_state', 'part is ' .. st)
+    end
     r.quiet = true
     transition(r, 'release', 'released', ACTOR, reason)
-    defer(function() redis.call('DEL', res_key(order), req_key(order)) end)
+    defer(function()
+      redis.call('DEL', res_key(order), req_key(order))
+      redis.call('ZREM', UNCLAIMED, order)
+    end)
     return answer('ok', 'aborted')
   end
   if st == target then
@@ -183,6 +196,21 @@ function OPS.due_unsettled(a)
   local due = redis.call('ZRANGEBYSCORE', UNSETTLED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
     tonumber(a[2]))
   return answer('ok', 'ok', { list = table.concat(due, ',') })
+end
+
+-- unclaimed: parts placed here at least `age` ms ago whose order the sweeper has not yet found
+-- at home. Arguments: age ms, how many at most. Answers JSON {code, message, list: "order_id,..."}.
+function OPS.unclaimed(a)
+  local due = redis.call('ZRANGEBYSCORE', UNCLAIMED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
+    tonumber(a[2]))
+  return answer('ok', 'ok', { list = table.concat(due, ',') })
+end
+
+-- claimed: the part's order is at home (its claim landed). Argument: order_id.
+function OPS.claimed(a)
+  local order = a[1]
+  defer(function() redis.call('ZREM', UNCLAIMED, order) end)
+  return answer('ok', 'claimed')
 end
 
 -- due_parts: the parts here whose deadline has passed, for the sweeper to settle.

@@ -72,7 +72,13 @@ function OPS.reserve(a)
   local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
     items_text = items_text, customer_id = customer, ttl_seconds = ttl, confirm = sell,
     expires_at = NOW + ttl * 1000, created_at = NOW, updated_at = NOW, part = part }
-  if part then defer(function() redis.call('SET', req_key(order), request) end) end
+  if part then
+    local now = NOW
+    defer(function()
+      redis.call('SET', req_key(order), request)
+      redis.call('ZADD', UNCLAIMED, now, order)
+    end)
+  end
   change_reservation(sell and 'sell' or 'reserve', r, ACTOR, '')
   if not sell then add_deadline(order, r.expires_at, r.part) end
   count_for_customer(customer, items, 1)
