@@ -304,11 +304,19 @@ ScriptOp OrderOp(std::string_view order_id, std::string_view action, std::int64_
              std::to_string(ttl_seconds)});
 }
 
-ScriptOp SettleOp(std::string_view order_id, std::string_view status, std::string_view actor,
-                  std::int64_t now_ms, std::string_view reason, std::int64_t deadline_ms = 0) {
+// Gives a hold of `order_id` here back (its order failed, or never reached home).
+ScriptOp AbortOp(std::string_view order_id, std::string_view actor, std::int64_t now_ms,
+                 std::string_view reason) {
+  return Op("settle", actor, now_ms, {std::string(order_id), "aborted", std::string(reason), "0"});
+}
+
+// Brings a part of `order` here to the order's status (a part of that very request only).
+ScriptOp SettleOp(const core::ReservationView& order, std::string_view actor, std::int64_t now_ms,
+                  std::string_view reason) {
   return Op("settle", actor, now_ms,
-            {std::string(order_id), std::string(status), std::string(reason),
-             std::to_string(deadline_ms)});
+            {order.order_id, std::string(core::ReservationStatusName(order.status)),
+             std::string(reason), std::to_string(order.expires_at_ms), ItemsArg(order.items),
+             std::to_string(order.ttl_seconds), order.customer_id, order.confirm ? "1" : "0"});
 }
 
 // The items of a comma-separated list (none for "").
@@ -733,7 +741,7 @@ void RedisInventoryStore::ReserveSingle(const core::ReservationRequest& request,
               if (claim.code == Code::kOk) return done(placed);
               if (claim.code != Code::kIdempotencyConflict || !placed.created) return done(claim);
               Async<ReservationResult>(
-                  partition, SettleOp(req->order_id, "aborted", actor, now_ms, "order_id taken"),
+                  partition, AbortOp(req->order_id, actor, now_ms, "order_id taken"),
                   &DecodeReservation, [claim, done](ReservationResult) { done(claim); });
             });
       });
@@ -779,7 +787,6 @@ void RedisInventoryStore::ReserveSpanning(const core::ReservationRequest& reques
 void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
                                         Done<ReservationResult> done) {
   const core::ReservationRequest& request = placed->request;
-  std::vector<int> held;     // parts this call holds (made now or before)
   std::vector<int> created;  // parts made by this call
   bool failed = false;
   for (std::size_t i = 0; i < placed->parts.size(); ++i) {
@@ -788,15 +795,15 @@ void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
       failed = true;
       continue;
     }
-    held.push_back(placed->parts[i].partition);
     if (r.result.created) created.push_back(placed->parts[i].partition);
   }
   if (failed) {
-    // The order failed as a whole: no part may stay (a part held from an earlier attempt of the
-    // same request too: no claim exists, or this one would have been held as well).
+    // The order failed as a whole: the parts this call made go back. A part it found (of another
+    // attempt of the same request, maybe one about to claim) is left to that attempt, or to the
+    // sweeper when no claim comes.
     ReservationResult failure = FirstFailure(placed->results, request.items);
     return AbortParts(request.order_id, placed->actor, placed->now_ms, "order failed",
-                      std::move(held), [failure, done] { done(failure); });
+                      std::move(created), [failure, done] { done(failure); });
   }
   std::vector<int> partitions;
   for (const OrderPart& p : placed->parts) partitions.push_back(p.partition);
@@ -826,8 +833,8 @@ void RedisInventoryStore::AbortParts(std::string order_id, std::string actor, st
   if (partitions.empty()) return then();
   auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
   for (const int p : partitions) {
-    Async<ReservationResult>(p, SettleOp(order_id, "aborted", actor, now_ms, reason),
-                             &DecodeReservation, [left, then](ReservationResult) {
+    Async<ReservationResult>(p, AbortOp(order_id, actor, now_ms, reason), &DecodeReservation,
+                             [left, then](ReservationResult) {
                                if (left->fetch_sub(1) == 1) then();
                              });
   }
@@ -847,19 +854,20 @@ void RedisInventoryStore::SettleParts(const core::ReservationView& order,
   const std::string status(core::ReservationStatusName(order.status));
   const bool decision = order.status != core::ReservationStatus::kReserved;
   for (const int p : partitions) {
-    Async<ReservationResult>(
-        p, SettleOp(order.order_id, status, actor, now_ms, reason, order.expires_at_ms),
-        &DecodeReservation,
-        [this, count, then, decision, order_id = order.order_id, now_ms](ReservationResult r) {
-          if (r.code != Code::kOk) count->failed = true;
-          if (count->left.fetch_sub(1) != 1) return;
-          // Every part follows the decision: home may forget it (else the sweeper tries again).
-          if (decision && !count->failed) {
-            Async<ReservationResult>(Home(order_id), Op("settled", "", now_ms, {order_id}),
+    Async<ReservationResult>(p, SettleOp(order, actor, now_ms, reason), &DecodeReservation,
+                             [this, count, then, decision, status, order_id = order.order_id,
+                              now_ms](ReservationResult r) {
+                               if (r.code != Code::kOk) count->failed = true;
+                               if (count->left.fetch_sub(1) != 1) return;
+                               // Every part follows this decision: home may forget it, unless a
+                               // later one was made meanwhile (else the sweeper tries again).
+                               if (decision && !count->failed) {
+                                 Async<ReservationResult>(
+                                     Home(order_id), Op("settled", "", now_ms, {order_id, status}),
                                      &DecodeReservation, [](ReservationResult) {});
-          }
-          then();
-        });
+                               }
+                               then();
+                             });
   }
 }
 
@@ -1003,12 +1011,21 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
       const bool ours =
           home.result.code == Code::kOk && home.result.reservation &&
           std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
-      AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
-        Async(p,
-              ours ? Op("claimed", "", now_ms, {order})
-                   : SettleOp(order, "aborted", "expiry", now_ms, "no order at home"),
-              &DecodeReservation, std::move(d));
-      });
+      // Its order's part: it follows the order (and is found). Else, or when it is a part of
+      // another request, it goes back.
+      ReservationResult settled;
+      if (ours) {
+        settled = AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
+          Async(p, SettleOp(*home.result.reservation, "expiry", now_ms, ""), &DecodeReservation,
+                std::move(d));
+        });
+      }
+      if (!ours || settled.code == Code::kNotFound) {
+        AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
+          Async(p, AbortOp(order, "expiry", now_ms, "no order at home"), &DecodeReservation,
+                std::move(d));
+        });
+      }
     }
   }
   for (int p = 0; p < config_.partitions; ++p) {
@@ -1035,8 +1052,8 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
       if (home.result.code == Code::kNotFound || (home.result.code == Code::kOk && !ours)) {
         if (now_ms < deadline + kOrphanGraceMs) continue;
         AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
-          Async(p, SettleOp(order, "aborted", "expiry", now_ms, "no order at home"),
-                &DecodeReservation, std::move(d));
+          Async(p, AbortOp(order, "expiry", now_ms, "no order at home"), &DecodeReservation,
+                std::move(d));
         });
         continue;
       }

@@ -85,6 +85,16 @@ class RedisStoreTest : public ::testing::Test {
   // The client the test reads Redis with, beside the store's.
   virtual RedisClient& Inspector() { return *pool_; }
 
+  // SKUs 7 and 8 (two partitions of three) with 5 units each, and a hold of one of each.
+  void HoldCart(const std::string& order_id) {
+    SetStocks({7, 8}, 5);
+    ReservationRequest req;
+    req.order_id = order_id;
+    req.items = {{7, 1}, {8, 1}};
+    req.ttl_seconds = 600;
+    ASSERT_EQ(store_->Reserve(req, "svc", kT0 + 1).code, Code::kOk);
+  }
+
   // Sets each SKU's on_hand (creating it).
   void SetStocks(const std::vector<std::int64_t>& skus, std::int64_t on_hand) {
     core::SetStockRequest set;
@@ -1072,15 +1082,49 @@ TEST_F(RedisPartitionedStoreTest, PartsWithoutAClaimAreGivenBackByTheSweeper) {
   }
 }
 
+// Before its claim, a part is no order: calls by its order_id find nothing, even in the order's
+// home partition, and change nothing.
+TEST_F(RedisPartitionedStoreTest, APartIsNoOrderBeforeItsClaim) {
+  SetStocks({7}, 5);
+  std::string order;
+  for (int i = 0; order.empty(); ++i) {
+    if (HomePartition(Id("h-", i), 3) == SkuPartition(7, 3)) order = Id("h-", i);
+  }
+  ScriptOp part{"reserve", kT0 + 1, "svc", {order, "7:2", "3600", "", "0", "part", "7:2,8:1", "0"}};
+  ASSERT_TRUE(RunOp(*pool_, "t", part, SkuPartition(7, 3), 3).ok());
+  EXPECT_EQ(store_->GetReservation(order, kT0 + 2).code, Code::kNotFound);
+  EXPECT_EQ(store_->Confirm(order, "svc", kT0 + 2, "").code, Code::kNotFound);
+  EXPECT_EQ(store_->Release(order, "svc", kT0 + 2, "").code, Code::kNotFound);
+  EXPECT_EQ(store_->Extend(order, 60, "svc", kT0 + 2).code, Code::kNotFound);
+  const auto s = store_->GetStocks({7}, kT0 + 2).items.at(0).stock;
+  EXPECT_EQ(s->reserved, 2);
+  EXPECT_EQ(s->sold, 0);
+}
+
+// A late acknowledgement of an earlier decision does not clear a later one: a return decided at
+// home still reaches the parts through the sweeper.
+TEST_F(RedisPartitionedStoreTest, ALateAcknowledgementKeepsTheLaterDecision) {
+  HoldCart("cart-3");
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(store_->Confirm("cart-3", "svc", kT0 + 2, "paid").code, Code::kOk);
+  const int home = HomePartition("cart-3", 3);
+  ScriptOp decide{"order", kT0 + 3, "svc", {"cart-3", "return", "refund", "0"}};
+  ASSERT_TRUE(RunOp(*pool_, "t", decide, home, 3).ok());
+  ScriptOp late{"settled", kT0 + 4, "", {"cart-3", "confirmed"}};
+  ASSERT_TRUE(RunOp(*pool_, "t", late, home, 3).ok());
+  const std::int64_t soon = kT0 + 3 + RedisInventoryStore::kUnsettledGraceMs;
+  ASSERT_EQ(store_->ExpireDue(soon).code, Code::kOk);
+  for (const StockResult& s : store_->GetStocks({7, 8}, soon).items) {
+    EXPECT_EQ(s.stock->sold, 0);
+    EXPECT_EQ(s.stock->on_hand, 5);
+  }
+}
+
 // A confirm decided at home whose parts were not told (the origin failed in between) is carried
 // out by the sweeper a few seconds later, long before the deadline: the parts are sold.
 TEST_F(RedisPartitionedStoreTest, ADecisionAtHomeIsCarriedOutByTheSweeper) {
-  SetStocks({7, 8}, 5);
-  ReservationRequest req;
-  req.order_id = "cart-2";
-  req.items = {{7, 1}, {8, 1}};
-  req.ttl_seconds = 600;
-  ASSERT_EQ(store_->Reserve(req, "svc", kT0 + 1).code, Code::kOk);
+  HoldCart("cart-2");
+  if (HasFatalFailure()) return;
   ScriptOp decide{"order", kT0 + 2, "svc", {"cart-2", "confirm", "paid", "0"}};
   const CommandResult r = RunOp(*pool_, "t", decide, HomePartition("cart-2", 3), 3);
   ASSERT_TRUE(r.ok()) << r.error();

@@ -88,6 +88,10 @@ function OPS.order(a)
   local order, action, reason = a[1], a[2], a[3]
   local d = directory_view(order)
   if not d then
+    -- A part whose order is not claimed (yet, or ever) is no order to act on.
+    if redis.call('EXISTS', req_key(order)) == 1 then
+      return answer('not_found', 'no reservation ' .. order)
+    end
     if action == 'extend' then return OPS.extend({ order, a[4] }) end
     if action == 'read' then return OPS.read({ 'reservation', order }) end
     if action == 'settle' then return answer('not_found', 'no reservation ' .. order) end
@@ -126,23 +130,35 @@ end
 -- settle: brings this partition's part of an order to the status its home decided.
 -- Arguments: order_id, status ("reserved" with the deadline to index it by, "confirmed",
 -- "released", "expired", "returned", or "aborted": a compensation, the hold given back and its
--- record removed, so that the order_id is free again), reason, deadline (ms; "reserved" only).
--- A record is a part when its request is beside it (P:req:O); "aborted" also takes a whole hold
--- of this partition whose claim at home lost, and writes no record to the outbox for either (the
--- order_id is another order's).
--- Answers JSON {code, message, reservation?}; ok with no reservation where there is no part
--- (never placed, or aborted already); invalid_state where the part cannot reach that status.
+-- record removed, so that the order_id is free again), reason, deadline (ms; "reserved" only),
+-- then the order's items, ttl, customer_id and confirm (its request; not for "aborted"): only a
+-- part of that very request follows a decision, and it stops waiting to be found at home
+-- (`unclaimed`). "aborted" also takes a whole hold of this partition whose claim at home lost,
+-- and writes no record to the outbox for either (the order_id is another order's).
+-- Answers JSON {code, message, reservation?}: ok with no reservation where "aborted" finds no
+-- part (never placed, or given back already); not_found where a decision finds none of its
+-- request; invalid_state where the part cannot reach that status.
 function OPS.settle(a)
   local order, target, reason = a[1], a[2], a[3]
   local r = reservation_view(order)
+  if target ~= 'aborted' then
+    local request = request_text(a[5], tonumber(a[6]), a[7], a[8])
+    if not r or redis.call('GET', req_key(order)) ~= request then
+      return answer('not_found', 'no part of order ' .. order .. ' here')
+    end
+    defer(function() redis.call('ZREM', UNCLAIMED, order) end)
+  end
   if not r then return answer('ok', 'no part here') end
   r.part = redis.call('EXISTS', req_key(order)) == 1
   local function done() return answer('ok', 'settled', { reservation = public_view(r) }) end
   local st = r.status
   if target == 'aborted' then
     if st ~= 'reserved' then
-      -- Not a hold any more: nothing to give back, nor to look for at home again.
-      defer(function() redis.call('ZREM', UNCLAIMED, order) end)
+      -- Not a hold any more: nothing to give back, nor to look for again.
+      defer(function()
+        redis.call('ZREM', UNCLAIMED, order)
+        redis.call('ZREM', PARTS, order)
+      end)
       return answer('invalid_state', 'part is ' .. st)
     end
     r.quiet = true
@@ -183,34 +199,40 @@ function OPS.settle(a)
 end
 
 -- settled: every part of the order has the status its home decided (the origin or the sweeper
--- says so once they all answered). Argument: order_id. Answers JSON {code, message}.
+-- says so once they all answered). Arguments: order_id, that status. Answers JSON {code, message}.
 function OPS.settled(a)
-  local order = a[1]
-  defer(function() redis.call('ZREM', UNSETTLED, order) end)
+  local order, status = a[1], a[2]
+  local d = directory_view(order)
+  -- Only the decision the parts followed: a later one waits for its own acknowledgement.
+  if d and d.status == status then
+    defer(function() redis.call('ZREM', UNSETTLED, order) end)
+  end
   return answer('ok', 'settled')
+end
+
+-- The oldest entries of an index (at least `age` ms old), moved to the back (scored NOW): one
+-- that keeps failing does not hold up the others.
+local function oldest(index, age, count)
+  local due = redis.call('ZRANGEBYSCORE', index, '-inf', NOW - age, 'LIMIT', 0, count)
+  local now = NOW
+  defer(function()
+    for _, order in ipairs(due) do redis.call('ZADD', index, 'XX', now, order) end
+  end)
+  return due
 end
 
 -- due_unsettled: orders decided here at least `age` ms ago whose parts were not all told.
 -- Arguments: age ms, how many at most. Answers JSON {code, message, list: "order_id,..."}.
 function OPS.due_unsettled(a)
-  local due = redis.call('ZRANGEBYSCORE', UNSETTLED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
-    tonumber(a[2]))
+  local due = oldest(UNSETTLED, tonumber(a[1]), tonumber(a[2]))
   return answer('ok', 'ok', { list = table.concat(due, ',') })
 end
 
 -- unclaimed: parts placed here at least `age` ms ago whose order the sweeper has not yet found
 -- at home. Arguments: age ms, how many at most. Answers JSON {code, message, list: "order_id,..."}.
 function OPS.unclaimed(a)
-  local due = redis.call('ZRANGEBYSCORE', UNCLAIMED, '-inf', NOW - tonumber(a[1]), 'LIMIT', 0,
-    tonumber(a[2]))
+  local due = oldest(UNCLAIMED, tonumber(a[1]), tonumber(a[2]))
   return answer('ok', 'ok', { list = table.concat(due, ',') })
-end
-
--- claimed: the part's order is at home (its claim landed). Argument: order_id.
-function OPS.claimed(a)
-  local order = a[1]
-  defer(function() redis.call('ZREM', UNCLAIMED, order) end)
-  return answer('ok', 'claimed')
 end
 
 -- due_parts: the parts here whose deadline has passed, for the sweeper to settle.

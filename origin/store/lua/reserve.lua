@@ -34,6 +34,11 @@ function OPS.reserve(a)
       return answer('idempotency_conflict', 'order_id ' .. order ..
         ' was used with a different request')
     end
+    if part then
+      -- A retry placing it again: its claim is on the way again, so the sweeper waits anew.
+      local now = NOW
+      defer(function() redis.call('ZADD', UNCLAIMED, 'XX', now, order) end)
+    end
     return answer('ok', 'already reserved', { reservation = public_view(stored), replayed = true })
   end
   local items = parse_items(items_text)
