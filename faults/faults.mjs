@@ -39,7 +39,11 @@ const STOCK = { 11: 1_000_000, 12: 1_000_000, 13: 1_000_000, 14: 400 };
 const SKUS = Object.keys(STOCK).map(Number);
 const CLUSTER_NODES = 6;
 const CLUSTER_NODE_TIMEOUT_MS = 1000;
-const PARTITION = 'sg:{p0}'; // the prefix of every key of the store (origin/store/keyspace.h)
+// On the cluster the keyspace has a partition per master (as `scripts/stack up --cluster` runs
+// it): SKU S in partition S mod 3 (origin/store/keyspace.h), so the holds of SKUs 11 and 12 span
+// two partitions. One Redis has one partition.
+const CLUSTER_PARTITIONS = 3;
+const partitionPrefix = (k) => `sg:{p${k}}`; // the prefix of every key of partition k
 
 // --- the stack, with every part restartable ---------------------------------------------------
 
@@ -199,20 +203,24 @@ async function until(what, check, timeoutMs = 20_000) {
 const ok = async (url) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
 
 async function startStack(root, { cluster }) {
-  const s = { root };
+  const s = { root, partitions: cluster ? CLUSTER_PARTITIONS : 1 };
+  s.partitionOf = (sku) => sku % s.partitions;
   if (cluster) {
     s.cluster = new ClusterServers(await freePortRange(2 * CLUSTER_NODES), join(root, 'cluster'));
     await s.cluster.start();
-    s.slot = Number(run('redis-cli', ['-p', String(s.cluster.port), 'CLUSTER', 'KEYSLOT', PARTITION])
-      .stdout.trim());
-    // The store's master now (redis-cli -c would follow redirects, but prints a line for each).
-    s.redisCli = () => ['-p', String(s.cluster.masterOf(s.slot))];
+    s.slots = Array.from({ length: s.partitions }, (_, k) => Number(run('redis-cli',
+      ['-p', String(s.cluster.port), 'CLUSTER', 'KEYSLOT', partitionPrefix(k)]).stdout.trim()));
+    // The faults strike the partition of the SKU that sells out (and of half the spanning holds).
+    s.slot = s.slots[s.partitionOf(14)];
+    // A partition's master now (redis-cli -c would follow redirects, but prints a line for each).
+    s.redisCli = (k) => ['-p', String(s.cluster.masterOf(s.slots[k]))];
   } else {
     s.redis = new ScriptServer('redis-start', await freePort(), join(root, 'redis'));
     await s.redis.start();
     s.redisCli = () => ['-p', String(s.redis.port)];
   }
-  const redisArgs = cluster ? ['--redis-cluster', s.cluster.seeds]
+  const redisArgs = cluster
+    ? ['--redis-cluster', s.cluster.seeds, '--redis-partitions', String(s.partitions)]
     : ['--redis', `127.0.0.1:${s.redis.port}`];
   s.mariadb = new ScriptServer('mariadb-start', await freePort(), join(root, 'mariadb'));
   await s.mariadb.start();
@@ -228,7 +236,8 @@ async function startStack(root, { cluster }) {
   s.origin = new Child('origin', BIN.origin, [], {
     STOCKGATE_JWT_SECRET: s.secret,
     STOCKGATE_LISTEN: `127.0.0.1:${s.originPort}`,
-    ...(cluster ? { STOCKGATE_REDIS_CLUSTER: s.cluster.seeds }
+    ...(cluster ? { STOCKGATE_REDIS_CLUSTER: s.cluster.seeds,
+      STOCKGATE_REDIS_PARTITIONS: String(s.partitions) }
       : { STOCKGATE_REDIS: `127.0.0.1:${s.redis.port}` }),
     STOCKGATE_MYSQL: s.mysql,
     STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
@@ -434,7 +443,7 @@ function scenarios(o) {
     },
     cluster_master_kill: {
       cluster: true,
-      fault: 'Cluster: SIGKILL the store\'s master; its replica takes over; restart',
+      fault: 'Cluster: SIGKILL the master of the sold-out SKU\'s partition; its replica takes over; restart',
       async inject(s) {
         const master = s.cluster.masterOf(s.slot);
         s.cluster.signal(master, 'SIGKILL');
@@ -449,7 +458,7 @@ function scenarios(o) {
     },
     cluster_replica_kill: {
       cluster: true,
-      fault: 'Cluster: SIGKILL the replica of the store\'s master, restart',
+      fault: 'Cluster: SIGKILL the replica of the sold-out SKU\'s master, restart',
       async inject(s) {
         const replica = s.cluster.replicaOf(s.cluster.masterOf(s.slot));
         s.cluster.signal(replica, 'SIGKILL');
@@ -460,7 +469,7 @@ function scenarios(o) {
     },
     cluster_master_pause: {
       cluster: true,
-      fault: `Cluster: the store's master paused (SIGSTOP) past the node timeout, ${clusterPause / 1000} s; returns as a replica`,
+      fault: `Cluster: the sold-out SKU's master paused (SIGSTOP) past the node timeout, ${clusterPause / 1000} s; returns as a replica`,
       async inject(s) {
         const master = s.cluster.masterOf(s.slot);
         s.cluster.signal(master, 'SIGSTOP');
@@ -473,7 +482,7 @@ function scenarios(o) {
     },
     cluster_move_slot: {
       cluster: true,
-      fault: 'Cluster: the store\'s slot moved to another master (cluster-move-slot)',
+      fault: 'Cluster: the sold-out SKU\'s partition moved to another master (cluster-move-slot)',
       async inject(s) {
         const from = s.cluster.masterOf(s.slot);
         const to = s.cluster.nodes().find((n) => n.flags.includes('master') &&
@@ -488,11 +497,26 @@ function scenarios(o) {
 
 // --- the audit ---------------------------------------------------------------------------------
 
-// Each order's status as Redis holds it: the first field of its record ("status|items|...").
-function redisStates(s, ids) {
-  const input = ids.map((id) => `GET ${PARTITION}:res:${id}`).join('\n');
-  const out = run('redis-cli', s.redisCli(), { input }).stdout.split('\n');
-  return ids.map((_, i) => (out[i] || '').split('|')[0] || 'absent');
+// Each order's status as Redis holds it: the first field of its record ("status|items|..."),
+// read in every partition of its items (an order spanning partitions has a part in each, all of
+// one status once settled; "mixed" when they differ).
+function redisStates(s, crowd, ids) {
+  const seen = ids.map(() => []);
+  for (let k = 0; k < s.partitions; k++) {
+    const asked = [];
+    ids.forEach((id, i) => {
+      if (crowd.orders.get(id).items.some(({ sku }) => s.partitionOf(sku) === k)) asked.push(i);
+    });
+    if (asked.length === 0) continue;
+    const input = asked.map((i) => `GET ${partitionPrefix(k)}:res:${ids[i]}`).join('\n');
+    const out = run('redis-cli', s.redisCli(k), { input }).stdout.split('\n');
+    asked.forEach((i, j) => seen[i].push([k, (out[j] || '').split('|')[0] || 'absent']));
+  }
+  return seen.map((parts) => {
+    const states = parts.map(([, state]) => state);
+    return { state: new Set(states).size === 1 ? states[0] : `mixed ${states.join('/')}`,
+      byPartition: new Map(parts) };
+  });
 }
 
 function sqlRows(s, query) {
@@ -501,30 +525,51 @@ function sqlRows(s, query) {
   return out.split('\n').filter(Boolean).map((line) => line.split('\t'));
 }
 
-// The flat name/value reply of XINFO as an object (redis-cli prints one value per line).
-function xinfo(s, ...args) {
-  const lines = run('redis-cli', [...s.redisCli(), 'XINFO', ...args]).stdout.split('\n');
+// The flat name/value reply of XINFO on partition k as an object (one value per line).
+function xinfo(s, k, ...args) {
+  const lines = run('redis-cli', [...s.redisCli(k), 'XINFO', ...args]).stdout.split('\n');
   const o = {};
   for (let i = 0; i + 1 < lines.length; i += 2) o[lines[i]] = lines[i + 1];
   return o;
+}
+
+// Every decision on an order spanning partitions has reached its parts (the origin's, or the
+// sweeper's within seconds when a part could not be told at once: lua/directory.lua).
+async function settled(s) {
+  await until('decisions to reach every part', () => Array.from({ length: s.partitions },
+    (_, k) => run('redis-cli', [...s.redisCli(k), 'ZCARD', `${partitionPrefix(k)}:unsettled`])
+      .stdout.trim() === '0').every(Boolean), 60_000);
 }
 
 // Sync has caught up when its group has been handed every entry (lag 0, or as many entries read
 // as were added) and has acknowledged them all. (The stream's last generated id is no test: an
 // entry carrying k events moves it k - 1 ids past the entry's own, see lua/common.lua.)
 async function drained(s) {
-  await until('sync to drain the outbox', () => {
-    const stream = xinfo(s, 'STREAM', `${PARTITION}:ledger`);
-    const group = xinfo(s, 'GROUPS', `${PARTITION}:ledger`);
+  await until('sync to drain the outboxes', () => Array.from({ length: s.partitions }, (_, k) => {
+    const stream = xinfo(s, k, 'STREAM', `${partitionPrefix(k)}:ledger`);
+    const group = xinfo(s, k, 'GROUPS', `${partitionPrefix(k)}:ledger`);
     const delivered = group.lag === '0' || group['entries-read'] === stream['entries-added'];
     return group.pending === '0' && delivered;
-  }, 60_000);
+  }).every(Boolean), 60_000);
 }
 
 async function audit(s, crowd) {
   const problems = [];
   const ids = [...crowd.orders.keys()];
-  const states = redisStates(s, ids);
+  const read = redisStates(s, crowd, ids);
+  const states = read.map((r) => r.state);
+  // A part held for an order whose claim never reached home (every retry failed, so its outcome
+  // stayed unknown to the client): no order by that id exists, and the sweeper gives the part
+  // back 60 s after it was placed. Its units are held until then, and counted as such.
+  const unclaimed = new Set();
+  for (const [i, id] of ids.entries()) {
+    const order = crowd.orders.get(id);
+    if (s.partitions === 1 || order.acked ||
+      !(states[i] === 'reserved' || states[i].startsWith('mixed'))) continue;
+    const r = await fetch(`${s.originBase}/v1/reservations/${id}`,
+      { headers: { Authorization: `Bearer ${s.service}` } });
+    if (r.status === 404) unclaimed.add(id);
+  }
   let lost = 0;
   let unknown = 0;
   const ackedSold = Object.fromEntries(SKUS.map((k) => [k, 0]));
@@ -533,12 +578,16 @@ async function audit(s, crowd) {
   ids.forEach((id, i) => {
     const order = crowd.orders.get(id);
     const state = states[i];
-    if (!order.states.has(state)) {
+    if (!order.states.has(state) && !unclaimed.has(id)) {
       if (order.acked) lost++;
       problems.push(`order ${id}: Redis says ${state}, the client allows ${[...order.states].join('|')}`);
     }
     if (order.states.size > 1) unknown++;
     for (const { sku, qty } of order.items) {
+      if (unclaimed.has(id)) {
+        if (read[i].byPartition.get(s.partitionOf(sku)) === 'reserved') liveHolds[sku] += qty;
+        continue;
+      }
       if (state === 'confirmed') {
         if (order.acked && order.states.size === 1) ackedSold[sku] += qty;
         else maybeSold[sku] += qty;
@@ -551,14 +600,24 @@ async function audit(s, crowd) {
   const events = sqlRows(s, 'SELECT ref, op, sku, COUNT(*) FROM inventory_history ' +
     "WHERE op IN ('reserve','confirm','release') GROUP BY ref, op, sku");
   const eventCount = new Map(events.map(([ref, op, sku, n]) => [`${ref}/${op}/${sku}`, Number(n)]));
-  const duplicates = events.filter((e) => Number(e[3]) > 1).length;
+  // Each (order, SKU) is held once and released or confirmed at most once; with partitions a part
+  // given back (its order failed elsewhere) may be held again by a retry, a release for each
+  // extra hold.
+  const count = (ref, op, sku) => eventCount.get(`${ref}/${op}/${sku}`) ?? 0;
+  const duplicates = events.filter(([ref, op, sku]) => {
+    const [reserves, releases] = [count(ref, 'reserve', sku), count(ref, 'release', sku)];
+    if (op === 'confirm') return count(ref, op, sku) > 1;
+    if (s.partitions === 1) return count(ref, op, sku) > 1;
+    return op === 'reserve' && (reserves - releases > 1 || reserves - releases < 0);
+  }).length;
   if (duplicates) problems.push(`${duplicates} (order, op, sku) events are in the history more than once`);
   const rows = new Map(sqlRows(s, 'SELECT order_id, status FROM reservations'));
   ids.forEach((id, i) => {
     const state = states[i];
-    if (state === 'absent') return;
+    if (state === 'absent' || unclaimed.has(id)) return;
     const order = crowd.orders.get(id);
     const ops = { reserved: ['reserve'], confirmed: ['reserve', 'confirm'], released: ['reserve', 'release'] }[state];
+    if (!ops) return; // a state no client allows: reported above
     const missing = order.items.some(({ sku }) => ops.some((op) => !eventCount.has(`${id}/${op}/${sku}`)));
     if (missing || rows.get(id) !== state) {
       if (order.acked) lost++;
@@ -590,7 +649,7 @@ async function audit(s, crowd) {
   if (check.status !== 0) problems.push(`stockgate-sync check:\n${check.stdout}${check.stderr}`);
   return {
     acked: [...crowd.orders.values()].filter((x) => x.acked).length,
-    unknown, lost, oversold, duplicates, problems,
+    unknown, lost, oversold, duplicates, problems, unclaimed: unclaimed.size,
   };
 }
 
@@ -611,6 +670,7 @@ async function runScenario(name, scenario, o) {
     const stopped = Date.now();
     await until('origin back', () => ok(`${s.originBase}/readyz`), 30_000);
     // A drain that never completes shows as the check's failure in the audit.
+    await settled(s).catch(() => {});
     await drained(s).catch(() => {});
     const a = await audit(s, crowd);
     return {
@@ -686,7 +746,8 @@ async function main() {
     const r = await runScenario(n, all[n], o);
     process.stderr.write(`faults: ${n}: ${r.requests} requests, ${r.acked} acknowledged, ` +
       `${r.lost} lost, ${r.oversold} oversold, ${r.duplicates} duplicates, ` +
-      `recovery ${fmtMs(r.recoveryMs)}${r.problems.length ? `\n  ${r.problems.slice(0, 20).join('\n  ')}` : ''}\n`);
+      `recovery ${fmtMs(r.recoveryMs)}` +
+      `${r.unclaimed ? `, ${r.unclaimed} unclaimed part(s) awaiting the sweeper` : ''}${r.problems.length ? `\n  ${r.problems.slice(0, 20).join('\n  ')}` : ''}\n`);
     results.push(r);
   }
   const text = table(results);
@@ -712,8 +773,9 @@ counts depend on the machine's speed; the zeros must not.
 Each row is one scenario on a fresh stack on loopback: Redis (origin/redis.conf: AOF,
 \`appendfsync always\`), MariaDB, \`stockgate-sync\`, the origin and the edge in workerd. In the
 "Cluster" rows Redis is a Redis Cluster of 3 masters and 3 replicas (\`scripts/cluster-start\`,
-the same config, a ${CLUSTER_NODE_TIMEOUT_MS / 1000} s node timeout) and the origin acknowledges
-a write once a replica holds it (\`WAIT 1\`). ${o.workers}
+the same config, a ${CLUSTER_NODE_TIMEOUT_MS / 1000} s node timeout), the keyspace has
+${CLUSTER_PARTITIONS} partitions (a partition per master; the holds of two SKUs span two of them)
+and the origin acknowledges a write once a replica holds it (\`WAIT 1\`). ${o.workers}
 clients buy through the edge without pause: 70% direct sales of one unit of a random SKU
 (three SKUs with a million units, one with 400 that sells out early), 30% holds of two SKUs then
 confirmed or released. A call that gets no answer or a 503 is retried with the same order id
@@ -761,13 +823,18 @@ What each fault exercises:
 - **Cluster: master paused**: the cluster fails the silent master over; on SIGCONT the old
   master finds itself replaced, drops what it held (only unacknowledged writes can be there) and
   rejoins as a replica.
-- In the three scenarios above the store's master has one replica, so while one of the pair is
+- In the three scenarios above the struck master has one replica, so while one of the pair is
   gone no write can be acknowledged by a replica: writes are answered 503 (and retried) until
   the pair is whole again, which the longest stall shows. That is the price of never
   acknowledging a write a failover could lose; two replicas per master keep writes going
   through the loss of one.
-- **Cluster: slot moved**: while the store's slot moves, every operation on either node answers
+- **Cluster: slot moved**: while the partition's slot moves, every operation on either node answers
   503 (each would see half the keys); afterwards the client follows \`MOVED\` to the new master.
+- With partitions the audit first waits until every decision on an order spanning partitions
+  has reached its parts (one a part could not take at once, during a failover or a slot move, is
+  carried by sync's sweeper within seconds), reads each order in every partition of its items,
+  and counts a part whose order never reached its home (the client saw no answer, so the outcome
+  stayed unknown) as a hold the sweeper gives back 60 s after it was placed, not as a sale.
 `;
 
 main().catch((e) => {
