@@ -968,101 +968,87 @@ ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
     }
     out.expired += e.expired;
   }
+  // The entries a listing operation gives for partition p, or nullopt when it failed.
+  auto list = [&](int p, ScriptOp op) -> std::optional<std::vector<std::string>> {
+    const ExpireResult r = AwaitResult<ExpireResult>(
+        [&](Done<ExpireResult> d) { Async(p, std::move(op), &DecodeList, std::move(d)); });
+    if (r.code != Code::kOk) {
+      fail(r);
+      return std::nullopt;
+    }
+    std::vector<std::string> entries;
+    for (const std::string_view e : SplitList(r.message)) entries.emplace_back(e);
+    return entries;
+  };
+  // The order as its home has it (expired there first when due).
+  auto at_home = [&](const std::string& order) {
+    return AwaitResult<Routed>([&](Done<Routed> d) {
+      Async(Home(order), OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted, std::move(d));
+    });
+  };
+  // Whether home holds an order with a part in partition p.
+  auto ours = [](const Routed& home, int p) {
+    return home.result.code == Code::kOk && home.result.reservation &&
+           std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
+  };
+  auto settle_parts = [&](const Routed& home) {
+    AwaitResult<bool>([&](Done<bool> d) {
+      SettleParts(*home.result.reservation, home.partitions, "expiry", now_ms, "",
+                  [d] { d(true); });
+    });
+  };
+  auto give_back = [&](int p, const std::string& order) {
+    AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
+      Async(p, AbortOp(order, "expiry", now_ms, "no order at home"), &DecodeReservation,
+            std::move(d));
+    });
+  };
   // Decisions whose parts were not all told (an origin failed on the way): told now.
   for (int p = 0; p < config_.partitions; ++p) {
-    const ExpireResult unsettled = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-      Async(p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}),
-            &DecodeList, std::move(d));
-    });
-    if (unsettled.code != Code::kOk) {
-      fail(unsettled);
-      continue;
-    }
-    for (const std::string_view order_id : SplitList(unsettled.message)) {
-      const std::string order(order_id);
-      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
-        Async(p, OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted, std::move(d));
-      });
-      if (home.result.code != Code::kOk || !home.result.reservation) continue;
-      AwaitResult<bool>([&](Done<bool> d) {
-        SettleParts(*home.result.reservation, home.partitions, "expiry", now_ms, "",
-                    [d] { d(true); });
-      });
+    const auto orders =
+        list(p, Op("due_unsettled", "", now_ms, {std::to_string(kUnsettledGraceMs), "1000"}));
+    for (const std::string& order : orders.value_or(std::vector<std::string>{})) {
+      const Routed home = at_home(order);
+      if (home.result.code == Code::kOk && home.result.reservation) settle_parts(home);
     }
   }
   // Parts placed a while ago: their order at home, or, with none there, given back (an origin
   // failed between the parts and the claim).
   for (int p = 0; p < config_.partitions; ++p) {
-    const ExpireResult unclaimed = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-      Async(p, Op("unclaimed", "", now_ms, {std::to_string(kOrphanGraceMs), "1000"}), &DecodeList,
-            std::move(d));
-    });
-    if (unclaimed.code != Code::kOk) {
-      fail(unclaimed);
-      continue;
-    }
-    for (const std::string_view order_id : SplitList(unclaimed.message)) {
-      const std::string order(order_id);
-      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
-        Async(Home(order), OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted,
-              std::move(d));
-      });
+    const auto orders =
+        list(p, Op("unclaimed", "", now_ms, {std::to_string(kOrphanGraceMs), "1000"}));
+    for (const std::string& order : orders.value_or(std::vector<std::string>{})) {
+      const Routed home = at_home(order);
       if (home.result.code != Code::kOk && home.result.code != Code::kNotFound) continue;
-      const bool ours =
-          home.result.code == Code::kOk && home.result.reservation &&
-          std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
       // Its order's part: it follows the order (and is found). Else, or when it is a part of
       // another request, it goes back.
       ReservationResult settled;
-      if (ours) {
+      if (ours(home, p)) {
         settled = AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
           Async(p, SettleOp(*home.result.reservation, "expiry", now_ms, ""), &DecodeReservation,
                 std::move(d));
         });
       }
-      if (!ours || settled.code == Code::kNotFound) {
-        AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
-          Async(p, AbortOp(order, "expiry", now_ms, "no order at home"), &DecodeReservation,
-                std::move(d));
-        });
-      }
+      if (!ours(home, p) || settled.code == Code::kNotFound) give_back(p, order);
     }
   }
+  // Parts past their deadline: settled as home decides; with no order there, given back once
+  // the grace has passed too.
   for (int p = 0; p < config_.partitions; ++p) {
-    const ExpireResult due = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-      Async(p, Op("due_parts", "", now_ms, {"1000"}), &DecodeList, std::move(d));
-    });
-    if (due.code != Code::kOk) {
-      fail(due);
-      continue;
-    }
-    for (const std::string_view entry : SplitList(due.message)) {
+    const auto entries = list(p, Op("due_parts", "", now_ms, {"1000"}));
+    for (const std::string& entry : entries.value_or(std::vector<std::string>{})) {
       const std::size_t colon = entry.find(':');
-      if (colon == std::string_view::npos) continue;
+      if (colon == std::string::npos) continue;
       std::int64_t deadline = 0;
       std::from_chars(entry.data(), entry.data() + colon, deadline);
-      const std::string order(entry.substr(colon + 1));
-      const Routed home = AwaitResult<Routed>([&](Done<Routed> d) {
-        Async(Home(order), OrderOp(order, "settle", 0, "", now_ms, ""), &DecodeRouted,
-              std::move(d));
-      });
-      const bool ours =
-          home.result.code == Code::kOk && home.result.reservation &&
-          std::find(home.partitions.begin(), home.partitions.end(), p) != home.partitions.end();
-      if (home.result.code == Code::kNotFound || (home.result.code == Code::kOk && !ours)) {
-        if (now_ms < deadline + kOrphanGraceMs) continue;
-        AwaitResult<ReservationResult>([&](Done<ReservationResult> d) {
-          Async(p, AbortOp(order, "expiry", now_ms, "no order at home"), &DecodeReservation,
-                std::move(d));
-        });
-        continue;
+      const std::string order = entry.substr(colon + 1);
+      const Routed home = at_home(order);
+      if (ours(home, p)) {
+        if (home.expired) ++out.expired;
+        settle_parts(home);
+      } else if (home.result.code == Code::kOk || home.result.code == Code::kNotFound) {
+        if (now_ms >= deadline + kOrphanGraceMs) give_back(p, order);
       }
-      if (!ours) continue;
-      if (home.expired) ++out.expired;
-      AwaitResult<bool>([&](Done<bool> d) {
-        SettleParts(*home.result.reservation, home.partitions, "expiry", now_ms, "",
-                    [d] { d(true); });
-      });
     }
   }
   if (failed.code != Code::kOk) {
