@@ -25,6 +25,7 @@
 #include "origin/history/mariadb.h"
 #include "origin/history/schema.h"
 #include "origin/store/keyspace.h"
+#include "origin/store/recovery.h"
 #include "origin/store/redis_cluster.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pool.h"
@@ -250,6 +251,10 @@ class SyncTest : public ::testing::Test {
     for (int p = 0; p < Partitions(); ++p) {
       outboxes_.push_back(std::make_unique<Outbox>(*pool_, "sg", "sync", p));
     }
+    // As a starting origin does before its first sale: the keyspace's partition count recorded,
+    // so that a sync process started later finds it (and not data of an unrecorded count).
+    const core::Status count = store::CheckPartitionCount(*pool_, "sg", Partitions());
+    ASSERT_TRUE(count.ok()) << count.error();
     mysql_.port = mariadb_->port();
     mysql_.database = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     mysql_.read_timeout_s = 2;
