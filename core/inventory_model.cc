@@ -165,12 +165,20 @@ StockResult InventoryModel::SetStock(std::int64_t sku, const SetStockRequest& re
     return FailStock(Code::kInvalidRequest,
                      "per_customer_limit must be 0.." + Str(kMaxPerCustomerLimit));
   }
+  const auto low_ok = [](std::int64_t v) { return v >= 0 && v <= kMaxLowStockThreshold; };
+  if ((request.low_stock_threshold && !low_ok(*request.low_stock_threshold)) ||
+      !low_ok(request.default_low_stock_threshold)) {
+    return FailStock(Code::kInvalidRequest,
+                     "low_stock_threshold must be 0.." + Str(kMaxLowStockThreshold));
+  }
 
   StockResult result;
   auto it = skus_.find(sku);
   if (it == skus_.end()) {
     // The creating event is written even for on_hand 0 so that replay knows the SKU.
     skus_[sku].per_customer_limit = request.per_customer_limit.value_or(0);
+    skus_[sku].low_stock_threshold =
+        request.low_stock_threshold.value_or(request.default_low_stock_threshold);
     Apply(sku, "", LedgerOp::kSet, request.on_hand, actor, request.reason, now_ms);
     result.message = "sku created";
     result.created = true;
@@ -186,15 +194,17 @@ StockResult InventoryModel::SetStock(std::int64_t sku, const SetStockRequest& re
     return result;
   }
   const std::int64_t limit = request.per_customer_limit.value_or(s.per_customer_limit);
-  const bool limit_changes = limit != s.per_customer_limit;
+  const std::int64_t low = request.low_stock_threshold.value_or(s.low_stock_threshold);
+  const bool options_change = limit != s.per_customer_limit || low != s.low_stock_threshold;
   const bool on_hand_changes = request.on_hand != s.on_hand;
-  if (!limit_changes && !on_hand_changes) {
+  if (!options_change && !on_hand_changes) {
     result.message = "unchanged";
     result.replayed = true;
     result.stock = ViewOf(sku);
     return result;
   }
   s.per_customer_limit = limit;
+  s.low_stock_threshold = low;
   if (on_hand_changes) {
     Apply(sku, "", LedgerOp::kSet, request.on_hand - s.on_hand, actor, request.reason, now_ms);
   } else {
@@ -529,6 +539,7 @@ StockView InventoryModel::ViewOf(std::int64_t sku) const {
   view.sold = s.sold;
   view.version = s.version;
   view.per_customer_limit = s.per_customer_limit;
+  view.low_stock_threshold = s.low_stock_threshold;
   view.updated_at_ms = s.updated_at_ms;
   return view;
 }

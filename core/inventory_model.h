@@ -53,15 +53,23 @@ std::string_view LedgerOpName(LedgerOp op);
 std::optional<ReservationStatus> ReservationStatusFromName(std::string_view name);
 std::optional<LedgerOp> LedgerOpFromName(std::string_view name);
 
+// A SKU is low on stock when it has a threshold and its available units are at or below it (a
+// sold-out SKU with a threshold is low too). The one rule behind the stock view's `low_stock`,
+// the `low_stock` events of GET /v1/events and the stockgate_stock_skus gauge.
+constexpr bool IsLowStock(std::int64_t available, std::int64_t low_stock_threshold) {
+  return low_stock_threshold > 0 && available <= low_stock_threshold;
+}
+
 struct StockView {
   std::int64_t sku = 0;
   std::int64_t on_hand = 0;
   std::int64_t reserved = 0;
   std::int64_t available = 0;  // on_hand - reserved
   std::int64_t sold = 0;
-  std::int64_t version = 0;  // 1 at creation; +1 per ledger event and per limit-only change
+  std::int64_t version = 0;  // 1 at creation; +1 per ledger event and per options-only change
   std::int64_t per_customer_limit = 0;  // 0: no limit
   std::int64_t updated_at_ms = 0;
+  std::int64_t low_stock_threshold = 0;  // 0: never low (see IsLowStock)
   friend bool operator==(const StockView&, const StockView&) = default;
 };
 
@@ -153,7 +161,7 @@ class InventoryModel {
   // Actor recorded on the events of holds that reach their deadline.
   static constexpr std::string_view kExpiryActor = "expiry";
 
-  // Creates the SKU or sets its on_hand (and per_customer_limit when given).
+  // Creates the SKU or sets its on_hand (and per_customer_limit, low_stock_threshold when given).
   StockResult SetStock(std::int64_t sku, const SetStockRequest& request, std::string_view actor,
                        std::int64_t now_ms);
   // Adds `delta` to on_hand; idempotent by (sku, request_id).
@@ -198,6 +206,7 @@ class InventoryModel {
     std::int64_t sold = 0;
     std::int64_t version = 0;
     std::int64_t per_customer_limit = 0;
+    std::int64_t low_stock_threshold = 0;
     std::int64_t updated_at_ms = 0;
   };
 

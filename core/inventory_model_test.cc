@@ -213,6 +213,36 @@ TEST_F(InventoryModelTest, SetStockLimitOnlyChange) {
   EXPECT_EQ(LedgerSize(), 2u);
 }
 
+// A SKU gets the request's threshold, else the configured default when created; absent keeps
+// it; changing only the threshold is an options-only change (version, no event).
+TEST_F(InventoryModelTest, SetStockLowStockThreshold) {
+  SetStockRequest create = MakeSet(10);
+  create.default_low_stock_threshold = 5;
+  ASSERT_TRUE(model_.SetStock(1, create, "admin", now_ms_).ok());
+  EXPECT_EQ(Stock(1).low_stock_threshold, 5);
+  ASSERT_TRUE(model_.SetStock(1, create, "admin", now_ms_).replayed);  // the default never resets
+  SetStockRequest change = MakeSet(10);
+  change.low_stock_threshold = 2;
+  ASSERT_TRUE(model_.SetStock(1, change, "admin", now_ms_).ok());
+  EXPECT_EQ(Stock(1).low_stock_threshold, 2);
+  EXPECT_EQ(Stock(1).version, 2);
+  EXPECT_EQ(LedgerSize(), 1u);
+  ASSERT_TRUE(model_.SetStock(1, create, "admin", now_ms_).replayed);  // absent keeps 2
+  EXPECT_EQ(Stock(1).low_stock_threshold, 2);
+  ASSERT_TRUE(Set(2, 4).ok());  // no default: never low
+  EXPECT_EQ(Stock(2).low_stock_threshold, 0);
+  change.low_stock_threshold = -1;
+  EXPECT_EQ(model_.SetStock(1, change, "admin", now_ms_).code, Code::kInvalidRequest);
+  EXPECT_EQ(Stock(1).low_stock_threshold, 2);
+}
+
+TEST(LowStockTest, AtOrBelowAThresholdOnly) {
+  EXPECT_FALSE(IsLowStock(0, 0));  // no threshold: never low, even sold out
+  EXPECT_TRUE(IsLowStock(0, 1));
+  EXPECT_TRUE(IsLowStock(5, 5));
+  EXPECT_FALSE(IsLowStock(6, 5));
+}
+
 // on_hand may go down to reserved but not below it; a refused set changes nothing.
 TEST_F(InventoryModelTest, SetStockBelowReservedIsInvalidState) {
   ASSERT_TRUE(Set(1, 10).ok());

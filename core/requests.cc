@@ -524,13 +524,16 @@ Problem ParseSetStock(std::string_view body, SetStockRequest* out) {
   if (Problem p = ParseBody(body, false, &doc); !p.ok()) return p;
   SetStockRequest req;
   FieldReader r(doc, "");
-  r.AllowOnly({"on_hand", "per_customer_limit", "reason"});
+  r.AllowOnly({"on_hand", "per_customer_limit", "low_stock_threshold", "reason"});
   r.Int("on_hand", true, 0, kMaxOnHand, &req.on_hand);
   std::int64_t limit = -1;
   r.Int("per_customer_limit", false, 0, kMaxPerCustomerLimit, &limit);
+  std::int64_t low = -1;
+  r.Int("low_stock_threshold", false, 0, kMaxLowStockThreshold, &low);
   r.Reason(&req.reason);
   if (!r.ok()) return r.problem();
   if (limit >= 0) req.per_customer_limit = limit;
+  if (low >= 0) req.low_stock_threshold = low;
   *out = std::move(req);
   return {};
 }

@@ -26,6 +26,7 @@ inline constexpr std::int64_t kDefaultTtlSeconds = 900;
 inline constexpr std::int64_t kMaxOnHand = 2'147'483'647;
 inline constexpr std::int64_t kDefaultMaxAdjustment = 1'000'000;
 inline constexpr std::int64_t kMaxPerCustomerLimit = kMaxQty;
+inline constexpr std::int64_t kMaxLowStockThreshold = kMaxOnHand;
 inline constexpr std::size_t kMaxReasonBytes = 256;
 inline constexpr std::size_t kMaxSkusPerRead = 1000;
 inline constexpr int kMaxJsonDepth = 8;  // deeper bodies are rejected while parsing
@@ -77,6 +78,11 @@ struct TransitionRequest {
 struct SetStockRequest {
   std::int64_t on_hand = 0;
   std::optional<std::int64_t> per_customer_limit;  // absent: keep the current limit; 0: no limit
+  // Available units at or below which the SKU is low on stock (IsLowStock); absent: keep the
+  // current one, or default_low_stock_threshold for a SKU this creates; 0: never low.
+  std::optional<std::int64_t> low_stock_threshold;
+  // Not part of the body: the origin's configured default (config low_stock_threshold).
+  std::int64_t default_low_stock_threshold = 0;
   std::string reason;
 };
 

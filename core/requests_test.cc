@@ -107,6 +107,22 @@ TEST(RequestsTest, SetStockLimitPresence) {
   EXPECT_EQ(s.reason, "x");
 }
 
+// low_stock_threshold: absent keeps, 0..2^31-1 sets, anything else is refused and named.
+TEST(RequestsTest, SetStockLowStockThreshold) {
+  SetStockRequest s;
+  ASSERT_TRUE(ParseSetStock(R"({"on_hand":5})", &s).ok());
+  EXPECT_FALSE(s.low_stock_threshold.has_value());
+  ASSERT_TRUE(ParseSetStock(R"({"on_hand":5,"low_stock_threshold":3})", &s).ok());
+  EXPECT_EQ(s.low_stock_threshold, 3);
+  for (const char* bad : {R"({"on_hand":5,"low_stock_threshold":-1})",
+                          R"({"on_hand":5,"low_stock_threshold":2147483648})",
+                          R"({"on_hand":5,"low_stock_threshold":"3"})"}) {
+    const Problem p = ParseSetStock(bad, &s);
+    EXPECT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.field, "/low_stock_threshold") << bad;
+  }
+}
+
 // The adjustment bound follows the configured max_adjustment, and its message says so.
 TEST(RequestsTest, AdjustmentBoundIsConfigurable) {
   AdjustmentRequest a;

@@ -6,7 +6,8 @@
 //
 // The origin's first event on a subscription is the whole picture (every SKU's `available`) and
 // each later one the SKUs that changed; LiveFeed keeps that picture, so a new subscriber gets it
-// at once without a request to the origin, and passes each change on to everyone. The upstream
+// at once without a request to the origin, and passes each change on to everyone (and the
+// origin's `low_stock` events, which need no picture, as they come). The upstream
 // subscription is opened with the first subscriber, reopened with backoff when it breaks (its
 // first event is then a whole picture again) and closed when the last subscriber leaves. A
 // subscriber that does not read falls behind: past `maxQueued` events waiting for it, it is
@@ -48,7 +49,7 @@ export class LiveFeed {
     this.maxQueued = maxQueued;
     this.sleep = sleep;
     this.subscribers = new Map(); // writer -> writes not yet taken by its reader
-    this.items = new Map(); // sku -> available, the whole picture as of `version`
+    this.items = new Map(); // sku -> its item ({ sku, available, low_stock? }), the whole picture as of `version`
     this.version = null; // null until the first event of a subscription
     this.upstream = null; // the running upstream loop
     this.refusal = null; // the origin's answer when it refused the subscription (e.g. 401)
@@ -83,8 +84,7 @@ export class LiveFeed {
   }
 
   picture() {
-    const items = [];
-    for (const [sku, available] of this.items) items.push({ available, sku });
+    const items = [...this.items.values()];
     return `event: stock\ndata: ${JSON.stringify({ items, version: this.version })}\n\n`;
   }
 
@@ -179,6 +179,10 @@ export class LiveFeed {
       this.broadcast(`${block}\n\n`); // keep-alive: proxies between here and subscribers need it
       return false;
     }
+    if (event === 'low_stock' && data) {
+      this.broadcast(`event: low_stock\ndata: ${data}\n\n`);
+      return false;
+    }
     if (event !== 'stock' || !data) return false;
     let change;
     try {
@@ -187,7 +191,7 @@ export class LiveFeed {
       return false;
     }
     if (fresh) this.items.clear();
-    for (const { sku, available } of change.items ?? []) this.items.set(sku, available);
+    for (const item of change.items ?? []) this.items.set(item.sku, item);
     this.version = change.version ?? this.version;
     this.stats.events++;
     this.broadcast(`event: stock\ndata: ${data}\n\n`);

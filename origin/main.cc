@@ -239,6 +239,7 @@ int Serve(int argc, char** argv) {
   server::ApiConfig api_config;
   api_config.public_stock_reads = c.public_stock_reads;
   api_config.max_adjustment = c.max_adjustment;
+  api_config.low_stock_threshold = c.low_stock_threshold;
   api_config.reservation_limit = c.rate_limits.reservations;
   api_config.read_limit = c.rate_limits.reads;
   api_config.admin_limit = c.rate_limits.admin;
@@ -269,7 +270,7 @@ int Serve(int argc, char** argv) {
   options.log_requests = c.log_requests == "all"    ? server::ServerOptions::RequestLog::kAll
                          : c.log_requests == "none" ? server::ServerOptions::RequestLog::kNone
                                                     : server::ServerOptions::RequestLog::kErrors;
-  server::EventHub events(store, server::EventHubOptions{}, NowMs);
+  server::EventHub events(store, server::EventHubOptions{}, NowMs, &registry);
   events.Start();
   server::HttpServer http(api, http_metrics, &events, options, NowMs);
   const int port = http.Bind();

@@ -40,9 +40,9 @@ const bin = {
   sync: join(repo, 'build/native/sync/stockgate-sync'),
   coreWasm: join(repo, 'build/wasi/wasm/core.wasm'),
 };
-// The demo's SKUs: id, units on hand, per-customer limit.
+// The demo's SKUs: id, units on hand, per-customer limit, low-stock threshold.
 const DEMO_SKUS = [
-  [1001, 100, 2], [1002, 500, 0], [1003, 1000, 5], [1004, 50, 1], [1005, 10, 1],
+  [1001, 100, 2, 10], [1002, 500, 0, 50], [1003, 1000, 5, 100], [1004, 50, 1, 10], [1005, 10, 1, 2],
 ];
 const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login'];
 const KID = 'demo-1';
@@ -274,11 +274,12 @@ async function up(o) {
       ['token', '--role', role, '--sub', sub, '--ttl', String(7 * 86400), '--key', issuer.key,
         '--kid', KID], { encoding: 'utf8' }).trim();
     state.tokens = { admin: token('admin', 'demo-admin'), service: token('service', 'demo-shop') };
-    for (const [sku, onHand, limit] of DEMO_SKUS) {
+    for (const [sku, onHand, limit, low] of DEMO_SKUS) {
       const r = await fetch(`http://127.0.0.1:${ports.origin}/v1/stock/${sku}`, {
         method: 'PUT',
         headers: { Authorization: `Bearer ${state.tokens.admin}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ on_hand: onHand, per_customer_limit: limit, reason: 'demo seed' }),
+        body: JSON.stringify({ on_hand: onHand, per_customer_limit: limit, low_stock_threshold: low,
+          reason: 'demo seed' }),
       });
       if (!r.ok) throw new Error(`seeding SKU ${sku} answered ${r.status}: ${await r.text()}`);
     }

@@ -237,18 +237,21 @@ class Batch {
   bool ApplyStocks(const std::vector<const OutboxEntry*>& stocks, Failure* result) {
     if (stocks.empty()) return true;
     std::string sql =
-        "INSERT INTO inventory (sku, per_customer_limit, limit_event, version, updated_at_ms) "
-        "VALUES ";
+        "INSERT INTO inventory (sku, per_customer_limit, low_stock_threshold, limit_event, "
+        "version, "
+        "updated_at_ms) VALUES ";
     bool first = true;
     for (const OutboxEntry* e : stocks) {
       sql += first ? "(" : ",(";
       first = false;
-      Put(&sql, e->stock->sku, ",", e->stock->limit, ",", e->id.Packed(), ",", e->stock->version,
-          ",", e->stock->time_ms, ")");
+      Put(&sql, e->stock->sku, ",", e->stock->limit, ",", e->stock->low_stock_threshold, ",",
+          e->id.Packed(), ",", e->stock->version, ",", e->stock->time_ms, ")");
     }
     sql +=
         " ON DUPLICATE KEY UPDATE per_customer_limit = IF(VALUES(limit_event) > limit_event, "
-        "VALUES(per_customer_limit), per_customer_limit), version = GREATEST(version, "
+        "VALUES(per_customer_limit), per_customer_limit), low_stock_threshold = "
+        "IF(VALUES(limit_event) > limit_event, VALUES(low_stock_threshold), low_stock_threshold), "
+        "version = GREATEST(version, "
         "VALUES(version)), updated_at_ms = GREATEST(updated_at_ms, VALUES(updated_at_ms)), "
         "limit_event = GREATEST(limit_event, VALUES(limit_event))";
     return Exec(sql, result);

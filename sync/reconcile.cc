@@ -304,7 +304,7 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
   run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
   const QueryResult stocks =
       run("SELECT sku, on_hand, reserved, sold, version, per_customer_limit, updated_at_ms, "
-          "limit_event FROM inventory ORDER BY sku");
+          "limit_event, low_stock_threshold FROM inventory ORDER BY sku");
   const QueryResult reservations =
       run("SELECT order_id, status, items, customer_id, ttl_seconds, confirm, expires_at_ms, "
           "created_at_ms, updated_at_ms, last_event FROM reservations ORDER BY order_id");
@@ -362,6 +362,7 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
     s.per_customer_limit = history::IntOf(row[5]);
     s.updated_at_ms = history::IntOf(row[6]);
     last_event = std::max(last_event, history::IntOf(row[7]));
+    s.low_stock_threshold = history::IntOf(row[8]);
     const Counters c{s.on_hand, s.reserved, s.sold};
     if (!(history[s.sku] == c)) {
       report.warnings.push_back("sku " + std::to_string(s.sku) +

@@ -86,6 +86,7 @@ class Workload {
       core::SetStockRequest r;
       r.on_hand = Pick(60);
       if (Pick(4) == 0) r.per_customer_limit = Pick(5);
+      if (Pick(4) == 0) r.low_stock_threshold = Pick(7);
       r.reason = "count";
       Same(model_.SetStock(sku, r, "admin", now_), store_.SetStock(sku, r, "admin", now_), at);
     } else if (action < 16) {
@@ -409,14 +410,16 @@ class SyncTest : public ::testing::Test {
       }
     }
     const QueryResult inv =
-        Sql("SELECT sku, on_hand, reserved, sold, version, per_customer_limit, updated_at_ms FROM "
-            "inventory ORDER BY sku");
+        Sql("SELECT sku, on_hand, reserved, sold, version, per_customer_limit, updated_at_ms, "
+            "low_stock_threshold FROM inventory ORDER BY sku");
     const auto stock = model.AllStock();
     ASSERT_EQ(inv.rows.size(), stock.size());
     for (std::size_t i = 0; i < stock.size(); ++i) {
       const auto& s = stock[i];
-      const std::vector<std::int64_t> expected = {
-          s.sku, s.on_hand, s.reserved, s.sold, s.version, s.per_customer_limit, s.updated_at_ms};
+      const std::vector<std::int64_t> expected = {s.sku,           s.on_hand,
+                                                  s.reserved,      s.sold,
+                                                  s.version,       s.per_customer_limit,
+                                                  s.updated_at_ms, s.low_stock_threshold};
       for (std::size_t k = 0; k < expected.size(); ++k) {
         EXPECT_EQ(inv.rows[i][k].value_or(""), std::to_string(expected[k]))
             << "sku " << s.sku << " column " << k;

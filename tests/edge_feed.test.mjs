@@ -3,7 +3,8 @@
 // whole picture at once, merged from the origin's first picture and its changes; a subscriber that
 // does not read is dropped after a bounded number of events while the others get every event; a
 // broken upstream is reopened and its first event taken as a whole new picture; the upstream
-// closes with the last subscriber; an origin that refuses the feed has its answer passed on.
+// closes with the last subscriber; an origin that refuses the feed has its answer passed on;
+// `low_stock` events are passed on as they come, and the picture keeps each item's low_stock mark.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -40,7 +41,7 @@ const stockEvent = (version, items) =>
 
 // Reads a subscriber's stream in the background, collecting its stock events.
 function collect(response) {
-  const out = { events: [], comments: 0, ended: false, failed: false };
+  const out = { events: [], low: [], comments: 0, ended: false, failed: false };
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   (async () => {
@@ -54,6 +55,7 @@ function collect(response) {
           const { comment, event, data } = parseBlock(block);
           if (comment) out.comments++;
           if (event === 'stock' && data) out.events.push(JSON.parse(data));
+          if (event === 'low_stock' && data) out.low.push(JSON.parse(data));
         }
       }
       out.ended = true;
@@ -117,6 +119,25 @@ describe('LiveFeed', () => {
     assert.equal(feed.stats.subscribers, 0);
     assert.ok(origin.subscriptions[1].cancelled, 'upstream cancelled');
     assert.equal(feed.upstream, null);
+  });
+
+  test('low_stock events pass through; the picture keeps low_stock marks', async () => {
+    const origin = fakeOrigin();
+    const feed = new LiveFeed({ origin: origin.fetch, sleep: async () => {} });
+    const a = collect(feed.subscribe());
+    await tick();
+    const up = origin.subscriptions[0];
+    up.push('event: stock\ndata: {"items":[{"available":9,"sku":1},{"available":1,"low_stock":true,"sku":2}],"version":1}\n\n');
+    up.push('event: low_stock\ndata: {"available":1,"low_stock":true,"low_stock_threshold":2,"sku":2}\n\n');
+    await tick();
+    assert.deepEqual(a.low, [{ available: 1, low_stock: true, low_stock_threshold: 2, sku: 2 }]);
+    const late = collect(feed.subscribe());
+    await tick();
+    assert.deepEqual(late.events[0].items.sort((x, y) => x.sku - y.sku),
+      [{ available: 9, sku: 1 }, { available: 1, low_stock: true, sku: 2 }]);
+    assert.deepEqual(late.low, [], 'crossings are news, not part of the picture');
+    await a.cancel();
+    await late.cancel();
   });
 
   test('a refused feed passes the origin answer on, and a full feed says so', async () => {

@@ -108,10 +108,19 @@ class StockTable {
     td.classList.add('changed');
   }
 
+  // A row is marked low when the origin says the SKU is low on stock (at or below its
+  // low_stock_threshold): the feed's items and stock reads both carry `low_stock`.
+  mark(sku, low) {
+    const tr = this.row(sku);
+    tr.classList.toggle('low', Boolean(low));
+    tr.title = low ? 'low on stock' : '';
+  }
+
   // A feed event: `available` is shown at once, the rest after the next batch read.
   feed(items) {
-    for (const { sku, available } of items) {
+    for (const { sku, available, low_stock: low } of items) {
       this.set(sku, 'available', available);
+      this.mark(sku, low);
       this.dirty.add(sku);
     }
   }
@@ -125,6 +134,7 @@ class StockTable {
     if (r.status === 200) {
       for (const stock of r.body.items) {
         for (const c of COLUMNS.slice(1)) this.set(stock.sku, c, stock[c]);
+        this.mark(stock.sku, stock.low_stock);
       }
     } else {
       for (const s of skus) this.dirty.add(s);
@@ -144,6 +154,10 @@ class StockTable {
       feed.textContent = 'stock feed lost, reconnecting…';
     });
     events.addEventListener('stock', (e) => this.feed(JSON.parse(e.data).items));
+    events.addEventListener('low_stock', (e) => {
+      const { sku, low_stock: low } = JSON.parse(e.data);
+      this.mark(sku, low);
+    });
   }
 }
 

@@ -44,8 +44,10 @@ function request(core, sku, kind, body, suffix = '') {
 }
 
 // PUT /v1/stock/{sku} from the admin panel's fields.
-export function setStockRequest(core, { sku, on_hand, per_customer_limit, reason }) {
-  return request(core, sku, 'set_stock', bodyOf({ on_hand, per_customer_limit, reason }));
+export function setStockRequest(core, { sku, on_hand, per_customer_limit, low_stock_threshold,
+  reason }) {
+  return request(core, sku, 'set_stock',
+    bodyOf({ on_hand, per_customer_limit, low_stock_threshold, reason }));
 }
 
 // POST /v1/stock/{sku}/adjustments; request_id makes a retry of the same click harmless.

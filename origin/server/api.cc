@@ -47,6 +47,8 @@ json StockJson(const core::StockView& s) {
           {"sold", s.sold},
           {"version", s.version},
           {"per_customer_limit", s.per_customer_limit},
+          {"low_stock_threshold", s.low_stock_threshold},
+          {"low_stock", core::IsLowStock(s.available, s.low_stock_threshold)},
           {"updated_at", FormatTime(s.updated_at_ms)}};
 }
 
@@ -691,6 +693,7 @@ void Api::SetStock(const HttpRequest& r, std::string_view sku_text, const std::s
   if (auto p = core::ParseSku(sku_text, &sku); !p.ok()) return respond(FromProblem(p));
   core::SetStockRequest req;
   if (auto p = core::ParseSetStock(r.body, &req); !p.ok()) return respond(FromProblem(p));
+  req.default_low_stock_threshold = config_.low_stock_threshold;
   store_.SetStockAsync(sku, req, actor, now_ms,
                        [this, respond = std::move(respond)](core::StockResult result) {
                          if (result.code != Code::kOk) return respond(StoreError(result, retry()));

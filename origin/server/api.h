@@ -94,6 +94,7 @@ struct RouteInfo {
 struct ApiConfig {
   bool public_stock_reads = true;  // false: stock reads need a viewer token
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;
+  std::int64_t low_stock_threshold = 0;  // what a SKU created without one gets
   // Per client key (JWT sub, else X-Client-Id, else address), per route group. The reservation
   // group is generous: one order service is one client and legitimately bursts.
   core::TokenBucketConfig reservation_limit{1000, 2000};

@@ -257,6 +257,29 @@ TEST_F(ApiTest, SetAndGetStock) {
   EXPECT_EQ(Body(Call("GET", "/v1/stock/43", ""))["error"]["code"], "unknown_sku");
 }
 
+// A SKU created without a threshold gets the configured one; reads say when it is low; a bad
+// threshold is refused with its field and changes nothing.
+TEST_F(ApiTest, LowStockThreshold) {
+  ApiConfig config;
+  config.low_stock_threshold = 5;
+  Make(config);
+  ASSERT_EQ(Admin("PUT", "/v1/stock/1", R"({"on_hand":6})").status, 201);
+  json b = Body(Call("GET", "/v1/stock/1", ""));
+  EXPECT_EQ(b["low_stock_threshold"], 5);
+  EXPECT_EQ(b["low_stock"], false);
+  ASSERT_EQ(Admin("PUT", "/v1/stock/1", R"({"on_hand":5})").status, 200);
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["low_stock"], true);
+  ASSERT_EQ(Admin("PUT", "/v1/stock/1", R"({"on_hand":5,"low_stock_threshold":0})").status, 200);
+  b = Body(Call("GET", "/v1/stock/1", ""));
+  EXPECT_EQ(b["low_stock_threshold"], 0);
+  EXPECT_EQ(b["low_stock"], false);
+  EXPECT_EQ(b["version"], 3);
+  const HttpResponse bad = Admin("PUT", "/v1/stock/1", R"({"on_hand":9,"low_stock_threshold":-2})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Body(bad)["error"]["field"], "/low_stock_threshold");
+  EXPECT_EQ(Body(Call("GET", "/v1/stock/1", ""))["on_hand"], 5);
+}
+
 // The reservation life cycle through the API: 201, identical retry 200, confirm, return; and a
 // release of another order gives its units back.
 TEST_F(ApiTest, ReservationLifeCycle) {

@@ -82,6 +82,7 @@ struct OriginConfig {
   std::vector<PublicKey> jwt_es256_keys;
   bool public_stock_reads = true;
   std::int64_t max_adjustment = core::kDefaultMaxAdjustment;  // bound on |delta| of adjustments
+  std::int64_t low_stock_threshold = 0;  // of SKUs created without one; 0: never low
   RateLimits rate_limits;
   std::string log_level = "info";  // trace | debug | info | warn | error | critical | off
   // Which requests get a JSON log line: "all", "errors" (answers 500 and above) or "none".

@@ -82,6 +82,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c.jwt_secret, kSecret);
   EXPECT_TRUE(c.public_stock_reads);
   EXPECT_EQ(c.max_adjustment, 1'000'000);
+  EXPECT_EQ(c.low_stock_threshold, 0);
   EXPECT_DOUBLE_EQ(c.rate_limits.reservations.rate_per_second, 1000);
   EXPECT_DOUBLE_EQ(c.rate_limits.reservations.burst, 2000);
   EXPECT_DOUBLE_EQ(c.rate_limits.reads.rate_per_second, 200);
@@ -184,6 +185,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
            WriteFile("env.jwks", R"({"keys":[)" + std::string(kRfcJwk) + "}]}")},
           {"STOCKGATE_PUBLIC_STOCK_READS", "0"},
           {"STOCKGATE_MAX_ADJUSTMENT", "17"},
+          {"STOCKGATE_LOW_STOCK_THRESHOLD", "27"},
           {"STOCKGATE_LOG_LEVEL", "warn"},
           {"STOCKGATE_LOG_REQUESTS", "all"},
           {"STOCKGATE_RATE_LIMITS_CLIENT_CAPACITY", "18"},
@@ -222,6 +224,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.log_requests, "all");
   EXPECT_FALSE(c.public_stock_reads);
   EXPECT_EQ(c.max_adjustment, 17);
+  EXPECT_EQ(c.low_stock_threshold, 27);
   EXPECT_EQ(c.log_level, "warn");
   EXPECT_EQ(c.rate_limits.client_capacity, 18u);
   EXPECT_DOUBLE_EQ(c.rate_limits.reservations.rate_per_second, 19.5);
@@ -541,6 +544,7 @@ TEST_F(ConfigTest, ExampleFileLoadsAndMatchesDefaults) {
   EXPECT_EQ(a.redis_key_prefix, d.redis_key_prefix);
   EXPECT_EQ(a.public_stock_reads, d.public_stock_reads);
   EXPECT_EQ(a.max_adjustment, d.max_adjustment);
+  EXPECT_EQ(a.low_stock_threshold, d.low_stock_threshold);
   EXPECT_EQ(a.log_level, d.log_level);
   EXPECT_EQ(a.rate_limits.client_capacity, d.rate_limits.client_capacity);
   EXPECT_EQ(a.rate_limits.reservations.rate_per_second, d.rate_limits.reservations.rate_per_second);

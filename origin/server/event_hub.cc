@@ -1,23 +1,51 @@
 #include "origin/server/event_hub.h"
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+
+#include "core/inventory_model.h"
 
 namespace stockgate::server {
 
 std::string StockEvent(const store::SnapshotResult& snapshot) {
   nlohmann::json items = nlohmann::json::array();
   for (const auto& item : snapshot.items) {
-    items.push_back({{"sku", item.sku}, {"available", item.available}});
+    nlohmann::json j = {{"sku", item.sku}, {"available", item.available}};
+    if (core::IsLowStock(item.available, item.low_stock_threshold)) j["low_stock"] = true;
+    items.push_back(std::move(j));
   }
   const nlohmann::json data = {{"version", snapshot.version}, {"items", std::move(items)}};
   return "event: stock\ndata: " + data.dump() + "\n\n";
 }
 
+std::string LowStockEvent(const store::SnapshotItem& item) {
+  const nlohmann::json data = {
+      {"sku", item.sku},
+      {"available", item.available},
+      {"low_stock_threshold", item.low_stock_threshold},
+      {"low_stock", core::IsLowStock(item.available, item.low_stock_threshold)}};
+  return "event: low_stock\ndata: " + data.dump() + "\n\n";
+}
+
 EventHub::EventHub(store::InventoryStore& store, EventHubOptions options,
-                   std::function<std::int64_t()> clock_ms)
-    : store_(store), options_(options), clock_ms_(std::move(clock_ms)) {}
+                   std::function<std::int64_t()> clock_ms, prometheus::Registry* registry)
+    : store_(store), options_(options), clock_ms_(std::move(clock_ms)) {
+  if (registry != nullptr) {
+    auto& skus = prometheus::BuildGauge()
+                     .Name("stockgate_stock_skus")
+                     .Help(
+                         "SKUs by stock state, as this origin's event feed last saw them: low "
+                         "(available at or below the SKU's low_stock_threshold) and sold_out "
+                         "(available 0)")
+                     .Register(*registry);
+    low_skus_ = &skus.Add({{"state", "low"}});
+    sold_out_skus_ = &skus.Add({{"state", "sold_out"}});
+  }
+}
 
 EventHub::~EventHub() { Stop(); }
 
@@ -81,11 +109,23 @@ std::string EventHub::Initial(std::uint64_t cursor) {
   return picture;
 }
 
+void EventHub::Publish(std::string event) {
+  std::lock_guard lock(mu_);
+  ring_.push_back(std::move(event));
+  if (ring_.size() > options_.ring_size) ring_.pop_front();
+  ++next_seq_;
+  changed_.notify_all();
+}
+
 void EventHub::Poll() {
   std::int64_t since = -1;  // -1: not yet in sync; the first successful poll sends everything
-  // The available units last sent per SKU: only changes go out, also from a store whose deltas
-  // are supersets (one of several partitions answers every SKU).
-  std::unordered_map<std::int64_t, std::int64_t> sent;
+  // What was last sent per SKU: only changes go out, also from a store whose deltas are supersets
+  // (one of several partitions answers every SKU). Kept across resynchronisations, so that a
+  // SKU's low-stock state is announced when it flips, not again with every full picture (the
+  // pictures carry it).
+  std::unordered_map<std::int64_t, Seen> sent;
+  std::int64_t low = 0;
+  std::int64_t sold_out = 0;
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -104,22 +144,31 @@ void EventHub::Poll() {
       since = -1;
       continue;
     }
-    if (since < 0) sent.clear();
+    const bool full = since < 0;
     since = snap.version;
     store::SnapshotResult changes;
     changes.version = snap.version;
+    std::vector<const store::SnapshotItem*> flipped;
     for (const store::SnapshotItem& item : snap.items) {
-      const auto [it, fresh] = sent.try_emplace(item.sku, item.available);
-      if (!fresh && it->second == item.available) continue;
-      it->second = item.available;
-      changes.items.push_back(item);
+      const Seen now{item.available, core::IsLowStock(item.available, item.low_stock_threshold)};
+      const auto [it, fresh] = sent.try_emplace(item.sku, now);
+      const Seen before = fresh ? Seen{-1, false} : it->second;
+      it->second = now;
+      // A SKU seen for the first time after the first picture is new: low from the start, it
+      // became low now.
+      if (before.low != now.low && (!fresh || !full)) flipped.push_back(&item);
+      low += (now.low ? 1 : 0) - (before.low ? 1 : 0);
+      sold_out += (now.available == 0 ? 1 : 0) - (before.available == 0 ? 1 : 0);
+      if (full || before.available != now.available || before.low != now.low) {
+        changes.items.push_back(item);
+      }
     }
-    if (changes.items.empty()) continue;
-    std::lock_guard lock(mu_);
-    ring_.push_back(StockEvent(changes));
-    if (ring_.size() > options_.ring_size) ring_.pop_front();
-    ++next_seq_;
-    changed_.notify_all();
+    if (low_skus_ != nullptr) {
+      low_skus_->Set(static_cast<double>(low));
+      sold_out_skus_->Set(static_cast<double>(sold_out));
+    }
+    if (!changes.items.empty()) Publish(StockEvent(changes));
+    for (const store::SnapshotItem* item : flipped) Publish(LowStockEvent(*item));
   }
 }
 

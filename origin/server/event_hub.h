@@ -3,6 +3,9 @@
 // `stock` event kept in a short ring; each subscriber follows the ring from where it joined, by
 // taking what is new now and then (it never waits in here). The number of subscribers is bounded
 // so that their memory is.
+// It also watches each SKU's low-stock state (core::IsLowStock): a SKU that becomes low, or stops
+// being low, gets a `low_stock` event, and the gauge stockgate_stock_skus{state} counts the SKUs
+// that are low and sold out.
 #ifndef STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
 #define STOCKGATE_ORIGIN_SERVER_EVENT_HUB_H_
 
@@ -17,6 +20,11 @@
 
 #include "origin/store/inventory_store.h"
 
+namespace prometheus {
+class Gauge;
+class Registry;
+}  // namespace prometheus
+
 namespace stockgate::server {
 
 struct EventHubOptions {
@@ -27,13 +35,17 @@ struct EventHubOptions {
   std::size_t ring_size = 256;   // events kept for subscribers that fall behind
 };
 
-// "event: stock\ndata: {"version":V,"items":[{"sku":S,"available":A},...]}\n\n"
+// "event: stock\ndata: {"version":V,"items":[{"sku":S,"available":A},...]}\n\n"; a low SKU's
+// item also says "low_stock":true.
 std::string StockEvent(const store::SnapshotResult& snapshot);
+// "event: low_stock\ndata: {"sku":S,"available":A,"low_stock_threshold":T,"low_stock":B}\n\n"
+std::string LowStockEvent(const store::SnapshotItem& item);
 
 class EventHub {
  public:
+  // `registry` (may be null) gets the gauge stockgate_stock_skus{state="low"|"sold_out"}.
   EventHub(store::InventoryStore& store, EventHubOptions options,
-           std::function<std::int64_t()> clock_ms);
+           std::function<std::int64_t()> clock_ms, prometheus::Registry* registry = nullptr);
   ~EventHub();  // stops the poller and wakes every subscriber
 
   void Start();
@@ -57,10 +69,19 @@ class EventHub {
 
  private:
   void Poll();
+  void Publish(std::string event);  // appends to the ring and wakes subscribers
+
+  // What Poll last saw of a SKU.
+  struct Seen {
+    std::int64_t available = 0;
+    bool low = false;
+  };
 
   store::InventoryStore& store_;
   EventHubOptions options_;
   std::function<std::int64_t()> clock_ms_;
+  prometheus::Gauge* low_skus_ = nullptr;
+  prometheus::Gauge* sold_out_skus_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable changed_;

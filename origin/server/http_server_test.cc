@@ -62,7 +62,7 @@ class OriginHttpTest : public ::testing::Test {
     EventHubOptions eo;
     eo.poll_ms = 50;
     eo.keep_alive_ms = 200;
-    events_ = std::make_unique<EventHub>(*store_, eo, NowMs);
+    events_ = std::make_unique<EventHub>(*store_, eo, NowMs, &registry_);
     events_->Start();
     ServerOptions so;
     so.port = 0;
@@ -273,6 +273,63 @@ TEST_F(OriginHttpTest, EventsStreamChanges) {
   reader.join();
   EXPECT_NE(received.find(R"({"available":3,"sku":5})"), std::string::npos) << received;
   EXPECT_TRUE(saw_change.load()) << received;
+}
+
+// A SKU's low-stock threshold: reads mark it, the feed announces each crossing (both ways), and
+// the gauge counts the low SKUs.
+TEST_F(OriginHttpTest, LowStockIsMarkedAnnouncedAndCounted) {
+  ASSERT_EQ(Send("PUT", "/v1/stock/7", R"({"on_hand":10,"low_stock_threshold":3})", admin_)->status,
+            201);
+  std::mutex mu;
+  std::string received;
+  auto seen = [&](const std::string& text) {
+    std::lock_guard lock(mu);
+    return received.find(text) != std::string::npos;
+  };
+  const std::string low = R"(event: low_stock
+data: {"available":2,"low_stock":true,"low_stock_threshold":3,"sku":7})";
+  const std::string back = R"(event: low_stock
+data: {"available":9,"low_stock":false,"low_stock_threshold":3,"sku":7})";
+  std::atomic<bool> done{false};
+  httplib::Client c = Client();
+  std::thread reader([&] {
+    c.Get("/v1/events", [&](const char* data, std::size_t len) {
+      std::lock_guard lock(mu);
+      received.append(data, len);
+      return !done.load();
+    });
+  });
+  const auto wait_for = [&](const std::string& text) {
+    for (int i = 0; i < 100 && !seen(text); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return seen(text);
+  };
+  ASSERT_TRUE(wait_for(R"({"available":10,"sku":7})"));  // the picture
+  // A change only the hub's poll can send: from then on the hub knows sku 7 is not low.
+  ASSERT_EQ(
+      Send("POST", "/v1/reservations", R"({"order_id":"l0","items":[{"sku":7,"qty":1}]})", service_)
+          ->status,
+      201);
+  ASSERT_TRUE(wait_for(R"({"available":9,"sku":7})"));
+  ASSERT_EQ(
+      Send("POST", "/v1/reservations", R"({"order_id":"l1","items":[{"sku":7,"qty":7}]})", service_)
+          ->status,
+      201);
+  EXPECT_TRUE(wait_for(low)) << received;
+  EXPECT_TRUE(seen(R"({"available":2,"low_stock":true,"sku":7})")) << received;
+  const auto stock = Send("GET", "/v1/stock/7", "", "");
+  EXPECT_NE(stock->body.find(R"("low_stock":true,"low_stock_threshold":3)"), std::string::npos)
+      << stock->body;
+  EXPECT_NE(Send("GET", "/metrics", "", "")->body.find(R"(stockgate_stock_skus{state="low"} 1)"),
+            std::string::npos);
+  ASSERT_EQ(Send("POST", "/v1/reservations/l1/release", "", service_)->status, 200);
+  EXPECT_TRUE(wait_for(back)) << received;
+  EXPECT_NE(Send("GET", "/metrics", "", "")->body.find(R"(stockgate_stock_skus{state="low"} 0)"),
+            std::string::npos);
+  done = true;
+  c.stop();
+  reader.join();
 }
 
 // /openapi.json serves the embedded document, /docs renders it with the embedded swagger-ui, and

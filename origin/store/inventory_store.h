@@ -34,6 +34,7 @@ struct StockListResult {
 struct SnapshotItem {
   std::int64_t sku = 0;
   std::int64_t available = 0;
+  std::int64_t low_stock_threshold = 0;  // 0: none (the snapshot's JSON leaves it out)
   friend bool operator==(const SnapshotItem&, const SnapshotItem&) = default;
 };
 

@@ -278,10 +278,11 @@ core::Result<OutboxEntry> DecodeOutboxEntry(const Reply& entry) {
     if (!ParseAfter(f.Str("after"), &after)) f.Fail("after", "malformed");
     common.ref = f.Str("ref");
     const std::int64_t limit = f.Int("limit");
+    const std::int64_t low = f.Has("low") ? f.Int("low") : 0;
     if (f.error().empty()) {
       if (count == 1) AppendEvents(*out, sku, {*op}, f.Int("qty"), after, common, &events, 0, 1);
       if (*op == core::LedgerOp::kSet)
-        out->stock = StockRecord{sku, limit, after.version, common.time_ms};
+        out->stock = StockRecord{sku, limit, after.version, common.time_ms, low};
     }
   } else if (change == "repair") {
     const std::int64_t sku = f.Int("sku");

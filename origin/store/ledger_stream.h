@@ -53,6 +53,7 @@ struct StockRecord {
   std::int64_t limit = 0;  // per-customer limit, 0 none
   std::int64_t version = 0;
   std::int64_t time_ms = 0;
+  std::int64_t low_stock_threshold = 0;  // 0 none (and in entries from before it existed)
   friend bool operator==(const StockRecord&, const StockRecord&) = default;
 };
 

@@ -136,6 +136,12 @@ TEST(OutboxDecodeTest, StockAndRepairChanges) {
   EXPECT_TRUE(e.events.empty()) << "a limit-only set has no event";
   EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99}));
 
+  // The low-stock threshold rides along; entries from before it existed have none (0).
+  std::vector<std::string> with_low = stock("set", "0", "0");
+  with_low.insert(with_low.end(), {"low", "4"});
+  ASSERT_TRUE(Decode(Entry("6-3", with_low), &e));
+  EXPECT_EQ(e.stock, (StockRecord{42, 2, 5, 99, 4}));
+
   ASSERT_TRUE(Decode(Entry("6-2", stock("adjust", "4", "1")), &e));
   ASSERT_EQ(e.events.size(), 1u);
   EXPECT_EQ(e.events[0].op, core::LedgerOp::kAdjust);

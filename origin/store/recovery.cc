@@ -209,6 +209,7 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
                              {"sold", s.sold},
                              {"version", s.version},
                              {"limit", s.per_customer_limit},
+                             {"low", s.low_stock_threshold},
                              {"updated_at", s.updated_at_ms}});
   }
   const auto record = [](const core::ReservationView& r) {

@@ -73,6 +73,7 @@ StockView StockOf(const json& j) {
   v.version = Int(j, "version");
   v.per_customer_limit = Int(j, "per_customer_limit");
   v.updated_at_ms = Int(j, "updated_at");
+  v.low_stock_threshold = Int(j, "low_stock_threshold");
   return v;
 }
 
@@ -204,7 +205,8 @@ SnapshotResult DecodeSnapshot(const CommandResult& r, const ScriptOp& op) {
   out.version = Int(o.body, "version");
   if (const json& items = Sub(o.body, "items"); items.is_array()) {
     for (const json& item : items) {
-      out.items.push_back({Sku(Sub(item, "sku")), Int(item, "available")});
+      out.items.push_back(
+          {Sku(Sub(item, "sku")), Int(item, "available"), Int(item, "low_stock_threshold")});
     }
   }
   return out;
@@ -238,7 +240,9 @@ ScriptOp SetOp(std::int64_t sku, const core::SetStockRequest& request, std::stri
   return Op("set", actor, now_ms,
             {std::to_string(sku), std::to_string(request.on_hand),
              request.per_customer_limit ? std::to_string(*request.per_customer_limit) : "",
-             request.reason});
+             request.reason,
+             request.low_stock_threshold ? std::to_string(*request.low_stock_threshold) : "",
+             std::to_string(request.default_low_stock_threshold)});
 }
 
 ScriptOp AdjustOp(std::int64_t sku, const core::AdjustmentRequest& request, std::string_view actor,

@@ -440,6 +440,8 @@ void RedisStoreTest::RunReferenceModel() {
       core::SetStockRequest req;
       req.on_hand = pick(30);
       if (pick(4) == 0) req.per_customer_limit = pick(6);
+      if (pick(4) == 0) req.low_stock_threshold = pick(8);
+      req.default_low_stock_threshold = pick(3);
       req.reason = pick(2) ? "count" : "";
       ++op_counts["set"];
       same_stock(model.SetStock(sku, req, "admin", now), store_->SetStock(sku, req, "admin", now),
@@ -540,7 +542,7 @@ void RedisStoreTest::RunReferenceModel() {
       const SnapshotResult snap = store_->Snapshot(0, now);
       ASSERT_EQ(snap.code, Code::kOk);
       std::vector<SnapshotItem> expected;
-      for (const auto& s : all) expected.push_back({s.sku, s.available});
+      for (const auto& s : all) expected.push_back({s.sku, s.available, s.low_stock_threshold});
       std::sort(expected.begin(), expected.end(),
                 [](const SnapshotItem& a, const SnapshotItem& b) { return a.sku < b.sku; });
       std::vector<SnapshotItem> got = snap.items;
@@ -627,6 +629,7 @@ void RedisStoreTest::RunBatchedReferenceModel() {
         core::SetStockRequest req;
         req.on_hand = pick(25);
         if (pick(4) == 0) req.per_customer_limit = pick(5);
+        if (pick(5) == 0) req.low_stock_threshold = pick(6);
         store.SetStockAsync(
             sku, req, "admin", now,
             [&, expected = model.SetStock(sku, req, "admin", now), at](core::StockResult got) {

@@ -69,7 +69,9 @@ store::SnapshotResult ModelStore::Snapshot(std::int64_t since_version, std::int6
   // The model has no change index: its version is the ledger length and a delta lists every SKU.
   out.version = static_cast<std::int64_t>(model_.Ledger().size());
   if (since_version < out.version) {
-    for (const auto& s : model_.AllStock()) out.items.push_back({s.sku, s.available});
+    for (const auto& s : model_.AllStock()) {
+      out.items.push_back({s.sku, s.available, s.low_stock_threshold});
+    }
   }
   return out;
 }

@@ -45,6 +45,7 @@ const M = {
   reason: 'reason must be at most 256 bytes',
   onHand: 'on_hand must be between 0 and 2147483647',
   pcl: 'per_customer_limit must be between 0 and 1000000',
+  low: 'low_stock_threshold must be between 0 and 2147483647',
   delta: 'delta must be a non-zero integer between -1000000 and 1000000',
   skuParam: 'sku must be an integer between 1 and 9007199254740991',
   skusBad: 'skus must be a comma-separated list of integers between 1 and 9007199254740991',
@@ -531,11 +532,16 @@ function padded(prefix, suffix, total) {
   add(`${K}/bounds/per_customer_limit_0`, text(set({ per_customer_limit: '0' })), OK);
   add(`${K}/bounds/per_customer_limit_1000000`, text(set({ per_customer_limit: '1000000' })), OK);
   add(`${K}/bounds/per_customer_limit_1000001`, text(set({ per_customer_limit: '1000001' })), bad('/per_customer_limit', M.pcl));
+  add(`${K}/bounds/low_stock_threshold_minus_1`, text(set({ low_stock_threshold: '-1' })), bad('/low_stock_threshold', M.low));
+  add(`${K}/bounds/low_stock_threshold_0`, text(set({ low_stock_threshold: '0' })), OK);
+  add(`${K}/bounds/low_stock_threshold_2147483647`, text(set({ low_stock_threshold: '2147483647' })), OK);
+  add(`${K}/bounds/low_stock_threshold_2147483648`, text(set({ low_stock_threshold: '2147483648' })), bad('/low_stock_threshold', M.low));
   add(`${K}/bounds/reason_256_ascii`, text(set({ reason: q('s'.repeat(256)) })), OK);
   add(`${K}/bounds/reason_257_ascii`, text(set({ reason: q('s'.repeat(257)) })), bad('/reason', M.reason));
   add(`${K}/bounds/reason_129_e_acute_258_bytes`, text(set({ reason: q('\u00e9'.repeat(129)) })), bad('/reason', M.reason));
   for (const [t, v] of Object.entries(NOT_INTEGER)) add(`${K}/type/on_hand_${t}`, text(set({ on_hand: v })), bad('/on_hand', M.integer('on_hand')));
   for (const [t, v] of Object.entries(NOT_INTEGER)) add(`${K}/type/per_customer_limit_${t}`, text(set({ per_customer_limit: v })), bad('/per_customer_limit', M.integer('per_customer_limit')));
+  for (const [t, v] of Object.entries(NOT_INTEGER)) add(`${K}/type/low_stock_threshold_${t}`, text(set({ low_stock_threshold: v })), bad('/low_stock_threshold', M.integer('low_stock_threshold')));
   for (const [t, v] of Object.entries(NOT_STRING)) add(`${K}/type/reason_${t}`, text(set({ reason: v })), bad('/reason', M.string('reason')));
   add(`${K}/type/on_hand_1e3`, text(set({ on_hand: '1e3' })), bad('/on_hand', M.integer('on_hand')));
   add(`${K}/type/on_hand_23_nines`, text(set({ on_hand: '99999999999999999999999' })), bad('/on_hand', M.integer('on_hand')));

@@ -90,6 +90,7 @@ describe('web demo in Chromium', () => {
       assert.equal(await cell(sku, 'available').textContent(), String(onHand));
       assert.equal(await cell(sku, 'reserved').textContent(), '0');
     }
+    assert.equal(await page.locator('#stock-table tr.low').count(), 0, 'no SKU starts low');
     assert.deepEqual(pageErrors, []);
   });
 
@@ -112,6 +113,8 @@ describe('web demo in Chromium', () => {
     await expectCell(1004, 'available', '0');
     await expectCell(1004, 'on_hand', '0');
     await expectCell(1004, 'sold', '30');
+    // Seeded with a low-stock threshold of 10: sold out, it is marked low.
+    await page.waitForSelector('#stock-table tr.low[data-sku="1004"]', { timeout: 5_000 });
     const truth = await origin('GET', '/v1/stock/1004');
     assert.equal(truth.body.sold, 30);
     assert.equal(truth.body.available, 0);

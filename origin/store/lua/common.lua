@@ -17,7 +17,8 @@
 -- Keys (S = sku as decimal text, O = order_id). The C++ side builds the names it reads directly
 -- (ledger, records, counters) in origin/store/keyspace.h; the store's tests read what the scripts
 -- wrote through those, so the two cannot drift apart.
---   P:stock:S     hash    on_hand reserved sold version limit updated_at
+--   P:stock:S     hash    on_hand reserved sold version limit updated_at low (the low-stock
+--                         threshold; absent in data from before it existed: 0)
 --   P:adj:S       hash    request_id -> delta            (adjustment idempotency, per SKU)
 --   P:cust:S      hash    customer_id -> units held in live holds and confirmed orders
 --   P:res:O       string  "status|items|customer|ttl|confirm|expires_at|created_at|updated_at"
@@ -49,10 +50,11 @@
 --             "reserve,confirm" (a direct sale), "confirm", "release", "expire", "return", or
 --             "" (extend: no event); one event per op per item, items in item order. after: per
 --             item, "on_hand:reserved:sold:version" of the SKU after the change ("" when no op).
---     stock   op sku ref qty events actor reason time limit after
+--     stock   op sku ref qty events actor reason time limit low after
 --             PUT (op set) or an adjustment (op adjust) of one SKU; qty is the signed change of
---             on_hand, events is 1 or (a set that only changed the limit) 0, after is the SKU's
---             "on_hand:reserved:sold:version" after it, limit its per-customer limit.
+--             on_hand, events is 1 or (a set that only changed options) 0, after is the SKU's
+--             "on_hand:reserved:sold:version" after it, limit its per-customer limit, low its
+--             low-stock threshold.
 --     repair  sku ref ops actor reason time available version
 --             Compensating events from `stockgate-sync repair` ("op:qty,op:qty"): they explain a
 --             drift and move no counter (before = after = available); version is the SKU's
@@ -171,17 +173,19 @@ local function read_stock(sku)
   local s = touched[sku]
   if s then return s end
   local r = redis.call('HMGET', stock_key(sku), 'on_hand', 'reserved', 'sold', 'version', 'limit',
-    'updated_at')
+    'updated_at', 'low')
   if not r[1] then return nil end
   s = { on_hand = tonumber(r[1]), reserved = tonumber(r[2]), sold = tonumber(r[3]),
-    version = tonumber(r[4]), limit = tonumber(r[5]), updated_at = tonumber(r[6]) }
+    version = tonumber(r[4]), limit = tonumber(r[5]), updated_at = tonumber(r[6]),
+    low = tonumber(r[7] or '0') }
   touched[sku] = s
   return s
 end
 
 -- A SKU this operation creates (set.lua), counters at zero.
-local function new_stock(sku, limit)
-  local s = { on_hand = 0, reserved = 0, sold = 0, version = 0, limit = limit, updated_at = NOW }
+local function new_stock(sku, limit, low)
+  local s = { on_hand = 0, reserved = 0, sold = 0, version = 0, limit = limit, updated_at = NOW,
+    low = low }
   touched[sku] = s
   if saved[sku] == nil then saved[sku] = false end
   return s
@@ -191,7 +195,7 @@ end
 local function save(sku, s)
   if saved[sku] == nil then
     saved[sku] = { on_hand = s.on_hand, reserved = s.reserved, sold = s.sold, version = s.version,
-      limit = s.limit, updated_at = s.updated_at, dirty = s.dirty }
+      limit = s.limit, updated_at = s.updated_at, low = s.low, dirty = s.dirty }
   end
 end
 
@@ -210,7 +214,8 @@ end
 local function stock_view(sku)
   local s = read_stock(sku)
   return { sku = sku, on_hand = s.on_hand, reserved = s.reserved, available = s.on_hand - s.reserved,
-    sold = s.sold, version = s.version, per_customer_limit = s.limit, updated_at = s.updated_at }
+    sold = s.sold, version = s.version, per_customer_limit = s.limit, updated_at = s.updated_at,
+    low_stock_threshold = s.low }
 end
 
 local function counters_text(s)
@@ -282,7 +287,7 @@ local function change_reservation(op, r, actor, reason)
 end
 
 -- The outbox entry of a set or an adjustment; `qty` is the change of on_hand, applied here when
--- `events` is 1. A set that changes only the limit still bumps the version.
+-- `events` is 1. A set that changes only options still bumps the version.
 local function stock_change(op, sku, ref, qty, events, reason)
   local s = read_stock(sku)
   if events == 1 then
@@ -292,7 +297,7 @@ local function stock_change(op, sku, ref, qty, events, reason)
   end
   pending[#pending + 1] = { events = events, fields = { 'change', 'stock', 'op', op, 'sku', sku,
     'ref', ref, 'qty', n(qty), 'events', n(events), 'actor', ACTOR, 'reason', reason, 'time', n(NOW),
-    'limit', n(s.limit), 'after', counters_text(s) } }
+    'limit', n(s.limit), 'low', n(s.low), 'after', counters_text(s) } }
 end
 
 -- The outbox entry of compensating events: ops is { {op, qty}, ... }; no counter moves.
@@ -319,7 +324,8 @@ local function flush()
     for i, sku in ipairs(dirty) do
       local s = touched[sku]
       redis.call('HSET', stock_key(sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
-        n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
+        n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at),
+        'low', n(s.low))
       s.dirty = nil
       zadd[#zadd + 1] = n(v + i)
       zadd[#zadd + 1] = sku

@@ -2,7 +2,7 @@
 -- keyspace, one batch per call, without ledger events (they are history already). Called for
 -- each batch, in any order; the caller sets the stream's last id at the end.
 -- Runs without expiry, alone in its batch; writes directly (an empty keyspace has nothing to undo).
--- Argument: JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, updated_at}],
+-- Argument: JSON {stocks:[{sku, on_hand, reserved, sold, version, limit, low, updated_at}],
 -- reservations:[{order, status, items, customer, ttl, confirm, expires_at, created_at,
 -- updated_at}], parts: (the same, of parts of orders spanning partitions, with the whole order's
 -- request_items and request_confirm), directories: (the same
@@ -13,7 +13,8 @@ function OPS.restore(a)
   local doc = cjson.decode(a[1])
   for _, s in ipairs(doc.stocks or {}) do
     redis.call('HSET', stock_key(s.sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
-      n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at))
+      n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at), 'low',
+      n(s.low or 0))
     -- The snapshot version counts SKU changes, so it ends as the sum of the versions: where it was
     -- before the loss, and edges polling with an older `since` get every SKU again.
     redis.call('ZADD', CHANGES, redis.call('INCRBY', SNAPVER, s.version), s.sku)
