@@ -263,6 +263,8 @@ int Serve(int argc, char** argv) {
   options.host = c.listen_host;
   options.port = c.listen_port;
   options.reuse_port = c.listen_reuse_port;
+  options.tls_cert_file = c.tls_cert_file;
+  options.tls_key_file = c.tls_key_file;
   options.threads = c.threads;
   options.read_timeout_ms = c.read_timeout_ms;
   options.write_timeout_ms = c.write_timeout_ms;
@@ -285,6 +287,7 @@ int Serve(int argc, char** argv) {
   });
   log::Info("listening",
             {{"listen", c.listen_host + ":" + std::to_string(port)},
+             {"scheme", c.tls_cert_file.empty() ? "http" : "https"},
              {"redis", c.redis_cluster.empty() ? c.redis_host + ":" + std::to_string(c.redis_port)
                                                : "cluster " + store::NodeList(c.redis_cluster)},
              {"replica_acks", c.redis_replica_acks},

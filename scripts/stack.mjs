@@ -21,7 +21,8 @@
 // service and `up` itself sign with it; the origin and the edge get its public JWK Set
 // (DIR/jwks.json) and no HS256 secret. Redis gets the ACL users of deploy/redis/users.acl and
 // MariaDB the parts' users (stockgate-sync migrate, as root), with passwords made once per DIR
-// (DIR/users.json); the origin and sync connect to both as theirs. Needs the native and wasi builds and npm ci; the demo page
+// (DIR/users.json); the origin and sync connect to both as theirs, and to MariaDB over TLS
+// (a certificate made once per DIR, DIR/mariadb-tls). Needs the native and wasi builds and npm ci; the demo page
 // needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -85,8 +86,9 @@ function alive(pid) {
 }
 
 // A start script that daemonizes and prints the pid.
-function runScript(script, args) {
-  const r = spawnSync(join(repo, 'scripts', script), args, { encoding: 'utf8' });
+function runScript(script, args, env = {}) {
+  const r = spawnSync(join(repo, 'scripts', script), args,
+    { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} failed:\n${r.stderr}`);
   return Number(r.stdout.trim().split('\n').at(-1));
 }
@@ -131,6 +133,22 @@ function issuerOf(dir) {
   const jwksPath = join(dir, 'jwks.json');
   writeFileSync(jwksPath, `${jwks}\n`);
   return { key, jwks, jwksPath };
+}
+
+// MariaDB's TLS certificate for 127.0.0.1 (self-signed, made once per DIR with openssl) and its
+// key; the origin, sync and the migration connect over TLS, trusting this certificate alone.
+function mariadbTlsOf(dir) {
+  const tls = join(dir, 'mariadb-tls');
+  const cert = join(tls, 'server.crt');
+  const key = join(tls, 'server.key');
+  if (!existsSync(cert) || !existsSync(key)) {
+    mkdirSync(tls, { recursive: true, mode: 0o700 });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt',
+      'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  return { cert, key };
 }
 
 // The passwords of the parts' Redis and MariaDB users, made once per DIR (DIR/users.json,
@@ -190,8 +208,11 @@ async function up(o) {
   }
   const state = { dir: o.dir, ports, pids: {}, started_at: new Date().toISOString() };
   const save = () => writeFileSync(join(o.dir, 'stack.json'), JSON.stringify(state, null, 2));
-  // root only migrates (and makes the parts' users); sync and the origin use their own.
-  const mysqlAs = (user) => `mysql://${user}@127.0.0.1:${ports.mariadb}/stockgate`;
+  // root only migrates (and makes the parts' users, which may then connect over TLS only); sync
+  // and the origin use their own. Every MariaDB link is TLS, verified against the stack's CA.
+  const tls = mariadbTlsOf(o.dir);
+  const mysqlAs = (user) => `mysql://${user}@127.0.0.1:${ports.mariadb}/stockgate` +
+    `?tls-ca=${encodeURIComponent(tls.cert)}`;
   const mysql = mysqlAs('root');
   try {
     let redisArgs = ['--redis', `127.0.0.1:${ports.redis}`];
@@ -222,7 +243,8 @@ async function up(o) {
     applyRedisUsers(redisPorts, users);
     save();
     say(`mariadb on 127.0.0.1:${ports.mariadb}`);
-    state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')]);
+    state.pids.mariadb = runScript('mariadb-start', [String(ports.mariadb), join(o.dir, 'mariadb')],
+      { MARIADB_TLS_CERT: tls.cert, MARIADB_TLS_KEY: tls.key });
     save();
     const common = [...redisArgs, '--redis-user', 'stockgate-sync'];
     const syncEnv = { STOCKGATE_REDIS_PASSWORD: users['stockgate-sync'] };

@@ -137,7 +137,7 @@ const std::vector<Setting>& Settings() {
        [](const Options& o) { return std::to_string(o.redis_timeout_ms); }},
       {{.name = "mysql",
         .flag_help = "MariaDB; the password comes from STOCKGATE_MYSQL_PASSWORD",
-        .flag_value = "mysql://USER@HOST:PORT/DB[?socket=PATH]",
+        .flag_value = "mysql://USER@HOST:PORT/DB[?socket=PATH|tls-ca=PATH]",
         .check = history::CheckMySqlUri},
        [](Options& o, const Value& v) { o.mysql = v.s; },
        [](const Options& o) { return o.mysql; }},

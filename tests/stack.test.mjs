@@ -108,6 +108,12 @@ test('up serves a reservation end to end, and down stops every part', async () =
     'SELECT DISTINCT user FROM information_schema.processlist'], { encoding: 'utf8' }).stdout;
   assert.match(sessions, /^stockgate_sync$/m);
   assert.match(sessions, /^stockgate_origin$/m);
+  // Over TLS: the migration made those users REQUIRE SSL, and the server counted the handshakes.
+  const required = spawnSync('mariadb', ['--no-defaults', '-h', '127.0.0.1', '-P',
+    String(state.ports.mariadb), '-u', 'root', '--batch', '--skip-column-names', '-e',
+    "SELECT user, ssl_type FROM mysql.user WHERE user LIKE 'stockgate%' ORDER BY user"],
+  { encoding: 'utf8' }).stdout;
+  assert.equal(required, 'stockgate_origin\tANY\nstockgate_sync\tANY\n');
   // The origin and sync serve their metrics, valid by promtool's check.
   for (const [url, series] of [
     [`${state.urls.origin}metrics`, /^stockgate_store_batch_total\{what="operations"\} [1-9]/m],

@@ -15,6 +15,7 @@
 #include "origin/history/mariadb_history.h"
 #include "origin/history/schema.h"
 #include "tests/support/mariadb_server.h"
+#include "tests/support/process.h"
 
 namespace stockgate::history {
 namespace {
@@ -226,6 +227,55 @@ TEST_F(HistoryTest, FrozenDatabaseIsUnavailable) {
   EXPECT_EQ(history.History(q).code, Code::kUnavailable);
   EXPECT_EQ(history.Summary({}).code, Code::kUnavailable) << "the breaker answers at once";
   server_->Resume();
+}
+
+// A configured CA means TLS or nothing: this server has no TLS, so the connection is refused
+// rather than made in the clear.
+TEST_F(HistoryTest, TlsConfiguredButServerHasNoneIsRefused) {
+  const auto made = stockgate::testing::MakeTestCertificate();
+  ASSERT_TRUE(made.ok()) << made.error();
+  MySqlConfig c = config_;
+  c.tls_ca = (*made)->cert;
+  EXPECT_FALSE(MariaDbConnection::Open(c, false).ok());
+}
+
+// TLS to MariaDB, with a certificate openssl makes here: a client given that CA connects
+// (encrypted: Ssl_cipher is set) and migrates the schema; the users it makes over TLS may connect
+// over TLS only; a client trusting another CA is refused.
+TEST(MariaDbTlsTest, ConnectsOnlyOverVerifiedTls) {
+  const auto made = stockgate::testing::MakeTestCertificate();
+  ASSERT_TRUE(made.ok()) << made.error();
+  MariaDbServer::Options o;
+  o.extra_args = {"--ssl-cert=" + (*made)->cert, "--ssl-key=" + (*made)->key};
+  std::unique_ptr<MariaDbServer> server = MariaDbServer::Start(o);
+  ASSERT_NE(server, nullptr);
+  MySqlConfig c;
+  c.port = server->port();
+  c.tls_ca = (*made)->cert;
+  {
+    auto conn = MariaDbConnection::Open(c, false);
+    ASSERT_TRUE(conn.ok()) << conn.error();
+    const QueryResult r = (*conn)->Query("SHOW SESSION STATUS LIKE 'Ssl_cipher'");
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(r.rows.size(), 1u);
+    EXPECT_NE(r.rows[0][1].value_or(""), "");
+  }
+  const core::Result<std::vector<int>> m = ApplyMigrations(c);
+  EXPECT_TRUE(m.ok()) << m.error();
+  ASSERT_TRUE(EnsureDatabaseUsers(c, {{DatabaseRole::kOrigin, "origin-pw"}}).ok());
+
+  MySqlConfig origin = c;
+  origin.user = std::string(DatabaseUserName(DatabaseRole::kOrigin));
+  origin.password = "origin-pw";
+  EXPECT_TRUE(MariaDbConnection::Open(origin, true).ok());
+  origin.tls_ca.clear();
+  EXPECT_FALSE(MariaDbConnection::Open(origin, true).ok()) << "made over TLS: REQUIRE SSL";
+  MySqlConfig plain_root = c;
+  plain_root.tls_ca.clear();
+  EXPECT_TRUE(MariaDbConnection::Open(plain_root, false).ok()) << "the server itself allows it";
+  MySqlConfig stranger = c;
+  stranger.tls_ca = (*made)->other_cert;
+  EXPECT_FALSE(MariaDbConnection::Open(stranger, false).ok());
 }
 
 }  // namespace

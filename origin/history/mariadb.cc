@@ -26,6 +26,17 @@ core::Result<std::unique_ptr<MariaDbConnection>> MariaDbConnection::Open(const M
   mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
   mysql_options(mysql, MYSQL_OPT_RECONNECT, &no);  // a reconnect would silently drop a transaction
   mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  if (!config.tls_ca.empty()) {
+    // Encrypted, and only to a server whose certificate the CA vouches for, for this host.
+    const my_bool yes = 1;
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_CA, config.tls_ca.c_str());
+    if (!config.tls_cert.empty()) {
+      mysql_optionsv(mysql, MYSQL_OPT_SSL_CERT, config.tls_cert.c_str());
+      mysql_optionsv(mysql, MYSQL_OPT_SSL_KEY, config.tls_key.c_str());
+    }
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &yes);
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+  }
   const char* socket = config.socket.empty() ? nullptr : config.socket.c_str();
   const char* host = socket ? "localhost" : config.host.c_str();
   if (mysql_real_connect(mysql, host, config.user.c_str(), config.password.c_str(),

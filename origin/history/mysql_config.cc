@@ -98,11 +98,23 @@ core::Result<MySqlConfig> ParseMySqlUri(std::string_view uri, MySqlConfig c) {
     }
     if (key == "socket") {
       c.socket = value;
+    } else if (key == "tls-ca") {
+      c.tls_ca = value;
+    } else if (key == "tls-cert") {
+      c.tls_cert = value;
+    } else if (key == "tls-key") {
+      c.tls_key = value;
     } else {
       return bad("unknown MySQL URI parameter: " + std::string(key));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return bad("tls-cert and tls-key go together in a MySQL URI");
+  }
+  if (!c.tls_cert.empty() && c.tls_ca.empty()) {
+    return bad("tls-cert needs tls-ca in a MySQL URI (the server's CA, to verify it)");
   }
   return c;
 }

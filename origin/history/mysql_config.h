@@ -1,7 +1,8 @@
 // MySqlConfig: where the MariaDB (or MySQL) history database is and how long to wait for it, as
 // the origin and the sync worker both take it: from a URI on the command line
-// (mysql://user:password@host:port/database?socket=/path) or from config keys. Timeouts are short
-// on purpose: a database that does not answer is reported as unavailable, never waited for.
+// (mysql://user:password@host:port/database?socket=/path&tls-ca=/path) or from config keys.
+// Timeouts are short on purpose: a database that does not answer is reported as unavailable, never
+// waited for.
 #ifndef STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
 #define STOCKGATE_ORIGIN_HISTORY_MYSQL_CONFIG_H_
 
@@ -21,6 +22,12 @@ struct MySqlConfig {
   std::string user = "root";
   std::string password;  // prefer STOCKGATE_MYSQL_PASSWORD over writing it in a file
   std::string database = "stockgate";
+  // TLS to the database: with tls_ca set the connection is encrypted and the server's certificate
+  // must chain to this CA file and name the host connected to; a server without TLS is refused.
+  // tls_cert/tls_key: a client certificate, for servers that require one (REQUIRE X509).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   int connect_timeout_s = 1;  // libmariadb takes whole seconds
   int read_timeout_s = 5;
   int write_timeout_s = 5;
@@ -30,9 +37,10 @@ struct MySqlConfig {
   std::function<std::chrono::steady_clock::time_point()> now;
 };
 
-// Parses mysql://[user[:password]@][host][:port][/database][?socket=PATH] over `base`, keeping
-// the fields the URI leaves out. Percent-escapes in user and password are decoded. A bad URI
-// fails with kInvalidRequest and a message naming the part.
+// Parses mysql://[user[:password]@][host][:port][/database][?PARAMS] over `base`, keeping the
+// fields the URI leaves out. PARAMS, joined by '&': socket=PATH, tls-ca=PATH, tls-cert=PATH,
+// tls-key=PATH (tls-cert and tls-key together, and only with tls-ca). Percent-escapes in user and
+// password are decoded. A bad URI fails with kInvalidRequest and a message naming the part.
 core::Result<MySqlConfig> ParseMySqlUri(std::string_view uri, MySqlConfig base = {});
 
 // Whether ParseMySqlUri accepts `uri`, with its message when not.

@@ -136,7 +136,10 @@ core::Status EnsureDatabaseUsers(const MySqlConfig& config,
                                                          : "ALL PRIVILEGES";
     for (const std::string& sql :
          {"CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY " + conn.Quote(u.password),
-          "ALTER USER " + account + " IDENTIFIED BY " + conn.Quote(u.password),
+          // Made over TLS (tls-ca): the users may only ever connect over TLS too, so a part
+          // configured without it is refused instead of talking in the clear.
+          "ALTER USER " + account + " IDENTIFIED BY " + conn.Quote(u.password) +
+              (config.tls_ca.empty() ? " REQUIRE NONE" : " REQUIRE SSL"),
           // Exactly these rights: whatever an earlier grant gave beyond them goes.
           "REVOKE ALL PRIVILEGES, GRANT OPTION FROM " + account,
           "GRANT " + std::string(rights) + " ON " + db + ".* TO " + account}) {

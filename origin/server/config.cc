@@ -79,6 +79,10 @@ const std::vector<Setting>& Settings() {
            }},
       {.key = {.name = "listen_reuse_port", .kind = Kind::kBool},
        .apply = [](OriginConfig& c, const Value& v) { c.listen_reuse_port = v.b; }},
+      {.key = {.name = "tls_cert_file", .kind = Kind::kString},
+       .apply = [](OriginConfig& c, const Value& v) { c.tls_cert_file = v.s; }},
+      {.key = {.name = "tls_key_file", .kind = Kind::kString},
+       .apply = [](OriginConfig& c, const Value& v) { c.tls_key_file = v.s; }},
       {.key = {.name = "threads",
                .flag_help = "HTTP event-loop threads (0: one per hardware thread)",
                .flag_value = "N",
@@ -247,6 +251,10 @@ core::Status CheckComplete(OriginConfig& config) {
                            std::to_string(config.redis_replica_ack_timeout_ms) +
                            ") must be below redis_command_timeout_ms (" +
                            std::to_string(config.redis_command_timeout_ms) + ")");
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return config::Invalid(
+        "tls_cert_file and tls_key_file go together: set both to serve HTTPS, or neither");
   }
   if (!config.jwt_jwks_file.empty()) {
     std::ifstream in(config.jwt_jwks_file);

@@ -38,6 +38,9 @@ struct OriginConfig {
   // Share the listen port with other origins on the host (SO_REUSEPORT); off: a port in use is
   // refused at start.
   bool listen_reuse_port = false;
+  // HTTPS on the listen address: a PEM certificate chain and its PEM key (both, or neither).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // HTTP event-loop threads; LoadConfig resolves 0 to DefaultThreads(hardware). Connections do
   // not hold threads: a few serve them all.
   int threads = 0;

@@ -165,6 +165,8 @@ burst = 3
 TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   env_ = {{"STOCKGATE_LISTEN", "localhost:1"},
           {"STOCKGATE_LISTEN_REUSE_PORT", "1"},
+          {"STOCKGATE_TLS_CERT_FILE", "/tls/origin.crt"},
+          {"STOCKGATE_TLS_KEY_FILE", "/tls/origin.key"},
           {"STOCKGATE_THREADS", "7"},
           {"STOCKGATE_READ_TIMEOUT_MS", "11"},
           {"STOCKGATE_WRITE_TIMEOUT_MS", "12"},
@@ -202,6 +204,8 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_EQ(c.listen_host, "localhost");
   EXPECT_EQ(c.listen_port, 1);
   EXPECT_TRUE(c.listen_reuse_port);
+  EXPECT_EQ(c.tls_cert_file, "/tls/origin.crt");
+  EXPECT_EQ(c.tls_key_file, "/tls/origin.key");
   EXPECT_EQ(c.threads, 7);
   EXPECT_EQ(c.read_timeout_ms, 11);
   EXPECT_EQ(c.write_timeout_ms, 12);
@@ -327,6 +331,8 @@ TEST_F(ConfigTest, OutOfRangeIsAnError) {
   e = ErrorOf({"--config", WriteFile("r6.toml", "max_adjustment = 0\n")});
   EXPECT_NE(e.find("key \"max_adjustment\" must be an integer in 1..2147483647"), std::string::npos)
       << e;
+  e = ErrorOf({"--config", WriteFile("r7.toml", "tls_cert_file = \"/tls/origin.crt\"\n")});
+  EXPECT_NE(e.find("tls_cert_file and tls_key_file go together"), std::string::npos) << e;
 
   env_["STOCKGATE_THREADS"] = "many";
   EXPECT_EQ(ErrorOf(), "STOCKGATE_THREADS must be an integer in 0..1024");

@@ -4,11 +4,17 @@
 #include <utility>
 //
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
@@ -173,28 +179,59 @@ struct ServerState {
   asio::io_context ioc;
   asio::thread_pool blocking;
   tcp::acceptor acceptor;
+  std::optional<asio::ssl::context> tls;  // set when serving HTTPS (options.tls_cert_file)
   std::atomic<bool> stopped{false};
 };
 
 namespace {
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 // One connection: reads a request, has the Api answer it, writes the answer, and again, until
 // the client closes, a timeout passes or keep_alive_max_count requests were served. Everything
-// it does runs on its strand; answers computed elsewhere are posted back to it.
-class Session : public std::enable_shared_from_this<Session> {
+// it does runs on its strand; answers computed elsewhere are posted back to it. Stream is
+// beast::tcp_stream (HTTP) or TlsStream (HTTPS, which starts with the TLS handshake).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
   Session(tcp::socket socket, ServerState& server) : stream_(std::move(socket)), server_(server) {
-    beast::error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = peer.address().to_string();
+    Init();
+  }
+  Session(tcp::socket socket, ServerState& server, asio::ssl::context& tls)
+      : stream_(std::move(socket), tls), server_(server) {
+    Init();
   }
   ~Session() {
     if (subscribed_ && server_.events != nullptr) server_.events->Leave();
   }
 
-  void Start() { ReadHeader(); }
+  void Start() {
+    if constexpr (kTls) {
+      // The handshake is bounded like a request: a client that connects and says nothing, or
+      // trickles its hello, is closed after read_timeout_ms.
+      Lowest().expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->Close();
+                                self->ReadHeader();
+                              });
+    } else {
+      ReadHeader();
+    }
+  }
 
  private:
+  void Init() {
+    beast::error_code ec;
+    const tcp::endpoint peer = Lowest().socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string();
+  }
+
+  // The TCP stream under TLS (or the stream itself): timeouts and closing act on it.
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
   void ReadHeader() {
     head_ = false;
     parser_.emplace();
@@ -202,10 +239,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kHeaderLimit);
     // One bound for the whole request, waiting for it included: an idle keep-alive connection
     // or a client trickling bytes is closed after read_timeout_ms, never holding anything else.
-    stream_.expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    Lowest().expires_after(std::chrono::milliseconds(server_.options.read_timeout_ms));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -215,7 +253,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // The client waits for this before it sends the body (curl does, for bodies over 1 KiB).
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                               [self = shared_from_this()](beast::error_code e, std::size_t) {
+                               [self = this->shared_from_this()](beast::error_code e, std::size_t) {
                                  if (e) return self->Close();
                                  self->ReadBody();
                                });
@@ -225,7 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec) return self->Refuse(ec);
                        self->Dispatch();
                      });
@@ -255,7 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request_ = ToApiRequest(req, peer_);
     method_ = std::string(req.method_string());
     parser_.reset();  // the request is in request_ now; an idle connection keeps no body
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     server_.api.HandleAsync(
         request_, server_.clock_ms(),
         [self](HttpResponse out) {
@@ -283,9 +321,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = std::move(out.body);
     response_.prepare_payload();
     if (head_) response_.body().clear();  // HEAD: Content-Length says what GET would send
-    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    Lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->Close();
                         if (!self->keep_alive_) return self->Linger();
                         self->ReadHeader();
@@ -294,8 +332,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().close();
   }
 
   // Closes after an answer the client may still be sending into (a body over the limit): stop
@@ -303,18 +341,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // the connection and destroy the answer before the client has read it.
   void Linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Lowest().expires_after(std::chrono::seconds(2));
     Drain();
   }
 
   void Drain() {
     buffer_.consume(buffer_.size());
     stream_.async_read_some(buffer_.prepare(64 * 1024),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > kLingerBytes) {
-                                return self->stream_.close();
+                                return self->Lowest().close();
                               }
                               self->Drain();
                             });
@@ -343,9 +381,9 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_head_->set("X-Accel-Buffering", "no");
     stream_head_->chunked(true);
     stream_serializer_.emplace(*stream_head_);
-    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    Lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
     http::async_write_header(stream_, *stream_serializer_,
-                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                                if (ec) return self->Close();
                                self->SendInitial();
                              });
@@ -353,7 +391,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void SendInitial() {
     // The picture comes from a blocking store read: made on the pool, sent from the strand.
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     asio::post(server_.blocking, [self] {
       std::string picture = self->server_.events->Initial(self->cursor_);
       asio::post(self->stream_.get_executor(), [self, picture = std::move(picture)]() mutable {
@@ -368,9 +406,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendChunk(std::string text) {
     chunk_ = std::move(text);
     last_sent_ = Clock::now();
-    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    Lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
     asio::async_write(stream_, http::make_chunk(asio::buffer(chunk_)),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec) return self->Close();
                         self->WaitForEvents();
                       });
@@ -378,16 +416,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The last chunk, then the connection closes.
   void EndStream() {
-    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    Lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
     asio::async_write(
         stream_, http::make_chunk_last(),
-        [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
+        [self = this->shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
   }
 
   void WaitForEvents() {
     if (!timer_) timer_.emplace(stream_.get_executor());
     timer_->expires_after(std::chrono::milliseconds(server_.events->options().poll_ms));
-    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_->async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->Close();
       self->PollEvents();
     });
@@ -404,7 +442,7 @@ class Session : public std::enable_shared_from_this<Session> {
     WaitForEvents();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   ServerState& server_;
   std::string peer_;
   beast::flat_buffer buffer_;
@@ -442,7 +480,11 @@ void ServerState::Accept() {
     }
     // Small JSON answers must not wait for Nagle and delayed ACK (~40 ms).
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(std::move(socket), *this)->Start();
+    if (tls) {
+      std::make_shared<Session<TlsStream>>(std::move(socket), *this, *tls)->Start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), *this)->Start();
+    }
     Accept();
   });
 }
@@ -477,6 +519,36 @@ HttpServer::~HttpServer() {
 int HttpServer::Bind() {
   ServerState& s = *state_;
   beast::error_code ec;
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    asio::ssl::context tls(asio::ssl::context::tls_server);
+    tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    const char* step = "certificate";
+    std::string error;
+    // OpenSSL says only "asio.ssl error" for a file it cannot open: name that case first.
+    for (const auto& [what, path] : {std::pair{"certificate", &s.options.tls_cert_file},
+                                     std::pair{"private key", &s.options.tls_key_file}}) {
+      if (error.empty() && ::access(path->c_str(), R_OK) != 0) {
+        step = what;
+        error = *path + ": " + std::strerror(errno);
+      }
+    }
+    if (error.empty()) tls.use_certificate_chain_file(s.options.tls_cert_file, ec);
+    if (error.empty() && !ec) {
+      step = "private key";
+      tls.use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
+    }
+    if (ec) error = ec.message();
+    if (!error.empty()) {
+      log::Error("cannot serve HTTPS", {{"tls_cert_file", s.options.tls_cert_file},
+                                        {"tls_key_file", s.options.tls_key_file},
+                                        {"loading", step},
+                                        {"error", error}});
+      return -1;
+    }
+    s.tls.emplace(std::move(tls));
+  }
   const auto address = asio::ip::make_address(s.options.host, ec);
   if (ec) {
     log::Error("cannot listen", {{"host", s.options.host}, {"error", "not an IP address"}});

@@ -40,6 +40,10 @@ struct ServerOptions {
   int read_timeout_ms = 5000;  // to read a whole request, waiting for it included (idle keep-alive)
   int write_timeout_ms = 5000;        // to write an answer (or one event of a stream)
   int keep_alive_max_count = 10'000;  // requests per connection before it is closed
+  // HTTPS: a PEM certificate chain (the server's certificate first) and its PEM private key.
+  // Both empty: plain HTTP. TLS 1.2 and later only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   enum class RequestLog { kAll, kErrors, kNone };
   RequestLog log_requests = RequestLog::kErrors;  // kErrors: answers 500 and above
 };
@@ -82,7 +86,8 @@ class HttpServer {
   ~HttpServer();
 
   // Binds and listens; returns the bound port, or -1 with the reason logged. A port another
-  // process listens on is refused (no SO_REUSEPORT: two origins never share one port silently).
+  // process listens on is refused (no SO_REUSEPORT: two origins never share one port silently);
+  // so is a TLS certificate or key that cannot be loaded, or a key that does not match it.
   int Bind();
   // Serves until Stop(); returns false if the server could not run.
   bool Serve();

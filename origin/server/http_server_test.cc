@@ -332,6 +332,74 @@ data: {"available":9,"low_stock":false,"low_stock_threshold":3,"sku":7})";
   reader.join();
 }
 
+// HTTPS with a certificate openssl makes here: a client that trusts it gets the API and the event
+// stream; one that does not is refused, and so is plain HTTP on the port. A key that does not
+// match the certificate, or a missing file, stops Bind with the reason.
+TEST_F(OriginHttpTest, ServesHttpsWithItsCertificate) {
+  const auto made = testing::MakeTestCertificate();
+  ASSERT_TRUE(made.ok()) << made.error();
+  const std::string& cert = (*made)->cert;
+  const std::string& key = (*made)->key;
+
+  ServerOptions so;
+  so.port = 0;
+  so.threads = 2;
+  so.log_requests = ServerOptions::RequestLog::kNone;
+  so.tls_cert_file = cert;
+  so.tls_key_file = (*made)->other_key;
+  EXPECT_EQ(HttpServer(*api_, *metrics_, events_.get(), so, NowMs).Bind(), -1) << "key mismatch";
+  so.tls_key_file = (*made)->dir + "/missing.key";
+  EXPECT_EQ(HttpServer(*api_, *metrics_, events_.get(), so, NowMs).Bind(), -1) << "missing key";
+
+  so.tls_key_file = key;
+  HttpServer https(*api_, *metrics_, events_.get(), so, NowMs);
+  const int port = https.Bind();
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { https.Serve(); });
+  const auto trust = [&](httplib::SSLClient& c) {
+    c.set_ca_cert_path(cert.c_str());
+    c.enable_server_certificate_verification(true);
+    c.set_connection_timeout(2);
+    c.set_read_timeout(5);
+  };
+  {
+    httplib::SSLClient c("127.0.0.1", port);
+    trust(c);
+    const auto put =
+        c.Put("/v1/stock/9", {{"Authorization", admin_}}, R"({"on_hand":4})", "application/json");
+    ASSERT_TRUE(put) << httplib::to_string(put.error());
+    EXPECT_EQ(put->status, 201);
+    const auto get = c.Get("/v1/stock/9");  // the same TLS connection, kept alive
+    ASSERT_TRUE(get);
+    EXPECT_NE(get->body.find(R"("on_hand":4)"), std::string::npos) << get->body;
+
+    std::string received;
+    httplib::SSLClient feed("127.0.0.1", port);
+    trust(feed);
+    feed.Get("/v1/events", [&](const char* data, std::size_t len) {
+      received.append(data, len);
+      return received.find(R"({"available":4,"sku":9})") == std::string::npos;
+    });
+    EXPECT_NE(received.find("event: stock"), std::string::npos) << received;
+  }
+  {
+    httplib::SSLClient untrusting("127.0.0.1", port);  // the system's CAs do not know this one
+    untrusting.enable_server_certificate_verification(true);
+    untrusting.set_connection_timeout(2);
+    const auto r = untrusting.Get("/healthz");
+    EXPECT_FALSE(r);
+    EXPECT_EQ(r.error(), httplib::Error::SSLServerVerification);
+  }
+  {
+    httplib::Client plain("127.0.0.1", port);
+    plain.set_connection_timeout(2);
+    plain.set_read_timeout(2);
+    EXPECT_FALSE(plain.Get("/healthz")) << "plain HTTP on the HTTPS port";
+  }
+  https.Stop();
+  serving.join();
+}
+
 // /openapi.json serves the embedded document, /docs renders it with the embedded swagger-ui, and
 // every operation the document lists is routed by this server (the spec cannot list a path the
 // code does not serve).

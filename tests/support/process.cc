@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <system_error>
 #include <thread>
@@ -116,6 +117,39 @@ std::string WriteTempFile(const std::string& stem, const std::string& suffix,
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   return out.good() ? path : std::string();
+}
+
+TestCertificate::~TestCertificate() {
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+}
+
+core::Result<std::unique_ptr<TestCertificate>> MakeTestCertificate() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = (tmp != nullptr && *tmp != '\0' ? std::string(tmp) : std::string("/tmp")) +
+                    "/stockgate-tls-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) return ServerDown(ErrnoText("mkdtemp"));
+  auto c = std::make_unique<TestCertificate>();
+  c->dir = dir;
+  c->cert = dir + "/server.crt";
+  c->key = dir + "/server.key";
+  c->other_key = dir + "/other.key";
+  c->other_cert = dir + "/other.crt";
+  const auto self_signed = [&](const std::string& cert, const std::string& key) {
+    return "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '" +
+           key + "' -out '" + cert + "'";
+  };
+  const std::string log = dir + "/openssl.log";
+  const std::string cmd = "{ " + self_signed(c->cert, c->key) + " && " +
+                          self_signed(c->other_cert, c->other_key) + "; } > '" + log + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) return ServerDown(WithTails("openssl failed: " + cmd, {log}));
+  // mariadbd, running as another user in some set-ups, must read them too.
+  for (const std::string& f : {c->cert, c->key, c->other_cert, c->other_key}) {
+    std::filesystem::permissions(
+        f, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+               std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  }
+  return c;
 }
 
 std::string PromtoolProblems(const std::string& exposition) {

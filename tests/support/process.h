@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,16 @@ inline core::Error ServerDown(std::string why) {
 // of two builds run at once, and returns its path ("" when it cannot be written).
 std::string WriteTempFile(const std::string& stem, const std::string& suffix,
                           const std::string& contents);
+
+// A self-signed certificate for 127.0.0.1 (in its subject and subjectAltName) and its key, made
+// by `openssl` for a test in a new temp dir (removed by the destructor). The certificate is its
+// own CA: a client trusts the server by taking `cert` as its CA file. `other_key` is a key of
+// the same kind that matches nothing, and `other_cert` another such certificate (a stranger's).
+struct TestCertificate {
+  std::string dir, cert, key, other_key, other_cert;
+  ~TestCertificate();
+};
+core::Result<std::unique_ptr<TestCertificate>> MakeTestCertificate();
 
 // Runs `promtool check metrics` on a Prometheus text exposition. Empty when it passes without a
 // word; otherwise its exit status and everything it printed.
