@@ -56,6 +56,7 @@ struct Options {
   int batch_size = 500;
   std::int64_t claim_idle_ms = 10'000;
   int sweep_interval_ms = 200;
+  std::int64_t retention_seconds = 0;  // 0: finished orders' records stay in Redis
   int stats_interval_ms = 5'000;
   std::string metrics_listen;  // "" = no metrics listener
   std::string actor = "repair";
@@ -173,6 +174,15 @@ const std::vector<Setting>& Settings() {
         .old_name = "sweep-interval-ms"},
        [](Options& o, const Value& v) { o.sweep_interval_ms = static_cast<int>(v.i); },
        [](const Options& o) { return std::to_string(o.sweep_interval_ms); }},
+      {{.name = "retention_seconds",
+        .flag_help = "Remove finished orders' records from Redis this long after they finished "
+                     "(once in the history); 0 keeps them",
+        .flag_value = "S",
+        .kind = Kind::kInt,
+        .min_int = 0,
+        .max_int = 10LL * 366 * 86400},
+       [](Options& o, const Value& v) { o.retention_seconds = v.i; },
+       [](const Options& o) { return std::to_string(o.retention_seconds); }},
       {{.name = "stats_interval_ms",
         .flag_help = "Log throughput and lag, and update the metrics, this often",
         .flag_value = "MS",
@@ -285,6 +295,16 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
     ingesters.push_back(std::make_unique<Ingester>(*outboxes.back(), mysql, ingest, NowMs));
   }
   Sweeper sweeper(store, o.sweep_interval_ms, NowMs);
+  if (o.retention_seconds > 0) {
+    sweeper.SetRetention(
+        [&store, &outboxes, retention_ms = o.retention_seconds * 1000](std::int64_t now) {
+          const core::Result<std::int64_t> r = RetireSynced(store, outboxes, retention_ms, now);
+          if (r.ok()) return *r;
+          log::Warn("retention did not run", {{"error", r.error()}});
+          return std::int64_t{-1};
+        },
+        10'000);
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   SyncMetrics metrics(*registry);
@@ -383,6 +403,7 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
                  {"pending", b.ok() ? b->pending : -1},
                  {"undelivered", b.ok() ? b->undelivered : -1},
                  {"expired", sweeper.expired()},
+                 {"retired", sweeper.retired()},
                  {"sweep_failures", sweeper.failures()},
                  {"write_failures", s.write_failures},
                  {"read_failures", s.read_failures},
@@ -570,8 +591,8 @@ int Main(int argc, char** argv) {
     return r.unrepaired.empty() ? 0 : 1;
   }
   if (*rebuild) {
-    const core::Result<RebuildReport> rebuilt =
-        Rebuild(pool, o.redis_key_prefix, mysql, NowMs(), o.redis_partitions);
+    const core::Result<RebuildReport> rebuilt = Rebuild(
+        pool, o.redis_key_prefix, mysql, NowMs(), o.redis_partitions, o.retention_seconds * 1000);
     if (!rebuilt) {
       std::fprintf(stderr, "stockgate-sync rebuild: %s\n", rebuilt.error().c_str());
       return 2;
@@ -579,11 +600,11 @@ int Main(int argc, char** argv) {
     const RebuildReport& r = *rebuilt;
     for (const std::string& w : r.warnings) std::printf("warning: %s\n", w.c_str());
     std::printf(
-        "rebuilt %lld skus, %lld reservations (%lld live holds), %lld adjustment keys; "
-        "stream continues after %s\n",
+        "rebuilt %lld skus, %lld reservations (%lld live holds; %lld past retention left in the "
+        "history), %lld adjustment keys; stream continues after %s\n",
         static_cast<long long>(r.skus), static_cast<long long>(r.reservations),
-        static_cast<long long>(r.live_holds), static_cast<long long>(r.adjustments),
-        r.last_event.c_str());
+        static_cast<long long>(r.live_holds), static_cast<long long>(r.past_retention),
+        static_cast<long long>(r.adjustments), r.last_event.c_str());
     return 0;
   }
   return RunDaemon(o, pool, mysql);

@@ -116,7 +116,7 @@ OutboxCount Outbox::Ack(const std::vector<StreamId>& ids) {
   return r->integer;
 }
 
-OutboxCount Outbox::Trim() {
+core::Result<store::StreamId> Outbox::SyncedBefore() {
   // The group's last delivered id, from XINFO GROUPS ([name, n, ..., last-delivered-id, id, ...]).
   const CommandResult groups = redis_.Command({"XINFO", "GROUPS", key_});
   if (!groups.ok() || !groups->is_array()) return Failed(groups);
@@ -143,7 +143,13 @@ OutboxCount Outbox::Trim() {
     }
     keep_from = std::min(keep_from, oldest);
   }
-  const CommandResult r = redis_.Command({"XTRIM", key_, "MINID", keep_from.Text()});
+  return keep_from;
+}
+
+OutboxCount Outbox::Trim() {
+  const core::Result<StreamId> keep_from = SyncedBefore();
+  if (!keep_from) return keep_from.failure();
+  const CommandResult r = redis_.Command({"XTRIM", key_, "MINID", keep_from->Text()});
   if (!r.ok() || !r->is_integer()) return Failed(r);
   return r->integer;
 }

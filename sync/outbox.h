@@ -53,8 +53,12 @@ class Outbox {
   OutboxRead Claim(std::string_view consumer, std::int64_t min_idle_ms, int count,
                    std::string_view cursor);
   OutboxCount Ack(const std::vector<StreamId>& ids);
-  // Drops entries every consumer of the group has acknowledged: those before both the oldest
-  // pending entry and the group's last delivered id. Other groups, if any, are not considered.
+  // The first entry the group has not acknowledged yet: everything before it is delivered and
+  // acknowledged (in MariaDB, for sync's group). It is the oldest pending entry, or the one after
+  // the group's last delivered id when nothing is pending.
+  core::Result<store::StreamId> SyncedBefore();
+  // Drops entries every consumer of the group has acknowledged: those before SyncedBefore().
+  // Other groups, if any, are not considered.
   OutboxCount Trim();
   // Entries in the stream and entries delivered but unacknowledged, for lag reporting.
   struct Backlog {

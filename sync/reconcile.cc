@@ -284,7 +284,7 @@ core::Result<RepairReport> Repair(store::RedisClient& redis, const std::string& 
 
 core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
                                     const history::MySqlConfig& mysql, std::int64_t now_ms,
-                                    int partitions) {
+                                    int partitions, std::int64_t retention_ms) {
   RebuildReport report;
   if (const core::Status empty = store::KeyspaceIsEmpty(redis, prefix, partitions); !empty) {
     return empty.failure();
@@ -401,6 +401,10 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
       if (counts && !r.customer_id.empty()) customer_units[{item.sku, r.customer_id}] += item.qty;
     }
     report.live_holds += live ? 1 : 0;
+    if (!live && retention_ms > 0 && r.updated_at_ms <= now_ms - retention_ms) {
+      ++report.past_retention;
+      continue;
+    }
     // Where the store keeps it (store::PlaceOrder, as the reservation was made).
     const store::OrderPlacement place =
         store::PlaceOrder(r.order_id, r.items, r.confirm, partitions);

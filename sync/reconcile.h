@@ -66,15 +66,18 @@ struct RebuildReport {
   std::int64_t reservations = 0;
   std::int64_t live_holds = 0;
   std::int64_t adjustments = 0;
+  std::int64_t past_retention = 0;  // finished orders left in the history only
   std::string last_event;
   std::vector<std::string> warnings;
 };
 
 // Restores the prefix's keyspace (of `partitions`) from MariaDB. Refuses unless the keyspace is
-// empty.
+// empty. With retention_ms > 0, the records of orders that finished more than retention_ms ago
+// stay in the history only, as retention would have left them (their units still count against
+// per-customer limits).
 core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string& prefix,
                                     const history::MySqlConfig& mysql, std::int64_t now_ms,
-                                    int partitions = 1);
+                                    int partitions = 1, std::int64_t retention_ms = 0);
 
 // The ref of compensating events: not a valid request_id, so it never collides with one.
 inline constexpr const char* kRepairRef = "#repair";

@@ -230,6 +230,31 @@ ExpireResult DecodeList(const CommandResult& r, const ScriptOp& op) {
   return list;
 }
 
+// One retire call: how many left, whether more may be due, and the order_ids whose reservation
+// record left (in message, comma-joined).
+struct RetireBatch {
+  Code code = Code::kOk;
+  std::string message;
+  std::int64_t retired = 0;
+  bool more = false;
+  std::vector<std::string> records;
+};
+
+RetireBatch DecodeRetire(const CommandResult& r, const ScriptOp& op) {
+  Outcome o = OutcomeOf(r, op);
+  RetireBatch out;
+  out.code = o.code;
+  out.message = std::move(o.message);
+  out.retired = Int(o.body, "retired");
+  out.more = Bool(o.body, "more");
+  if (const json& records = Sub(o.body, "records"); records.is_array()) {
+    for (const json& order : records) {
+      if (order.is_string()) out.records.push_back(order.get<std::string>());
+    }
+  }
+  return out;
+}
+
 ScriptOp Op(std::string name, std::string_view actor, std::int64_t now_ms,
             std::vector<std::string> args) {
   return {std::move(name), now_ms, std::string(actor), std::move(args)};
@@ -952,6 +977,46 @@ void RedisInventoryStore::GetStocksSpanning(const std::vector<std::int64_t>& sku
 // The sweeper over several partitions: each partition's due holds, then every part whose deadline
 // has passed, settled as its home decides (an order still held past its deadline is expired
 // there). A part with no order at home is given back once kOrphanGraceMs has passed too.
+RedisInventoryStore::RetireResult RedisInventoryStore::Retire(
+    const std::vector<std::int64_t>& cutoff_ms, std::int64_t now_ms, int batch) {
+  RetireResult out;
+  auto fail = [&out](Code code, const std::string& message) {
+    if (out.code == Code::kOk) {
+      out.code = code;
+      out.message = message;
+    }
+  };
+  for (int p = 0; p < config_.partitions && p < static_cast<int>(cutoff_ms.size()); ++p) {
+    for (bool more = true; more;) {
+      const RetireBatch r = AwaitResult<RetireBatch>([&](Done<RetireBatch> d) {
+        Async(p,
+              Op("retire", "", now_ms,
+                 {std::to_string(cutoff_ms[static_cast<std::size_t>(p)]), std::to_string(batch)}),
+              &DecodeRetire, std::move(d));
+      });
+      if (r.code != Code::kOk) {
+        fail(r.code, r.message);
+        break;
+      }
+      out.retired += r.retired;
+      more = r.more;
+      // A record placed here by an order whose home is elsewhere: its directory there only
+      // pointed here ("single"), and goes too.
+      for (const std::string& order : r.records) {
+        const int home = Home(order);
+        if (config_.partitions == 1 || home == p) continue;
+        const ExpireResult f = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+          Async(home, Op("forget", "", now_ms, {order, std::to_string(p)}), &DecodeExpire,
+                std::move(d));
+        });
+        if (f.code != Code::kOk) fail(f.code, f.message);
+      }
+    }
+  }
+  if (out.code == Code::kOk) out.message = "retired " + std::to_string(out.retired);
+  return out;
+}
+
 ExpireResult RedisInventoryStore::ExpireDueSpanning(std::int64_t now_ms) {
   ExpireResult out;
   // A partition that cannot be swept (its master failing over, its slot moving) does not hold up

@@ -86,6 +86,19 @@ class RedisInventoryStore final : public InventoryStore {
   SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) override;
   ExpireResult ExpireDue(std::int64_t now_ms) override;
 
+  // Retention (lua/retire.lua): removes the records of orders that finished (confirmed, released,
+  // expired, returned) at or before cutoff_ms[p] in partition p, and the directories at home
+  // that only pointed at such a record. Finished orders' units are already back or sold, so
+  // nothing else changes. The caller picks cutoffs the history has caught up with. A partition
+  // that fails does not stop the others; the first failure is reported.
+  struct RetireResult {
+    Code code = Code::kOk;
+    std::string message;
+    std::int64_t retired = 0;  // orders whose records left Redis
+  };
+  RetireResult Retire(const std::vector<std::int64_t>& cutoff_ms, std::int64_t now_ms,
+                      int batch = 1000);
+
   void SetStockAsync(std::int64_t sku, const core::SetStockRequest& request, std::string_view actor,
                      std::int64_t now_ms, Done<StockResult> done) override;
   void AdjustAsync(std::int64_t sku, const core::AdjustmentRequest& request, std::string_view actor,

@@ -142,6 +142,7 @@ class RedisStoreTest : public ::testing::Test {
   void RunReferenceModel();
   void RunBatchedReferenceModel();
   void RunHotSkuRace();
+  void RunRetention();
 
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
@@ -1299,13 +1300,72 @@ TEST_F(RedisStoreTest, SurvivesScriptFlush) {
   EXPECT_EQ(store_->GetStocks({9}, kT0).items[0].stock->on_hand, 5);
 }
 
+// Retention: the records of orders finished (released, expired, returned, confirmed) at or
+// before the cutoff leave Redis, and nothing else changes: a live hold and an order finished
+// later stay, every SKU's counters are as they were, and a retired order reads as not_found.
+// With partitions, nothing of an order is left anywhere: not its parts, its directory at home,
+// nor a pointer to a part elsewhere.
+void RedisStoreTest::RunRetention() {
+  SetStocks({7, 8, 9}, 10);
+  const auto order = [](std::string id, std::vector<core::Item> items, bool confirm,
+                        std::int64_t ttl = 600) {
+    ReservationRequest r;
+    r.order_id = std::move(id);
+    r.items = std::move(items);
+    r.confirm = confirm;
+    r.ttl_seconds = ttl;
+    return r;
+  };
+  ASSERT_EQ(store_->Reserve(order("live", {{7, 1}}, false), "svc", kT0 + 1).code, Code::kOk);
+  ASSERT_EQ(store_->Reserve(order("rel", {{8, 1}}, false), "svc", kT0 + 2).code, Code::kOk);
+  ASSERT_EQ(store_->Release("rel", "svc", kT0 + 3, "").code, Code::kOk);
+  ASSERT_EQ(store_->Reserve(order("sold", {{7, 1}, {8, 1}, {9, 1}}, true), "svc", kT0 + 4).code,
+            Code::kOk);
+  ASSERT_EQ(store_->Reserve(order("back", {{9, 2}}, true), "svc", kT0 + 5).code, Code::kOk);
+  ASSERT_EQ(store_->Return("back", "svc", kT0 + 6, "refund").code, Code::kOk);
+  ASSERT_EQ(store_->Reserve(order("gone", {{8, 1}, {9, 1}}, false, 1), "svc", kT0 + 7).code,
+            Code::kOk);
+  ASSERT_EQ(store_->ExpireDue(kT0 + 5'000).code, Code::kOk);
+  ASSERT_EQ(store_->Reserve(order("late", {{9, 1}}, false), "svc", kT0 + 90'000).code, Code::kOk);
+  ASSERT_EQ(store_->Release("late", "svc", kT0 + 90'001, "").code, Code::kOk);
+  const std::int64_t now = kT0 + 100'000;
+  const auto before = store_->GetStocks({7, 8, 9}, now);
+
+  const std::vector<std::int64_t> cutoff(static_cast<std::size_t>(StoreConfig().partitions),
+                                         kT0 + 50'000);
+  const auto retired = store_->Retire(cutoff, now, /*batch=*/2);  // several calls per partition
+  ASSERT_EQ(retired.code, Code::kOk) << retired.message;
+  EXPECT_GE(retired.retired, 4);
+  for (const char* id : {"rel", "sold", "back", "gone"}) {
+    EXPECT_EQ(store_->GetReservation(id, now).code, Code::kNotFound) << id;
+  }
+  EXPECT_EQ(store_->GetReservation("live", now).reservation->status,
+            core::ReservationStatus::kReserved);
+  EXPECT_EQ(store_->GetReservation("late", now).reservation->status,
+            core::ReservationStatus::kReleased);
+  const auto after = store_->GetStocks({7, 8, 9}, now);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(after.items[i].stock, before.items[i].stock) << i;
+  // No key of a retired order is left, in any partition.
+  const CommandResult keys = Inspector().Command({"KEYS", "t*"});
+  ASSERT_TRUE(keys.ok());
+  for (const auto& key : keys->elements) {
+    for (const char* id : {":rel", ":sold", ":back", ":gone"}) {
+      EXPECT_FALSE(key.str.ends_with(id)) << key.str;
+    }
+  }
+  EXPECT_EQ(store_->Retire(cutoff, now).retired, 0);
+}
+
+TEST_F(RedisStoreTest, RetentionRemovesFinishedOrdersOnly) { RunRetention(); }
+TEST_F(RedisPartitionedStoreTest, RetentionRemovesFinishedOrdersOnly) { RunRetention(); }
+
 // The one script is embedded whole: the shared part, every operation and the driver.
 TEST(StockgateScriptTest, EmbedsEveryOperation) {
   const std::string& source = StockgateScript().source();
   EXPECT_NE(source.find("local function expire_due"), std::string::npos);
   for (const char* op :
        {"set", "adjust", "reserve", "transition", "extend", "read", "snapshot", "expire", "audit",
-        "compensate", "restore", "claim", "order", "settle", "due_parts"}) {
+        "compensate", "restore", "claim", "order", "settle", "due_parts", "retire", "forget"}) {
     EXPECT_NE(source.find(std::string("function OPS.") + op + "("), std::string::npos) << op;
   }
   EXPECT_NE(source.find("return answers"), std::string::npos);

@@ -69,6 +69,10 @@
 --   An `order` entry of a part of an order spanning partitions has the field `part` = 1: its
 --   events count, but its record is only the part's; the order's record is in the entries of
 --   its directory at home (directory.lua), whose `ops` are always "" (no event).
+--   P:finished    zset    order_id of every record here (a reservation's, a part's, an order's
+--                         directory) that reached a final state (confirmed, released, expired,
+--                         returned), by the time it last changed: what retention removes once it
+--                         is old enough and in the history (retire.lua)
 --   P:snapver     string  snapshot version: +1 per SKU changed by a script
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
 --
@@ -103,6 +107,9 @@ local PARTS = P .. ':parts'
 local UNCLAIMED = P .. ':unclaimed'
 local LEDGER = P .. ':ledger'
 local SNAPVER = P .. ':snapver'
+local FINISHED = P .. ':finished'
+-- The statuses a record may leave Redis in, after its retention (retire.lua).
+local FINAL = { confirmed = true, released = true, expired = true, returned = true }
 local CHANGES = P .. ':changes'
 
 -- "S:q,S:q" -> { {sku = 'S', qty = q}, ... }
@@ -125,6 +132,12 @@ local dirty_mark, pending_mark = 0, 0
 local next_due = nil -- the earliest deadline of a live hold (ms), math.huge for none; nil: unread
 
 local function defer(fn) deferred[#deferred + 1] = fn end
+
+-- Records a record of `order` as finished at NOW (deferred with the change that finished it).
+local function finished(order)
+  local now = NOW
+  defer(function() redis.call('ZADD', FINISHED, now, order) end)
+end
 
 local function begin()
   saved, deferred = {}, {}
@@ -277,6 +290,7 @@ local function change_reservation(op, r, actor, reason)
     r.expires_at, r.created_at, r.updated_at)
   local key = res_key(r.order_id)
   defer(function() redis.call('SET', key, record) end)
+  if FINAL[r.status] then finished(r.order_id) end
   local fields = { 'change', 'order', 'ops', ORDER_OPS_TEXT[op], 'order', r.order_id, 'actor',
     actor, 'reason', reason, 'time', NOW, 'record', record, 'after', table.concat(after, ',') }
   if r.part or r.quiet then

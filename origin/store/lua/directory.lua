@@ -26,6 +26,7 @@ local function save_directory(d, actor, reason)
   local key = ord_key(d.order_id)
   defer(function() redis.call('SET', key, text) end)
   if d.status == 'single' then return end
+  if FINAL[d.status] then finished(d.order_id) end
   pending[#pending + 1] = { events = 0, fields = { 'change', 'order', 'ops', '', 'order',
     d.order_id, 'actor', actor, 'reason', reason, 'time', n(NOW), 'record', record, 'after', '' } }
 end
@@ -208,6 +209,20 @@ function OPS.settled(a)
     defer(function() redis.call('ZREM', UNSETTLED, order) end)
   end
   return answer('ok', 'settled')
+end
+
+-- forget: retention of a directory that only says where an order's one part lies (status
+-- "single"), once that part's record has left its partition (retire.lua). Arguments: order_id,
+-- the part's partition. Answers JSON {code, message}; a directory of another kind, or pointing
+-- elsewhere, stays.
+function OPS.forget(a)
+  local order, partition = a[1], a[2]
+  local d = directory_view(order)
+  if d and d.status == 'single' and d.parts == partition then
+    defer(function() redis.call('DEL', ord_key(order)) end)
+    return answer('ok', 'forgotten')
+  end
+  return answer('ok', 'kept')
 end
 
 -- The oldest entries of an index (at least `age` ms old), moved to the back (scored NOW): one

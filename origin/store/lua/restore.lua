@@ -19,10 +19,15 @@ function OPS.restore(a)
     -- before the loss, and edges polling with an older `since` get every SKU again.
     redis.call('ZADD', CHANGES, redis.call('INCRBY', SNAPVER, s.version), s.sku)
   end
+  -- Finished records go back into P:finished, for retention to find them again.
+  local function maybe_finished(r)
+    if FINAL[r.status] then redis.call('ZADD', FINISHED, r.updated_at, r.order) end
+  end
   for _, r in ipairs(doc.reservations or {}) do
     redis.call('SET', res_key(r.order), record_text(r.status, r.items, r.customer, r.ttl,
       r.confirm, r.expires_at, r.created_at, r.updated_at))
     if r.status == 'reserved' then redis.call('ZADD', DEADLINES, r.expires_at, r.order) end
+    maybe_finished(r)
   end
   -- Parts of orders spanning partitions, and the orders' directory records (at their home).
   for _, r in ipairs(doc.parts or {}) do
@@ -31,10 +36,12 @@ function OPS.restore(a)
     redis.call('SET', req_key(r.order), request_text(r.request_items, r.ttl, r.customer,
       r.request_confirm and '1' or '0'))
     if r.status == 'reserved' then redis.call('ZADD', PARTS, r.expires_at, r.order) end
+    maybe_finished(r)
   end
   for _, d in ipairs(doc.directories or {}) do
     redis.call('SET', ord_key(d.order), record_text(d.status, d.items, d.customer, d.ttl,
       d.confirm, d.expires_at, d.created_at, d.updated_at) .. '|' .. d.partitions)
+    maybe_finished(d)
   end
   for _, a in ipairs(doc.adjustments or {}) do
     redis.call('HSET', adj_key(a.sku), a.request_id, n(a.delta))
