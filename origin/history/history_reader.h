@@ -78,11 +78,28 @@ struct SummaryResult {
   std::vector<SummaryRow> rows;  // by sku, then op name
 };
 
+// GET /v1/reservations/{order_id} of an order whose record has left Redis (retention): its last
+// record as the history keeps it (the reservations table).
+struct ArchivedReservation {
+  Code code = Code::kOk;  // kNotFound: not in the history either; kUnavailable
+  std::string message;
+  std::string order_id;
+  std::string status;  // reserved confirmed released expired returned
+  std::string items;   // as the store writes them: "S:qty,S:qty"
+  std::string customer_id;
+  std::int64_t ttl_seconds = 0;
+  bool confirm = false;
+  std::int64_t expires_at_ms = 0;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+};
+
 class HistoryReader {
  public:
   virtual ~HistoryReader() = default;
   virtual HistoryPage History(const HistoryQuery& query) = 0;
   virtual SummaryResult Summary(const SummaryQuery& query) = 0;
+  virtual ArchivedReservation Reservation(const std::string& order_id) = 0;
   // Is the database reachable now (for /readyz)?
   virtual bool Ping() = 0;
 };

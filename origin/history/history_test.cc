@@ -229,6 +229,29 @@ TEST_F(HistoryTest, FrozenDatabaseIsUnavailable) {
   server_->Resume();
 }
 
+// An order's last record, as sync keeps it in `reservations`, for orders no longer in Redis; an
+// order_id that needs quoting is just a key.
+TEST_F(HistoryTest, ReadsAnArchivedReservation) {
+  Sql("INSERT INTO reservations (order_id, status, items, customer_id, ttl_seconds, confirm, "
+      "expires_at_ms, created_at_ms, updated_at_ms, last_event) VALUES ('old-1', 'returned', "
+      "'7:2,9:1', 'alice', 900, 1, 3000, 1000, 2000, 5)");
+  MariaDbHistory history(config_);
+  const ArchivedReservation a = history.Reservation("old-1");
+  ASSERT_EQ(a.code, Code::kOk) << a.message;
+  EXPECT_EQ(a.status, "returned");
+  EXPECT_EQ(a.items, "7:2,9:1");
+  EXPECT_EQ(a.customer_id, "alice");
+  EXPECT_EQ(a.ttl_seconds, 900);
+  EXPECT_TRUE(a.confirm);
+  EXPECT_EQ(a.expires_at_ms, 3000);
+  EXPECT_EQ(a.created_at_ms, 1000);
+  EXPECT_EQ(a.updated_at_ms, 2000);
+  EXPECT_EQ(history.Reservation("o'1").code, Code::kNotFound);
+  server_->Pause();
+  EXPECT_EQ(history.Reservation("old-1").code, Code::kUnavailable);
+  server_->Resume();
+}
+
 // A configured CA means TLS or nothing: this server has no TLS, so the connection is refused
 // rather than made in the clear.
 TEST_F(HistoryTest, TlsConfiguredButServerHasNoneIsRefused) {

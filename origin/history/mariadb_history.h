@@ -21,6 +21,7 @@ class MariaDbHistory final : public HistoryReader {
 
   HistoryPage History(const HistoryQuery& query) override;
   SummaryResult Summary(const SummaryQuery& query) override;
+  ArchivedReservation Reservation(const std::string& order_id) override;
   bool Ping() override;
 
  private:

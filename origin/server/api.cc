@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/inventory_model.h"
+#include "origin/store/ledger_stream.h"
 
 namespace stockgate::server {
 namespace {
@@ -547,7 +548,9 @@ const std::vector<Api::Route>& Api::Table() {
            api.Reserve(c.request, c.actor(), c.owner(), c.now_ms, c.respond);
          }},
         {{"GET", "/v1/reservations/{order_id}", A::kBuyer, G::kReservations},
-         [](Api& api, Call& c) { api.GetReservation(c.param(0), c.owner(), c.now_ms, c.respond); }},
+         [](Api& api, Call& c) {
+           api.GetReservation(c.param(0), c.owner(), c.now_ms, c.respond, c.blocking);
+         }},
         {{"POST", "/v1/reservations/{order_id}/confirm", A::kService, G::kReservations},
          transition},
         // A buyer may give its own hold back; moving money-related states is the shop's.
@@ -808,21 +811,55 @@ HttpResponse NotYours(const std::string& id) {
 }  // namespace
 
 void Api::GetReservation(std::string_view order_id, const std::string& owner, std::int64_t now_ms,
-                         Respond respond) {
+                         Respond respond, const RunBlocking& blocking) {
   std::string id;
   if (auto p = core::ParseOrderId(order_id, &id); !p.ok()) return respond(FromProblem(p));
-  if (owner.empty()) {
-    return store_.GetReservationAsync(id, now_ms, ReservationAnswer(std::move(respond)));
-  }
   store_.GetReservationAsync(
       id, now_ms,
-      [id, owner, answer = ReservationAnswer(respond), respond](core::ReservationResult result) {
-        if (result.code == Code::kNotFound ||
-            (result.reservation && result.reservation->customer_id != owner)) {
+      [this, id, owner, answer = ReservationAnswer(respond), respond,
+       blocking = RunBlocking(blocking)](core::ReservationResult result) {
+        if (result.code == Code::kNotFound) {
+          // Often on the store's I/O thread: the history is asked on the blocking pool.
+          return blocking([this, id, owner, respond] { respond(Archived(id, owner)); });
+        }
+        if (!owner.empty() && result.reservation && result.reservation->customer_id != owner) {
           return respond(NotYours(id));
         }
         answer(std::move(result));
       });
+}
+
+HttpResponse Api::Archived(const std::string& id, const std::string& owner) {
+  if (history_ == nullptr) {
+    return ErrorResponse(Code::kNotFound,
+                         "reservation " + id +
+                             " not found (finished orders leave Redis after the retention "
+                             "period; their history is in MariaDB)");
+  }
+  const history::ArchivedReservation a = history_->Reservation(id);
+  if (a.code == Code::kUnavailable) {
+    return Unavailable(
+        "reservation " + id + " is not in Redis, and the history cannot say now: " + a.message,
+        retry());
+  }
+  core::ReservationView r;
+  const auto status = core::ReservationStatusFromName(a.status);
+  core::Result<std::vector<core::Item>> items = store::ParseItemsField(a.items);
+  if (a.code != Code::kOk || !status || !items || (!owner.empty() && a.customer_id != owner)) {
+    return NotYours(id);
+  }
+  r.order_id = a.order_id;
+  r.status = *status;
+  r.items = std::move(items).value();
+  r.customer_id = a.customer_id;
+  r.ttl_seconds = a.ttl_seconds;
+  r.confirm = a.confirm;
+  r.expires_at_ms = a.expires_at_ms;
+  r.created_at_ms = a.created_at_ms;
+  r.updated_at_ms = a.updated_at_ms;
+  HttpResponse out;
+  out.body = R"({"archived":true,)" + ReservationBody(r).substr(1);
+  return out;
 }
 
 void Api::Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,

@@ -168,8 +168,10 @@ class Api {
   // reservations of that customer (others answer 404, as if they did not exist).
   void Reserve(const HttpRequest& r, const std::string& actor, const std::string& owner,
                std::int64_t now_ms, Respond respond);
+  // An order not in Redis is looked up in the history (retention may have removed its record),
+  // through `blocking`: found, it answers with "archived": true.
   void GetReservation(std::string_view order_id, const std::string& owner, std::int64_t now_ms,
-                      Respond respond);
+                      Respond respond, const RunBlocking& blocking);
   void Transition(const HttpRequest& r, std::string_view order_id, std::string_view action,
                   const std::string& actor, const std::string& owner, std::int64_t now_ms,
                   Respond respond);
@@ -178,6 +180,8 @@ class Api {
   HttpResponse History(const HttpRequest& r, std::string_view sku_text);
   HttpResponse Summary(const HttpRequest& r);
   HttpResponse HistoryNotConfigured() const;
+  // GET /v1/reservations/{order_id} of an order the store does not know: from the history.
+  HttpResponse Archived(const std::string& id, const std::string& owner);
   HttpResponse HistoryError(core::Code code, std::string_view message) const;
   HttpResponse Static(std::string_view path);
 

@@ -37,11 +37,25 @@ class FakeHistory final : public history::HistoryReader {
     ++pings;
     return reachable;
   }
+  history::ArchivedReservation Reservation(const std::string& order_id) override {
+    ++reservation_lookups;
+    history::ArchivedReservation none;
+    none.code = reachable ? core::Code::kNotFound : core::Code::kUnavailable;
+    none.message = "gone";
+    if (reachable) {
+      none.message = order_id;
+      none.message += " not found";
+    }
+    const auto it = archived.find(order_id);
+    return reachable && it != archived.end() ? it->second : none;
+  }
   std::size_t calls() const { return history_queries.size() + summary_queries.size(); }
 
   history::HistoryPage page;
   history::SummaryResult summary;
   bool reachable = true;
+  std::map<std::string, history::ArchivedReservation> archived;
+  int reservation_lookups = 0;
   std::vector<history::HistoryQuery> history_queries;
   std::vector<history::SummaryQuery> summary_queries;
   int pings = 0;
@@ -255,6 +269,49 @@ TEST_F(ApiTest, SetAndGetStock) {
   EXPECT_EQ(b["updated_at"], "2027-01-15T08:00:00.000Z");
   EXPECT_EQ(Call("GET", "/v1/stock/43", "").status, 404);
   EXPECT_EQ(Body(Call("GET", "/v1/stock/43", ""))["error"]["code"], "unknown_sku");
+}
+
+// An order the store does not know (its record left Redis after retention) is answered from the
+// history, marked archived; a buyer sees only its own; an order in neither is 404; a history
+// that cannot answer is 503, since whether the order exists is then unknown; without a history
+// the 404 says where finished orders go.
+TEST_F(ApiTest, ArchivedReservationsAnswerFromTheHistory) {
+  history::ArchivedReservation a;
+  a.order_id = "old-1";
+  a.status = "confirmed";
+  a.items = "7:2,9:1";
+  a.customer_id = "alice";
+  a.ttl_seconds = 900;
+  a.expires_at_ms = kT0 - 1000;
+  a.created_at_ms = kT0 - 2000;
+  a.updated_at_ms = kT0 - 1500;
+  history_.archived["old-1"] = a;
+  HttpResponse r = Service("GET", "/v1/reservations/old-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json b = Body(r);
+  EXPECT_EQ(b["archived"], true);
+  EXPECT_EQ(b["status"], "confirmed");
+  EXPECT_EQ(b["items"], json::parse(R"([{"qty":2,"sku":7},{"qty":1,"sku":9}])"));
+  EXPECT_EQ(b["customer_id"], "alice");
+  EXPECT_EQ(Call("GET", "/v1/reservations/old-1", "", Token(Role::kBuyer, "alice")).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/reservations/old-1", "", Token(Role::kBuyer, "bob")).status, 404);
+  EXPECT_EQ(Service("GET", "/v1/reservations/never").status, 404);
+  history_.reachable = false;
+  EXPECT_EQ(Service("GET", "/v1/reservations/old-1").status, 503);
+  history_.reachable = true;
+  // An order the store knows is never looked up in the history.
+  Stock(1, 5);
+  const int lookups = history_.reservation_lookups;
+  ASSERT_EQ(
+      Service("POST", "/v1/reservations", R"({"order_id":"new-1","items":[{"sku":1,"qty":1}]})")
+          .status,
+      201);
+  EXPECT_EQ(Service("GET", "/v1/reservations/new-1").status, 200);
+  EXPECT_EQ(history_.reservation_lookups, lookups);
+  Make(ApiConfig{}, nullptr);
+  r = Service("GET", "/v1/reservations/old-1");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(Body(r)["error"]["message"].get<std::string>().find("retention"), std::string::npos);
 }
 
 // A SKU created without a threshold gets the configured one; reads say when it is low; a bad
