@@ -56,7 +56,7 @@ struct Options {
   int batch_size = 500;
   std::int64_t claim_idle_ms = 10'000;
   int sweep_interval_ms = 200;
-  std::int64_t retention_seconds = 0;  // 0: finished orders' records stay in Redis
+  std::int64_t retention_seconds = 7 * 86400;  // 0: finished orders' records stay in Redis
   int stats_interval_ms = 5'000;
   std::string metrics_listen;  // "" = no metrics listener
   std::string actor = "repair";

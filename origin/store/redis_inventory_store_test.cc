@@ -323,6 +323,24 @@ TEST_F(RedisAclStoreTest, EachUserIsRefusedWhatItMustNotDo) {
   EXPECT_NE(r.error().find("AUTH as stockgate-origin refused"), std::string::npos) << r.error();
 }
 
+// Retention is sync's to run: its user removes finished records and remembers their ids, and
+// the origin's user then refuses a request reusing one.
+TEST_F(RedisAclStoreTest, RetentionRunsAsSyncsUser) {
+  SetStocks({7}, 5);
+  ReservationRequest sale;
+  sale.order_id = "done";
+  sale.items = {{7, 1}};
+  sale.confirm = true;
+  sale.ttl_seconds = 60;
+  ASSERT_EQ(store_->Reserve(sale, "svc", kT0 + 1).code, Code::kOk);
+  const auto sync = As("stockgate-sync", stockgate::testing::RedisUserPassword("stockgate-sync"));
+  RedisInventoryStore sync_store(*sync, StoreConfig());
+  const auto retired = sync_store.Retire({kT0 + 10}, kT0 + 20);
+  ASSERT_EQ(retired.code, Code::kOk) << retired.message;
+  EXPECT_EQ(retired.retired, 1);
+  EXPECT_EQ(store_->Reserve(sale, "svc", kT0 + 30).code, Code::kIdempotencyConflict);
+}
+
 // The same on a Redis Cluster of three masters: the store's keys all go to the master serving
 // the partition's slot, through the cluster client.
 class RedisClusterStoreTest : public RedisStoreTest {
@@ -1354,6 +1372,24 @@ void RedisStoreTest::RunRetention() {
     }
   }
   EXPECT_EQ(store_->Retire(cutoff, now).retired, 0);
+  // The order_ids are remembered: reusing one, even with its first request, starts no second
+  // order (whatever partitions the order spans); a new order_id sells as before.
+  for (auto reuse : {order("rel", {{8, 1}}, false), order("sold", {{7, 1}, {8, 1}, {9, 1}}, true),
+                     order("gone", {{8, 1}, {9, 1}}, false, 1), order("back", {{7, 1}}, false)}) {
+    const auto again = store_->Reserve(reuse, "svc", now + 1);
+    EXPECT_EQ(again.code, Code::kIdempotencyConflict) << reuse.order_id << ": " << again.message;
+    EXPECT_NE(again.message.find("retention"), std::string::npos) << again.message;
+  }
+  // (Parts placed in other partitions before the claim at home refused are given back: their
+  // versions moved, their counters did not.)
+  const auto refused = store_->GetStocks({7, 8, 9}, now + 2);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(refused.items[i].stock->reserved, before.items[i].stock->reserved) << i;
+    EXPECT_EQ(refused.items[i].stock->sold, before.items[i].stock->sold) << i;
+    EXPECT_EQ(refused.items[i].stock->on_hand, before.items[i].stock->on_hand) << i;
+  }
+  EXPECT_EQ(store_->Reserve(order("fresh", {{7, 1}, {9, 1}}, false), "svc", now + 3).code,
+            Code::kOk);
 }
 
 TEST_F(RedisStoreTest, RetentionRemovesFinishedOrdersOnly) { RunRetention(); }

@@ -73,6 +73,9 @@
 --                         directory) that reached a final state (confirmed, released, expired,
 --                         returned), by the time it last changed: what retention removes once it
 --                         is old enough and in the history (retire.lua)
+--   P:retired     hash    gen (0|1: the generation taking new ids), n (ids in it): the order_ids
+--                         retention removed, remembered so that a request reusing one is refused
+--   P:retired:0|1 string  the two generations of that Bloom filter (see maybe_retired)
 --   P:snapver     string  snapshot version: +1 per SKU changed by a script
 --   P:changes     zset    sku -> snapshot version of its last change; also the index of all SKUs
 --
@@ -110,6 +113,70 @@ local SNAPVER = P .. ':snapver'
 local FINISHED = P .. ':finished'
 -- The statuses a record may leave Redis in, after its retention (retire.lua).
 local FINAL = { confirmed = true, released = true, expired = true, returned = true }
+
+-- The order_ids retention removed (retire.lua), in a Bloom filter of two generations of
+-- RETIRED_BITS bits (16 MiB each, made when retention first removes something): a request that
+-- reuses one is refused as idempotency_conflict instead of starting a second order. Every id of
+-- the current and the previous generation is found (a generation takes RETIRED_CAPACITY ids, so
+-- the last 4 to 8 million retired here are); a new id is taken for a retired one with a
+-- probability below 1e-5 (7 hashes, at capacity), and is refused like one.
+local RETIRED = P .. ':retired'
+local RETIRED_BITS = 134217728
+local RETIRED_CAPACITY = 4000000
+local RETIRED_HASHES = 7
+local retired_on = nil  -- per script run: whether retention has removed anything here yet
+
+local function retired_positions(order)
+  local h = redis.sha1hex(order)
+  local h1, h2 = tonumber(string.sub(h, 1, 8), 16), tonumber(string.sub(h, 9, 16), 16)
+  local positions = {}
+  for i = 0, RETIRED_HASHES - 1 do positions[i + 1] = (h1 + i * h2) % RETIRED_BITS end
+  return positions
+end
+
+-- Whether `order` may be an order_id retention removed (no: certainly not).
+local function maybe_retired(order)
+  if retired_on == nil then retired_on = redis.call('EXISTS', RETIRED) == 1 end
+  if not retired_on then return false end
+  local positions = retired_positions(order)
+  for gen = 0, 1 do
+    local key = RETIRED .. ':' .. gen
+    local all = true
+    for _, bit in ipairs(positions) do
+      if redis.call('GETBIT', key, bit) == 0 then
+        all = false
+        break
+      end
+    end
+    if all then return true end
+  end
+  return false
+end
+
+-- Remembers order_ids retention removed; a full generation makes the older one the new one,
+-- emptied first.
+local function remember_retired(orders)
+  if #orders == 0 then return end
+  local meta = redis.call('HMGET', RETIRED, 'gen', 'n')
+  local gen, count = tonumber(meta[1] or '0'), tonumber(meta[2] or '0')
+  for _, order in ipairs(orders) do
+    if count >= RETIRED_CAPACITY then
+      gen, count = 1 - gen, 0
+      redis.call('DEL', RETIRED .. ':' .. gen)
+    end
+    for _, bit in ipairs(retired_positions(order)) do
+      redis.call('SETBIT', RETIRED .. ':' .. gen, bit, 1)
+    end
+    count = count + 1
+  end
+  redis.call('HSET', RETIRED, 'gen', gen, 'n', count)
+  retired_on = true
+end
+
+local function retired_refusal(order)
+  return 'order_id ' .. order .. ' belongs to an order that finished and left Redis ' ..
+    '(retention): use a new order_id'
+end
 local CHANGES = P .. ':changes'
 
 -- "S:q,S:q" -> { {sku = 'S', qty = q}, ... }

@@ -67,6 +67,7 @@ function OPS.claim(a)
       redis.call('GET', req_key(order)) ~= request_text(items_text, ttl, customer, confirm)) then
     return answer('idempotency_conflict', 'order_id ' .. order .. ' was used with a different request')
   end
+  if maybe_retired(order) then return answer('idempotency_conflict', retired_refusal(order)) end
   d = { order_id = order, status = status, items_text = items_text, customer_id = customer,
     ttl_seconds = ttl, confirm = confirm == '1', expires_at = NOW + ttl * 1000, created_at = NOW,
     updated_at = NOW, parts = parts }
@@ -219,7 +220,10 @@ function OPS.forget(a)
   local order, partition = a[1], a[2]
   local d = directory_view(order)
   if d and d.status == 'single' and d.parts == partition then
-    defer(function() redis.call('DEL', ord_key(order)) end)
+    defer(function()
+      redis.call('DEL', ord_key(order))
+      remember_retired({ order })  -- its home is where a reuse of the order_id is checked
+    end)
     return answer('ok', 'forgotten')
   end
   return answer('ok', 'kept')

@@ -2,7 +2,8 @@
 -- before `cutoff` (ms since the epoch): a reservation's record (and, beside a part, the whole
 -- request it belongs to), or an order's directory once every part has acknowledged its decision
 -- (until then it stays, for the sweeper to settle first). Counters, holds and the ledger are
--- untouched: a finished record holds no units. The caller chooses the cutoff so that every
+-- untouched: a finished record holds no units. The order_ids are remembered (common.lua's
+-- remember_retired), so that a request reusing one is refused. The caller chooses the cutoff so that every
 -- record it removes is in the MariaDB history already (sync's sweeper). Runs without expiry.
 -- Arguments: cutoff, limit (entries looked at, at most).
 -- Answers JSON {code, message, retired, more, records}: how many orders' records left, whether
@@ -30,6 +31,7 @@ function OPS.retire(a)
   end
   defer(function()
     for i = 1, #drop, 500 do redis.call('DEL', unpack(drop, i, math.min(i + 499, #drop))) end
+    remember_retired(gone)
     for i = 1, #gone, 500 do
       redis.call('ZREM', FINISHED, unpack(gone, i, math.min(i + 499, #gone)))
     end
