@@ -295,6 +295,10 @@ int RunDaemon(const Options& o, store::RedisClient& pool, const history::MySqlCo
     ingesters.push_back(std::make_unique<Ingester>(*outboxes.back(), mysql, ingest, NowMs));
   }
   Sweeper sweeper(store, o.sweep_interval_ms, NowMs);
+  if (o.retention_seconds > 0 && o.sweep_interval_ms == 0) {
+    log::Warn("retention needs the sweeper: with sweep_interval_ms = 0 no record leaves Redis",
+              {{"retention_seconds", o.retention_seconds}});
+  }
   if (o.retention_seconds > 0) {
     sweeper.SetRetention(
         [&store, &outboxes, retention_ms = o.retention_seconds * 1000](std::int64_t now) {

@@ -341,7 +341,7 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
       store::RestoreBatch& batch = batch_of(p);
       const std::size_t n = batch.stocks.size() + batch.reservations.size() + batch.parts.size() +
                             batch.directories.size() + batch.adjustments.size() +
-                            batch.customers.size();
+                            batch.customers.size() + batch.retired.size();
       if (n == 0 || (!force && n < 500)) continue;
       const core::Status s = store::Restore(redis, prefix, batch, now_ms, p, partitions);
       if (!s) {
@@ -403,6 +403,8 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
     report.live_holds += live ? 1 : 0;
     if (!live && retention_ms > 0 && r.updated_at_ms <= now_ms - retention_ms) {
       ++report.past_retention;
+      batch_of(store::HomePartition(r.order_id, partitions)).retired.push_back(r.order_id);
+      if (!flush(false)) return *restore_failed;
       continue;
     }
     // Where the store keeps it (store::PlaceOrder, as the reservation was made).

@@ -1120,6 +1120,12 @@ TEST_F(SyncTest, RetentionHoldsRedisMemoryFlat) {
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.error();
   EXPECT_EQ(rebuilt->past_retention, 5000);
   EXPECT_EQ(records(), 0u);
+  // Their order_ids are remembered as retention remembered them: no second sale.
+  core::ReservationRequest reuse;
+  reuse.order_id = "order-1";
+  reuse.items = {{1, 1}};
+  reuse.ttl_seconds = 600;
+  EXPECT_EQ(store_->Reserve(reuse, "svc", RealNowMs()).code, core::Code::kIdempotencyConflict);
   EXPECT_EQ(store_->GetStocks({1}, RealNowMs()).items.at(0).stock->sold, 2500);
 }
 

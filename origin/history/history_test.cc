@@ -296,6 +296,22 @@ TEST(MariaDbTlsTest, ConnectsOnlyOverVerifiedTls) {
   MySqlConfig plain_root = c;
   plain_root.tls_ca.clear();
   EXPECT_TRUE(MariaDbConnection::Open(plain_root, false).ok()) << "the server itself allows it";
+
+  // A stricter requirement an operator set stays, through migrations over TLS and without.
+  const auto ssl_type = [&] {
+    auto conn = MariaDbConnection::Open(c, false);
+    if (!conn) return std::string("?");
+    const QueryResult r =
+        (*conn)->Query("SELECT ssl_type FROM mysql.user WHERE User = 'stockgate_origin'");
+    return r.ok && !r.rows.empty() ? r.rows[0][0].value_or("") : std::string("?");
+  };
+  EXPECT_EQ(ssl_type(), "ANY");
+  ASSERT_TRUE(
+      (*MariaDbConnection::Open(c, false))->Query("ALTER USER stockgate_origin REQUIRE X509").ok);
+  ASSERT_TRUE(EnsureDatabaseUsers(c, {{DatabaseRole::kOrigin, "origin-pw"}}).ok());
+  EXPECT_EQ(ssl_type(), "X509");
+  ASSERT_TRUE(EnsureDatabaseUsers(plain_root, {{DatabaseRole::kOrigin, "origin-pw"}}).ok());
+  EXPECT_EQ(ssl_type(), "X509");
   MySqlConfig stranger = c;
   stranger.tls_ca = (*made)->other_cert;
   EXPECT_FALSE(MariaDbConnection::Open(stranger, false).ok());

@@ -136,10 +136,7 @@ core::Status EnsureDatabaseUsers(const MySqlConfig& config,
                                                          : "ALL PRIVILEGES";
     for (const std::string& sql :
          {"CREATE USER IF NOT EXISTS " + account + " IDENTIFIED BY " + conn.Quote(u.password),
-          // Made over TLS (tls-ca): the users may only ever connect over TLS too, so a part
-          // configured without it is refused instead of talking in the clear.
-          "ALTER USER " + account + " IDENTIFIED BY " + conn.Quote(u.password) +
-              (config.tls_ca.empty() ? " REQUIRE NONE" : " REQUIRE SSL"),
+          "ALTER USER " + account + " IDENTIFIED BY " + conn.Quote(u.password),
           // Exactly these rights: whatever an earlier grant gave beyond them goes.
           "REVOKE ALL PRIVILEGES, GRANT OPTION FROM " + account,
           "GRANT " + std::string(rights) + " ON " + db + ".* TO " + account}) {
@@ -148,6 +145,18 @@ core::Status EnsureDatabaseUsers(const MySqlConfig& config,
         return core::Fail(
             core::Code::kUnavailable,
             "setting up database user " + std::string(DatabaseUserName(u.role)) + ": " + r.error);
+      }
+    }
+    // Made over TLS (tls-ca): an account that requires nothing yet may from now on connect over
+    // TLS only, so a part configured without it is refused instead of talking in the clear. A
+    // stricter requirement an operator set (REQUIRE X509 ...) is kept, and nothing is loosened.
+    if (!config.tls_ca.empty()) {
+      const QueryResult type = conn.Query("SELECT ssl_type FROM mysql.user WHERE User = " +
+                                          conn.Quote(DatabaseUserName(u.role)) + " AND Host = '%'");
+      const bool none = type.ok && !type.rows.empty() && type.rows[0][0].value_or("").empty();
+      if (none && !conn.Query("ALTER USER " + account + " REQUIRE SSL").ok) {
+        return core::Fail(core::Code::kUnavailable, "requiring TLS of database user " +
+                                                        std::string(DatabaseUserName(u.role)));
       }
     }
   }

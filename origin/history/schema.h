@@ -42,8 +42,9 @@ std::string_view DatabaseUserName(DatabaseRole role);
 // Creates each user (from any host) if missing, sets its password, and grants its rights on
 // config.database: origin SELECT; sync SELECT, INSERT, UPDATE, DELETE; migrate every right on
 // that database alone. Run as an account that may create users (the database's administrator).
-// Run over TLS (config.tls_ca set), it makes the users REQUIRE SSL: they can then only connect
-// over TLS; run without, REQUIRE NONE.
+// Run over TLS (config.tls_ca set), it makes users that require nothing REQUIRE SSL: they can then
+// only connect over TLS. It never loosens a requirement (REQUIRE X509 stays; a run without TLS
+// changes none).
 core::Status EnsureDatabaseUsers(const MySqlConfig& config, const std::vector<DatabaseUser>& users);
 
 }  // namespace stockgate::history

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/inventory_model.h"
 
@@ -161,6 +162,20 @@ void EventHub::Poll() {
       sold_out += (now.available == 0 ? 1 : 0) - (before.available == 0 ? 1 : 0);
       if (full || before.available != now.available || before.low != now.low) {
         changes.items.push_back(item);
+      }
+    }
+    if (full) {
+      // A whole picture: SKUs no longer in the store (a rebuild, a flush) leave the counts.
+      std::unordered_set<std::int64_t> present;
+      for (const store::SnapshotItem& item : snap.items) present.insert(item.sku);
+      for (auto it = sent.begin(); it != sent.end();) {
+        if (present.contains(it->first)) {
+          ++it;
+          continue;
+        }
+        low -= it->second.low ? 1 : 0;
+        sold_out -= it->second.available == 0 ? 1 : 0;
+        it = sent.erase(it);
       }
     }
     if (low_skus_ != nullptr) {

@@ -274,7 +274,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Refuse(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       return Close();
     }
     HttpResponse out =
@@ -540,6 +540,11 @@ int HttpServer::Bind() {
       tls.use_private_key_file(s.options.tls_key_file, asio::ssl::context::pem, ec);
     }
     if (ec) error = ec.message();
+    // OpenSSL compares a key with its certificate only when their types agree: an EC key with
+    // an RSA certificate would load, and every handshake would fail.
+    if (error.empty() && SSL_CTX_check_private_key(tls.native_handle()) != 1) {
+      error = "the private key does not match the certificate";
+    }
     if (!error.empty()) {
       log::Error("cannot serve HTTPS", {{"tls_cert_file", s.options.tls_cert_file},
                                         {"tls_key_file", s.options.tls_key_file},

@@ -327,6 +327,21 @@ data: {"available":9,"low_stock":false,"low_stock_threshold":3,"sku":7})";
   EXPECT_TRUE(wait_for(back)) << received;
   EXPECT_NE(Send("GET", "/metrics", "", "")->body.find(R"(stockgate_stock_skus{state="low"} 0)"),
             std::string::npos);
+  // A SKU that leaves the store (data lost, say) leaves the counts with the next whole picture.
+  ASSERT_EQ(
+      Send("POST", "/v1/reservations", R"({"order_id":"l2","items":[{"sku":7,"qty":8}]})", service_)
+          ->status,
+      201);
+  const auto metric_shows = [&](const std::string& line) {
+    for (int i = 0; i < 100; ++i) {
+      if (Send("GET", "/metrics", "", "")->body.find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_TRUE(metric_shows(R"(stockgate_stock_skus{state="low"} 1)"));
+  ASSERT_TRUE(pool_->Command({"FLUSHALL"}).ok());
+  EXPECT_TRUE(metric_shows(R"(stockgate_stock_skus{state="low"} 0)"));
   done = true;
   c.stop();
   reader.join();
@@ -350,6 +365,18 @@ TEST_F(OriginHttpTest, ServesHttpsWithItsCertificate) {
   EXPECT_EQ(HttpServer(*api_, *metrics_, events_.get(), so, NowMs).Bind(), -1) << "key mismatch";
   so.tls_key_file = (*made)->dir + "/missing.key";
   EXPECT_EQ(HttpServer(*api_, *metrics_, events_.get(), so, NowMs).Bind(), -1) << "missing key";
+  // A key of another type than the certificate's (OpenSSL compares those only when asked).
+  const std::string rsa = (*made)->dir + "/rsa.crt";
+  const std::string make_rsa =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=x "
+      "-keyout /dev/null -out '" +
+      rsa + "' 2>/dev/null";
+  ASSERT_EQ(std::system(make_rsa.c_str()), 0);
+  so.tls_cert_file = rsa;
+  so.tls_key_file = key;
+  EXPECT_EQ(HttpServer(*api_, *metrics_, events_.get(), so, NowMs).Bind(), -1)
+      << "RSA cert, EC key";
+  so.tls_cert_file = cert;
 
   so.tls_key_file = key;
   HttpServer https(*api_, *metrics_, events_.get(), so, NowMs);

@@ -201,7 +201,8 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
                      std::int64_t now_ms, int partition, int partitions) {
   json doc = {{"stocks", json::array()},      {"reservations", json::array()},
               {"parts", json::array()},       {"directories", json::array()},
-              {"adjustments", json::array()}, {"customers", json::array()}};
+              {"adjustments", json::array()}, {"customers", json::array()},
+              {"retired", batch.retired}};
   for (const core::StockView& s : batch.stocks) {
     doc["stocks"].push_back({{"sku", std::to_string(s.sku)},
                              {"on_hand", s.on_hand},

@@ -82,6 +82,9 @@ struct RestoreBatch {
   std::vector<Directory> directories;
   std::vector<Adjustment> adjustments;
   std::vector<CustomerUnits> customers;
+  // Orders past retention whose home is this partition: their records stay in the history, their
+  // order_ids are remembered (as retention remembers them).
+  std::vector<std::string> retired;
 };
 
 // Ok unless Redis holds keys of the layout before partitions (keyspace.h), which the store would

@@ -238,6 +238,7 @@ struct RetireBatch {
   std::int64_t retired = 0;
   bool more = false;
   std::vector<std::string> records;
+  std::vector<std::string> spanning;  // "order_id|0,2,5"
 };
 
 RetireBatch DecodeRetire(const CommandResult& r, const ScriptOp& op) {
@@ -247,9 +248,12 @@ RetireBatch DecodeRetire(const CommandResult& r, const ScriptOp& op) {
   out.message = std::move(o.message);
   out.retired = Int(o.body, "retired");
   out.more = Bool(o.body, "more");
-  if (const json& records = Sub(o.body, "records"); records.is_array()) {
-    for (const json& order : records) {
-      if (order.is_string()) out.records.push_back(order.get<std::string>());
+  for (const auto& [field, list] :
+       {std::pair{"records", &out.records}, std::pair{"spanning", &out.spanning}}) {
+    if (const json& items = Sub(o.body, field); items.is_array()) {
+      for (const json& item : items) {
+        if (item.is_string()) list->push_back(item.get<std::string>());
+      }
     }
   }
   return out;
@@ -361,6 +365,17 @@ std::vector<std::string_view> SplitList(std::string_view text) {
   return out;
 }
 
+// The partition numbers of a list such as "0,2,5" (a directory's parts).
+std::vector<int> PartitionsOf(std::string_view text) {
+  std::vector<int> out;
+  for (const std::string_view part : SplitList(text)) {
+    int p = 0;
+    std::from_chars(part.data(), part.data() + part.size(), p);
+    out.push_back(p);
+  }
+  return out;
+}
+
 // A reservation answer with what the directory steps add: the partitions that hold the order's
 // parts, the item a failure is about, whether the hold expired in this call.
 struct Routed {
@@ -375,12 +390,7 @@ Routed DecodeRouted(const CommandResult& r, const ScriptOp& op) {
   out.result = DecodeReservation(r, op);
   if (!r.ok() || r->type != Reply::Type::kString) return out;
   const json body = json::parse(r->str, nullptr, false);
-  const std::string parts = Str(body, "partitions");
-  for (const std::string_view part : SplitList(parts)) {
-    int p = 0;
-    std::from_chars(part.data(), part.data() + part.size(), p);
-    out.partitions.push_back(p);
-  }
+  out.partitions = PartitionsOf(Str(body, "partitions"));
   out.failed_sku = Sku(Sub(body, "sku"));
   out.expired = Bool(body, "expired");
   return out;
@@ -1000,16 +1010,31 @@ RedisInventoryStore::RetireResult RedisInventoryStore::Retire(
       }
       out.retired += r.retired;
       more = r.more;
+      // Then what pointed at or hung from what left, in other partitions (a failure leaves
+      // that behind, unreachable but harmless: home remembers the order_id either way).
+      const auto run = [&](int partition, ScriptOp op) {
+        const ExpireResult f = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
+          Async(partition, std::move(op), &DecodeExpire, std::move(d));
+        });
+        if (f.code != Code::kOk) fail(f.code, f.message);
+      };
       // A record placed here by an order whose home is elsewhere: its directory there only
-      // pointed here ("single"), and goes too.
+      // pointed here ("single").
       for (const std::string& order : r.records) {
         const int home = Home(order);
         if (config_.partitions == 1 || home == p) continue;
-        const ExpireResult f = AwaitResult<ExpireResult>([&](Done<ExpireResult> d) {
-          Async(home, Op("forget", "", now_ms, {order, std::to_string(p)}), &DecodeExpire,
-                std::move(d));
-        });
-        if (f.code != Code::kOk) fail(f.code, f.message);
+        run(home, Op("forget", "", now_ms, {order, std::to_string(p)}));
+      }
+      // A directory of an order spanning partitions: its parts.
+      for (const std::string& entry : r.spanning) {
+        const auto bar = entry.rfind('|');
+        if (bar == std::string::npos) continue;
+        const std::string order = entry.substr(0, bar);
+        for (const int partition : PartitionsOf(std::string_view(entry).substr(bar + 1))) {
+          if (partition >= 0 && partition < config_.partitions) {
+            run(partition, Op("drop", "", now_ms, {order}));
+          }
+        }
       }
     }
   }

@@ -1,7 +1,8 @@
 -- batch.lua: the driver, the last part of stockgate.lua. Runs the operations of one batch in the
 -- order given, each as a transaction of its own (see atomically in common.lua), then writes what
--- they changed (flush). Every operation but audit, compensate, restore, retire and forget first
--- expires the holds due at its own NOW, so each answers exactly as if it had run alone at its time.
+-- they changed (flush). Every operation but audit, compensate, restore, retire, forget and drop
+-- first expires the holds due at its own NOW, so each answers exactly as if it had run alone at its
+-- time.
 -- KEYS[1] the partition's key prefix (see common.lua). ARGV[1] the partition's cluster slot, or
 -- "" on a Redis that is not a cluster; ARGV[2] the partition's block of stream ids, "high:bits"
 -- ("" in a store of one partition; see ID_BLOCK in common.lua); ARGV[3] the number of
@@ -34,7 +35,8 @@ if ARGV[2] ~= '' then
   local high, bits = string.match(ARGV[2], '^(%d+):(%d+)$')
   ID_BLOCK = { high = tonumber(high), bits = tonumber(bits) }
 end
-local UNEXPIRED = { audit = true, compensate = true, restore = true, retire = true, forget = true }
+local UNEXPIRED = { audit = true, compensate = true, restore = true, retire = true, forget = true,
+  drop = true }
 local answers = {}
 local i = 4
 for k = 1, tonumber(ARGV[3]) do

@@ -69,10 +69,11 @@
 --   An `order` entry of a part of an order spanning partitions has the field `part` = 1: its
 --   events count, but its record is only the part's; the order's record is in the entries of
 --   its directory at home (directory.lua), whose `ops` are always "" (no event).
---   P:finished    zset    order_id of every record here (a reservation's, a part's, an order's
+--   P:finished    zset    order_id of every record here (a reservation's, or an order's
 --                         directory) that reached a final state (confirmed, released, expired,
 --                         returned), by the time it last changed: what retention removes once it
---                         is old enough and in the history (retire.lua)
+--                         is old enough and in the history (retire.lua). Parts are not in it:
+--                         they leave when their order's directory does.
 --   P:retired     hash    gen (0|1: the generation taking new ids), n (ids in it): the order_ids
 --                         retention removed, remembered so that a request reusing one is refused
 --   P:retired:0|1 string  the two generations of that Bloom filter (see maybe_retired)
@@ -119,7 +120,8 @@ local FINAL = { confirmed = true, released = true, expired = true, returned = tr
 -- reuses one is refused as idempotency_conflict instead of starting a second order. Every id of
 -- the current and the previous generation is found (a generation takes RETIRED_CAPACITY ids, so
 -- the last 4 to 8 million retired here are); a new id is taken for a retired one with a
--- probability below 1e-5 (7 hashes, at capacity), and is refused like one.
+-- probability below 1e-5 per generation at capacity (7 hashes; 4e-5 at worst, both generations
+-- full, looked up in two partitions), and is refused like one.
 local RETIRED = P .. ':retired'
 local RETIRED_BITS = 134217728
 local RETIRED_CAPACITY = 4000000
@@ -357,7 +359,9 @@ local function change_reservation(op, r, actor, reason)
     r.expires_at, r.created_at, r.updated_at)
   local key = res_key(r.order_id)
   defer(function() redis.call('SET', key, record) end)
-  if FINAL[r.status] then finished(r.order_id) end
+  -- A part leaves with its order's directory (retire.lua's drop), and a hold given back before
+  -- it became an order (quiet) leaves at once: neither is indexed.
+  if FINAL[r.status] and not r.part and not r.quiet then finished(r.order_id) end
   local fields = { 'change', 'order', 'ops', ORDER_OPS_TEXT[op], 'order', r.order_id, 'actor',
     actor, 'reason', reason, 'time', NOW, 'record', record, 'after', table.concat(after, ',') }
   if r.part or r.quiet then

@@ -6,7 +6,9 @@
 -- reservations:[{order, status, items, customer, ttl, confirm, expires_at, created_at,
 -- updated_at}], parts: (the same, of parts of orders spanning partitions, with the whole order's
 -- request_items and request_confirm), directories: (the same
--- with partitions "2" or "0,2,5"; status "single" for one part elsewhere), adjustments:[{sku, request_id, delta}], customers:[{sku, customer, units}]}, with
+-- with partitions "2" or "0,2,5"; status "single" for one part elsewhere), retired:[order_id of
+-- each order past retention whose home is here], adjustments:[{sku, request_id, delta}],
+-- customers:[{sku, customer, units}]}, with
 -- SKUs as decimal strings and every number an integer.
 -- Answers JSON {code, message, stocks, reservations}.
 function OPS.restore(a)
@@ -36,13 +38,15 @@ function OPS.restore(a)
     redis.call('SET', req_key(r.order), request_text(r.request_items, r.ttl, r.customer,
       r.request_confirm and '1' or '0'))
     if r.status == 'reserved' then redis.call('ZADD', PARTS, r.expires_at, r.order) end
-    maybe_finished(r)
   end
   for _, d in ipairs(doc.directories or {}) do
     redis.call('SET', ord_key(d.order), record_text(d.status, d.items, d.customer, d.ttl,
       d.confirm, d.expires_at, d.created_at, d.updated_at) .. '|' .. d.partitions)
     maybe_finished(d)
   end
+  -- Orders past retention, whose records stay in the history only: remembered, as retention
+  -- would have left them, so that a request reusing one is refused.
+  if type(doc.retired) == 'table' and #doc.retired > 0 then remember_retired(doc.retired) end
   for _, a in ipairs(doc.adjustments or {}) do
     redis.call('HSET', adj_key(a.sku), a.request_id, n(a.delta))
   end
