@@ -459,7 +459,7 @@ TEST_F(ApiTest, RoleRouteMatrix) {
       std::string auth;
       if (role != "none") auth = Token(*RoleFromName(role));
       std::map<std::string, std::string> query;
-      if (std::string(route.path) == "/v1/stock") query["skus"] = "1";
+      if (std::string(route.path) == "/v1/stock") query.try_emplace("skus", "1");
       const HttpResponse r = Call(route.method, route.path, route.body, auth, query);
       const std::string needs = route.needs;
       const bool allowed = needs == "public" || role == "admin" ||
