@@ -9,11 +9,11 @@
 -- replays a part, nor a part a record of another request.
 -- Answers JSON {code, message, reservation?, fail_items?, created, replayed}. Checks, first
 -- failure wins, nothing written on failure: same order_id -> the stored reservation (replayed) or
--- idempotency_conflict (also for an order_id retention removed: common.lua's maybe_retired);
--- unknown_sku (first in item order); insufficient_stock listing every short
--- item; per-customer limit (customer_id required where a SKU has one). The failures that name one
--- item also give its `sku`, so that the parts of an order spanning partitions can be answered
--- as one (the first failing item of the whole order).
+-- idempotency_conflict; unknown_sku (first in item order); insufficient_stock listing every
+-- short item; per-customer limit (customer_id required where a SKU has one); last,
+-- idempotency_conflict for an order_id retention removed (common.lua's maybe_retired). The
+-- failures that name one item also give its `sku`, so that the parts of an order spanning
+-- partitions can be answered as one (the first failing item of the whole order).
 function OPS.reserve(a)
   local order, items_text, ttl, customer, confirm, mode = a[1], a[2], tonumber(a[3]), a[4], a[5],
     a[6]
@@ -41,11 +41,6 @@ function OPS.reserve(a)
       defer(function() redis.call('ZADD', UNCLAIMED, 'XX', now, order) end)
     end
     return answer('ok', 'already reserved', { reservation = public_view(stored), replayed = true })
-  end
-  -- An order of its own here, new as far as Redis knows: unless retention removed it (the
-  -- parts of an order spanning partitions are checked by its claim at home).
-  if not part and maybe_retired(order) then
-    return answer('idempotency_conflict', retired_refusal(order))
   end
   local items = parse_items(items_text)
   local stocks = {}
@@ -78,6 +73,12 @@ function OPS.reserve(a)
           ' units per customer; ' .. customer .. ' already holds ' .. n(held), { sku = it.sku })
       end
     end
+  end
+  -- A new order of its own here, unless retention removed its order_id (the parts of an order
+  -- spanning partitions are checked by its claim at home). Last, so that a flood of requests
+  -- refused for stock never pays for the lookup.
+  if not part and maybe_retired(order) then
+    return answer('idempotency_conflict', retired_refusal(order))
   end
   local sell = confirm == '1'
   local r = { order_id = order, status = sell and 'confirmed' or 'reserved', items = items,
