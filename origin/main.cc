@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "origin/grpc/grpc_server.h"
 #include "origin/history/mariadb_history.h"
 #include "origin/log/log.h"
 #include "origin/server/api.h"
@@ -277,17 +278,41 @@ int Serve(int argc, char** argv) {
   server::HttpServer http(api, http_metrics, &events, options, NowMs);
   const int port = http.Bind();
   if (port < 0) return 1;
+  // The seeds' gRPC services, through the same Api.
+  std::unique_ptr<grpcapi::GrpcServer> grpc;
+  if (!c.grpc_listen.empty()) {
+    const server::HostPort at = server::ParseHostPort(c.grpc_listen).value();  // LoadConfig checked
+    grpcapi::GrpcOptions grpc_options;
+    grpc_options.host = at.host;
+    grpc_options.port = at.port;
+    if (!c.tls_cert_file.empty()) {
+      // The HTTP listener has loaded and checked these files; gRPC never falls back to plain.
+      const std::optional<std::string> cert = ReadFile(c.tls_cert_file);
+      const std::optional<std::string> key = ReadFile(c.tls_key_file);
+      if (!cert || !key) {
+        log::Error("cannot serve gRPC", {{"error", "cannot read tls_cert_file or tls_key_file"}});
+        return 1;
+      }
+      grpc_options.tls_cert_pem = *cert;
+      grpc_options.tls_key_pem = *key;
+    }
+    grpc = std::make_unique<grpcapi::GrpcServer>(
+        api, grpc_options, NowMs, [&pool] { return pool.Ping(); }, &registry);
+    if (grpc->Start() < 0) return 1;
+  }
 
   std::thread stopper([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log::Info("stopping", {{"signal", sig}});
     events.Stop();  // ends the event streams, which would otherwise hold workers open
+    if (grpc) grpc->Stop();
     http.Stop();
   });
   log::Info("listening",
             {{"listen", c.listen_host + ":" + std::to_string(port)},
              {"scheme", c.tls_cert_file.empty() ? "http" : "https"},
+             {"grpc", c.grpc_listen.empty() ? std::string("off") : c.grpc_listen},
              {"redis", c.redis_cluster.empty() ? c.redis_host + ":" + std::to_string(c.redis_port)
                                                : "cluster " + store::NodeList(c.redis_cluster)},
              {"replica_acks", c.redis_replica_acks},

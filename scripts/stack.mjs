@@ -1,6 +1,6 @@
 // The whole stack on loopback, for the demo, development and tests: Redis, MariaDB, the schema,
-// stockgate-sync, the origin, the edge and the demo's login service, each on a free port, all
-// state in one data dir.
+// stockgate-sync, the origin (HTTP, and gRPC with the requirement documents' services), the edge
+// and the demo's login service, each on a free port, all state in one data dir.
 //
 //   scripts/stack up [--dir DIR] [--cluster] [--foreground] [--open]
 //                                                 start, wait until each part is ready, seed the
@@ -13,7 +13,9 @@
 //                                                 --foreground stays attached and stops it all
 //                                                 on Ctrl-C; --open opens the page in the
 //                                                 desktop's browser when there is a desktop
-//   scripts/stack status [--dir DIR]              health of each part; exit 0 when all are up
+//   scripts/stack status [--dir DIR]              health of each part, and of the origin's gRPC
+//                                                 services (their health check); exit 0 when
+//                                                 all are up
 //   scripts/stack down [--dir DIR]                stop exactly what `up` started
 //
 // DIR defaults to .stockgate in the repository. DIR/stack.json records ports and pids. Tokens are
@@ -25,6 +27,7 @@
 // (a certificate made once per DIR, DIR/mariadb-tls). Needs the native and wasi builds and npm ci; the demo page
 // needs the emscripten build (the edge serves build/emscripten/web-demo/site).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
   closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync,
@@ -47,6 +50,24 @@ const DEMO_SKUS = [
 ];
 const PARTS = ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login'];
 const KID = 'demo-1';
+
+// The gRPC health check of the origin's gRPC address (npm's @grpc/grpc-js, loaded on demand so
+// that `down` works without node_modules): SERVING or not, within a second.
+async function grpcServing(address) {
+  const require = createRequire(import.meta.url);
+  const grpc = require('@grpc/grpc-js');
+  const loader = require('@grpc/proto-loader');
+  const proto = join(repo, 'node_modules/grpc-health-check/proto/health/v1/health.proto');
+  const { Health } = grpc.loadPackageDefinition(loader.loadSync(proto, { enums: String }))
+    .grpc.health.v1;
+  const client = new Health(address, grpc.credentials.createInsecure());
+  try {
+    return await new Promise((ok) => client.Check({ service: '' }, { deadline: Date.now() + 1000 },
+      (e, r) => ok(!e && r.status === 'SERVING')));
+  } finally {
+    client.close();
+  }
+}
 
 const say = (msg) => process.stderr.write(`stack: ${msg}\n`);
 
@@ -195,7 +216,9 @@ async function up(o) {
   mkdirSync(o.dir, { recursive: true });
   const issuer = issuerOf(o.dir);
   const ports = {};
-  for (const p of ['redis', 'mariadb', 'sync', 'origin', 'edge', 'login']) ports[p] = await freePort();
+  for (const p of ['redis', 'mariadb', 'sync', 'origin', 'grpc', 'edge', 'login']) {
+    ports[p] = await freePort();
+  }
   const clusterDir = join(o.dir, 'redis-cluster');
   if (o.cluster) {
     const earlier = existsSync(clusterDir) && old?.cluster ? old.ports.redis : undefined;
@@ -265,6 +288,8 @@ async function up(o) {
       STOCKGATE_JWT_SECRET: '',
       STOCKGATE_JWT_JWKS_FILE: issuer.jwksPath,
       STOCKGATE_LISTEN: `127.0.0.1:${ports.origin}`,
+      // The requirement documents' gRPC services, beside the HTTP API.
+      STOCKGATE_GRPC_LISTEN: `127.0.0.1:${ports.grpc}`,
       ...redisEnv,
       STOCKGATE_REDIS_USER: 'stockgate-origin',
       STOCKGATE_REDIS_PASSWORD: users['stockgate-origin'],
@@ -273,6 +298,7 @@ async function up(o) {
     }, join(o.dir, 'origin.log'));
     save();
     await until('origin', () => httpOk(`http://127.0.0.1:${ports.origin}/readyz`));
+    await until('origin gRPC', () => grpcServing(`127.0.0.1:${ports.grpc}`));
     say(`edge on 127.0.0.1:${ports.edge}`);
     // The edge verifies tokens with the issuer's public keys: each buyer's `sub` is its client.
     // Nothing in front of it sets a trusted address header, and X-Client-Id is not trusted.
@@ -313,6 +339,7 @@ async function up(o) {
       login: `http://127.0.0.1:${ports.login}/`,
       origin: `http://127.0.0.1:${ports.origin}/`,
       api_docs: `http://127.0.0.1:${ports.origin}/docs`,
+      grpc: `127.0.0.1:${ports.grpc}`,
     };
     save();
   } catch (e) {
@@ -326,6 +353,7 @@ async function up(o) {
     `  edge (buyers):             ${state.urls.edge}`,
     `  origin API:                ${state.urls.origin}`,
     `  API docs:                  ${state.urls.api_docs}`,
+    `  origin gRPC:               ${state.urls.grpc} (grpc.health.v1, reflection)`,
     state.cluster ? `  redis cluster ${state.cluster.seeds}, mariadb ${mysql}`
       : `  redis 127.0.0.1:${ports.redis}, mariadb ${mysql}`,
     `  demo SKUs: ${DEMO_SKUS.map(([s]) => s).join(', ')}`,
@@ -442,7 +470,20 @@ async function status(o) {
       : ports[part] ? `127.0.0.1:${ports[part]}` : '';
     process.stdout.write(`${part.padEnd(8)} ${up ? 'up  ' : 'DOWN'} pid ${pids?.[part] ?? '-'} ${where}\n`);
   }
-  return healthy === PARTS.length ? 0 : 1;
+  // The origin's gRPC services: its health service, SERVING while Redis answers.
+  let wanted = PARTS.length;
+  if (ports.grpc) {
+    wanted += 1;
+    let up = false;
+    try {
+      up = alive(pids?.origin) && await grpcServing(`127.0.0.1:${ports.grpc}`);
+    } catch {
+      up = false;
+    }
+    healthy += up ? 1 : 0;
+    process.stdout.write(`${'grpc'.padEnd(8)} ${up ? 'up  ' : 'DOWN'} pid ${pids?.origin ?? '-'} 127.0.0.1:${ports.grpc}\n`);
+  }
+  return healthy === wanted ? 0 : 1;
 }
 
 async function main() {

@@ -42,6 +42,7 @@ const TOOLS = [
   ['stockgate-sync', join(bin, 'sync/stockgate-sync'), []],
   ['stockgate-origin-load', join(bin, 'bench/stockgate-origin-load'), []],
   ['stockgate-mysql-load', join(bin, 'bench/stockgate-mysql-load'), []],
+  ['stockgate-grpc-load', join(bin, 'bench/stockgate-grpc-load'), []],
   ['stockgate-flash-sale', join(bin, 'bench/stockgate-flash-sale'), []],
 ];
 

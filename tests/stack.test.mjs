@@ -56,7 +56,10 @@ test('up serves a reservation end to end, and down stops every part', async () =
   const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
   assert.deepEqual(Object.keys(state.pids).sort(),
     ['edge', 'login', 'mariadb', 'origin', 'redis', 'sync']);
-  assert.equal(spawnSync(stack, ['status', '--dir', dir]).status, 0);
+  const shown = spawnSync(stack, ['status', '--dir', dir], { encoding: 'utf8' });
+  assert.equal(shown.status, 0, shown.stdout);
+  // The origin serves the seeds' gRPC services too, and status asks their health check.
+  assert.match(shown.stdout, /^grpc +up .*127\.0\.0\.1:\d+$/m);
   // ES256 only: the verifiers get public keys, and no HS256 secret exists.
   assert.ok(!existsSync(join(dir, 'jwt-secret')));
   const jwks = JSON.parse(readFileSync(join(dir, 'jwks.json'), 'utf8'));

@@ -49,6 +49,14 @@ core::Status CheckMySqlUri(std::string_view uri) {
   return history::CheckMySqlUri(uri);
 }
 
+// "" (off) or HOST:PORT.
+core::Status CheckOptionalHostPort(std::string_view text) {
+  if (text.empty()) return {};
+  const core::Result<config::HostPort> hp = config::ParseHostPort(text);
+  if (!hp) return config::Invalid(hp.error());
+  return {};
+}
+
 core::Status CheckSecretLength(std::string_view secret) {
   if (secret.size() <= kMaxJwtSecretBytes) return {};
   return config::Invalid("must be at most " + std::to_string(kMaxJwtSecretBytes) + " bytes");
@@ -83,6 +91,12 @@ const std::vector<Setting>& Settings() {
        .apply = [](OriginConfig& c, const Value& v) { c.tls_cert_file = v.s; }},
       {.key = {.name = "tls_key_file", .kind = Kind::kString},
        .apply = [](OriginConfig& c, const Value& v) { c.tls_key_file = v.s; }},
+      {.key = {.name = "grpc_listen",
+               .flag_help = "Address to serve the seeds' gRPC services on (off when unset)",
+               .flag_value = "HOST:PORT",
+               .kind = Kind::kString,
+               .check = CheckOptionalHostPort},
+       .apply = [](OriginConfig& c, const Value& v) { c.grpc_listen = v.s; }},
       {.key = {.name = "threads",
                .flag_help = "HTTP event-loop threads (0: one per hardware thread)",
                .flag_value = "N",

@@ -41,6 +41,8 @@ struct OriginConfig {
   // HTTPS on the listen address: a PEM certificate chain and its PEM key (both, or neither).
   std::string tls_cert_file;
   std::string tls_key_file;
+  // The seeds' gRPC services (origin/grpc) on HOST:PORT, with the TLS settings above; "": off.
+  std::string grpc_listen;
   // HTTP event-loop threads; LoadConfig resolves 0 to DefaultThreads(hardware). Connections do
   // not hold threads: a few serve them all.
   int threads = 0;

@@ -167,6 +167,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
           {"STOCKGATE_LISTEN_REUSE_PORT", "1"},
           {"STOCKGATE_TLS_CERT_FILE", "/tls/origin.crt"},
           {"STOCKGATE_TLS_KEY_FILE", "/tls/origin.key"},
+          {"STOCKGATE_GRPC_LISTEN", "0.0.0.0:9090"},
           {"STOCKGATE_THREADS", "7"},
           {"STOCKGATE_READ_TIMEOUT_MS", "11"},
           {"STOCKGATE_WRITE_TIMEOUT_MS", "12"},
@@ -206,6 +207,7 @@ TEST_F(ConfigTest, EveryKeyIsSettableFromEnvironment) {
   EXPECT_TRUE(c.listen_reuse_port);
   EXPECT_EQ(c.tls_cert_file, "/tls/origin.crt");
   EXPECT_EQ(c.tls_key_file, "/tls/origin.key");
+  EXPECT_EQ(c.grpc_listen, "0.0.0.0:9090");
   EXPECT_EQ(c.threads, 7);
   EXPECT_EQ(c.read_timeout_ms, 11);
   EXPECT_EQ(c.write_timeout_ms, 12);
@@ -361,6 +363,15 @@ TEST_F(ConfigTest, BadAddressIsAnError) {
   env_.erase("STOCKGATE_REDIS");
   e = ErrorOf({"--listen", "::1:8080"});
   EXPECT_EQ(e.find("--listen must be HOST:PORT"), 0u) << e;
+  // gRPC is off by default; set, it is an address like the others.
+  EXPECT_EQ(Load()->config.grpc_listen, "");
+  e = ErrorOf({"--grpc-listen", "127.0.0.1:0"});
+  EXPECT_EQ(e.find("--grpc-listen"), 0u) << e;
+  EXPECT_NE(e.find("port must be 1..65535"), std::string::npos) << e;
+  env_["STOCKGATE_GRPC_LISTEN"] = "nowhere";
+  EXPECT_EQ(ErrorOf().find("STOCKGATE_GRPC_LISTEN"), 0u);
+  env_.erase("STOCKGATE_GRPC_LISTEN");
+  EXPECT_EQ(Load({"--grpc-listen", "[::1]:9090"})->config.grpc_listen, "[::1]:9090");
 }
 
 // On a cluster, writes wait for a replica unless told otherwise; on one Redis they do not. A bad
