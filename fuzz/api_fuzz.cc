@@ -123,10 +123,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(body.contains("error") && body["error"]["code"] == r.code);
     }
   }
-  for (const auto& s : w.store.model().AllStock()) {
-    FUZZ_CHECK(s.reserved >= 0 && s.reserved <= s.on_hand);
-    FUZZ_CHECK(s.available == s.on_hand - s.reserved);
-    FUZZ_CHECK(s.sold >= 0 && s.on_hand >= 0);
-  }
+  FUZZ_CHECK_STOCK(w.store.model());
   return 0;
 }

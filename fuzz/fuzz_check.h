@@ -14,4 +14,15 @@
     }                                                                                   \
   } while (false)
 
+// The stock invariants of the reference model, whatever requests it was given:
+// 0 <= reserved <= on_hand, available = on_hand - reserved, nothing negative.
+#define FUZZ_CHECK_STOCK(model)                               \
+  do {                                                        \
+    for (const auto& s : (model).AllStock()) {                \
+      FUZZ_CHECK(s.reserved >= 0 && s.reserved <= s.on_hand); \
+      FUZZ_CHECK(s.available == s.on_hand - s.reserved);      \
+      FUZZ_CHECK(s.sold >= 0 && s.on_hand >= 0);              \
+    }                                                         \
+  } while (false)
+
 #endif  // STOCKGATE_FUZZ_FUZZ_CHECK_H_

@@ -71,3 +71,51 @@ for (const input of [
   '{"alg":"HS256"}\n{"sub":"old","role":"viewer","exp":1}',
   '{"alg":"HS256"}\n{"sub":"r","role":"root","exp":1900000000}',
 ]) write('jwt', Buffer.from(input, 'utf8'));
+
+// grpc: method, token (indices into grpc_fuzz.cc's tables), then the request message in protobuf
+// wire format, encoded from the repo's .proto files with protobufjs (a dependency of npm's
+// @grpc/proto-loader).
+{
+  const { createRequire } = await import('node:module');
+  const protobuf = createRequire(import.meta.url)('protobufjs');
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/')
+    ? join(here, '../node_modules/protobufjs', target)
+    : join(here, '../origin/grpc/proto', target));
+  root.loadSync(['inventory/inventory.proto', 'inventory/v1/inventory.proto']);
+  const T = { admin: 0, service: 1, viewer: 2, none: 3 };
+  // The order of Methods() in grpc_fuzz.cc.
+  const methods = [
+    'inventory.GetInventoryRequest', 'inventory.BatchGetInventoryRequest',
+    'inventory.SetInventoryRequest', 'inventory.InventoryOperationRequest',
+    'inventory.LockInventoryRequest', 'inventory.UnlockInventoryRequest',
+    'inventory.ConfirmReduceRequest', 'inventory.GetInventoryHistoryRequest',
+    'inventory.GoodsInvInfo', 'inventory.SellInfo', 'inventory.SellInfo',
+    'inventory.v1.RestockInventoryRequest', 'inventory.v1.GetStockRequest',
+    'inventory.v1.BatchGetStockRequest', 'inventory.v1.DeductStockRequest',
+    'inventory.v1.ReleaseStockRequest', 'inventory.v1.GetInventoryLogsRequest',
+  ];
+  const grpcSeed = (index, token, message) => {
+    const type = root.lookupType(methods[index]);
+    write('grpc', Buffer.concat([Buffer.from([index, T[token]]),
+      Buffer.from(type.encode(type.fromObject(message)).finish())]));
+  };
+  grpcSeed(0, 'none', { product_id: 1 });
+  grpcSeed(1, 'service', { product_ids: [1, 2, 99] });
+  grpcSeed(2, 'admin', { product_id: 2, stock: 20, operator: 'ops' });
+  grpcSeed(3, 'admin', { product_id: 1, quantity: 4, operator: 'ops', remark: 'truck' });
+  grpcSeed(4, 'service', { lock_key: 'k1', items: [{ product_id: 1, quantity: 2 }, { product_id: 2, quantity: 1 }], timeout_seconds: 60 });
+  grpcSeed(4, 'service', { lock_key: 'k2', items: [{ product_id: 3, quantity: 50 }] });
+  grpcSeed(5, 'service', { lock_key: 'k1' });
+  grpcSeed(6, 'service', { lock_key: 'k1' });
+  grpcSeed(7, 'viewer', { product_id: 1, page: 1, page_size: 10, start_time: { seconds: 1 }, end_time: { seconds: 2000000000 } });
+  grpcSeed(8, 'admin', { goods_id: 3, num: 7 });
+  grpcSeed(9, 'service', { order_sn: 'sn1', goods_info: [{ goods_id: 2, num: 1 }] });
+  grpcSeed(10, 'service', { order_sn: 'sn1', goods_info: [{ goods_id: 2, num: 1 }] });
+  grpcSeed(11, 'admin', { book_id: 1, quantity: 5 });
+  grpcSeed(12, 'none', { book_id: 2 });
+  grpcSeed(13, 'service', { book_ids: [1, 2, 3] });
+  grpcSeed(14, 'service', { book_id: 1, quantity: 1, order_id: 1001 });
+  grpcSeed(15, 'service', { book_id: 1, quantity: 1, order_id: 1001 });
+  grpcSeed(16, 'viewer', { book_id: 1, page: 2, page_size: 5 });
+}
