@@ -27,7 +27,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  cleanups, http, machineCpuMs, median, parseOptions, parseWrk, processCpuMs, repoRoot, run,
+  cleanups, freePort, http, machineCpuMs, median, parseOptions, parseWrk, processCpuMs, repoRoot,
+  run,
   runTimed,
   startMariadb, startOrigin, startRedis, turn, versionOf,
 } from './harness.mjs';
@@ -53,7 +54,8 @@ function parseArgs(argv) {
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
     mysqlLoad: 'build/native/bench/stockgate-mysql-load',
-  }, { script: import.meta.url, paths: ['origin', 'load', 'mysqlLoad'] });
+    grpcLoad: 'build/native/bench/stockgate-grpc-load',
+  }, { script: import.meta.url, paths: ['origin', 'load', 'mysqlLoad', 'grpcLoad'] });
   if (o.smoke) {
     o.concurrency = [4];
     o.rounds = 1;
@@ -260,15 +262,25 @@ const ORIGIN_ENV = {
   STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
 };
 
+// The gRPC side (tool 'grpc'): the same reservations as seed 000's LockInventory calls at the
+// origin's grpc_listen address, by stockgate-grpc-load over a few HTTP/2 connections.
+const GRPC_CHANNELS = 4;
+
 async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
+  const grpcPort = tool === 'grpc' ? await freePort() : null;
   const origin = await startOrigin(root, `${name}-${c}`, {
-    binary: o.origin, sku: SKU, stock: STOCK, env: ORIGIN_ENV,
+    binary: o.origin, sku: SKU, stock: STOCK,
+    env: grpcPort ? { ...ORIGIN_ENV, STOCKGATE_GRPC_LISTEN: `127.0.0.1:${grpcPort}` } : ORIGIN_ENV,
   });
   if (appendfsync !== 'always') origin.redis.cli('CONFIG', 'SET', 'appendfsync', appendfsync);
   const env = { STOCKGATE_BENCH_TOKEN: origin.serviceToken };
   const loadTool = (args) => {
-    const r = runTimed(o.load, ['--port', String(origin.port), '-c', String(c),
-      '--ttl', String(TTL_SECONDS), ...args],
+    const r = tool === 'grpc'
+      ? runTimed(o.grpcLoad, ['--port', String(grpcPort), '-c', String(c), '--channels',
+        String(Math.min(c, GRPC_CHANNELS)), '--ttl', String(TTL_SECONDS), ...args],
+      { env, allowFail: true })
+      : runTimed(o.load, ['--port', String(origin.port), '-c', String(c),
+        '--ttl', String(TTL_SECONDS), ...args],
       { env, allowFail: true });
     if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
     const l = JSON.parse(r.stdout);
@@ -321,11 +333,18 @@ async function originSide(root, c, o, { name, tool, appendfsync = 'always' }) {
       const via = tool === 'wrk'
         ? `wrk -t${Math.min(c, cpus().length)} -c${c} -d${wrkSeconds}s --latency -s ` +
           'bench/wrk/reserve.lua <origin> -- bench<round> 1'
-        : `stockgate-origin-load -c ${c} ${measured.join(' ')} --order-prefix bench<round>`;
+        : tool === 'grpc'
+          ? `stockgate-grpc-load -c ${c} --channels ${Math.min(c, GRPC_CHANNELS)} ` +
+            `${measured.join(' ')} --order-prefix bench<round>`
+          : `stockgate-origin-load -c ${c} ${measured.join(' ')} --order-prefix bench<round>`;
       result.command = `STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND=0 stockgate-origin` +
-        `${appendfsync !== 'always' ? ` (Redis: CONFIG SET appendfsync ${appendfsync})` : ''}; ` +
-        `${via}: POST /v1/reservations {"order_id":"<prefix>-<conn>-<i>","items":[{"sku":${SKU},` +
-        `"qty":1}],"ttl_seconds":${TTL_SECONDS}}`;
+        `${appendfsync !== 'always' ? ` (Redis: CONFIG SET appendfsync ${appendfsync})` : ''}` +
+        `${tool === 'grpc' ? ' --grpc-listen 127.0.0.1:<port>' : ''}; ${via}: ` +
+        (tool === 'grpc'
+          ? `inventory.InventoryService/LockInventory {lock_key: "<prefix>-<slot>-<i>", items: ` +
+            `[{product_id: ${SKU}, quantity: 1}], timeout_seconds: ${TTL_SECONDS}}`
+          : `POST /v1/reservations {"order_id":"<prefix>-<conn>-<i>","items":[{"sku":${SKU},` +
+            `"qty":1}],"ttl_seconds":${TTL_SECONDS}}`);
       origin.stop();
     },
   };
@@ -475,6 +494,7 @@ async function main() {
     const sides = {};
     sides.origin = await originSide(root, c, o, { name: 'origin', tool: 'load' });
     sides.origin_wrk = await originSide(root, c, o, { name: 'origin-wrk', tool: 'wrk' });
+    sides.origin_grpc = await originSide(root, c, o, { name: 'origin-grpc', tool: 'grpc' });
     sides.redis = await redisSide(root, c, o, 1);
     sides.redis_pipelined = await redisSide(root, c, o, PIPELINE);
     await turn();

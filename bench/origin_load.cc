@@ -8,7 +8,6 @@
 // token (role service) comes from --token or STOCKGATE_BENCH_TOKEN; mint one with
 // `stockgate-origin token --role service --sub bench --ttl 3600`.
 #include <httplib.h>
-#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -24,6 +23,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "bench/load_stats.h"
 
 namespace stockgate::bench {
 namespace {
@@ -120,22 +121,6 @@ void RunConnection(const Options& o, int connection, httplib::Client& client,
       ++out.outcomes["transport:" + httplib::to_string(res.error())];
     }
   }
-}
-
-// The q-quantile (0..1) of sorted values, nearest rank, in ms.
-double QuantileMs(const std::vector<std::int64_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
-  return static_cast<double>(sorted[std::min(rank, sorted.size() - 1)]) / 1e6;
-}
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  const auto secs = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
 int Run(const Options& o) {

@@ -355,6 +355,7 @@ function redisWorkSection(runs) {
 const ORIGIN_SIDES = [
   ['origin', 'origin', '`stockgate-origin-load`: `POST /v1/reservations`, HTTP keep-alive'],
   ['origin_wrk', 'origin, by wrk', '`wrk` with `bench/wrk/reserve.lua`: the same requests'],
+  ['origin_grpc', 'origin, over gRPC', '`stockgate-grpc-load`: seed 000\'s `LockInventory`, the same holds, over 4 HTTP/2 connections'],
   ['redis', 'raw Redis script', '`redis-benchmark`: `EVALSHA` of the reserve operation, one call at a time per client'],
   ['redis_pipelined', 'raw Redis script, pipelined', '`redis-benchmark -P 32`: the same calls, 32 in flight per client'],
   ['mysql', 'MySQL hot row', '`mariadb-slap`: one-row `UPDATE` in InnoDB'],
@@ -613,6 +614,17 @@ function originSection(args) {
             runs.map((r) => `${fmtUsPer(r.sides.origin_wrk.cpu.client_us_per_call)}`).join(', ') +
               ' (see "Where the time goes"). The goals are judged on the load tool\'s rows, the',
             'harder measure.',
+          ),
+          '',
+        ]
+      : []),
+    ...(runs.every((r) => r.sides.origin_grpc)
+      ? [
+          para(
+            'Over gRPC (seed 000\'s `LockInventory`, translated onto the same API code), the',
+            'origin made',
+            runs.map((r) => `${fmtRatio(r.sides.origin_grpc.rps / r.sides.origin.rps)} times its`
+              + ` HTTP rate at concurrency ${r.concurrency}`).join(', ') + '.',
           ),
           '',
         ]
