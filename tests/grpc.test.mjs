@@ -347,6 +347,34 @@ describe('history, health and reflection', () => {
   });
 });
 
+describe('the grpcio example of docs/api.md', () => {
+  test('runs as written with Debian\'s python3-grpcio and python3-grpc-tools', async () => {
+    const docs = readFileSync(join(repoRoot, 'docs/api.md'), 'utf8');
+    const example = /^```python\n([\s\S]*?)^```$/m.exec(docs)?.[1];
+    assert.ok(example, 'no python example in docs/api.md');
+    const dir = join(root, 'python');
+    run('mkdir', ['-p', dir]);
+    // The example's comment shows how to compile the protos; run that command.
+    const protos = ['inventory/inventory.proto', 'inventory/v1/inventory.proto'];
+    const shown = example.split('\n').filter((l) => l.startsWith('#'))
+      .map((l) => l.replace(/^#\s*/, '').replace(/\\$/, '')).join(' ').replace(/\s+/g, ' ');
+    assert.ok(shown.includes('python3 -m grpc_tools.protoc -I origin/grpc/proto --python_out=. ' +
+      `--grpc_python_out=. ${protos.join(' ')}`), shown);
+    run('/usr/bin/python3', ['-m', 'grpc_tools.protoc', '-I', PROTO_ROOT, `--python_out=${dir}`,
+      `--grpc_python_out=${dir}`, ...protos]);
+    await expectOk(v0, 'SetInventory', { product_id: SKU, stock: 100 }, origin.adminToken);
+    const before = await expectOk(v0, 'GetInventory', { product_id: SKU }, origin.serviceToken);
+    const script = `import os, sys\nsys.path.insert(0, ${JSON.stringify(dir)})\n` +
+      `SERVICE_TOKEN = os.environ["SERVICE_TOKEN"]\n` +
+      example.replaceAll('127.0.0.1:9090', `127.0.0.1:${grpcPort}`);
+    const r = run('/usr/bin/python3', ['-c', script], { env: { SERVICE_TOKEN: origin.serviceToken } });
+    assert.equal(r.stdout.trim(), '');
+    // It locked one unit and confirmed it: sold.
+    const after = await expectOk(v0, 'GetInventory', { product_id: SKU }, origin.serviceToken);
+    assert.deepEqual([after.stock, after.locked], [before.stock - 1, 0]);
+  });
+});
+
 describe('TLS', () => {
   test('with the HTTP listener\'s certificate: TLS clients are served, plaintext ones are not', async () => {
     const dir = join(root, 'tls');
