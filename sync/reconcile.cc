@@ -305,9 +305,8 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
   const QueryResult stocks =
       run("SELECT sku, on_hand, reserved, sold, version, per_customer_limit, updated_at_ms, "
           "limit_event, low_stock_threshold FROM inventory ORDER BY sku");
-  const QueryResult reservations =
-      run("SELECT order_id, status, items, customer_id, ttl_seconds, confirm, expires_at_ms, "
-          "created_at_ms, updated_at_ms, last_event FROM reservations ORDER BY order_id");
+  const QueryResult reservations = run(std::string("SELECT ") + history::kReservationColumns +
+                                       ", last_event FROM reservations ORDER BY order_id");
   const std::string repair_ref = kRepairRef;
   const QueryResult adjustments =
       run("SELECT sku, ref, qty FROM inventory_history WHERE op = 'adjust' AND ref <> '" +
@@ -373,26 +372,10 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
     if (!flush(false)) return *restore_failed;
   }
   for (const history::Row& row : reservations.rows) {
-    core::ReservationView r;
-    r.order_id = row[0].value_or("");
-    if (const auto status = core::ReservationStatusFromName(row[1].value_or(""))) {
-      r.status = *status;
-    } else {
-      return failed(core::Code::kInvalidState,
-                    "reservation " + r.order_id + " has an unknown status");
-    }
-    core::Result<std::vector<core::Item>> items = store::ParseItemsField(row[2].value_or(""));
-    if (!items) {
-      return failed(core::Code::kInvalidState,
-                    "reservation " + r.order_id + " has malformed items");
-    }
-    r.items = std::move(items).value();
-    r.customer_id = row[3].value_or("");
-    r.ttl_seconds = history::IntOf(row[4]);
-    r.confirm = history::IntOf(row[5]) != 0;
-    r.expires_at_ms = history::IntOf(row[6]);
-    r.created_at_ms = history::IntOf(row[7]);
-    r.updated_at_ms = history::IntOf(row[8]);
+    core::Result<core::ReservationView> view =
+        store::ViewOfRecord(history::ReservationRecordOf(row));
+    if (!view) return failed(core::Code::kInvalidState, view.error());
+    core::ReservationView r = std::move(view).value();
     last_event = std::max(last_event, history::IntOf(row[9]));
     const bool live = r.status == core::ReservationStatus::kReserved;
     const bool counts = live || r.status == core::ReservationStatus::kConfirmed;

@@ -78,11 +78,10 @@ struct SummaryResult {
   std::vector<SummaryRow> rows;  // by sku, then op name
 };
 
-// GET /v1/reservations/{order_id} of an order whose record has left Redis (retention): its last
-// record as the history keeps it (the reservations table).
-struct ArchivedReservation {
-  Code code = Code::kOk;  // kNotFound: not in the history either; kUnavailable
-  std::string message;
+// One row of the reservations table, as stored: the status by name and the items as the store
+// writes them. store::ViewOfRecord turns it into the core's ReservationView (the API's archived
+// reads and sync's rebuild both do).
+struct ReservationRecord {
   std::string order_id;
   std::string status;  // reserved confirmed released expired returned
   std::string items;   // as the store writes them: "S:qty,S:qty"
@@ -92,6 +91,18 @@ struct ArchivedReservation {
   std::int64_t expires_at_ms = 0;
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
+};
+// The reservations table's columns a ReservationRecord is read from, in its fields' order.
+inline constexpr const char* kReservationColumns =
+    "order_id, status, items, customer_id, ttl_seconds, confirm, expires_at_ms, created_at_ms, "
+    "updated_at_ms";
+
+// GET /v1/reservations/{order_id} of an order whose record has left Redis (retention): its last
+// record as the history keeps it.
+struct ArchivedReservation {
+  Code code = Code::kOk;  // kNotFound: not in the history either; kUnavailable
+  std::string message;
+  ReservationRecord record;
 };
 
 class HistoryReader {

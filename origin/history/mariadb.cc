@@ -147,6 +147,22 @@ std::int64_t IntOf(const std::optional<std::string>& column) {
   return out;
 }
 
+ReservationRecord ReservationRecordOf(const Row& row) {
+  const auto text = [&](std::size_t i) { return i < row.size() ? row[i].value_or("") : ""; };
+  const auto number = [&](std::size_t i) { return i < row.size() ? IntOf(row[i]) : 0; };
+  ReservationRecord r;
+  r.order_id = text(0);
+  r.status = text(1);
+  r.items = text(2);
+  r.customer_id = text(3);
+  r.ttl_seconds = number(4);
+  r.confirm = number(5) != 0;
+  r.expires_at_ms = number(6);
+  r.created_at_ms = number(7);
+  r.updated_at_ms = number(8);
+  return r;
+}
+
 std::string JoinInts(const std::vector<std::int64_t>& values) {
   std::string out;
   for (const std::int64_t v : values) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "origin/history/history_reader.h"
 #include "origin/history/mysql_config.h"
 
 struct st_mysql;  // MYSQL, kept out of this header
@@ -89,6 +90,8 @@ class MariaDbPool {
 
 // A column as an integer: 0 for NULL or text that is not one.
 std::int64_t IntOf(const std::optional<std::string>& column);
+// The ReservationRecord of a row whose first columns are kReservationColumns.
+ReservationRecord ReservationRecordOf(const Row& row);
 
 // "1,2,3" from integers, for IN (...) lists.
 std::string JoinInts(const std::vector<std::int64_t>& values);

@@ -97,26 +97,15 @@ HistoryPage MariaDbHistory::History(const HistoryQuery& q) {
 ArchivedReservation MariaDbHistory::Reservation(const std::string& order_id) {
   ArchivedReservation a;
   const core::Status status = pool_->With([&](MariaDbConnection& conn) -> core::Status {
-    const QueryResult r = conn.Query(
-        "SELECT status, items, customer_id, ttl_seconds, confirm, expires_at_ms, created_at_ms, "
-        "updated_at_ms FROM reservations WHERE order_id = " +
-        conn.Quote(order_id));
+    const QueryResult r = conn.Query(std::string("SELECT ") + kReservationColumns +
+                                     " FROM reservations WHERE order_id = " + conn.Quote(order_id));
     if (!r.ok) return r.failure();
     if (r.rows.empty()) {
       a.code = Code::kNotFound;
       a.message = "reservation " + order_id + " not found";
       return {};
     }
-    const Row& row = r.rows[0];
-    a.order_id = order_id;
-    a.status = row[0].value_or("");
-    a.items = row[1].value_or("");
-    a.customer_id = row[2].value_or("");
-    a.ttl_seconds = IntOf(row[3]);
-    a.confirm = IntOf(row[4]) != 0;
-    a.expires_at_ms = IntOf(row[5]);
-    a.created_at_ms = IntOf(row[6]);
-    a.updated_at_ms = IntOf(row[7]);
+    a.record = ReservationRecordOf(r.rows[0]);
     return {};
   });
   if (!status) {

@@ -842,23 +842,11 @@ HttpResponse Api::Archived(const std::string& id, const std::string& owner) {
         "reservation " + id + " is not in Redis, and the history cannot say now: " + a.message,
         retry());
   }
-  core::ReservationView r;
-  const auto status = core::ReservationStatusFromName(a.status);
-  core::Result<std::vector<core::Item>> items = store::ParseItemsField(a.items);
-  if (a.code != Code::kOk || !status || !items || (!owner.empty() && a.customer_id != owner)) {
-    return NotYours(id);
-  }
-  r.order_id = a.order_id;
-  r.status = *status;
-  r.items = std::move(items).value();
-  r.customer_id = a.customer_id;
-  r.ttl_seconds = a.ttl_seconds;
-  r.confirm = a.confirm;
-  r.expires_at_ms = a.expires_at_ms;
-  r.created_at_ms = a.created_at_ms;
-  r.updated_at_ms = a.updated_at_ms;
+  if (a.code != Code::kOk) return NotYours(id);
+  const core::Result<core::ReservationView> r = store::ViewOfRecord(a.record);
+  if (!r || (!owner.empty() && r->customer_id != owner)) return NotYours(id);
   HttpResponse out;
-  out.body = R"({"archived":true,)" + ReservationBody(r).substr(1);
+  out.body = R"({"archived":true,)" + ReservationBody(*r).substr(1);
   return out;
 }
 

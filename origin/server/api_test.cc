@@ -277,15 +277,20 @@ TEST_F(ApiTest, SetAndGetStock) {
 // the 404 says where finished orders go.
 TEST_F(ApiTest, ArchivedReservationsAnswerFromTheHistory) {
   history::ArchivedReservation a;
-  a.order_id = "old-1";
-  a.status = "confirmed";
-  a.items = "7:2,9:1";
-  a.customer_id = "alice";
-  a.ttl_seconds = 900;
-  a.expires_at_ms = kT0 - 1000;
-  a.created_at_ms = kT0 - 2000;
-  a.updated_at_ms = kT0 - 1500;
+  a.record = {.order_id = "old-1",
+              .status = "confirmed",
+              .items = "7:2,9:1",
+              .customer_id = "alice",
+              .ttl_seconds = 900,
+              .expires_at_ms = kT0 - 1000,
+              .created_at_ms = kT0 - 2000,
+              .updated_at_ms = kT0 - 1500};
   history_.archived["old-1"] = a;
+  // A row the history cannot read back (malformed items) is not shown.
+  history::ArchivedReservation broken = a;
+  broken.record.items = "7:";
+  history_.archived["old-2"] = broken;
+  EXPECT_EQ(Service("GET", "/v1/reservations/old-2").status, 404);
   HttpResponse r = Service("GET", "/v1/reservations/old-1");
   ASSERT_EQ(r.status, 200) << r.body;
   json b = Body(r);

@@ -102,6 +102,31 @@ core::Result<std::vector<core::Item>> ParseItemsField(std::string_view text) {
   return items;
 }
 
+core::Result<core::ReservationView> ViewOfRecord(const history::ReservationRecord& record) {
+  const std::optional<core::ReservationStatus> status =
+      core::ReservationStatusFromName(record.status);
+  if (!status) {
+    return core::Fail(core::Code::kUnavailable,
+                      "reservation " + record.order_id + " has an unknown status");
+  }
+  core::Result<std::vector<core::Item>> items = ParseItemsField(record.items);
+  if (!items) {
+    return core::Fail(core::Code::kUnavailable,
+                      "reservation " + record.order_id + " has malformed items");
+  }
+  core::ReservationView r;
+  r.order_id = record.order_id;
+  r.status = *status;
+  r.items = std::move(items).value();
+  r.customer_id = record.customer_id;
+  r.ttl_seconds = record.ttl_seconds;
+  r.confirm = record.confirm;
+  r.expires_at_ms = record.expires_at_ms;
+  r.created_at_ms = record.created_at_ms;
+  r.updated_at_ms = record.updated_at_ms;
+  return r;
+}
+
 std::string FormatItemsField(const std::vector<core::Item>& items) {
   std::string out;
   for (const core::Item& item : items) {

@@ -13,6 +13,7 @@
 
 #include "core/inventory_model.h"
 #include "core/result.h"
+#include "origin/history/history_reader.h"
 #include "origin/store/redis_pool.h"
 
 namespace stockgate::store {
@@ -78,6 +79,10 @@ core::Result<OutboxEntry> DecodeOutboxEntry(const Reply& entry);
 // "S:q,S:q" (the reservation hash's items field) to items, at least one.
 core::Result<std::vector<core::Item>> ParseItemsField(std::string_view text);
 std::string FormatItemsField(const std::vector<core::Item>& items);
+
+// A row of the history's reservations table as the view it records; fails (kUnavailable) on an
+// unknown status or malformed items.
+core::Result<core::ReservationView> ViewOfRecord(const history::ReservationRecord& record);
 
 // A reservation record, "status|items|customer|ttl|confirm|expires_at|created_at|updated_at" (the
 // layout of lua/common.lua, as P:res:{O} and the outbox hold it): all but order_id.

@@ -186,5 +186,34 @@ TEST(OutboxDecodeTest, RefusesMalformedEntries) {
   EXPECT_NE(old.error().find("earlier outbox format"), std::string::npos) << old.error();
 }
 
+// A row of the history's reservations table back into the view it records; an unknown status or
+// malformed items are refused, naming the order.
+TEST(ViewOfRecordTest, ReadsARowAndRefusesAMalformedOne) {
+  history::ReservationRecord record{.order_id = "o-1",
+                                    .status = "returned",
+                                    .items = "7:2,9:1",
+                                    .customer_id = "alice",
+                                    .ttl_seconds = 900,
+                                    .confirm = true,
+                                    .expires_at_ms = 3000,
+                                    .created_at_ms = 1000,
+                                    .updated_at_ms = 2000};
+  const core::Result<core::ReservationView> v = ViewOfRecord(record);
+  ASSERT_TRUE(v.ok()) << v.error();
+  EXPECT_EQ(v->order_id, "o-1");
+  EXPECT_EQ(v->status, core::ReservationStatus::kReturned);
+  ASSERT_EQ(v->items.size(), 2u);
+  EXPECT_EQ(v->items[1].sku, 9);
+  EXPECT_EQ(v->customer_id, "alice");
+  EXPECT_TRUE(v->confirm);
+  EXPECT_EQ(v->expires_at_ms, 3000);
+  EXPECT_EQ(v->updated_at_ms, 2000);
+  record.status = "lost";
+  EXPECT_EQ(ViewOfRecord(record).error(), "reservation o-1 has an unknown status");
+  record.status = "reserved";
+  record.items = "7:x";
+  EXPECT_EQ(ViewOfRecord(record).error(), "reservation o-1 has malformed items");
+}
+
 }  // namespace
 }  // namespace stockgate::store
