@@ -181,9 +181,11 @@ const std::vector<Run>& Methods() {
       [](const std::string& wire, bool* decoded, const auto& send) {
         inv::v1::ReleaseStockRequest req;
         if (!(*decoded = Decode(wire, &req))) return grpc::Status::OK;
-        if (req.order_id() == 0) return grpc::Status::OK;  // refused before any request
-        return GiveBackThen(grpcapi::OrderIdOf(req.order_id()),
-                            {{static_cast<std::int64_t>(req.book_id()), req.quantity()}}, send);
+        grpc::Status refusal;
+        const auto order_id = grpcapi::SeedOrderId(req.order_id(), req.book_id(), &refusal);
+        if (!order_id) return refusal;
+        return GiveBackThen(*order_id, {{static_cast<std::int64_t>(req.book_id()), req.quantity()}},
+                            send);
       },
       Simple<inv::v1::GetInventoryLogsRequest, inv::v1::GetInventoryLogsResponse>(),
   };

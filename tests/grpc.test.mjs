@@ -154,6 +154,13 @@ describe('seed 000: inventory.InventoryService', () => {
     }, origin.serviceToken);
     assert.equal(short.success, false);
     assert.deepEqual(short.fail_items.map((f) => [f.product_id, f.quantity, f.available]), [[12, 2, 1]]);
+    // Errors carry the API's JSON body in the trailer stockgate-error-bin; the standard details
+    // header, which clients decode as google.rpc.Status, is not used.
+    const refusedSale = await expectCode(v0, 'Sell', { order_sn: 'g-sell-short', goods_info: [{ goods_id: 12, num: 5 }] }, origin.serviceToken, grpc.status.FAILED_PRECONDITION);
+    const body = JSON.parse(refusedSale.metadata.get('stockgate-error-bin')[0].toString());
+    assert.equal(body.error.code, 'insufficient_stock');
+    assert.deepEqual(body.error.fail_items, [{ sku: 12, requested: 5, available: 1 }]);
+    assert.deepEqual(refusedSale.metadata.get('grpc-status-details-bin'), []);
     const s12 = await expectOk(v0, 'GetInventory', { product_id: 12 }, origin.serviceToken);
     assert.deepEqual([s12.stock, s12.locked, s12.available], [3, 2, 1]);
 
@@ -189,7 +196,7 @@ describe('seed 004: inventory.v1.InventoryService', () => {
   test('RestockInventory, GetStock, BatchGetStock, DeductStock, ReleaseStock as its grpcurl examples', async () => {
     await expectOk(v0, 'SetInventory', { product_id: 21, stock: 0 }, origin.adminToken);
     const restocked = await expectOk(v1, 'RestockInventory', { book_id: 21, quantity: 100 }, origin.adminToken);
-    assert.equal(restocked.current_stock, 100);
+    assert.deepEqual([restocked.message, restocked.current_stock], ['restocked', 100]);
     const first = await expectOk(v1, 'DeductStock', { book_id: 21, quantity: 5, order_id: 1001 }, origin.serviceToken);
     assert.equal(first.remaining_stock, 95);
     const retry = await expectOk(v1, 'DeductStock', { book_id: 21, quantity: 5, order_id: 1001 }, origin.serviceToken);
@@ -202,6 +209,15 @@ describe('seed 004: inventory.v1.InventoryService', () => {
     assert.equal(released.current_stock, 100);
     const again = await expectOk(v1, 'ReleaseStock', { book_id: 21, quantity: 5, order_id: 1001 }, origin.serviceToken);
     assert.equal(again.current_stock, 100);
+    // An order of two books is two deductions with the same order_id, as in the seed (its key is
+    // the book and the order): both sell, and each is released on its own.
+    await expectOk(v0, 'SetInventory', { product_id: 24, stock: 10 }, origin.adminToken);
+    await expectOk(v1, 'DeductStock', { book_id: 21, quantity: 2, order_id: 7001 }, origin.serviceToken);
+    const second = await expectOk(v1, 'DeductStock', { book_id: 24, quantity: 3, order_id: 7001 }, origin.serviceToken);
+    assert.equal(second.remaining_stock, 7);
+    assert.equal((await expectOk(v1, 'ReleaseStock', { book_id: 24, quantity: 3, order_id: 7001 }, origin.serviceToken)).current_stock, 10);
+    assert.equal((await stockOf(21)).stock, 98);
+    await expectOk(v1, 'ReleaseStock', { book_id: 21, quantity: 2, order_id: 7001 }, origin.serviceToken);
     const batch = await expectOk(v1, 'BatchGetStock', { book_ids: [21, SKU] }, origin.serviceToken);
     assert.equal(batch.stocks.length, 2);
     await expectCode(v1, 'ReleaseStock', { book_id: 21, quantity: 5, order_id: 4040 }, origin.serviceToken, grpc.status.NOT_FOUND);
@@ -340,6 +356,12 @@ describe('history, health and reflection', () => {
     for (let i = 0; i < 10; i++) results.push(await call(c, 'GetStock', { book_id: SKU }, null, { metadata: md() }));
     assert.equal(results.filter((r) => !r.error).length, 5);
     assert.ok(results.slice(5).every((r) => r.error?.code === grpc.status.RESOURCE_EXHAUSTED));
+    // A deduction's follow-up stock read is not charged again: sales keep answering OK with the
+    // stock left while the reads bucket is empty.
+    for (let i = 0; i < 8; i++) {
+      const sale = await expectOk(c, 'DeductStock', { book_id: SKU, quantity: 1, order_id: 900 + i }, limited.serviceToken);
+      assert.equal(sale.remaining_stock, 9 - i);
+    }
     // Another client keeps its own budget.
     assert.ok(!(await call(c, 'GetStock', { book_id: SKU }, limited.token('viewer', 'someone-else'))).error);
     c.close();
@@ -422,6 +444,35 @@ describe('TLS', () => {
 });
 
 describe('dependency loss', () => {
+  test('Redis paused: calls end at their deadline, and the server keeps answering', async () => {
+    process.kill(origin.redis.pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const calls = Array.from({ length: 64 }, (_, i) => call(v0, 'LockInventory',
+        { lock_key: `paused-${i}`, items: [{ product_id: SKU, quantity: 1 }] }, origin.serviceToken,
+        { deadlineMs: 300 }));
+      // Meanwhile the health service answers at once (no thread is held by the calls).
+      const checker = new health.Health(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+      const checked = await new Promise((ok) => checker.Check({ service: '' },
+        { deadline: Date.now() + 1000 }, (e, v) => ok(e ?? v)));
+      checker.close();
+      assert.ok(checked.status !== undefined, `health did not answer: ${checked.details}`);
+      const results = await Promise.all(calls);
+      assert.ok(results.every((r) => r.error?.code === grpc.status.DEADLINE_EXCEEDED),
+        JSON.stringify(results.map((r) => r.error?.code ?? 'ok')));
+      assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
+    } finally {
+      process.kill(origin.redis.pid, 'SIGCONT');
+    }
+    // Once Redis is back, calls succeed again.
+    for (const deadline = Date.now() + 5000; ;) {
+      const r = await call(v1, 'GetStock', { book_id: SKU }, origin.serviceToken);
+      if (!r.error) break;
+      if (Date.now() > deadline) assert.fail(`no answer after Redis resumed: ${r.error.details}`);
+      await sleep(100);
+    }
+  });
+
   test('Redis killed: UNAVAILABLE fast, health NOT_SERVING', async () => {
     origin.redis.stop();
     const started = Date.now();

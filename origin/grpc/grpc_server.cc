@@ -57,7 +57,11 @@ std::string PeerAddress(const std::string& peer) {
 std::string RequestId(const CallbackServerContext* ctx) {
   std::string key = Metadata(ctx, "idempotency-key");
   if (!key.empty()) return key;
-  thread_local std::mt19937_64 random{std::random_device{}()};
+  thread_local std::mt19937_64 random = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
   char buf[40];
   std::snprintf(buf, sizeof buf, "grpc-%016llx%016llx", static_cast<unsigned long long>(random()),
                 static_cast<unsigned long long>(random()));
@@ -72,7 +76,11 @@ struct GrpcServer::Impl {
   std::function<std::int64_t()> now_ms;
   std::function<bool()> ready;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
-  asio::thread_pool pool;
+  // Where answers are translated and calls finished or sent on (never on the store's thread), and
+  // where the Api's blocking work (MariaDB reads) runs: apart, so a slow history cannot hold up
+  // the answers of calls that Redis has already served.
+  asio::thread_pool answers;
+  asio::thread_pool blocking;
   std::unique_ptr<grpc::Server> server;
   std::thread health;
   std::mutex mu;
@@ -90,7 +98,8 @@ struct GrpcServer::Impl {
         options(std::move(o)),
         now_ms(std::move(now)),
         ready(std::move(r)),
-        pool(static_cast<std::size_t>(std::max(options.blocking_threads, 1))) {
+        answers(2),
+        blocking(static_cast<std::size_t>(std::max(options.blocking_threads, 1))) {
     if (registry != nullptr) {
       requests = &prometheus::BuildCounter()
                       .Name("stockgate_grpc_requests_total")
@@ -111,8 +120,8 @@ struct GrpcServer::Impl {
 
     ServerUnaryReactor* reactor() const { return reactor_; }
 
-    // Sends `request` with the caller's credentials; `then` gets the answer on a pool thread
-    // (never on the store's). A call past its deadline or cancelled is finished instead.
+    // Sends `request` with the caller's credentials; `then` gets the answer on an `answers`
+    // thread. A call past its deadline or cancelled is finished instead.
     void Send(server::HttpRequest request, std::function<void(const server::HttpResponse&)> then) {
       if (ctx_->IsCancelled()) return Finish({grpc::StatusCode::CANCELLED, "cancelled"});
       if (ctx_->deadline() <= std::chrono::system_clock::now()) {
@@ -126,18 +135,25 @@ struct GrpcServer::Impl {
       impl_.api.HandleAsync(
           request, impl_.now_ms(),
           [self, then = std::move(then)](server::HttpResponse answer) {
-            asio::post(self->impl_.pool,
+            asio::post(self->impl_.answers,
                        [self, then, answer = std::move(answer)] { then(answer); });
           },
-          [self](std::function<void()> work) { asio::post(self->impl_.pool, std::move(work)); });
+          [self](std::function<void()> work) {
+            asio::post(self->impl_.blocking, std::move(work));
+          });
     }
 
+    // The API's JSON error body (StatusOf puts it in the status's details) goes to the
+    // trailer stockgate-error-bin: grpc-status-details-bin is for google.rpc.Status, and
+    // clients that decode it (grpc-go) would turn anything else into INTERNAL.
     void Finish(const grpc::Status& status) {
       if (impl_.requests != nullptr) {
         impl_.requests->Add({{"method", method_}, {"code", CodeName(status.error_code())}})
             .Increment();
       }
-      reactor_->Finish(status);
+      if (status.error_details().empty()) return reactor_->Finish(status);
+      ctx_->AddTrailingMetadata("stockgate-error-bin", status.error_details());
+      reactor_->Finish(grpc::Status(status.error_code(), status.error_message()));
     }
 
    private:
@@ -206,31 +222,47 @@ struct GrpcServer::Impl {
   }
 
   // Reback and ReleaseStock: read the order, give it back (release a hold, return a sale), then
-  // `done` with the outcome.
+  // `done` with the outcome. When the order moved between the read and the change (it expired,
+  // or was confirmed), it is read and judged once more.
   static void GiveBackOrder(const std::shared_ptr<Call>& call, std::string order_id,
                             std::vector<GiveBackItem> items,
-                            std::function<void(const grpc::Status&, bool changed)> done) {
-    call->Send(ReservationRead(order_id), [call, items = std::move(items), done = std::move(done)](
-                                              const server::HttpResponse& read) {
+                            std::function<void(const grpc::Status&, bool changed)> done,
+                            int attempts = 2) {
+    call->Send(ReservationRead(order_id), [call, order_id, items, done = std::move(done),
+                                           attempts](const server::HttpResponse& read) {
       grpc::Status status;
       std::optional<server::HttpRequest> next = GiveBack(read, items, &status);
       if (!next) return done(status, false);
-      call->Send(std::move(*next),
-                 [done](const server::HttpResponse& answer) { done(StatusOf(answer), true); });
+      call->Send(std::move(*next), [call, order_id, items, done,
+                                    attempts](const server::HttpResponse& answer) {
+        const bool moved = answer.code == core::CodeName(core::Code::kInvalidState) ||
+                           answer.code == core::CodeName(core::Code::kReservationExpired);
+        if (moved && attempts > 1) return GiveBackOrder(call, order_id, items, done, attempts - 1);
+        done(StatusOf(answer), true);
+      });
     });
   }
 
-  // The last step of DeductStock and ReleaseStock: the SKU's available units into the answer
-  // (`set`), then Finish.
+  // The last step of DeductStock and ReleaseStock, once the change is made: the SKU's available
+  // units into the answer (`set`), then OK. The read is a follow-up (not charged again); if it
+  // fails, the call still succeeds (the change stands) and `note` says the count is unknown.
   static void FinishWithAvailable(const std::shared_ptr<Call>& call, std::uint64_t book_id,
-                                  std::function<void(std::int32_t)> set) {
+                                  std::function<void(std::int32_t)> set,
+                                  std::function<void(const std::string&)> note) {
     inventory::v1::GetStockRequest stock;
     stock.set_book_id(book_id);
-    call->Send(FromProto(stock), [call, set = std::move(set)](const server::HttpResponse& read) {
+    server::HttpRequest read = FromProto(stock);
+    read.follow_up = true;
+    call->Send(std::move(read), [call, set = std::move(set),
+                                 note = std::move(note)](const server::HttpResponse& answer) {
       std::int32_t available = 0;
-      const grpc::Status status = AvailableOf(read, &available);
-      set(available);
-      call->Finish(status);
+      const grpc::Status status = AvailableOf(answer, &available);
+      if (status.ok()) {
+        set(available);
+      } else {
+        note("; the stock left could not be read: " + status.error_message());
+      }
+      call->Finish(grpc::Status::OK);
     });
   }
 
@@ -356,7 +388,9 @@ struct GrpcServer::Impl::Inventory004 final : inventory::v1::InventoryService::C
       if (!Succeeded(sale)) return call->Finish(StatusOf(sale));
       resp->set_message(sale.status == 201 ? "deducted"
                                            : "order already processed (a retry: nothing changed)");
-      FinishWithAvailable(call, book_id, [resp](std::int32_t n) { resp->set_remaining_stock(n); });
+      FinishWithAvailable(
+          call, book_id, [resp](std::int32_t n) { resp->set_remaining_stock(n); },
+          [resp](const std::string& why) { resp->mutable_message()->append(why); });
     });
     return call->reactor();
   }
@@ -365,19 +399,23 @@ struct GrpcServer::Impl::Inventory004 final : inventory::v1::InventoryService::C
                                    const inventory::v1::ReleaseStockRequest* req,
                                    inventory::v1::ReleaseStockResponse* resp) override {
     auto call = impl.Begin(ctx, "ReleaseStock");
-    if (req->order_id() == 0) {
-      call->Finish({grpc::StatusCode::INVALID_ARGUMENT, "order_id is required (1 or more)"});
+    grpc::Status refusal;
+    const std::optional<std::string> order_id =
+        SeedOrderId(req->order_id(), req->book_id(), &refusal);
+    if (!order_id) {
+      call->Finish(refusal);
       return call->reactor();
     }
     const std::uint64_t book_id = req->book_id();
     std::vector<GiveBackItem> items{{static_cast<std::int64_t>(book_id), req->quantity()}};
-    GiveBackOrder(call, OrderIdOf(req->order_id()), std::move(items),
+    GiveBackOrder(call, *order_id, std::move(items),
                   [call, resp, book_id](const grpc::Status& status, bool changed) {
                     if (!status.ok()) return call->Finish(status);
                     resp->set_message(
                         changed ? "released" : "order already released (a retry: nothing changed)");
-                    FinishWithAvailable(call, book_id,
-                                        [resp](std::int32_t n) { resp->set_current_stock(n); });
+                    FinishWithAvailable(
+                        call, book_id, [resp](std::int32_t n) { resp->set_current_stock(n); },
+                        [resp](const std::string& why) { resp->mutable_message()->append(why); });
                   });
     return call->reactor();
   }
@@ -460,7 +498,8 @@ void GrpcServer::Stop() {
     // Calls in flight get two seconds to finish; the rest are cancelled.
     impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
-  impl_->pool.join();
+  impl_->answers.join();
+  impl_->blocking.join();
 }
 
 }  // namespace stockgate::grpcapi

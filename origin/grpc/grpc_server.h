@@ -29,7 +29,7 @@ struct GrpcOptions {
   // TLS: a PEM certificate chain and its PEM key (the HTTP listener's); empty: plain.
   std::string tls_cert_pem;
   std::string tls_key_pem;
-  int blocking_threads = 4;       // history reads and the later steps of multi-step calls
+  int blocking_threads = 4;       // the Api's blocking work: history reads, archived orders
   int health_interval_ms = 1000;  // how often the health service asks whether Redis answers
 };
 

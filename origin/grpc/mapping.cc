@@ -21,7 +21,8 @@ HttpRequest Make(std::string method, std::string path, std::string body = {}) {
   return r;
 }
 
-std::string Dump(const json& j) { return j.dump(); }
+// Never throws: text that is not UTF-8 (it can come from metadata) is replaced, as the API does.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string StockPath(std::int64_t sku) { return "/v1/stock/" + std::to_string(sku); }
 // Seed 004's ids are unsigned; one above 2^63 - 1 prints as itself and the API refuses it.
@@ -94,10 +95,17 @@ HttpRequest HistoryRead(const std::string& sku_path, std::int32_t page, std::int
   return r;
 }
 
-// The API's ms since the epoch of a Timestamp; one before the epoch prints negative, which the
-// API refuses with its own message.
+// A Timestamp as RFC 3339 text with all its digits, for the API's ParseTime to judge (the range
+// and the rounding of a sub-millisecond rest are its rules); one that is not a valid Timestamp
+// (seconds outside years 1..9999, nanos outside 0..999999999) as text the API refuses.
 std::string TimeQuery(const google::protobuf::Timestamp& t) {
-  return std::to_string(google::protobuf::util::TimeUtil::TimestampToMilliseconds(t));
+  using google::protobuf::util::TimeUtil;
+  if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+      t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 || t.nanos() > 999'999'999) {
+    return "invalid Timestamp (seconds " + std::to_string(t.seconds()) + ", nanos " +
+           std::to_string(t.nanos()) + ")";
+  }
+  return TimeUtil::ToString(t);
 }
 
 std::string ReservationPath(std::string_view order_id) {
@@ -116,29 +124,35 @@ std::int64_t EventNumber(const std::string& event_id) {
   return ms * 1'000'000 + std::min<std::int64_t>(seq, 999'999);
 }
 
-// An event's order reference as seed 004's numeric order_id; 0 when it is not a number (an
-// order placed through HTTP with another id, an adjustment's request_id).
+// An event's order reference as seed 004's numeric order_id: the order of "<order_id>:<book_id>"
+// (SeedOrderId), or a reference that is a number; 0 for anything else (an order placed through
+// HTTP with another id, an adjustment's request_id).
 std::uint64_t NumericRef(const std::string& ref) {
-  std::uint64_t out = 0;
-  const auto [end, ec] = std::from_chars(ref.data(), ref.data() + ref.size(), out);
-  return ec == std::errc() && end == ref.data() + ref.size() ? out : 0;
+  std::uint64_t order = 0;
+  const char* end = ref.data() + ref.size();
+  const auto [stop, ec] = std::from_chars(ref.data(), end, order);
+  if (ec != std::errc()) return 0;
+  if (stop == end) return order;
+  std::uint64_t book = 0;
+  const auto [book_stop, book_ec] = std::from_chars(stop + 1, end, book);
+  return *stop == ':' && book_ec == std::errc() && book_stop == end ? order : 0;
 }
 
 json Item(std::int64_t sku, std::int64_t qty) { return {{"sku", sku}, {"qty", qty}}; }
 
-// The operation names of one ledger op in both seeds.
+// The operation names of one ledger op in both seeds (adjust: by its sign, below).
 struct OpNames {
-  std::string_view op;
+  core::LedgerOp op;
   std::string_view operation_type;  // seed 000
   std::string_view change_type;     // seed 004
 };
 constexpr OpNames kOpNames[] = {
-    {"set", "SET", "set"},
-    {"reserve", "LOCK", "lock"},
-    {"confirm", "CONFIRM", "deduct"},
-    {"release", "UNLOCK", "release"},
-    {"expire", "EXPIRE", "expire"},
-    {"return", "RETURN", "return"},
+    {core::LedgerOp::kSet, "SET", "set"},
+    {core::LedgerOp::kReserve, "LOCK", "lock"},
+    {core::LedgerOp::kConfirm, "CONFIRM", "deduct"},
+    {core::LedgerOp::kRelease, "UNLOCK", "release"},
+    {core::LedgerOp::kExpire, "EXPIRE", "expire"},
+    {core::LedgerOp::kReturn, "RETURN", "return"},
 };
 
 }  // namespace
@@ -192,17 +206,17 @@ grpc::Status StatusOf(const HttpResponse& answer) {
 }
 
 std::string OperationType(std::string_view op, std::int64_t qty) {
-  if (op == "adjust") return qty < 0 ? "REDUCE" : "ADD";
+  if (op == core::LedgerOpName(core::LedgerOp::kAdjust)) return qty < 0 ? "REDUCE" : "ADD";
   for (const OpNames& n : kOpNames) {
-    if (n.op == op) return std::string(n.operation_type);
+    if (core::LedgerOpName(n.op) == op) return std::string(n.operation_type);
   }
   return std::string(op);
 }
 
 std::string ChangeType(std::string_view op, std::int64_t qty) {
-  if (op == "adjust") return qty < 0 ? "writeoff" : "restock";
+  if (op == core::LedgerOpName(core::LedgerOp::kAdjust)) return qty < 0 ? "writeoff" : "restock";
   for (const OpNames& n : kOpNames) {
-    if (n.op == op) return std::string(n.change_type);
+    if (core::LedgerOpName(n.op) == op) return std::string(n.change_type);
   }
   return std::string(op);
 }
@@ -367,12 +381,10 @@ HttpRequest FromProto(const inventory::v1::BatchGetStockRequest& r) {
 
 std::optional<HttpRequest> FromProto(const inventory::v1::DeductStockRequest& r,
                                      grpc::Status* refusal) {
-  if (r.order_id() == 0) {
-    *refusal = {grpc::StatusCode::INVALID_ARGUMENT, "order_id is required (1 or more)"};
-    return std::nullopt;
-  }
+  const std::optional<std::string> order_id = SeedOrderId(r.order_id(), r.book_id(), refusal);
+  if (!order_id) return std::nullopt;
   return Make("POST", "/v1/reservations",
-              Dump({{"order_id", OrderIdOf(r.order_id())},
+              Dump({{"order_id", *order_id},
                     {"items", json::array({{{"sku", r.book_id()}, {"qty", r.quantity()}}})},
                     {"confirm", true}}));
 }
@@ -384,7 +396,8 @@ HttpRequest FromProto(const inventory::v1::GetInventoryLogsRequest& r) {
 grpc::Status ToProto(const HttpResponse& a, inventory::v1::RestockInventoryResponse* out) {
   std::int32_t available = 0;
   if (grpc::Status st = AvailableOf(a, &available); !st.ok()) return st;
-  out->set_message(a.status == 201 ? "restocked" : "already restocked (a retry: nothing changed)");
+  // The API answers a new adjustment and a retry of one alike: the stock is as restocked.
+  out->set_message("restocked");
   out->set_current_stock(available);
   return grpc::Status::OK;
 }
@@ -409,7 +422,8 @@ grpc::Status ToProto(const HttpResponse& a, inventory::v1::GetInventoryLogsRespo
   out->set_total(Int32(page.value("total", json())));
   for (const json& e : page.value("items", json::array())) {
     inventory::v1::InventoryLog* log = out->add_logs();
-    log->set_id(EventNumber(e.value("event_id", std::string())));
+    log->set_id(static_cast<std::uint64_t>(
+        std::max<std::int64_t>(EventNumber(e.value("event_id", std::string())), 0)));
     log->set_book_id(
         static_cast<std::uint64_t>(std::max<std::int64_t>(Int64(e.value("sku", json())), 0)));
     const std::int64_t qty = Int64(e.value("qty", json()));
@@ -472,6 +486,13 @@ std::optional<HttpRequest> GiveBack(const HttpResponse& read, std::vector<GiveBa
   return std::nullopt;  // released, expired or returned: already given back
 }
 
-std::string OrderIdOf(std::uint64_t order_id) { return std::to_string(order_id); }
+std::optional<std::string> SeedOrderId(std::uint64_t order_id, std::uint64_t book_id,
+                                       grpc::Status* refusal) {
+  if (order_id == 0) {
+    *refusal = {grpc::StatusCode::INVALID_ARGUMENT, "order_id is required (1 or more)"};
+    return std::nullopt;
+  }
+  return std::to_string(order_id) + ":" + std::to_string(book_id);
+}
 
 }  // namespace stockgate::grpcapi

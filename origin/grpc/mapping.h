@@ -1,8 +1,10 @@
 // The gRPC layer's translation, without sockets: each request of the seeds' services becomes the
 // HTTP API request that does its job, and each API answer becomes the seed's response message or
-// a gRPC status. No rule lives here: bounds, authentication, roles, rate limits, idempotency and
-// every store call are the Api's (origin/server/api.h). What is here is the seeds' vocabulary:
-// field names, which of our numbers each of theirs is, and which gRPC status each API code is.
+// a gRPC status. Bounds, authentication, roles, rate limits, idempotency and every store call are
+// the Api's (origin/server/api.h). What is here is the seeds' vocabulary (field names, which of
+// our numbers each of theirs is, which gRPC status each API code is) and the few things the seeds
+// mean that the HTTP API does not say: an order given back whole (a hold released, a sale
+// returned), seed 004's per-book order keys, and quantities whose sign the method gives.
 #ifndef STOCKGATE_ORIGIN_GRPC_MAPPING_H_
 #define STOCKGATE_ORIGIN_GRPC_MAPPING_H_
 
@@ -100,7 +102,11 @@ struct GiveBackItem {
 // why). `items` is what the caller named, in any order.
 std::optional<HttpRequest> GiveBack(const HttpResponse& read, std::vector<GiveBackItem> items,
                                     grpc::Status* status);
-std::string OrderIdOf(std::uint64_t order_id);  // seed 004's numeric ids as our order_id
+// Seed 004's deductions are keyed by (book_id, order_id), one book per call: our order_id is
+// "<order_id>:<book_id>", so an order of several books is several orders here, each retried and
+// released on its own. order_id 0 (unset) is refused: nullopt, with *refusal set.
+std::optional<std::string> SeedOrderId(std::uint64_t order_id, std::uint64_t book_id,
+                                       grpc::Status* refusal);
 
 }  // namespace stockgate::grpcapi
 

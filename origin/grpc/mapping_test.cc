@@ -302,17 +302,17 @@ TEST_F(MappingTest, GivingBackReleasesAHoldAndReturnsASale) {
   EXPECT_EQ(Send(FromProto(deduct, &status).value()).status, 200);  // a retry
   EXPECT_EQ(Read(7).stock(), 3);
 
-  const HttpResponse read = Send(ReservationRead(OrderIdOf(1001)));
+  const HttpResponse read = Send(ReservationRead("1001:7"));
   // The wrong quantity: refused, nothing sent.
   EXPECT_FALSE(GiveBack(read, {{7, 1}}, &status));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   const std::optional<HttpRequest> back = GiveBack(read, {{7, 2}}, &status);
   ASSERT_TRUE(back);
-  EXPECT_EQ(back->path, "/v1/reservations/1001/return");
+  EXPECT_EQ(back->path, "/v1/reservations/1001:7/return");
   EXPECT_EQ(Send(*back).status, 200);
   EXPECT_EQ(Read(7).stock(), 5);
   // Given back already: nothing more to send.
-  EXPECT_FALSE(GiveBack(Send(ReservationRead("1001")), {{7, 2}}, &status));
+  EXPECT_FALSE(GiveBack(Send(ReservationRead("1001:7")), {{7, 2}}, &status));
   EXPECT_TRUE(status.ok());
 
   // A hold is released.
@@ -329,7 +329,7 @@ TEST_F(MappingTest, GivingBackReleasesAHoldAndReturnsASale) {
 TEST_F(MappingTest, HistoryPagesInTheSeedsNames) {
   history::HistoryEvent sale{.event_id = "1800000000123-4",
                              .sku = 7,
-                             .ref = "1001",
+                             .ref = "1001:7",  // seed 004's order 1001, book 7
                              .op = "confirm",
                              .qty = 2,
                              .before = 5,
@@ -380,6 +380,28 @@ TEST_F(MappingTest, HistoryPagesInTheSeedsNames) {
   EXPECT_EQ(logs.logs(0).order_id(), 1001u);
   EXPECT_EQ(logs.logs(1).change_type(), "restock");
   EXPECT_EQ(logs.logs(1).order_id(), 0u);  // a request_id, not an order number
+
+  // Times are the API's to judge: a sub-millisecond rest rounds up, as in the HTTP query; a
+  // Timestamp out of its range is refused, not wrapped around.
+  inventory::GetInventoryHistoryRequest exact;
+  exact.set_product_id(7);
+  exact.mutable_start_time()->set_seconds(kT0 / 1000);
+  exact.mutable_start_time()->set_nanos(1'500'000);
+  ASSERT_TRUE(ToProto(Send(FromProto(exact), Role::kViewer), &out).ok());
+  EXPECT_EQ(history_.queries.back().from_ms, kT0 + 2);
+  for (const auto& [seconds, nanos] :
+       std::vector<std::pair<std::int64_t, std::int32_t>>{{2'305'843'009'213'693'960, 0},
+                                                          {-1, 0},
+                                                          {kT0 / 1000, -1},
+                                                          {kT0 / 1000, 1'000'000'000}}) {
+    inventory::GetInventoryHistoryRequest bad;
+    bad.set_product_id(7);
+    bad.mutable_start_time()->set_seconds(seconds);
+    bad.mutable_start_time()->set_nanos(nanos);
+    EXPECT_EQ(ToProto(Send(FromProto(bad), Role::kViewer), &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << seconds << " " << nanos;
+  }
 
   // Bad paging is the API's 400; a buyer may not read history.
   req.set_page_size(5000);

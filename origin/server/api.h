@@ -42,6 +42,9 @@ struct HttpRequest {
   std::string authorization;  // Authorization header value, "" when absent
   std::string client_id;      // X-Client-Id header value, "" when absent
   std::string remote_addr;
+  // A read the gRPC layer sends to complete a call it has already had charged (DeductStock's
+  // remaining stock): authenticated as usual, not charged to a rate-limit bucket again.
+  bool follow_up = false;
 };
 
 struct HttpResponse {

@@ -665,6 +665,14 @@ TEST_F(ApiTest, RateLimits) {
   EXPECT_EQ(limited.status, 429);
   EXPECT_EQ(Header(limited, "Retry-After"), "1");
   EXPECT_EQ(Body(limited)["error"]["retry_after_ms"], 500);
+  // A follow-up read (the gRPC layer's, for a call it has had charged) is not charged again; a
+  // bad token on one is still refused.
+  r.follow_up = true;
+  EXPECT_EQ(api_->Handle(r, now_).status, 200);
+  r.authorization = "Bearer not-a-token";
+  EXPECT_EQ(api_->Handle(r, now_).status, 429);  // refused, and charged as a bad token is
+  r.authorization.clear();
+  r.follow_up = false;
   r.client_id = "polite";
   EXPECT_EQ(api_->Handle(r, now_).status, 200);
   // 1,500 reservations in the same millisecond from one order service: none throttled.
