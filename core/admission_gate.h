@@ -46,6 +46,7 @@ struct Decision {
   std::string limited_by;            // "client", "sku" or "sku_window" for kRateLimited
   Problem problem;                   // for kInvalid
   std::vector<FailItem> fail_items;  // for kSoldOut
+  friend bool operator==(const Decision&, const Decision&) = default;
 };
 
 // The HTTP error body for a rejection, identical to the origin's:

@@ -38,6 +38,7 @@ struct Problem {
   std::string field;
   std::string message;
   bool ok() const { return code == Code::kOk; }
+  friend bool operator==(const Problem&, const Problem&) = default;
 };
 
 struct Item {

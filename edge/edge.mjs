@@ -182,10 +182,11 @@ export class Edge {
 
   // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
   // older than the freshness bound (or missing) and this request started the refresh, else
-  // nothing. A request never waits on a refresh another request started: workerd ties I/O to
+  // nothing; a refresh the request need not wait for is handed to ctx.waitUntil (ctx: the
+  // request's workerd context, or undefined in tests). A request never waits on a refresh another request started: workerd ties I/O to
   // the request that began it, and one request must not hang on another's. Those requests go
   // ahead on the stale snapshot, which the gate ignores (the origin decides).
-  freshen(waitUntil) {
+  freshen(ctx) {
     const age = this.now() - this.snapshotAt;
     if (age < this.s.WINDOW_MS || this.refreshing) return undefined;
     const refreshing = this.refresh().finally(() => {
@@ -193,7 +194,7 @@ export class Edge {
     });
     this.refreshing = refreshing;
     if (age >= this.s.FRESHNESS_MS) return refreshing;
-    if (waitUntil) waitUntil(refreshing);
+    ctx?.waitUntil(refreshing);
     return undefined;
   }
 
@@ -360,16 +361,17 @@ export class Edge {
   // The answer to a request, as a promise. Not itself async: the reservation path hands back
   // reserve()'s own promise, sparing the hot path of a sale the microtask turns of resolving one
   // promise with another.
-  handle(request, waitUntil) {
+  handle(request, ctx) {
     // The path without parsing the whole URL (the hot path of a sale is one POST path).
     const { url } = request;
     const start = url.indexOf('/', url.indexOf('//') + 2);
     const query = url.indexOf('?', start);
-    const path = start < 0 ? '/' : url.slice(start, query < 0 ? url.length : query);
-    if (path === RESERVATIONS && request.method === 'POST') {
-      return this.reserve(request, waitUntil);
+    const end = query < 0 ? url.length : query;
+    if (end - start === RESERVATIONS.length && url.startsWith(RESERVATIONS, start) &&
+        request.method === 'POST') {
+      return this.reserve(request, ctx);
     }
-    return this.route(request, url, path, query);
+    return this.route(request, url, start < 0 ? '/' : url.slice(start, end), query);
   }
 
   async route(request, url, path, query) {
@@ -558,8 +560,8 @@ export class Edge {
     return this.stale({ items, unavailable_skus: missing }, oldest, now);
   }
 
-  async reserve(request, waitUntil) {
-    const pending = this.freshen(waitUntil);
+  async reserve(request, ctx) {
+    const pending = this.freshen(ctx);
     if (pending) await pending;
     const body = await request.arrayBuffer();
     const now = this.now();
@@ -614,8 +616,8 @@ export class Edge {
     return tagged(r, 'admitted');
   }
 
-  // The answer to the gate's last decision, a rejection: its error body as bytes straight out of
-  // the core, with the status and headers of its verdict.
+  // The answer to the gate's last decision, a rejection: the core's error body (the same bytes
+  // while it does not change), with the status and headers of its verdict.
   rejection(verdict) {
     const name = this.core.verdictNames[verdict];
     this.stats[name]++;

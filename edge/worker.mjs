@@ -44,8 +44,7 @@ export default {
   // Not async: once the Edge exists, the answer is handle()'s promise itself (one promise
   // resolved with another costs microtask turns on every request).
   fetch(request, env, ctx) {
-    const waitUntil = (p) => ctx.waitUntil(p);
-    if (edge) return edge.handle(request, waitUntil);
-    return edgeFor(env).then((e) => e.handle(request, waitUntil));
+    if (edge) return edge.handle(request, ctx);
+    return edgeFor(env).then((e) => e.handle(request, ctx));
   },
 };

@@ -31,7 +31,7 @@ using stockgate::core::Problem;
 using stockgate::core::RequestKind;
 using stockgate::core::Verdict;
 
-constexpr std::int32_t kAbiVersion = 1;
+constexpr std::int32_t kAbiVersion = 2;    // 2: stockgate_result_body_serial
 constexpr std::int32_t kBadArgument = -1;  // returned by calls whose arguments are unusable
 constexpr int kMaxGates = 16;
 
@@ -42,6 +42,12 @@ struct LastResult {
   Decision decision;
   std::string body;
   bool body_ready = false;
+  // The decision `body` was serialized from: an equal decision has the same body, so a flood of
+  // one rejection is serialized once.
+  Decision body_decision;
+  // Changes each time `body` changes, so a caller that kept its own copy of a body can tell it
+  // still holds this one (stockgate_result_body_serial).
+  std::uint32_t body_serial = 0;
 };
 
 LastResult g_result;
@@ -72,7 +78,14 @@ void SetResult(Problem&& p) {
 
 const std::string& Body() {
   if (!g_result.body_ready) {
-    g_result.body = stockgate::core::DecisionBody(g_result.decision);
+    if (!(g_result.decision == g_result.body_decision)) {
+      std::string body = stockgate::core::DecisionBody(g_result.decision);
+      if (body != g_result.body) {
+        g_result.body = std::move(body);
+        ++g_result.body_serial;
+      }
+      g_result.body_decision = g_result.decision;
+    }
     g_result.body_ready = true;
   }
   return g_result.body;
@@ -220,4 +233,11 @@ SG_EXPORT(stockgate_result_body_ptr) const char* stockgate_result_body_ptr() {
 }
 SG_EXPORT(stockgate_result_body_len) std::uint32_t stockgate_result_body_len() {
   return static_cast<std::uint32_t>(Body().size());
+}
+// The serial of that body: it changes whenever the body's text does, so a serial equal to one
+// returned before means the same text as then. A caller reuses its decoded copy of the body on
+// that (a sold-out flood answers the same body many times over) instead of reading it again.
+SG_EXPORT(stockgate_result_body_serial) std::uint32_t stockgate_result_body_serial() {
+  Body();
+  return g_result.body_serial;
 }

@@ -18,7 +18,7 @@ test('core.wasm imports only the documented WASI calls', () => {
 
 for (const [flavor, core] of Object.entries(flavors)) {
   test(`${flavor}: ABI version and code table`, () => {
-    assert.equal(core.abiVersion, 1);
+    assert.equal(core.abiVersion, 2);
     assert.equal(core.codeName(6), 'insufficient_stock');
     assert.equal(core.httpStatus(6), 409);
     assert.equal(core.httpStatus(12), 429);
@@ -65,7 +65,61 @@ for (const [flavor, core] of Object.entries(flavors)) {
     assert.equal(new TextDecoder().decode(gate.lastBodyBytes()), full.body);
     assert.equal(VerdictNames[gate.admitClientVerdict('c', 1000)], 'rate_limited');
     assert.equal(gate.lastRetryAfterMs(), 100);
-    assert.equal(JSON.parse(new TextDecoder().decode(gate.lastBodyBytes())).error.retry_after_ms, 100);
+    assert.equal(JSON.parse(gate.lastBody()).error.retry_after_ms, 100);
+    gate.free();
+  });
+
+  test(`${flavor}: the body serial changes exactly when the body does, so lastBody() stays right`, () => {
+    const gate = core.newGate({ clientRate: 0, maxHintAgeMs: 1000 });
+    gate.setAvailable(1, 0, 1000);
+    gate.setAvailable(2, 0, 1000);
+    const serial = () => core._f.result_body_serial();
+    const text = (bytes) => new TextDecoder().decode(bytes);
+    gate.admitReservationVerdict('c', body(1, 1), 1000);
+    const first = serial();
+    const soldOut1 = gate.lastBody();
+    const soldOut1Bytes = gate.lastBodyBytes();
+    assert.equal(text(soldOut1Bytes), soldOut1);
+    gate.admitReservationVerdict('d', body(1, 1, 'o2'), 1000);
+    assert.equal(serial(), first, 'the same body text keeps its serial');
+    assert.equal(gate.lastBody(), soldOut1);
+    assert.equal(gate.lastBodyBytes(), soldOut1Bytes, 'the same bytes are handed out again');
+    gate.admitReservationVerdict('c', body(2, 3), 1000);
+    assert.notEqual(serial(), first);
+    assert.deepEqual(JSON.parse(gate.lastBody()).error.fail_items, [{ sku: 2, requested: 3, available: 0 }]);
+    assert.equal(text(gate.lastBodyBytes()), gate.lastBody());
+    assert.equal(text(soldOut1Bytes), soldOut1, 'bytes handed out before are never written to');
+    // A body read by another path in between still moves the serial along.
+    gate.admitReservationVerdict('c', body(1, 1), 1000);
+    core._f.result_body_len();
+    assert.equal(gate.lastBody(), soldOut1);
+    gate.admitReservationVerdict('c', '{"order_id":"x","items":[]}', 1000);
+    assert.equal(JSON.parse(gate.lastBody()).error.field, '/items');
+    gate.admitReservationVerdict('c', body(1, 1), 1000);
+    assert.equal(gate.lastBody(), soldOut1);
+    assert.equal(text(gate.lastBodyBytes()), soldOut1);
+    gate.setAvailable(1, 5, 1000);
+    assert.equal(gate.admitReservationVerdict('c', body(1, 1), 1000), 0);
+    assert.equal(gate.lastBody(), '');
+    assert.equal(gate.lastBodyBytes().length, 0);
+    gate.free();
+  });
+
+  test(`${flavor}: client keys and bodies of any text reach the gate as UTF-8`, () => {
+    const gate = core.newGate({ clientRate: 10, clientBurst: 1 });
+    // Keys that differ only past the hand-copied ASCII prefix, or only in non-ASCII characters,
+    // are different clients; the same key in either spelling path is one client.
+    for (const key of ['a'.repeat(64), 'a'.repeat(65), 'ключ', 'key-é', 'k'.repeat(63) + 'é']) {
+      assert.equal(VerdictNames[gate.admitClientVerdict(key, 1000)], 'admitted', key);
+      assert.equal(VerdictNames[gate.admitClientVerdict(key, 1000)], 'rate_limited', key);
+    }
+    // A body with text outside ASCII parses (and fails on the field) the same as text or bytes.
+    const utf8 = JSON.stringify({ order_id: 'o1', items: [{ sku: 1, qty: 1 }], customer_id: 'é' });
+    for (const [i, b] of [utf8, new TextEncoder().encode(utf8)].entries()) {
+      const d = gate.admitReservation(`ключ-${i}`, b, 1000);
+      assert.equal(d.verdict, 'invalid');
+      assert.equal(JSON.parse(d.body).error.field, '/customer_id');
+    }
     gate.free();
   });
 

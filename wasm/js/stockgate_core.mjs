@@ -74,6 +74,7 @@ export class StockgateCore {
       'stockgate_result_code', 'stockgate_result_verdict', 'stockgate_result_retry_after_ms',
       'stockgate_result_field_ptr', 'stockgate_result_field_len', 'stockgate_result_message_ptr',
       'stockgate_result_message_len', 'stockgate_result_body_ptr', 'stockgate_result_body_len',
+      'stockgate_result_body_serial',
     ]) {
       this._f[name.slice('stockgate_'.length)] = f(name);
     }
@@ -84,6 +85,12 @@ export class StockgateCore {
     this.maxBodyBytes = this._f.max_body_bytes();
     this._scratchPtr = 0;
     this._scratchCap = 0;
+    // The last error body read out of memory, as text and as bytes, and the serial of each (see
+    // _lastBody).
+    this._textSerial = -1;
+    this._bodyText = '';
+    this._bytesSerial = -1;
+    this._bodyBytes = new Uint8Array(0);
     this._codeNames = [];
     this._statuses = [];
     for (let code = 0; code < 14; code++) {
@@ -161,11 +168,29 @@ export class StockgateCore {
     return this._bytes;
   }
 
-  // Copies the inputs back to back into the scratch buffer; returns [ptr, lengths].
-  _put(inputs) {
-    let need = 0;
-    // UTF-8 is at most 3 bytes per UTF-16 unit; encodeInto below writes the exact bytes.
-    for (const x of inputs) need += typeof x === 'string' ? x.length * 3 : x.byteLength;
+  // The error body of the last decision as text, or as bytes. Each is read out of memory only
+  // when the body's serial says it is not the one read before.
+  _lastBody() {
+    const serial = this._f.result_body_serial();
+    if (serial !== this._textSerial) {
+      this._bodyText = this._str(this._f.result_body_ptr(), this._f.result_body_len());
+      this._textSerial = serial;
+    }
+    return this._bodyText;
+  }
+
+  _lastBodyBytes() {
+    const serial = this._f.result_body_serial();
+    if (serial !== this._bytesSerial) {
+      const ptr = this._f.result_body_ptr();
+      this._bodyBytes = this._memory().slice(ptr, ptr + this._f.result_body_len());
+      this._bytesSerial = serial;
+    }
+    return this._bodyBytes;
+  }
+
+  // The scratch buffer, at least `need` bytes of it; returns its address.
+  _scratch(need) {
     if (need > this._scratchCap) {
       if (this._scratchPtr) this._f.free(this._scratchPtr);
       const cap = Math.max(need, 4096);
@@ -173,22 +198,48 @@ export class StockgateCore {
       if (!this._scratchPtr) throw new RangeError('stockgate core: out of memory');
       this._scratchCap = cap;
     }
+    return this._scratchPtr;
+  }
+
+  // Upper bound of the bytes _write writes for x: UTF-8 is at most 3 bytes per UTF-16 unit.
+  static _bound(x) {
+    return typeof x === 'string' ? x.length * 3 : x.byteLength;
+  }
+
+  // Writes x (string as UTF-8, or bytes) at ptr within the scratch buffer; returns its length.
+  // Short ASCII text, a client key above all, is copied by hand: encodeInto needs a view of its
+  // own, one allocation per call on the hot path.
+  _write(x, ptr) {
     const mem = this._memory();
-    const lengths = [];
-    let offset = this._scratchPtr;
-    const end = this._scratchPtr + this._scratchCap;
-    for (const x of inputs) {
-      if (typeof x === 'string') {
-        const { written } = encoder.encodeInto(x, mem.subarray(offset, end));
-        lengths.push(written);
-        offset += written;
-      } else {
-        mem.set(x, offset);
-        lengths.push(x.byteLength);
-        offset += x.byteLength;
-      }
+    if (typeof x !== 'string') {
+      mem.set(x, ptr);
+      return x.byteLength;
     }
-    return [this._scratchPtr, lengths];
+    if (x.length <= 64) {
+      let i = 0;
+      for (; i < x.length; i++) {
+        const c = x.charCodeAt(i);
+        if (c >= 0x80) break;
+        mem[ptr + i] = c;
+      }
+      if (i === x.length) return i;
+    }
+    return encoder.encodeInto(x, mem.subarray(ptr, this._scratchPtr + this._scratchCap)).written;
+  }
+
+  // Copies the inputs back to back into the scratch buffer; returns [ptr, lengths].
+  _put(inputs) {
+    let need = 0;
+    for (const x of inputs) need += StockgateCore._bound(x);
+    const ptr = this._scratch(need);
+    const lengths = [];
+    let offset = ptr;
+    for (const x of inputs) {
+      const n = this._write(x, offset);
+      lengths.push(n);
+      offset += n;
+    }
+    return [ptr, lengths];
   }
 }
 
@@ -221,28 +272,35 @@ export class Gate {
   // of a benchmark or a worker, which reads what it needs of a rejection through lastCode(),
   // lastRetryAfterMs() and lastBody() or lastBodyBytes().
   admitReservationVerdict(client, body, nowMs) {
-    const [ptr, len] = this._core._put([client, body]);
-    return this._f.gate_admit_reservation(this.handle, nowMs, ptr, len[0], ptr + len[0], len[1]);
+    // _put's work without its arrays: this is the call of every reservation at the edge.
+    const core = this._core;
+    const ptr = core._scratch(StockgateCore._bound(client) + StockgateCore._bound(body));
+    const n = core._write(client, ptr);
+    const m = core._write(body, ptr + n);
+    return this._f.gate_admit_reservation(this.handle, nowMs, ptr, n, ptr + n, m);
   }
 
   admitClientVerdict(client, nowMs) {
-    const [ptr, len] = this._core._put([client]);
-    return this._f.gate_admit_client(this.handle, nowMs, ptr, len[0]);
+    const core = this._core;
+    const ptr = core._scratch(StockgateCore._bound(client));
+    return this._f.gate_admit_client(this.handle, nowMs, ptr, core._write(client, ptr));
   }
 
   lastCode() {
     return this._f.result_code();
   }
 
+  // The HTTP error body of the last decision ('' when admitted). A flood of one rejection gets
+  // the same string each time, read out of memory once.
   lastBody() {
-    return this._core._str(this._f.result_body_ptr(), this._f.result_body_len());
+    return this._core._lastBody();
   }
 
-  // The error body of the last decision as UTF-8 bytes of its own (a copy out of linear memory):
-  // a response body that needs no decoding into a string and encoding back.
+  // The same body as UTF-8 bytes: a response body that workerd sends as it is, where text would
+  // be encoded again and have its content type parsed. Shared like the string: the same array
+  // while the body does not change, so it must never be written to.
   lastBodyBytes() {
-    const ptr = this._f.result_body_ptr();
-    return this._core._memory().slice(ptr, ptr + this._f.result_body_len());
+    return this._core._lastBodyBytes();
   }
 
   lastRetryAfterMs() {
