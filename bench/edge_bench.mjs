@@ -20,7 +20,7 @@ import { join } from 'node:path';
 
 import {
   cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, parseWrk,
-  repoRoot, run,
+  processCpuMs, repoRoot, run,
   sleep,
   startOrigin, startWorkerd, turn, versionOf,
 } from './harness.mjs';
@@ -28,6 +28,15 @@ import {
 const SALE_SKU = 1;
 const SOLD_OUT_SKU = 2;
 const log = (msg) => process.stderr.write(`edge_bench: ${msg}\n`);
+
+// The reject paths compare single-threaded servers. On a machine of two CPUs or more each of
+// them runs alone on the last CPU and the load generators on the others, so a load generator
+// never takes CPU from the server it measures and every side meets the same conditions.
+const NPROC = cpus().length;
+const SERVER_CPU = NPROC > 1 ? String(NPROC - 1) : null;
+const LOAD_CPUS = NPROC > 1 ? (NPROC > 2 ? `0-${NPROC - 2}` : '0') : null;
+const pinned = (cpuList, cmd, args) => (cpuList === null ? [cmd, args]
+  : ['taskset', ['-c', cpuList, cmd, ...args]]);
 
 function parseArgs(argv) {
   const o = parseOptions(argv, {
@@ -50,8 +59,8 @@ function parseArgs(argv) {
   return o;
 }
 
-function load(o, port, args, token = '') {
-  const r = run(o.load, ['--port', String(port), ...args], {
+function load(o, port, args, token = '', cpuList = null) {
+  const r = run(...pinned(cpuList, o.load, ['--port', String(port), ...args]), {
     env: { STOCKGATE_BENCH_TOKEN: token }, allowFail: true,
   });
   if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
@@ -62,9 +71,10 @@ function load(o, port, args, token = '') {
 // POST /v1/reservations of one unit of SOLD_OUT_SKU under new order ids, with `token`. The same
 // report shape as the load tool's; `ok` counts the answers of `status`.
 function wrkLoad(port, connections, seconds, prefix, status, token) {
-  const r = run('wrk', ['-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`,
-    '--latency', '-s', join(repoRoot, 'bench/wrk/reserve.lua'), `http://127.0.0.1:${port}`, '--',
-    prefix, String(SOLD_OUT_SKU)], { env: { STOCKGATE_BENCH_TOKEN: token } });
+  const r = run(...pinned(LOAD_CPUS, 'wrk', ['-t1', `-c${connections}`,
+    `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '-s',
+    join(repoRoot, 'bench/wrk/reserve.lua'), `http://127.0.0.1:${port}`, '--', prefix,
+    String(SOLD_OUT_SKU)]), { env: { STOCKGATE_BENCH_TOKEN: token } });
   return parseWrk(r.stdout, String(status));
 }
 
@@ -101,7 +111,7 @@ async function startNginx(root) {
   const fd = openSync(logPath, 'a');
   // A process group of its own: nginx's worker outlives a killed master (it keeps the port and
   // runs on), so the whole group is killed.
-  const child = spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;'],
+  const child = spawn(...pinned(SERVER_CPU, 'nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;']),
     { stdio: ['ignore', fd, fd], detached: true });
   closeSync(fd);
   const stop = onExit(() => {
@@ -122,7 +132,14 @@ async function startNginx(root) {
     if (Date.now() > deadline) throw new Error('nginx did not answer');
     await sleep(50);
   }
-  return { port, stop, pid: child.pid };
+  // The worker process answers; the master only starts it.
+  let pid = child.pid;
+  for (const deadline = Date.now() + 5_000; pid === child.pid && Date.now() < deadline;) {
+    const kids = run('pgrep', ['-P', String(child.pid)], { allowFail: true }).stdout.trim();
+    if (kids) pid = Number(kids.split('\n')[0]);
+    else await sleep(20);
+  }
+  return { port, stop, pid };
 }
 
 async function sale(o, root, name, viaEdge) {
@@ -171,7 +188,9 @@ async function main() {
   const context = {
     date: new Date().toISOString(),
     smoke: o.smoke,
-    nproc: cpus().length,
+    nproc: NPROC,
+    server_cpu: SERVER_CPU,
+    load_cpus: LOAD_CPUS,
     load_avg: loadavg(),
     workerd_version: run(
       (await import('workerd')).default.default, ['--version'], { allowFail: true },
@@ -203,12 +222,12 @@ async function main() {
     binary: o.origin, sku: SOLD_OUT_SKU, stock: 0,
   });
   const edge = await startWorkerd(root, 'edge-reject', {
-    originPort: origin.port,
+    originPort: origin.port, cpus: SERVER_CPU,
     env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_JWKS: origin.issuer.jwks },
   });
   const buyer = origin.issuer.mint('buyer', 'bench-buyer');
   const bare = await startWorkerd(root, 'bare', {
-    config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/',
+    config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
   });
   const nginx = await startNginx(root);
   const c = String(o.rejectConcurrency);
@@ -217,25 +236,36 @@ async function main() {
   // body and all), so the ratio is what the edge's decision costs over workerd's own handling.
   const soldOut = ['--sku', String(SOLD_OUT_SKU)];
   const sides = {
-    edge_sold_out: { label: 'edge: sold out (409, local)', port: edge.port, status: 409,
+    edge_sold_out: { label: 'edge: sold out (409, local)', server: edge, status: 409,
       args: soldOut, token: buyer },
-    edge_invalid: { label: 'edge: invalid body (400, local)', port: edge.port, status: 400,
+    edge_invalid: { label: 'edge: invalid body (400, local)', server: edge, status: 400,
       args: ['--invalid'], token: buyer },
-    bare_workerd: { label: 'bare workerd worker (200), the same requests', port: bare.port,
+    bare_workerd: { label: 'bare workerd worker (200), the same requests', server: bare,
       status: 200, args: soldOut, token: buyer },
-    nginx_limit_req: { label: 'nginx limit_req (429)', port: nginx.port, status: 429,
+    nginx_limit_req: { label: 'nginx limit_req (429)', server: nginx, status: 429,
       args: ['--clients', '1'] },
-    edge_sold_out_wrk: { label: 'edge: sold out (409, local), by wrk', port: edge.port,
+    edge_sold_out_wrk: { label: 'edge: sold out (409, local), by wrk', server: edge,
       status: 409, wrk: true, token: buyer },
     bare_workerd_wrk: { label: 'bare workerd worker (200), the same requests, by wrk',
-      port: bare.port, status: 200, wrk: true, token: buyer },
+      server: bare, status: 200, wrk: true, token: buyer },
   };
-  // One side for `seconds` (the load tool: or `calls` requests when given), as a load report.
+  // One side for `seconds` (the load tool: or `calls` requests when given), as a load report
+  // with the server's CPU time over it (cpu_ms).
   const drive = (s, prefix, seconds, calls) => {
-    if (s.wrk) return wrkLoad(s.port, c, seconds, prefix, s.status, s.token);
-    const count = calls ? ['-n', String(calls), '--duration', '0'] : ['--duration', String(seconds)];
-    return load(o, s.port, ['-c', c, ...count, '--expect-status', String(s.status),
-      '--order-prefix', prefix, ...s.args], s.token);
+    const cpu = () => {
+      const t = processCpuMs(s.server.pid);
+      return t.user + t.system;
+    };
+    const before = cpu();
+    let l;
+    if (s.wrk) {
+      l = wrkLoad(s.server.port, c, seconds, prefix, s.status, s.token);
+    } else {
+      const count = calls ? ['-n', String(calls), '--duration', '0'] : ['--duration', String(seconds)];
+      l = load(o, s.server.port, ['-c', c, ...count, '--expect-status', String(s.status),
+        '--order-prefix', prefix, ...s.args], s.token, LOAD_CPUS);
+    }
+    return { ...l, cpu_ms: cpu() - before };
   };
   // Warm each side, then interleave the measured rounds.
   for (const s of Object.values(sides)) drive(s, 'warm', 1, o.rejectConcurrency * 20);
@@ -272,6 +302,9 @@ async function main() {
       statuses,
       per_s: median(rs.map((r) => r.rps)),
       per_s_rounds: rs.map((r) => r.rps),
+      // Answers per CPU second of the server process: what one answer costs the server, whatever
+      // else the machine did meanwhile.
+      per_cpu_s: median(rs.map((r) => (r.requests * 1000) / Math.max(1, r.cpu_ms))),
       p50_ms: median(rs.map((r) => r.p50_ms)),
       p99_ms: median(rs.map((r) => r.p99_ms)),
     };

@@ -295,12 +295,13 @@ const EDGE_CONFIG = join(repoRoot, 'edge/config.capnp');
 export const DEMO_SITE = join(repoRoot, 'build/emscripten/web-demo/site');
 
 // workerd serving `config` (default edge/config.capnp) on a free port, its external service
-// `origin` pointed at originPort, with `env` added to its environment, on `port` when given.
-// Waits until `readyPath` answers. The edge's demo page comes from `site` (default: the emscripten build's, or an empty
-// directory when that is not built).
+// `origin` pointed at originPort, with `env` added to its environment, on `port` when given, on
+// the CPUs `cpus` (a taskset list) when given. Waits until `readyPath` answers. The edge's demo
+// page comes from `site` (default: the emscripten build's, or an empty directory when that is
+// not built).
 export async function startWorkerd(root, name, {
   config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site, port: fixedPort,
-  readyTimeoutMs = 20_000,
+  readyTimeoutMs = 20_000, cpus = null,
 } = {}) {
   const { default: workerd } = await import('workerd');
   const port = fixedPort ?? await freePort();
@@ -316,8 +317,10 @@ export async function startWorkerd(root, name, {
     }
     args.push('--directory-path', `site=${dir}`);
   }
-  const child = spawn(workerd.default, args,
-  { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+  // taskset execs workerd in its own process, so the pid is workerd's either way.
+  const [cmd, argv] = cpus === null ? [workerd.default, args]
+    : ['taskset', ['-c', cpus, workerd.default, ...args]];
+  const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const stop = onExit(() => child.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;

@@ -798,11 +798,15 @@ function edgeSection(args) {
   // Each row is compared with the bare worker driven by the same tool (wrk rows end in _wrk).
   const bareOf = (key) => (key.endsWith('_wrk') ? reject.bare_workerd_wrk : reject.bare_workerd).per_s;
   const nginx = reject.nginx_limit_req.per_s;
+  const bareCpuOf = (key) =>
+    (key.endsWith('_wrk') ? reject.bare_workerd_wrk : reject.bare_workerd).per_cpu_s;
   const rejectRow = ([key, r]) =>
     `| ${r.label} | ${fmtRound(r.per_s)} | ${r.per_s_rounds.map(fmtRound).join(', ')} | ` +
     `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${fmtRatio(r.per_s / bareOf(key))} | ` +
+    `${fmtRound(r.per_cpu_s)} | ${fmtRatio(r.per_cpu_s / bareCpuOf(key))} | ` +
     `${key.endsWith('_wrk') ? '' : fmtRatio(r.per_s / nginx)} |`;
   const ratio = (key) => reject[key].per_s / bareOf(key);
+  const cpuRatio = (key) => reject[key].per_cpu_s / bareCpuOf(key);
   const goal = (key) => (ratio(key) >= 0.9 ? 'met' : '**not met**');
   return [
     '## Edge: a flash sale through workerd, and its reject path',
@@ -836,15 +840,19 @@ function edgeSection(args) {
       'that only answers 200 (`bench/bare_worker`), sent exactly the same requests (token and',
       'body), and against nginx `limit_req` (one worker process, keyed by `X-Client-Id`, 1 r/m,',
       '429 when over; one client, so it refuses all but one request a minute). Each side is one',
-      `single-threaded process; ${ctx.reject_concurrency} connections, ${ctx.seconds} s per round,`,
+      `single-threaded process${ctx.server_cpu === null ? '' : `, run alone on CPU ${ctx.server_cpu}`}`,
+      `${ctx.server_cpu === null ? '' : `while the load generator ran on CPU ${ctx.load_cpus}`};`,
+      `${ctx.reject_concurrency} connections, ${ctx.seconds} s per round,`,
       `${ctx.rounds} rounds interleaved, median shown. The rows marked "by wrk" are driven by`,
       '`wrk -t1` with `bench/wrk/reserve.lua` instead of the project\'s load tool, and compared',
-      'with the bare worker driven by wrk. Every answer had the status named in the row (checked;',
-      'nginx may pass one a minute).',
+      'with the bare worker driven by wrk. "Per server CPU-s" divides the answers of a round by the',
+      'CPU time the server process used in it: what an answer costs the server, whatever else the',
+      'machine did meanwhile. Every answer had the status named in the row (checked; nginx may',
+      'pass one a minute).',
     ),
     '',
-    '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | ÷ nginx limit_req |',
-    '|---|--:|---|--:|--:|--:|--:|',
+    '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | per server CPU-s | ÷ bare workerd | ÷ nginx limit_req |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|',
     ...Object.entries(reject).map(rejectRow),
     '',
     ...chart(args, 'bench-edge.svg', 'The sale through the edge and straight at the origin; the reject path', {
@@ -866,7 +874,10 @@ function edgeSection(args) {
       `Sold out: ${fmtRatio(ratio('edge_sold_out'))}, ${goal('edge_sold_out')}`,
       `(by wrk: ${fmtRatio(ratio('edge_sold_out_wrk'))}, ${goal('edge_sold_out_wrk')});`,
       `invalid body: ${fmtRatio(ratio('edge_invalid'))}, ${goal('edge_invalid')}.`,
-      `The load generator ran on the same ${ctx.nproc} CPUs.`,
+      `Per server CPU second: sold out ${fmtRatio(cpuRatio('edge_sold_out'))}`,
+      `(by wrk ${fmtRatio(cpuRatio('edge_sold_out_wrk'))}), invalid body`,
+      `${fmtRatio(cpuRatio('edge_invalid'))}.`,
+      `The load generator ran on the same machine (${ctx.nproc} CPUs).`,
       `workerd ${ctx.workerd_version.replace(/^workerd /, '')}, nginx ${ctx.nginx_version},`,
       `Redis ${ctx.redis_version}.`,
     ),
