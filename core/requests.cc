@@ -30,6 +30,24 @@ std::string PointerToken(std::string_view key) {
   return out;
 }
 
+// The wording of the problems a reservation body can have, shared by the full parser and the
+// plain fast path so that both report a body word for word the same.
+std::string FieldPointer(std::string_view parent, std::string_view name) {
+  return std::string(parent) + "/" + PointerToken(name);
+}
+std::string ItemPointer(std::size_t index) { return "/items/" + std::to_string(index); }
+std::string RangeMessage(std::string_view name, std::int64_t min, std::int64_t max) {
+  return std::string(name) + " must be between " + std::to_string(min) + " and " +
+         std::to_string(max);
+}
+std::string IdMessage(std::string_view name) {
+  return std::string(name) + " must be 1 to 64 characters of A-Z a-z 0-9 . _ : -";
+}
+Problem RepeatedSku(const std::string& item_pointer, std::int64_t sku) {
+  return Invalid(item_pointer + "/sku",
+                 "sku " + std::to_string(sku) + " appears more than once in items");
+}
+
 // Builds a json DOM from nlohmann's SAX events while enforcing what the DOM parser cannot: no
 // duplicate keys (two parsers could otherwise disagree on which value wins) and a depth limit that
 // stops a deeply nested body before it costs memory. Parse errors are reported by byte offset only,
@@ -212,9 +230,7 @@ class FieldReader {
       in_range = true;
     }
     if (!in_range || value < min || value > max) {
-      Fail(name, range_message.empty() ? std::string(name) + " must be between " +
-                                             std::to_string(min) + " and " + std::to_string(max)
-                                       : std::move(range_message));
+      Fail(name, range_message.empty() ? RangeMessage(name, min, max) : std::move(range_message));
       return;
     }
     *out = value;
@@ -229,7 +245,7 @@ class FieldReader {
     }
     const auto& s = v->get_ref<const std::string&>();
     if (!IsValidId(s)) {
-      Fail(name, std::string(name) + " must be 1 to 64 characters of A-Z a-z 0-9 . _ : -");
+      Fail(name, IdMessage(name));
       return;
     }
     *out = s;
@@ -272,7 +288,7 @@ class FieldReader {
   }
 
   void Fail(std::string_view name, std::string message) {
-    problem_ = Invalid(pointer_ + "/" + PointerToken(name), std::move(message));
+    problem_ = Invalid(FieldPointer(pointer_, name), std::move(message));
   }
 
  private:
@@ -298,7 +314,7 @@ Problem ParseItems(const json& items, std::vector<Item>* out) {
   out->clear();
   out->reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string pointer = "/items/" + std::to_string(i);
+    const std::string pointer = ItemPointer(i);
     if (!items[i].is_object()) {
       return Invalid(pointer, "item must be an object");
     }
@@ -310,10 +326,7 @@ Problem ParseItems(const json& items, std::vector<Item>* out) {
     if (!r.ok()) return r.problem();
     const bool repeated = std::any_of(out->begin(), out->end(),
                                       [&](const Item& seen) { return seen.sku == item.sku; });
-    if (repeated) {
-      return Invalid(pointer + "/sku",
-                     "sku " + std::to_string(item.sku) + " appears more than once in items");
-    }
+    if (repeated) return RepeatedSku(pointer, item.sku);
     out->push_back(item);
   }
   return {};
@@ -348,19 +361,29 @@ class PlainReader {
     return false;
   }
 
-  // An integer in [min, max] written as bare digits (no sign, fraction or exponent).
-  bool Int(std::int64_t min, std::int64_t max, std::int64_t* out) {
+  // An integer of at most 18 digits (which cannot overflow int64), written as JSON writes it:
+  // an optional minus sign, then 0 alone or digits without a leading zero; no fraction or
+  // exponent. "-0" is left to the full parser.
+  bool Integer(std::int64_t* out) {
     SkipSpace();
+    const bool negative = p_ != end_ && *p_ == '-';
+    if (negative) ++p_;
+    if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
     const char* begin = p_;
     std::int64_t value = 0;
-    if (p_ == end_ || *p_ < '1' || *p_ > '9') return false;
-    for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
-      if (p_ - begin == 18) return false;  // 18 digits cannot overflow int64
-      value = value * 10 + (*p_ - '0');
+    if (*p_ == '0') {
+      if (negative) return false;
+      ++p_;
+    } else {
+      for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+        if (p_ - begin == 18) return false;
+        value = value * 10 + (*p_ - '0');
+      }
     }
-    if (p_ != end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
-    if (value < min || value > max) return false;
-    *out = value;
+    if (p_ != end_ && ((*p_ >= '0' && *p_ <= '9') || *p_ == '.' || *p_ == 'e' || *p_ == 'E')) {
+      return false;
+    }
+    *out = negative ? -value : value;
     return true;
   }
 
@@ -392,7 +415,8 @@ class PlainReader {
   const char* end_;
 };
 
-// One item {"sku": N, "qty": N} in either order, each once.
+// One item {"sku": N, "qty": N} in either order, each once; the numbers as written, in range
+// or not (Judge checks them).
 bool PlainItem(PlainReader& r, Item* out) {
   if (!r.Eat('{')) return false;
   bool sku = false;
@@ -401,10 +425,10 @@ bool PlainItem(PlainReader& r, Item* out) {
     std::string_view key;
     if (!r.String(&key) || !r.Eat(':')) return false;
     if (key == "sku" && !sku) {
-      sku = r.Int(1, kMaxSku, &out->sku);
+      sku = r.Integer(&out->sku);
       if (!sku) return false;
     } else if (key == "qty" && !qty) {
-      qty = r.Int(1, kMaxQty, &out->qty);
+      qty = r.Integer(&out->qty);
       if (!qty) return false;
     } else {
       return false;
@@ -418,12 +442,34 @@ bool PlainItems(PlainReader& r, std::vector<Item>* out) {
   do {
     Item item;
     if (out->size() == kMaxItems || !PlainItem(r, &item)) return false;
-    for (const Item& seen : *out) {
-      if (seen.sku == item.sku) return false;
-    }
     out->push_back(item);
   } while (r.Eat(','));
   return r.Eat(']');
+}
+
+// The first problem of a reservation read in the plain shape, in the order the full parser
+// checks its fields (ParseFullReservation, ParseItems), whatever order the body wrote them in.
+Problem Judge(const ReservationRequest& r, bool has_ttl, bool has_customer_id) {
+  if (!IsValidId(r.order_id)) return Invalid("/order_id", IdMessage("order_id"));
+  for (std::size_t i = 0; i < r.items.size(); ++i) {
+    const Item& item = r.items[i];
+    if (item.sku < 1 || item.sku > kMaxSku) {
+      return Invalid(FieldPointer(ItemPointer(i), "sku"), RangeMessage("sku", 1, kMaxSku));
+    }
+    if (item.qty < 1 || item.qty > kMaxQty) {
+      return Invalid(FieldPointer(ItemPointer(i), "qty"), RangeMessage("qty", 1, kMaxQty));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (r.items[j].sku == item.sku) return RepeatedSku(ItemPointer(i), item.sku);
+    }
+  }
+  if (has_ttl && (r.ttl_seconds < 1 || r.ttl_seconds > kMaxTtlSeconds)) {
+    return Invalid("/ttl_seconds", RangeMessage("ttl_seconds", 1, kMaxTtlSeconds));
+  }
+  if (has_customer_id && !IsValidId(r.customer_id)) {
+    return Invalid("/customer_id", IdMessage("customer_id"));
+  }
+  return {};
 }
 
 }  // namespace
@@ -436,7 +482,7 @@ bool IsValidId(std::string_view id) {
   });
 }
 
-bool ParsePlainReservation(std::string_view body, ReservationRequest* out) {
+bool ParsePlainReservation(std::string_view body, ReservationRequest* out, Problem* problem) {
   if (body.size() > kMaxBodyBytes) return false;
   PlainReader r(body);
   ReservationRequest req;
@@ -453,27 +499,31 @@ bool ParsePlainReservation(std::string_view body, ReservationRequest* out) {
     // Each field once; a field that is not plain leaves the body to the full parser.
     bool plain = false;
     if (key == "order_id" && !order_id) {
-      plain = order_id = r.String(&text) && IsValidId(text);
+      plain = order_id = r.String(&text);
       req.order_id = text;
     } else if (key == "items" && !items) {
       plain = items = PlainItems(r, &req.items);
     } else if (key == "ttl_seconds" && !ttl) {
-      plain = ttl = r.Int(1, kMaxTtlSeconds, &req.ttl_seconds);
+      plain = ttl = r.Integer(&req.ttl_seconds);
     } else if (key == "customer_id" && !customer_id) {
-      plain = customer_id = r.String(&text) && IsValidId(text);
+      plain = customer_id = r.String(&text);
       req.customer_id = text;
     } else if (key == "confirm" && !confirm) {
       plain = confirm = r.Bool(&req.confirm);
     }
     if (!plain) return false;
   } while (r.Eat(','));
+  // The whole body is read before any field is judged: the full parser reports a syntax error
+  // anywhere ahead of every field's problem.
   if (!r.Eat('}') || !r.AtEnd() || !order_id || !items) return false;
-  *out = std::move(req);
+  *problem = Judge(req, ttl, customer_id);
+  if (problem->ok()) *out = std::move(req);
   return true;
 }
 
 Problem ParseReservation(std::string_view body, ReservationRequest* out) {
-  if (ParsePlainReservation(body, out)) return {};
+  Problem problem;
+  if (ParsePlainReservation(body, out, &problem)) return problem;
   return ParseFullReservation(body, out);
 }
 

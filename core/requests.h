@@ -97,10 +97,11 @@ struct AdjustmentRequest {
 Problem ParseReservation(std::string_view body, ReservationRequest* out);
 // The two halves of ParseReservation, for the fuzz test that holds them to each other.
 // ParsePlainReservation reads only the plain shape nearly every client sends (no escapes, no
-// unknown or repeated fields, integers as bare digits) and without building a JSON value; it
-// returns true only for a body the full parser accepts with the same result, false whenever it
-// cannot tell, and then ParseFullReservation decides and words the problem.
-bool ParsePlainReservation(std::string_view body, ReservationRequest* out);
+// unknown or repeated fields, integers as JSON writes them, at most 100 items) and without
+// building a JSON value. It returns true when it can judge the body: *problem is then what the
+// full parser would report, word for word (ok, with *out as the full parser fills it; else *out
+// is untouched). It returns false whenever it cannot tell, and then ParseFullReservation decides.
+bool ParsePlainReservation(std::string_view body, ReservationRequest* out, Problem* problem);
 Problem ParseFullReservation(std::string_view body, ReservationRequest* out);
 Problem ParseExtend(std::string_view body, ExtendRequest* out);
 Problem ParseTransition(std::string_view body, TransitionRequest* out);

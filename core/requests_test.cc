@@ -31,9 +31,9 @@ TEST(RequestsTest, ReservationDefaults) {
   EXPECT_FALSE(r.confirm);
 }
 
-// The fast path reads the plain bodies clients send, with the values the full parser finds, and
-// leaves everything else to the full parser (which words the problem, or accepts what is valid
-// JSON in a less plain spelling).
+// The fast path reads the plain bodies clients send, with the values the full parser finds or
+// the problem it reports, word for word, and leaves everything else to the full parser (which
+// words the problem, or accepts what is valid JSON in a less plain spelling).
 TEST(RequestsTest, PlainReservationsMatchTheFullParser) {
   for (const char* body : {
            R"({"order_id":"o","items":[{"sku":1,"qty":1}]})",
@@ -44,30 +44,57 @@ TEST(RequestsTest, PlainReservationsMatchTheFullParser) {
        }) {
     ReservationRequest plain;
     ReservationRequest full;
-    ASSERT_TRUE(ParsePlainReservation(body, &plain)) << body;
+    Problem problem;
+    ASSERT_TRUE(ParsePlainReservation(body, &plain, &problem)) << body;
+    ASSERT_TRUE(problem.ok()) << body;
     ASSERT_TRUE(ParseFullReservation(body, &full).ok()) << body;
     EXPECT_EQ(plain, full) << body;
+  }
+  // Plain, but invalid: the same problem as the full parser's, whatever order the fields come in.
+  for (const char* body : {
+           R"({"order_id":"o","items":[{"sku":1,"qty":1},{"sku":1,"qty":2}]})",
+           R"({"order_id":"o","items":[{"sku":0,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":0}]})",
+           R"({"order_id":"o","items":[{"qty":0,"sku":0}]})",
+           R"({"order_id":"o","items":[{"sku":-1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":-5}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1000001}]})",
+           R"({"order_id":"o","items":[{"sku":9007199254740992,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":999999999999999999}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"ttl_seconds":86401})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"ttl_seconds":0})",
+           R"({"order_id":"","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o p","items":[{"sku":1,"qty":1}]})",
+           R"({"ttl_seconds":0,"items":[{"sku":1,"qty":0}],"order_id":"o p"})",
+           R"({"customer_id":"c d","ttl_seconds":0,"order_id":"o","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":2,"qty":1},{"sku":3,"qty":1},{"sku":2,"qty":0}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"customer_id":""})",
+       }) {
+    ReservationRequest plain;
+    plain.order_id = "keep";
+    ReservationRequest full;
+    Problem problem;
+    ASSERT_TRUE(ParsePlainReservation(body, &plain, &problem)) << body;
+    EXPECT_FALSE(problem.ok()) << body;
+    EXPECT_EQ(problem, ParseFullReservation(body, &full)) << body;
+    EXPECT_EQ(plain.order_id, "keep") << body;
   }
   for (const char* body : {
            // valid, but not plain: an escape, a float-looking integer, an exponent
            R"({"order_id":"\u006f","items":[{"sku":1,"qty":1}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1.0}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1e0}]})",
-           // invalid: the full parser must word these
+           // invalid, and not plain: the full parser must word these
            R"({"order_id":"o","items":[]})",
-           R"({"order_id":"o","items":[{"sku":1,"qty":1},{"sku":1,"qty":2}]})",
            R"({"order_id":"o","order_id":"p","items":[{"sku":1,"qty":1}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1,"qty":1}]})",
            R"({"order_id":"o","items":[{"sku":1}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1}],"extra":1})",
-           R"({"order_id":"o","items":[{"sku":0,"qty":1}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":01}]})",
-           R"({"order_id":"o","items":[{"sku":-1,"qty":1}]})",
-           R"({"order_id":"o","items":[{"sku":1,"qty":1000001}]})",
-           R"({"order_id":"o","items":[{"sku":9007199254740992,"qty":1}]})",
-           R"({"order_id":"o","items":[{"sku":1,"qty":1}],"ttl_seconds":86401})",
-           R"({"order_id":"","items":[{"sku":1,"qty":1}]})",
-           R"({"order_id":"o p","items":[{"sku":1,"qty":1}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":00}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":-0}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":-01}]})",
+           R"({"order_id":"o","items":[{"sku":1,"qty":1234567890123456789}]})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1}],"customer_id":null})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1}],"confirm":"true"})",
            R"({"order_id":"o","items":[{"sku":1,"qty":1}],})",
@@ -78,7 +105,8 @@ TEST(RequestsTest, PlainReservationsMatchTheFullParser) {
            "",
        }) {
     ReservationRequest plain;
-    EXPECT_FALSE(ParsePlainReservation(body, &plain)) << body;
+    Problem problem;
+    EXPECT_FALSE(ParsePlainReservation(body, &plain, &problem)) << body;
   }
   // Not plain, yet valid: the full parser still accepts it through ParseReservation.
   ReservationRequest r;
