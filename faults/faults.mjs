@@ -202,6 +202,18 @@ async function until(what, check, timeoutMs = 20_000) {
 
 const ok = async (url) => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
 
+// The audit's requests to the origin, tried once more when the connection fails: a pooled
+// keep-alive connection the origin closes as idle just as it is reused fails that way. An origin
+// that is down fails both tries, and the audit with it.
+async function auditFetch(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    await sleep(100);
+    return fetch(url, init);
+  }
+}
+
 async function startStack(root, { cluster }) {
   const s = { root, partitions: cluster ? CLUSTER_PARTITIONS : 1 };
   s.partitionOf = (sku) => sku % s.partitions;
@@ -566,7 +578,7 @@ async function audit(s, crowd) {
     const order = crowd.orders.get(id);
     if (s.partitions === 1 || order.acked ||
       !(states[i] === 'reserved' || states[i].startsWith('mixed'))) continue;
-    const r = await fetch(`${s.originBase}/v1/reservations/${id}`,
+    const r = await auditFetch(`${s.originBase}/v1/reservations/${id}`,
       { headers: { Authorization: `Bearer ${s.service}` } });
     if (r.status === 404) unclaimed.add(id);
   }
@@ -626,7 +638,7 @@ async function audit(s, crowd) {
   });
 
   // Stock: conservation and bounds per SKU, from the origin.
-  const r = await fetch(`${s.originBase}/v1/stock?skus=${SKUS.join(',')}`);
+  const r = await auditFetch(`${s.originBase}/v1/stock?skus=${SKUS.join(',')}`);
   const stock = new Map((await r.json()).items.map((x) => [x.sku, x]));
   let oversold = 0;
   for (const sku of SKUS) {
