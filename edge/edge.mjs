@@ -183,9 +183,10 @@ export class Edge {
   // Keeps the snapshot no older than WINDOW_MS. Returns a promise to await when the snapshot is
   // older than the freshness bound (or missing) and this request started the refresh, else
   // nothing; a refresh the request need not wait for is handed to ctx.waitUntil (ctx: the
-  // request's workerd context, or undefined in tests). A request never waits on a refresh another request started: workerd ties I/O to
-  // the request that began it, and one request must not hang on another's. Those requests go
-  // ahead on the stale snapshot, which the gate ignores (the origin decides).
+  // request's workerd context, or undefined in tests). A request never waits on a refresh
+  // another request started: workerd ties I/O to the request that began it, and one request must
+  // not hang on another's. Those requests go ahead on the stale snapshot, which the gate ignores
+  // (the origin decides).
   freshen(ctx) {
     const age = this.now() - this.snapshotAt;
     if (age < this.s.WINDOW_MS || this.refreshing) return undefined;
