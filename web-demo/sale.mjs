@@ -2,16 +2,22 @@
 // direct-sale reservations (confirm: true) through the edge. Buyers share a request rate and retry
 // until they buy or the sale ends; each bot fires far above the edge's per-client rate. Every
 // answer is counted by what decided it, in time buckets for the chart. The sale ends when its units
-// are sold and the crowd has met the sold-out wall for a moment, or when sales stop coming in.
+// are sold, the crowd has met the sold-out wall for a moment and every bot has met the rate-limit
+// wall (or a longer moment has passed), or when sales stop coming in.
 //
 // I/O is injected (send, now) so a test drives it with a fake edge and clock; the page calls
 // tick() from a timer.
 
 export const BUCKET_MS = 500; // chart resolution
 const TAIL_MS = 2500; // after the last unit: how long the crowd keeps meeting the sold-out wall
+const BOT_TAIL_MS = 15_000; // after the last unit: how long the sale waits for a bot to be limited
 const QUIET_MS = 4000; // no sale for this long while sold-out answers come: the stock is gone
-const MAX_IN_FLIGHT = 64; // browsers queue beyond their connection limit anyway
+const MAX_IN_FLIGHT = 64; // the crowd's; browsers queue beyond their connection limit anyway
 const BOT_RATE = 200; // requests per second per bot, ten times the edge's default 20 per client
+// Each bot's own requests in flight: a bot is a client of its own and does not wait behind the
+// crowd. On a slow machine the browser's few connections per host set the pace, and each bot's
+// share of them must still carry more than the edge's per-client rate.
+const BOT_IN_FLIGHT = 32;
 const MAX_MS = 300_000; // a sale that neither sells out nor goes quiet (the stack is down) ends
 
 // What one answer was, from its status, error code and X-Stockgate-Edge header.
@@ -31,10 +37,12 @@ export class Sale {
     Object.assign(this, { send, now, sku, units, rate, runId });
     this.pending = Array.from({ length: buyers }, (_, i) => i + 1); // buyers to try next
     this.waiting = 0; // buyers with a request in flight
-    this.bots = Array.from({ length: bots }, (_, i) => ({ id: i + 1, credit: 0, attempts: 0 }));
+    this.bots = Array.from({ length: bots },
+      (_, i) => ({ id: i + 1, credit: 0, attempts: 0, inFlight: 0, limited: false }));
     this.attempts = new Map(); // buyer -> requests sent
     this.credit = 0;
-    this.inFlight = 0;
+    this.inFlight = 0; // every request in flight, the crowd's and the bots'
+    this.crowdInFlight = 0;
     this.startedAt = now();
     this.lastTick = this.startedAt;
     this.lastSaleAt = this.startedAt;
@@ -67,7 +75,7 @@ export class Sale {
     const selling = this.soldOutAt === null;
     // Buyers keep coming for the tail too: that flood is what the edge answers locally.
     this.credit = Math.min(this.credit + this.rate * dt, this.rate);
-    while (this.credit >= 1 && this.pending.length && this.inFlight < MAX_IN_FLIGHT) {
+    while (this.credit >= 1 && this.pending.length && this.crowdInFlight < MAX_IN_FLIGHT) {
       this.credit -= 1;
       // A buyer waits for an answer before trying again: out of `pending` meanwhile.
       const k = Math.floor(Math.random() * this.pending.length);
@@ -75,20 +83,25 @@ export class Sale {
       this.pending[k] = this.pending[this.pending.length - 1];
       this.pending.pop();
       this.waiting++;
+      this.crowdInFlight++;
       const attempt = (this.attempts.get(buyer) ?? 0) + 1;
       this.attempts.set(buyer, attempt);
       this.fire(`b${buyer}`, this.body(`b${buyer}`, attempt), (o) => {
         this.waiting--;
+        this.crowdInFlight--;
         if (o !== 'sold' && o !== 'limit') this.pending.push(buyer);
       });
     }
     for (const bot of this.bots) {
       bot.credit = Math.min(bot.credit + BOT_RATE * dt, BOT_RATE);
-      while (bot.credit >= 1 && this.inFlight < MAX_IN_FLIGHT) {
+      while (bot.credit >= 1 && bot.inFlight < BOT_IN_FLIGHT) {
         bot.credit -= 1;
         bot.attempts++;
+        bot.inFlight++;
         this.fire(`bot${bot.id}`, this.body(`bot${bot.id}`, bot.attempts), (o) => {
+          bot.inFlight--;
           if (o === 'sold') this.totals.bot_sold++;
+          if (o === 'rate_limited') bot.limited = true;
         });
       }
     }
@@ -140,10 +153,11 @@ export class Sale {
   isOver(now) {
     if (now - this.startedAt >= MAX_MS) {
       this.finish(`stopped after ${MAX_MS / 60_000} minutes`);
-    } else if (this.soldOutAt !== null && now - this.soldOutAt >= TAIL_MS) {
+    } else if (this.soldOutAt !== null && now - this.soldOutAt >= TAIL_MS &&
+               (this.bots.every((b) => b.limited) || now - this.soldOutAt >= BOT_TAIL_MS)) {
       this.finish(`all ${this.units} units sold`);
-    } else if (this.totals.sold_out_edge + this.totals.sold_out_origin > 0 &&
-               now - this.lastSaleAt >= QUIET_MS) {
+    } else if (this.soldOutAt === null && now - this.lastSaleAt >= QUIET_MS &&
+               this.totals.sold_out_edge + this.totals.sold_out_origin > 0) {
       this.finish(`no sale for ${QUIET_MS / 1000} s, stock is gone`);
     }
     return this.state !== 'running';

@@ -107,7 +107,11 @@ describe('web demo in Chromium', () => {
     assert.equal(await page.textContent('#sale-sold'), '30');
     assert.match(await page.textContent('#sale-message'), /^all 30 units sold: sold 30 of 30 units/);
     assert.ok(Number(await page.textContent('#sale-sold-out-edge')) > 0, 'the edge answered sold-out');
-    assert.ok(Number(await page.textContent('#sale-rate-limited')) > 0, 'the bots were limited');
+    const sale = await page.evaluate(() => {
+      const s = window.stockgateDemo.simulator.sale;
+      return { totals: s.totals, bots: s.bots, ms: s.now() - s.startedAt, soldOutAfter: s.soldOutAt - s.startedAt };
+    });
+    assert.ok(Number(await page.textContent('#sale-rate-limited')) > 0, `the bots were limited: ${JSON.stringify(sale)}`);
     assert.equal(await page.textContent('#sale-errors'), '0');
 
     await expectCell(1004, 'available', '0');

@@ -137,6 +137,36 @@ describe('sale simulator', () => {
       b.items[0].sku === 9 && b.items[0].qty === 1 && b.customer_id.startsWith('st-')));
   });
 
+  // The sale shows the bots meeting the rate-limit wall: after the last unit it waits for every bot
+  // to be limited, and for no longer than its longer tail when a bot never is.
+  test('a sold-out sale waits for every bot to be limited, within bounds', async () => {
+    for (const [burst, endsAfter] of [[1000, (soldOutAt) => Math.max(soldOutAt + 2500, 5000)],
+      [Infinity, (soldOutAt) => soldOutAt + 15_000]]) {
+      const clock = { t: 0 };
+      const edge = fakeEdge(40, burst);
+      const sale = new Sale({ send: edge.send, now: () => clock.t, sku: 9, units: 40, buyers: 300,
+        rate: 200, bots: 2, runId: 'wait' });
+      await run(sale, clock);
+      assert.equal(sale.reason, 'all 40 units sold');
+      assert.equal(sale.bots.every((b) => b.limited), burst !== Infinity);
+      const want = endsAfter(sale.soldOutAt);
+      assert.ok(clock.t >= want && clock.t <= want + 100, `ended at ${clock.t} ms, expected ${want}`);
+    }
+  });
+
+  // A bot is a client of its own: a crowd whose requests hang does not hold the bots back.
+  test('bots do not wait behind the crowd', async () => {
+    const clock = { t: 0 };
+    const sale = new Sale({
+      send: (body, client) => (client.includes('bot')
+        ? Promise.resolve({ status: 429, code: 'rate_limited', edge: 'rate_limited' })
+        : new Promise(() => {})),
+      now: () => clock.t, sku: 9, units: 10, buyers: 500, rate: 200, bots: 2, runId: 'crowd' });
+    await run(sale, clock, 1000);
+    assert.equal(sale.crowdInFlight, 64);
+    for (const bot of sale.bots) assert.ok(bot.attempts >= 190, `bot sent ${bot.attempts} in 1 s at 200/s`);
+  });
+
   // Fewer buyers than units: each buys once and the sale ends with stock left.
   test('a sale with fewer buyers than units ends when each has bought', async () => {
     const clock = { t: 0 };
