@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseCli } from '../scripts/cli.mjs';
 import { loadWasi, loadEmscripten } from '../wasm/js/stockgate_core.mjs';
+import { median } from './harness.mjs';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -132,12 +133,6 @@ function timeFor(run, ms) {
   const cpu = process.cpuUsage(cpuStart);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   return { calls, wrong, cpuSeconds, seconds: Number(now - start) / 1e9 };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function main() {

@@ -4,8 +4,8 @@
 // limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process.
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
-//                             [--concurrency 64] [--reject-concurrency 32] [--seconds 3]
-//                             [--rounds 5] [--origin BIN] [--load BIN]
+//                             [--concurrency 64] [--reject-concurrency 32] [--seconds 2]
+//                             [--rounds 12] [--origin BIN] [--load BIN]
 //       JSON to stdout (bench/run keeps it as bench/results/edge.json)
 //   node bench/edge_bench.mjs --smoke
 //       a small sale and short reject runs: everything starts, answers and is counted right; no
@@ -46,8 +46,8 @@ function parseArgs(argv) {
     clients: 20_000,
     concurrency: 64,
     rejectConcurrency: 32,
-    seconds: 3,
-    rounds: 5,
+    seconds: 2,
+    rounds: 12,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
   }, { script: import.meta.url, paths: ['origin', 'load'] });
@@ -238,10 +238,10 @@ async function main() {
   const sides = {
     edge_sold_out: { label: 'edge: sold out (409, local)', server: edge, status: 409,
       args: soldOut, token: buyer },
-    edge_invalid: { label: 'edge: invalid body (400, local)', server: edge, status: 400,
-      args: ['--invalid'], token: buyer },
     bare_workerd: { label: 'bare workerd worker (200), the same requests', server: bare,
       status: 200, args: soldOut, token: buyer },
+    edge_invalid: { label: 'edge: invalid body (400, local)', server: edge, status: 400,
+      args: ['--invalid'], token: buyer },
     nginx_limit_req: { label: 'nginx limit_req (429)', server: nginx, status: 429,
       args: ['--clients', '1'] },
     edge_sold_out_wrk: { label: 'edge: sold out (409, local), by wrk', server: edge,
@@ -267,17 +267,25 @@ async function main() {
     }
     return { ...l, cpu_ms: cpu() - before };
   };
-  // Warm each side, then interleave the measured rounds.
-  for (const s of Object.values(sides)) drive(s, 'warm', 1, o.rejectConcurrency * 20);
+  // What each side is compared with: the bare worker driven by the same tool. A round runs the
+  // groups below one after the other, so a side's run and the bare worker's it is compared with
+  // are always next to each other in time; each round starts one group later and runs each group
+  // the other way round from the last, so neither goes first more often.
+  const bareOf = (n) => (sides[n].wrk ? 'bare_workerd_wrk' : 'bare_workerd');
+  const groups = [['edge_sold_out', 'bare_workerd', 'edge_invalid'], ['nginx_limit_req'],
+    ['edge_sold_out_wrk', 'bare_workerd_wrk']];
   const names = Object.keys(sides);
+  if (groups.flat().sort().join() !== [...names].sort().join()) throw new Error('groups != sides');
+  // Warm each side, then the measured rounds.
+  for (const s of Object.values(sides)) drive(s, 'warm', 1, o.rejectConcurrency * 20);
   const rounds = Object.fromEntries(names.map((n) => [n, []]));
   for (let k = 0; k < o.rounds; k++) {
-    for (let j = 0; j < names.length; j++) {
-      const n = names[(j + k) % names.length];
-      const s = sides[n];
-      const l = drive(s, `r${k}`, o.seconds);
-      rounds[n].push(l);
-      await turn();
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[(g + k) % groups.length];
+      for (const n of k % 2 ? [...group].reverse() : group) {
+        rounds[n].push(drive(sides[n], `r${k}`, o.seconds));
+        await turn();
+      }
     }
   }
   const edgeStats = await edge.stats();
@@ -286,6 +294,9 @@ async function main() {
   nginx.stop();
   origin.stop();
   const reject = {};
+  // Answers per CPU second of the server process: what one answer costs the server, whatever else
+  // the machine did meanwhile.
+  const perCpu = (r) => (r.requests * 1000) / Math.max(1, r.cpu_ms);
   for (const n of names) {
     const rs = rounds[n];
     const requests = rs.reduce((a, r) => a + r.requests, 0);
@@ -302,12 +313,21 @@ async function main() {
       statuses,
       per_s: median(rs.map((r) => r.rps)),
       per_s_rounds: rs.map((r) => r.rps),
-      // Answers per CPU second of the server process: what one answer costs the server, whatever
-      // else the machine did meanwhile.
-      per_cpu_s: median(rs.map((r) => (r.requests * 1000) / Math.max(1, r.cpu_ms))),
+      per_cpu_s: median(rs.map(perCpu)),
       p50_ms: median(rs.map((r) => r.p50_ms)),
       p99_ms: median(rs.map((r) => r.p99_ms)),
     };
+  }
+  // The ratio to the bare worker is taken round by round, each side's run against the bare
+  // worker's run next to it in time, and the median of those is reported: the machine's speed
+  // drifts over minutes, and the medians of each side's rounds alone compare different minutes.
+  for (const n of names) {
+    if (n === 'nginx_limit_req') continue;
+    const bare = rounds[bareOf(n)];
+    const vs = rounds[n].map((r, k) => r.rps / bare[k].rps);
+    reject[n].vs_bare_rounds = vs;
+    reject[n].vs_bare = median(vs);
+    reject[n].vs_bare_per_cpu = median(rounds[n].map((r, k) => perCpu(r) / perCpu(bare[k])));
   }
   const wrong = [];
   for (const [n, r] of Object.entries(reject)) {

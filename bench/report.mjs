@@ -795,18 +795,17 @@ function edgeSection(args) {
     `${fmtRate(r.reached_origin)} (${fmtPct(r.reached_origin_share)}) | ` +
     `${fmtRound(r.answered_per_s)} | ${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ` +
     `${Object.entries(r.statuses).map(([k, v]) => `${k}: ${fmtRate(v)}`).join(', ')} |`;
-  // Each row is compared with the bare worker driven by the same tool (wrk rows end in _wrk).
-  const bareOf = (key) => (key.endsWith('_wrk') ? reject.bare_workerd_wrk : reject.bare_workerd).per_s;
+  // Each row is compared with the bare worker driven by the same tool (wrk rows end in _wrk),
+  // round by round (edge_bench's vs_bare: the median of the per-round ratios); nginx is not.
   const nginx = reject.nginx_limit_req.per_s;
-  const bareCpuOf = (key) =>
-    (key.endsWith('_wrk') ? reject.bare_workerd_wrk : reject.bare_workerd).per_cpu_s;
+  const vsBare = (r, ratio) => (r[ratio] === undefined ? '–' : fmtRatio(r[ratio]));
   const rejectRow = ([key, r]) =>
     `| ${r.label} | ${fmtRound(r.per_s)} | ${r.per_s_rounds.map(fmtRound).join(', ')} | ` +
-    `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${fmtRatio(r.per_s / bareOf(key))} | ` +
-    `${fmtRound(r.per_cpu_s)} | ${fmtRatio(r.per_cpu_s / bareCpuOf(key))} | ` +
+    `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${vsBare(r, 'vs_bare')} | ` +
+    `${fmtRound(r.per_cpu_s)} | ${vsBare(r, 'vs_bare_per_cpu')} | ` +
     `${key.endsWith('_wrk') ? '' : fmtRatio(r.per_s / nginx)} |`;
-  const ratio = (key) => reject[key].per_s / bareOf(key);
-  const cpuRatio = (key) => reject[key].per_cpu_s / bareCpuOf(key);
+  const ratio = (key) => reject[key].vs_bare;
+  const cpuRatio = (key) => reject[key].vs_bare_per_cpu;
   const goal = (key) => (ratio(key) >= 0.9 ? 'met' : '**not met**');
   return [
     '## Edge: a flash sale through workerd, and its reject path',
@@ -843,12 +842,14 @@ function edgeSection(args) {
       `single-threaded process${ctx.server_cpu === null ? '' : `, run alone on CPU ${ctx.server_cpu}`}`,
       `${ctx.server_cpu === null ? '' : `while the load generator ran on CPU ${ctx.load_cpus}`};`,
       `${ctx.reject_concurrency} connections, ${ctx.seconds} s per round,`,
-      `${ctx.rounds} rounds interleaved, median shown. The rows marked "by wrk" are driven by`,
-      '`wrk -t1` with `bench/wrk/reserve.lua` instead of the project\'s load tool, and compared',
-      'with the bare worker driven by wrk. "Per server CPU-s" divides the answers of a round by the',
-      'CPU time the server process used in it: what an answer costs the server, whatever else the',
-      'machine did meanwhile. Every answer had the status named in the row (checked; nginx may',
-      'pass one a minute).',
+      `${ctx.rounds} rounds, median shown. Each ratio to the bare worker is the median of its`,
+      'rounds\' ratios, each round of a side divided by the bare worker\'s round run right before or',
+      'after it (the machine\'s speed drifts over minutes; nginx is not paired so). The rows marked',
+      '"by wrk" are driven by `wrk -t1` with `bench/wrk/reserve.lua` instead of the project\'s',
+      'load tool, and compared with the bare worker driven by wrk. "Per server CPU-s" divides the',
+      'answers of a round by the CPU time the server process used in it: what an answer costs the',
+      'server, whatever else the machine did meanwhile. Every answer had the status named in the',
+      'row (checked; nginx may pass one a minute).',
     ),
     '',
     '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | per server CPU-s | ÷ bare workerd | ÷ nginx limit_req |',
