@@ -14,10 +14,11 @@ const BOT_TAIL_MS = 15_000; // after the last unit: how long the sale waits for 
 const QUIET_MS = 4000; // no sale for this long while sold-out answers come: the stock is gone
 const MAX_IN_FLIGHT = 64; // the crowd's; browsers queue beyond their connection limit anyway
 const BOT_RATE = 200; // requests per second per bot, ten times the edge's default 20 per client
-// Each bot's own requests in flight: a bot is a client of its own and does not wait behind the
-// crowd. On a slow machine the browser's few connections per host set the pace, and each bot's
-// share of them must still carry more than the edge's per-client rate.
-const BOT_IN_FLIGHT = 32;
+// The bots' requests in flight, split evenly among them: a bot is a client of its own and does
+// not wait behind the crowd (nor the crowd behind the bots). On a slow machine the browser's few
+// connections per host set the pace, and each bot's share must still carry more than the edge's
+// per-client rate.
+const BOTS_IN_FLIGHT = 64;
 const MAX_MS = 300_000; // a sale that neither sells out nor goes quiet (the stack is down) ends
 
 // What one answer was, from its status, error code and X-Stockgate-Edge header.
@@ -39,6 +40,7 @@ export class Sale {
     this.waiting = 0; // buyers with a request in flight
     this.bots = Array.from({ length: bots },
       (_, i) => ({ id: i + 1, credit: 0, attempts: 0, inFlight: 0, limited: false }));
+    this.botInFlight = Math.max(1, Math.floor(BOTS_IN_FLIGHT / Math.max(1, bots))); // each bot's
     this.attempts = new Map(); // buyer -> requests sent
     this.credit = 0;
     this.inFlight = 0; // every request in flight, the crowd's and the bots'
@@ -94,7 +96,7 @@ export class Sale {
     }
     for (const bot of this.bots) {
       bot.credit = Math.min(bot.credit + BOT_RATE * dt, BOT_RATE);
-      while (bot.credit >= 1 && bot.inFlight < BOT_IN_FLIGHT) {
+      while (bot.credit >= 1 && bot.inFlight < this.botInFlight) {
         bot.credit -= 1;
         bot.attempts++;
         bot.inFlight++;

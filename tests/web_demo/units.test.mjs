@@ -167,6 +167,21 @@ describe('sale simulator', () => {
     for (const bot of sale.bots) assert.ok(bot.attempts >= 190, `bot sent ${bot.attempts} in 1 s at 200/s`);
   });
 
+  // The bots' 64 requests in flight are split evenly among them (one each at least), beside the
+  // crowd's 64: with every answer hanging, that is all that is ever sent.
+  test('requests in flight are bounded for the crowd and split among the bots', async () => {
+    for (const [bots, each] of [[1, 64], [2, 32], [3, 21], [50, 1]]) {
+      const clock = { t: 0 };
+      const sale = new Sale({ send: () => new Promise(() => {}), now: () => clock.t, sku: 9,
+        units: 10, buyers: 500, rate: 1000, bots, runId: 'bound' });
+      await run(sale, clock, 2000);
+      assert.equal(sale.crowdInFlight, 64);
+      assert.deepEqual(sale.bots.map((b) => b.inFlight), Array(bots).fill(each));
+      assert.equal(sale.inFlight, 64 + bots * each);
+      assert.equal(sale.totals.sent, sale.inFlight);
+    }
+  });
+
   // Fewer buyers than units: each buys once and the sale ends with stock left.
   test('a sale with fewer buyers than units ends when each has bought', async () => {
     const clock = { t: 0 };
