@@ -43,8 +43,6 @@ export class Sale {
     this.botInFlight = Math.max(1, Math.floor(BOTS_IN_FLIGHT / Math.max(1, bots))); // each bot's
     this.attempts = new Map(); // buyer -> requests sent
     this.credit = 0;
-    this.inFlight = 0; // every request in flight, the crowd's and the bots'
-    this.crowdInFlight = 0;
     this.startedAt = now();
     this.lastTick = this.startedAt;
     this.lastSaleAt = this.startedAt;
@@ -77,7 +75,7 @@ export class Sale {
     const selling = this.soldOutAt === null;
     // Buyers keep coming for the tail too: that flood is what the edge answers locally.
     this.credit = Math.min(this.credit + this.rate * dt, this.rate);
-    while (this.credit >= 1 && this.pending.length && this.crowdInFlight < MAX_IN_FLIGHT) {
+    while (this.credit >= 1 && this.pending.length && this.waiting < MAX_IN_FLIGHT) {
       this.credit -= 1;
       // A buyer waits for an answer before trying again: out of `pending` meanwhile.
       const k = Math.floor(Math.random() * this.pending.length);
@@ -85,12 +83,10 @@ export class Sale {
       this.pending[k] = this.pending[this.pending.length - 1];
       this.pending.pop();
       this.waiting++;
-      this.crowdInFlight++;
       const attempt = (this.attempts.get(buyer) ?? 0) + 1;
       this.attempts.set(buyer, attempt);
       this.fire(`b${buyer}`, this.body(`b${buyer}`, attempt), (o) => {
         this.waiting--;
-        this.crowdInFlight--;
         if (o !== 'sold' && o !== 'limit') this.pending.push(buyer);
       });
     }
@@ -112,14 +108,15 @@ export class Sale {
     }
   }
 
+  // Every request in flight, the crowd's and the bots'.
+  get inFlight() {
+    return this.bots.reduce((n, bot) => n + bot.inFlight, this.waiting);
+  }
+
   fire(client, body, then) {
-    this.inFlight++;
     this.totals.sent++;
     this.send(body, `${this.runId}-${client}`).then((answer) => this.count(answer), () => 'error')
-      .then((o) => {
-        this.inFlight--;
-        then(o);
-      });
+      .then(then);
   }
 
   count(answer) {
