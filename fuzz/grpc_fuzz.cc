@@ -116,13 +116,16 @@ Run Simple() {
   };
 }
 
+// GiveBackOrder as the server runs it, with each request answered at once.
 grpc::Status GiveBackThen(const std::string& order_id, std::vector<grpcapi::GiveBackItem> items,
                           const std::function<server::HttpResponse(server::HttpRequest)>& send) {
   grpc::Status status;
-  std::optional<server::HttpRequest> next =
-      grpcapi::GiveBack(send(grpcapi::ReservationRead(order_id)), std::move(items), &status);
-  if (!next) return status;
-  return grpcapi::StatusOf(send(*next));
+  grpcapi::GiveBackOrder(
+      [&send](server::HttpRequest request, std::function<void(const server::HttpResponse&)> then) {
+        then(send(std::move(request)));
+      },
+      order_id, std::move(items), [&status](const grpc::Status& s, bool) { status = s; });
+  return status;
 }
 
 const std::vector<Run>& Methods() {

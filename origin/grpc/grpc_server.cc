@@ -221,26 +221,12 @@ struct GrpcServer::Impl {
     return Unary(ctx, method, std::move(*request), response);
   }
 
-  // Reback and ReleaseStock: read the order, give it back (release a hold, return a sale), then
-  // `done` with the outcome. When the order moved between the read and the change (it expired,
-  // or was confirmed), it is read and judged once more.
-  static void GiveBackOrder(const std::shared_ptr<Call>& call, std::string order_id,
-                            std::vector<GiveBackItem> items,
-                            std::function<void(const grpc::Status&, bool changed)> done,
-                            int attempts = 2) {
-    call->Send(ReservationRead(order_id), [call, order_id, items, done = std::move(done),
-                                           attempts](const server::HttpResponse& read) {
-      grpc::Status status;
-      std::optional<server::HttpRequest> next = GiveBack(read, items, &status);
-      if (!next) return done(status, false);
-      call->Send(std::move(*next), [call, order_id, items, done,
-                                    attempts](const server::HttpResponse& answer) {
-        const bool moved = answer.code == core::CodeName(core::Code::kInvalidState) ||
-                           answer.code == core::CodeName(core::Code::kReservationExpired);
-        if (moved && attempts > 1) return GiveBackOrder(call, order_id, items, done, attempts - 1);
-        done(StatusOf(answer), true);
-      });
-    });
+  // The call's own send, for the steps mapping.h chains (GiveBackOrder).
+  static SendThen SendOf(const std::shared_ptr<Call>& call) {
+    return
+        [call](server::HttpRequest request, std::function<void(const server::HttpResponse&)> then) {
+          call->Send(std::move(request), std::move(then));
+        };
   }
 
   // The last step of DeductStock and ReleaseStock, once the change is made: the SKU's available
@@ -344,7 +330,7 @@ struct GrpcServer::Impl::Inventory000 final : inventory::InventoryService::Callb
     auto call = impl.Begin(ctx, "Reback");
     std::vector<GiveBackItem> items;
     for (const auto& g : req->goods_info()) items.push_back({g.goods_id(), g.num()});
-    GiveBackOrder(call, req->order_sn(), std::move(items),
+    GiveBackOrder(SendOf(call), req->order_sn(), std::move(items),
                   [call](const grpc::Status& status, bool) { call->Finish(status); });
     return call->reactor();
   }
@@ -408,7 +394,7 @@ struct GrpcServer::Impl::Inventory004 final : inventory::v1::InventoryService::C
     }
     const std::uint64_t book_id = req->book_id();
     std::vector<GiveBackItem> items{{static_cast<std::int64_t>(book_id), req->quantity()}};
-    GiveBackOrder(call, *order_id, std::move(items),
+    GiveBackOrder(SendOf(call), *order_id, std::move(items),
                   [call, resp, book_id](const grpc::Status& status, bool changed) {
                     if (!status.ok()) return call->Finish(status);
                     resp->set_message(

@@ -486,6 +486,36 @@ std::optional<HttpRequest> GiveBack(const HttpResponse& read, std::vector<GiveBa
   return std::nullopt;  // released, expired or returned: already given back
 }
 
+namespace {
+
+void GiveBackOrder(SendThen send, std::string order_id, std::vector<GiveBackItem> items,
+                   std::function<void(const grpc::Status&, bool changed)> done, int attempts) {
+  HttpRequest read = ReservationRead(order_id);
+  send(std::move(read), [send, order_id = std::move(order_id), items = std::move(items),
+                         done = std::move(done), attempts](const HttpResponse& answer) mutable {
+    grpc::Status status;
+    std::optional<HttpRequest> next = GiveBack(answer, items, &status);
+    if (!next) return done(status, false);
+    send(std::move(*next), [send, order_id = std::move(order_id), items = std::move(items),
+                            done = std::move(done), attempts](const HttpResponse& given) mutable {
+      const bool moved = given.code == core::CodeName(core::Code::kInvalidState) ||
+                         given.code == core::CodeName(core::Code::kReservationExpired);
+      if (moved && attempts > 1) {
+        return GiveBackOrder(std::move(send), std::move(order_id), std::move(items),
+                             std::move(done), attempts - 1);
+      }
+      done(StatusOf(given), true);
+    });
+  });
+}
+
+}  // namespace
+
+void GiveBackOrder(SendThen send, std::string order_id, std::vector<GiveBackItem> items,
+                   std::function<void(const grpc::Status&, bool changed)> done) {
+  GiveBackOrder(std::move(send), std::move(order_id), std::move(items), std::move(done), 2);
+}
+
 std::optional<std::string> SeedOrderId(std::uint64_t order_id, std::uint64_t book_id,
                                        grpc::Status* refusal) {
   if (order_id == 0) {

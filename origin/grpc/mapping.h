@@ -12,6 +12,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,14 @@ struct GiveBackItem {
 // why). `items` is what the caller named, in any order.
 std::optional<HttpRequest> GiveBack(const HttpResponse& read, std::vector<GiveBackItem> items,
                                     grpc::Status* status);
+// Sends one request to the API and calls back with its answer (at once, or later).
+using SendThen =
+    std::function<void(HttpRequest, std::function<void(const HttpResponse&)> answered)>;
+// Reback and ReleaseStock whole: read the order, give it back (release a hold, return a sale),
+// then `done` with the outcome and whether anything changed. When the order moved between the
+// read and the change (it expired, or was confirmed), it is read and judged once more.
+void GiveBackOrder(SendThen send, std::string order_id, std::vector<GiveBackItem> items,
+                   std::function<void(const grpc::Status&, bool changed)> done);
 // Seed 004's deductions are keyed by (book_id, order_id), one book per call: our order_id is
 // "<order_id>:<book_id>", so an order of several books is several orders here, each retried and
 // released on its own. order_id 0 (unset) is refused: nullopt, with *refusal set.

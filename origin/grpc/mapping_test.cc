@@ -326,6 +326,47 @@ TEST_F(MappingTest, GivingBackReleasesAHoldAndReturnsASale) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// GiveBackOrder reads the order again when it moved between the read and the change: here a
+// hold confirmed (by another caller) just before its release is returned instead.
+TEST_F(MappingTest, GivingBackAnOrderThatMovedJudgesItAgain) {
+  ASSERT_EQ(Send(FromProto(Lock("o-10", 7, 2))).status, 201);
+  std::vector<std::string> sent;
+  bool moved = false;
+  const SendThen send = [&](HttpRequest r, std::function<void(const HttpResponse&)> then) {
+    if (!moved && r.path == "/v1/reservations/o-10/release") {
+      moved = true;
+      inventory::ConfirmReduceRequest confirm;
+      confirm.set_lock_key("o-10");
+      ASSERT_EQ(Send(FromProto(confirm)).status, 200);
+    }
+    sent.push_back(r.method + " " + r.path);
+    then(Send(std::move(r)));
+  };
+  std::optional<grpc::Status> outcome;
+  bool changed = false;
+  GiveBackOrder(send, "o-10", {{7, 2}}, [&](const grpc::Status& s, bool c) {
+    outcome = s;
+    changed = c;
+  });
+  ASSERT_TRUE(outcome);
+  EXPECT_TRUE(outcome->ok()) << outcome->error_message();
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(sent, (std::vector<std::string>{
+                      "GET /v1/reservations/o-10", "POST /v1/reservations/o-10/release",
+                      "GET /v1/reservations/o-10", "POST /v1/reservations/o-10/return"}));
+  EXPECT_EQ(Read(7).stock(), 5);
+
+  // Given back already: read, nothing changed.
+  sent.clear();
+  GiveBackOrder(send, "o-10", {{7, 2}}, [&](const grpc::Status& s, bool c) {
+    outcome = s;
+    changed = c;
+  });
+  EXPECT_TRUE(outcome->ok());
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(sent, std::vector<std::string>{"GET /v1/reservations/o-10"});
+}
+
 TEST_F(MappingTest, HistoryPagesInTheSeedsNames) {
   history::HistoryEvent sale{.event_id = "1800000000123-4",
                              .sku = 7,
