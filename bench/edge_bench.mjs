@@ -1,7 +1,8 @@
 // The edge measured in one run: (1) a flash sale through the edge and straight at the origin
 // (units sold, share of requests that reached the origin, rate and p99 of each path), and (2) the
 // edge's reject paths against a bare workerd worker that only answers 200 and against nginx
-// limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process.
+// limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process;
+// each edge side is also run side by side with the bare worker (both at once on the server CPU).
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
 //                             [--concurrency 64] [--reject-concurrency 32] [--seconds 2]
@@ -20,7 +21,7 @@ import { join } from 'node:path';
 
 import {
   cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, parseWrk,
-  processCpuMs, repoRoot, run,
+  processCpuMs, repoRoot, run, runAsync,
   sleep,
   startOrigin, startWorkerd, turn, versionOf,
 } from './harness.mjs';
@@ -59,8 +60,8 @@ function parseArgs(argv) {
   return o;
 }
 
-function load(o, port, args, token = '', cpuList = null) {
-  const r = run(...pinned(cpuList, o.load, ['--port', String(port), ...args]), {
+async function load(o, port, args, token = '', cpuList = null) {
+  const r = await runAsync(...pinned(cpuList, o.load, ['--port', String(port), ...args]), {
     env: { STOCKGATE_BENCH_TOKEN: token }, allowFail: true,
   });
   if (r.status !== 0 && r.status !== 1) throw new Error(`${o.load} failed:\n${r.stderr}`);
@@ -70,8 +71,8 @@ function load(o, port, args, token = '', cpuList = null) {
 // wrk (one thread: the servers measured are single-threaded too) with bench/wrk/reserve.lua:
 // POST /v1/reservations of one unit of SOLD_OUT_SKU under new order ids, with `token`. The same
 // report shape as the load tool's; `ok` counts the answers of `status`.
-function wrkLoad(port, connections, seconds, prefix, status, token) {
-  const r = run(...pinned(LOAD_CPUS, 'wrk', ['-t1', `-c${connections}`,
+async function wrkLoad(port, connections, seconds, prefix, status, token) {
+  const r = await runAsync(...pinned(LOAD_CPUS, 'wrk', ['-t1', `-c${connections}`,
     `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '-s',
     join(repoRoot, 'bench/wrk/reserve.lua'), `http://127.0.0.1:${port}`, '--', prefix,
     String(SOLD_OUT_SKU)]), { env: { STOCKGATE_BENCH_TOKEN: token } });
@@ -155,7 +156,7 @@ async function sale(o, root, name, viaEdge) {
     });
   }
   const before = await originRequests(origin.base, '/v1/reservations');
-  const l = load(o, viaEdge ? edge.port : origin.port, ['-c', String(o.concurrency),
+  const l = await load(o, viaEdge ? edge.port : origin.port, ['-c', String(o.concurrency),
     '-n', String(o.requests), '--duration', '0', '--clients', String(o.clients),
     '--sku', String(SALE_SKU), '--order-prefix', name], origin.serviceToken);
   const reached = (await originRequests(origin.base, '/v1/reservations')) - before;
@@ -249,24 +250,27 @@ async function main() {
     bare_workerd_wrk: { label: 'bare workerd worker (200), the same requests, by wrk',
       server: bare, status: 200, wrk: true, token: buyer },
   };
-  // One side for `seconds` (the load tool: or `calls` requests when given), as a load report
-  // with the server's CPU time over it (cpu_ms).
-  const drive = (s, prefix, seconds, calls) => {
-    const cpu = () => {
-      const t = processCpuMs(s.server.pid);
-      return t.user + t.system;
-    };
-    const before = cpu();
-    let l;
-    if (s.wrk) {
-      l = wrkLoad(s.server.port, c, seconds, prefix, s.status, s.token);
-    } else {
-      const count = calls ? ['-n', String(calls), '--duration', '0'] : ['--duration', String(seconds)];
-      l = load(o, s.server.port, ['-c', c, ...count, '--expect-status', String(s.status),
-        '--order-prefix', prefix, ...s.args], s.token, LOAD_CPUS);
-    }
-    return { ...l, cpu_ms: cpu() - before };
+  // One side's load for `seconds` (the load tool: or `calls` requests when given), as a promise
+  // of its load report.
+  const loadOf = (s, prefix, seconds, calls) => {
+    if (s.wrk) return wrkLoad(s.server.port, c, seconds, prefix, s.status, s.token);
+    const count = calls ? ['-n', String(calls), '--duration', '0'] : ['--duration', String(seconds)];
+    return load(o, s.server.port, ['-c', c, ...count, '--expect-status', String(s.status),
+      '--order-prefix', prefix, ...s.args], s.token, LOAD_CPUS);
   };
+  const cpuOf = (s) => {
+    const t = processCpuMs(s.server.pid);
+    return t.user + t.system;
+  };
+  // Sides driven at the same time, each as a load report with its server's CPU time over it
+  // (cpu_ms).
+  const driveTogether = async (list, prefix, seconds, calls) => {
+    const before = list.map(cpuOf);
+    const reports = await Promise.all(list.map((s, i) => loadOf(s, `${prefix}${i}`, seconds, calls)));
+    return reports.map((l, i) => ({ ...l, cpu_ms: cpuOf(list[i]) - before[i] }));
+  };
+  const drive = async (s, prefix, seconds, calls) =>
+    (await driveTogether([s], prefix, seconds, calls))[0];
   // What each side is compared with: the bare worker driven by the same tool. A round runs the
   // groups below one after the other, so a side's run and the bare worker's it is compared with
   // are always next to each other in time; each round starts one group later and runs each group
@@ -277,15 +281,24 @@ async function main() {
   const names = Object.keys(sides);
   if (groups.flat().sort().join() !== [...names].sort().join()) throw new Error('groups != sides');
   // Warm each side, then the measured rounds.
-  for (const s of Object.values(sides)) drive(s, 'warm', 1, o.rejectConcurrency * 20);
+  for (const s of Object.values(sides)) await drive(s, 'warm', 1, o.rejectConcurrency * 20);
   const rounds = Object.fromEntries(names.map((n) => [n, []]));
+  // Side by side: each edge side and its bare worker at the same time, both servers on the one
+  // server CPU and both loads on the load CPUs, so whatever the machine does meanwhile falls on
+  // both alike; the ratio is of answers per server CPU second.
+  const pairs = names.filter((n) => n.startsWith('edge_'));
+  const together = Object.fromEntries(pairs.map((n) => [n, []]));
   for (let k = 0; k < o.rounds; k++) {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[(g + k) % groups.length];
       for (const n of k % 2 ? [...group].reverse() : group) {
-        rounds[n].push(drive(sides[n], `r${k}`, o.seconds));
+        rounds[n].push(await drive(sides[n], `r${k}`, o.seconds));
         await turn();
       }
+    }
+    for (const n of pairs) {
+      together[n].push(await driveTogether([sides[n], sides[bareOf(n)]], `t${k}${n}`, o.seconds));
+      await turn();
     }
   }
   const edgeStats = await edge.stats();
@@ -329,7 +342,23 @@ async function main() {
     reject[n].vs_bare = median(vs);
     reject[n].vs_bare_per_cpu = median(rounds[n].map((r, k) => perCpu(r) / perCpu(bare[k])));
   }
+  for (const n of pairs) {
+    const vs = together[n].map(([side, bare]) => perCpu(side) / perCpu(bare));
+    reject[n].side_by_side_rounds = vs;
+    reject[n].vs_bare_side_by_side = median(vs);
+  }
   const wrong = [];
+  // Every answer of the side-by-side runs is checked as the others are.
+  for (const n of pairs) {
+    for (const [side, bare] of together[n]) {
+      for (const [name, r] of [[n, side], [bareOf(n), bare]]) {
+        if (r.requests !== r.ok) {
+          wrong.push(`${name} side by side: ${r.ok} of ${r.requests} as expected ` +
+            `(${JSON.stringify(r.statuses)})`);
+        }
+      }
+    }
+  }
   for (const [n, r] of Object.entries(reject)) {
     // nginx passes one request a minute: at most one per round.
     const slack = n === 'nginx_limit_req' ? o.rounds : 0;

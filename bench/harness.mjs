@@ -61,6 +61,27 @@ export function run(cmd, args, { input, env, allowFail = false } = {}) {
   return r;
 }
 
+// run() without blocking, for clients that must run at the same time: resolves with
+// { status, stdout, stderr } once the command exits; rejects as run() throws.
+export function runAsync(cmd, args, { env, allowFail = false } = {}) {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { env: env ? { ...process.env, ...env } : process.env,
+      stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    child.on('error', (e) => fail(new Error(`${cmd}: ${e.message}`)));
+    child.on('close', (status) => {
+      if (status !== 0 && !allowFail) {
+        fail(new Error(`${cmd} ${args.join(' ')} exited ${status}:\n${stdout}${stderr}`));
+      } else {
+        ok({ status, stdout, stderr });
+      }
+    });
+  });
+}
+
 // Runs a client under bash so its CPU time (`times`: user, system) can be read afterwards.
 export function runTimed(cmd, args, opts = {}) {
   const r = run('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bash', cmd, ...args], opts);
