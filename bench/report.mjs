@@ -809,6 +809,8 @@ function edgeSection(args) {
   const cpuRatio = (key) => reject[key].vs_bare_per_cpu;
   const together = (key) => reject[key].vs_bare_side_by_side;
   const goal = (key) => (together(key) >= 0.9 ? 'met' : '**not met**');
+  // A judged ratio with as many digits as its verdict needs (0.8992 is not "0.90, not met").
+  const judged = (x) => (x.toFixed(2) === '0.90' ? x.toFixed(3) : x.toFixed(2));
   // The lowest and highest of a list of per-round ratios.
   const spread = (xs) => `${fmtRatio(Math.min(...xs))}–${fmtRatio(Math.max(...xs))}`;
   const edgeSides = ['edge_sold_out', 'edge_invalid', 'edge_sold_out_wrk'];
@@ -891,9 +893,9 @@ function edgeSection(args) {
         : 'although in this run the machine moved it more than the other'} (its rounds\'`,
       `ratios, all edge rows: ${spreadOf('side_by_side_rounds')}; one after the other:`,
       `${spreadOf('vs_bare_rounds')}).`,
-      `Sold out: ${fmtRatio(together('edge_sold_out'))}, ${goal('edge_sold_out')}`,
-      `(by wrk: ${fmtRatio(together('edge_sold_out_wrk'))}, ${goal('edge_sold_out_wrk')});`,
-      `invalid body: ${fmtRatio(together('edge_invalid'))}, ${goal('edge_invalid')}.`,
+      `Sold out: ${judged(together('edge_sold_out'))}, ${goal('edge_sold_out')}`,
+      `(by wrk: ${judged(together('edge_sold_out_wrk'))}, ${goal('edge_sold_out_wrk')});`,
+      `invalid body: ${judged(together('edge_invalid'))}, ${goal('edge_invalid')}.`,
       `One after the other: sold out ${fmtRatio(ratio('edge_sold_out'))}`,
       `(by wrk ${fmtRatio(ratio('edge_sold_out_wrk'))}), invalid body`,
       `${fmtRatio(ratio('edge_invalid'))}; per server CPU second, sold out`,
