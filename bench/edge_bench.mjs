@@ -2,7 +2,8 @@
 // (units sold, share of requests that reached the origin, rate and p99 of each path), and (2) the
 // edge's reject paths against a bare workerd worker that only answers 200 and against nginx
 // limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process;
-// each edge side is also run side by side with the bare worker (both at once on the server CPU).
+// each edge side is also run side by side with the bare worker (both at once on the server CPU),
+// and a second bare worker process is measured against the first as the edge is: the control.
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
 //                             [--concurrency 64] [--reject-concurrency 32] [--seconds 2]
@@ -227,9 +228,13 @@ async function main() {
     env: { STOCKGATE_EDGE_CLIENT_RATE: '0', STOCKGATE_EDGE_JWKS: origin.issuer.jwks },
   });
   const buyer = origin.issuer.mint('buyer', 'bench-buyer');
-  const bare = await startWorkerd(root, 'bare', {
+  const bareWorker = (name) => startWorkerd(root, name, {
     config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
   });
+  const bare = await bareWorker('bare');
+  // The control: the same bare worker in a second process, measured against the first exactly as
+  // the edge is. Any distance of its ratio from 1 is the measurement's own noise in this run.
+  const bareAgain = await bareWorker('bare-again');
   const nginx = await startNginx(root);
   const c = String(o.rejectConcurrency);
   // Each side is driven by the project's load tool and, where wrk's script makes the same
@@ -241,6 +246,8 @@ async function main() {
       args: soldOut, token: buyer },
     bare_workerd: { label: 'bare workerd worker (200), the same requests', server: bare,
       status: 200, args: soldOut, token: buyer },
+    bare_workerd_again: { label: 'control: a second bare workerd worker, the same requests',
+      server: bareAgain, status: 200, args: soldOut, token: buyer },
     edge_invalid: { label: 'edge: invalid body (400, local)', server: edge, status: 400,
       args: ['--invalid'], token: buyer },
     nginx_limit_req: { label: 'nginx limit_req (429)', server: nginx, status: 429,
@@ -276,17 +283,18 @@ async function main() {
   // are always next to each other in time; each round starts one group later and runs each group
   // the other way round from the last, so neither goes first more often.
   const bareOf = (n) => (sides[n].wrk ? 'bare_workerd_wrk' : 'bare_workerd');
-  const groups = [['edge_sold_out', 'bare_workerd', 'edge_invalid'], ['nginx_limit_req'],
+  const groups = [['edge_sold_out', 'bare_workerd', 'edge_invalid', 'bare_workerd_again'],
+    ['nginx_limit_req'],
     ['edge_sold_out_wrk', 'bare_workerd_wrk']];
   const names = Object.keys(sides);
   if (groups.flat().sort().join() !== [...names].sort().join()) throw new Error('groups != sides');
   // Warm each side, then the measured rounds.
   for (const s of Object.values(sides)) await drive(s, 'warm', 1, o.rejectConcurrency * 20);
   const rounds = Object.fromEntries(names.map((n) => [n, []]));
-  // Side by side: each edge side and its bare worker at the same time, both servers on the one
-  // server CPU and both loads on the load CPUs, so whatever the machine does meanwhile falls on
-  // both alike; the ratio is of answers per server CPU second.
-  const pairs = names.filter((n) => n.startsWith('edge_'));
+  // Side by side: each edge side (and the control) and its bare worker at the same time, both
+  // servers on the one server CPU and both loads on the load CPUs, so whatever the machine does
+  // meanwhile falls on both alike; the ratio is of answers per server CPU second.
+  const pairs = names.filter((n) => n.startsWith('edge_') || n === 'bare_workerd_again');
   const together = Object.fromEntries(pairs.map((n) => [n, []]));
   for (let k = 0; k < o.rounds; k++) {
     for (let g = 0; g < groups.length; g++) {
@@ -304,6 +312,7 @@ async function main() {
   const edgeStats = await edge.stats();
   edge.stop();
   bare.stop();
+  bareAgain.stop();
   nginx.stop();
   origin.stop();
   const reject = {};
