@@ -115,7 +115,9 @@ export class Sale {
 
   fire(client, body, then) {
     this.totals.sent++;
-    this.send(body, `${this.runId}-${client}`).then((answer) => this.count(answer), () => 'error')
+    // A send that fails outright (no answer at all) is an error like any other.
+    const failed = () => this.count({ status: 0, code: 'network', edge: '' });
+    this.send(body, `${this.runId}-${client}`).then((answer) => this.count(answer), failed)
       .then(then);
   }
 

@@ -207,6 +207,17 @@ describe('sale simulator', () => {
     assert.ok(sale.totals.error > 0);
   });
 
+  // A send that fails outright, without an answer, is counted as an error like a failed answer.
+  test('a send that fails outright counts as an error', async () => {
+    const clock = { t: 0 };
+    const sale = new Sale({ send: () => Promise.reject(new TypeError('Failed to fetch')),
+      now: () => clock.t, sku: 9, units: 10, buyers: 50, rate: 20, bots: 1, runId: 'fail' });
+    await run(sale, clock, 1000);
+    assert.ok(sale.totals.sent > 0);
+    assert.equal(sale.totals.error, sale.totals.sent - sale.inFlight);
+    assert.equal(sale.totals.sold, 0);
+  });
+
   // Stop ends a sale at once; nothing more is sent.
   test('stop ends a sale', async () => {
     const clock = { t: 0 };
