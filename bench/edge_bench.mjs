@@ -256,6 +256,8 @@ async function main() {
       status: 409, wrk: true, token: buyer },
     bare_workerd_wrk: { label: 'bare workerd worker (200), the same requests, by wrk',
       server: bare, status: 200, wrk: true, token: buyer },
+    bare_workerd_again_wrk: { label: 'control: a second bare workerd worker, the same requests, by wrk',
+      server: bareAgain, status: 200, wrk: true, token: buyer },
   };
   // One side's load for `seconds` (the load tool: or `calls` requests when given), as a promise
   // of its load report.
@@ -285,7 +287,7 @@ async function main() {
   const bareOf = (n) => (sides[n].wrk ? 'bare_workerd_wrk' : 'bare_workerd');
   const groups = [['edge_sold_out', 'bare_workerd', 'edge_invalid', 'bare_workerd_again'],
     ['nginx_limit_req'],
-    ['edge_sold_out_wrk', 'bare_workerd_wrk']];
+    ['edge_sold_out_wrk', 'bare_workerd_wrk', 'bare_workerd_again_wrk']];
   const names = Object.keys(sides);
   if (groups.flat().sort().join() !== [...names].sort().join()) throw new Error('groups != sides');
   // Warm each side, then the measured rounds.
@@ -294,7 +296,7 @@ async function main() {
   // Side by side: each edge side (and the control) and its bare worker at the same time, both
   // servers on the one server CPU and both loads on the load CPUs, so whatever the machine does
   // meanwhile falls on both alike; the ratio is of answers per server CPU second.
-  const pairs = names.filter((n) => n.startsWith('edge_') || n === 'bare_workerd_again');
+  const pairs = names.filter((n) => n.startsWith('edge_') || n.startsWith('bare_workerd_again'));
   const together = Object.fromEntries(pairs.map((n) => [n, []]));
   for (let k = 0; k < o.rounds; k++) {
     for (let g = 0; g < groups.length; g++) {

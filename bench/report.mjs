@@ -808,25 +808,34 @@ function edgeSection(args) {
   const ratio = (key) => reject[key].vs_bare;
   const cpuRatio = (key) => reject[key].vs_bare_per_cpu;
   const together = (key) => reject[key].vs_bare_side_by_side;
-  // The control (a second bare worker, measured as the edge is) shows how far from its true
-  // value this run put a ratio: a verdict nearer the goal than that is marked so. Runs from before
-  // the control have no such row.
-  const control = reject.bare_workerd_again;
-  const noise = control ? Math.abs(control.vs_bare_side_by_side - 1) : null;
-  const goal = (key) => `${together(key) >= 0.9 ? 'met' : '**not met**'}` +
-    (noise !== null && Math.abs(together(key) - 0.9) <= noise
-      ? ' (nearer the goal than the control is to 1)' : '');
+  // The controls (a second bare worker, measured as the edge is, by each tool) show how far from
+  // its true value this run put a ratio: a verdict nearer the goal than that is marked so. Runs
+  // from before the controls have no such rows.
+  const controlOf = (key) => reject[key.endsWith('_wrk') ? 'bare_workerd_again_wrk'
+    : 'bare_workerd_again'];
+  const goal = (key) => {
+    const control = controlOf(key);
+    const noise = control ? Math.abs(control.vs_bare_side_by_side - 1) : null;
+    return `${together(key) >= 0.9 ? 'met' : '**not met**'}` +
+      (noise !== null && Math.abs(together(key) - 0.9) <= noise
+        ? ', nearer the goal than its control is to 1' : '');
+  };
   // A judged ratio with as many digits as its verdict needs (0.8992 is not "0.90, not met").
   const judged = (x) => (x.toFixed(2) === '0.90' ? x.toFixed(3) : x.toFixed(2));
   // The lowest and highest of a list of per-round ratios.
   const spread = (xs) => `${fmtRatio(Math.min(...xs))}–${fmtRatio(Math.max(...xs))}`;
   const edgeSides = ['edge_sold_out', 'edge_invalid', 'edge_sold_out_wrk'];
-  const controlText = control ? [
-    'The control, a second bare worker process measured against the first exactly as the edge',
-    `is, came out at ${fmtRatio(control.vs_bare_side_by_side)} side by side (rounds`,
-    `${spread(control.side_by_side_rounds)}) and ${fmtRatio(control.vs_bare)} one after the`,
-    `other (rounds ${spread(control.vs_bare_rounds)}): its distance from 1 is what this run's`,
-    'measurement alone moves a ratio.',
+  const controlSays = (key) => {
+    const c = controlOf(key);
+    return `${fmtRatio(c.vs_bare_side_by_side)} side by side (rounds ` +
+      `${spread(c.side_by_side_rounds)}) and ${fmtRatio(c.vs_bare)} one after the other (rounds ` +
+      `${spread(c.vs_bare_rounds)})`;
+  };
+  const controlText = controlOf('edge_sold_out') ? [
+    'The controls, a second bare worker process measured against the first exactly as the edge',
+    `is, came out by the load tool at ${controlSays('edge_sold_out')}` +
+      (controlOf('edge_sold_out_wrk') ? `; by wrk at ${controlSays('edge_sold_out_wrk')}` : '') +
+      ': their distance from 1 is what this run\'s measurement alone moves a ratio.',
   ] : [];
   const spreadOf = (field) => spread(edgeSides.flatMap((k) => reject[k][field]));
   const width = (field) => {
