@@ -357,6 +357,10 @@ async function main() {
     const vs = together[n].map(([side, bare]) => perCpu(side) / perCpu(bare));
     reject[n].side_by_side_rounds = vs;
     reject[n].vs_bare_side_by_side = median(vs);
+    // What each server of the pair answered per CPU second while the two shared the CPU, to set
+    // beside what each answers alone.
+    reject[n].side_by_side_per_cpu_s = median(together[n].map(([side]) => perCpu(side)));
+    reject[n].side_by_side_bare_per_cpu_s = median(together[n].map(([, bare]) => perCpu(bare)));
   }
   const wrong = [];
   // Every answer of the side-by-side runs is checked as the others are.
