@@ -838,17 +838,27 @@ function edgeSection(args) {
       ': their distance from 1 is what this run\'s measurement alone moves a ratio.',
   ] : [];
   // Side by side, each server of a pair has the CPU about half the time; what that did to an
-  // answer's cost, from the pairing of the sold-out side (runs from before these fields: nothing).
-  const so = reject.edge_sold_out;
-  const lost = (together, alone) => fmtPct(Math.max(0, 1 - together / alone));
-  const shared = so.side_by_side_per_cpu_s === undefined ? [] : [
-    'Side by side, each server answered per CPU second',
-    `${lost(so.side_by_side_per_cpu_s, so.per_cpu_s)} fewer requests than alone (the edge`,
-    `${fmtRound(so.side_by_side_per_cpu_s)} against ${fmtRound(so.per_cpu_s)}) and the bare worker`,
-    `${lost(so.side_by_side_bare_per_cpu_s, reject.bare_workerd.per_cpu_s)} fewer`,
-    `(${fmtRound(so.side_by_side_bare_per_cpu_s)} against ${fmtRound(reject.bare_workerd.per_cpu_s)}):`,
-    'that pairing adds the cost of two servers taking turns on one CPU, which need not fall on',
-    'both alike, so the goal is judged one after the other.',
+  // answer's cost, from the pairings of the sold-out sides (runs from before these fields:
+  // nothing).
+  const lost = (together, alone) => {
+    const change = together / alone - 1;
+    return `${change < 0 ? '−' : '+'}${fmtPct(Math.abs(change))}`;
+  };
+  const sharing = (key, bareKey) => {
+    const r = reject[key];
+    return `the edge ${lost(r.side_by_side_per_cpu_s, r.per_cpu_s)} ` +
+      `(${fmtRound(r.side_by_side_per_cpu_s)} against ${fmtRound(r.per_cpu_s)}) and the bare ` +
+      `worker ${lost(r.side_by_side_bare_per_cpu_s, reject[bareKey].per_cpu_s)} ` +
+      `(${fmtRound(r.side_by_side_bare_per_cpu_s)} against ${fmtRound(reject[bareKey].per_cpu_s)})`;
+  };
+  const shared = reject.edge_sold_out.side_by_side_per_cpu_s === undefined ? [] : [
+    'Side by side against alone, answers per server CPU second changed by wrk for',
+    `${sharing('edge_sold_out_wrk', 'bare_workerd_wrk')}; by the load tool for`,
+    `${sharing('edge_sold_out', 'bare_workerd')}. The load tool, a thread per connection on the`,
+    `load CPU, drove the bare worker alone to ${fmtRound(reject.bare_workerd.per_s)} answers/s`,
+    `where wrk drove it to ${fmtRound(reject.bare_workerd_wrk.per_s)}. Taking turns on one CPU`,
+    'has a cost of its own, which need not fall on both servers alike, so the goal is judged one',
+    'after the other.',
   ];
   return [
     '## Edge: a flash sale through workerd, and its reject path',
