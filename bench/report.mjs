@@ -840,15 +840,15 @@ function edgeSection(args) {
   // Side by side, each server of a pair has the CPU about half the time; what that did to an
   // answer's cost, from the pairings of the sold-out sides (runs from before these fields:
   // nothing).
-  const lost = (together, alone) => {
-    const change = together / alone - 1;
-    return `${change < 0 ? '−' : '+'}${fmtPct(Math.abs(change))}`;
+  const change = (shared, alone) => {
+    const c = shared / alone - 1;
+    return `${c < 0 ? '−' : '+'}${fmtPct(Math.abs(c))}`;
   };
   const sharing = (key, bareKey) => {
     const r = reject[key];
-    return `the edge ${lost(r.side_by_side_per_cpu_s, r.per_cpu_s)} ` +
+    return `the edge ${change(r.side_by_side_per_cpu_s, r.per_cpu_s)} ` +
       `(${fmtRound(r.side_by_side_per_cpu_s)} against ${fmtRound(r.per_cpu_s)}) and the bare ` +
-      `worker ${lost(r.side_by_side_bare_per_cpu_s, reject[bareKey].per_cpu_s)} ` +
+      `worker ${change(r.side_by_side_bare_per_cpu_s, reject[bareKey].per_cpu_s)} ` +
       `(${fmtRound(r.side_by_side_bare_per_cpu_s)} against ${fmtRound(reject[bareKey].per_cpu_s)})`;
   };
   const shared = reject.edge_sold_out.side_by_side_per_cpu_s === undefined ? [] : [

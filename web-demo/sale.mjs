@@ -20,6 +20,8 @@ const BOT_RATE = 200; // requests per second per bot, ten times the edge's defau
 // per-client rate.
 const BOTS_IN_FLIGHT = 64;
 const MAX_MS = 300_000; // a sale that neither sells out nor goes quiet (the stack is down) ends
+// What a send that fails outright (no answer at all) counts as: an error, like a network failure.
+const NO_ANSWER = Object.freeze({ status: 0, code: 'network', edge: '' });
 
 // What one answer was, from its status, error code and X-Stockgate-Edge header.
 export function outcomeOf({ status, code, edge }) {
@@ -115,9 +117,8 @@ export class Sale {
 
   fire(client, body, then) {
     this.totals.sent++;
-    // A send that fails outright (no answer at all) is an error like any other.
-    const failed = () => this.count({ status: 0, code: 'network', edge: '' });
-    this.send(body, `${this.runId}-${client}`).then((answer) => this.count(answer), failed)
+    this.send(body, `${this.runId}-${client}`)
+      .then((answer) => this.count(answer), () => this.count(NO_ANSWER))
       .then(then);
   }
 
