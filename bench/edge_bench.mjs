@@ -3,7 +3,9 @@
 // edge's reject paths against a bare workerd worker that only answers 200 and against nginx
 // limit_req (Debian nginx, the seed design's limiter), each side one single-threaded process;
 // each edge side is also run side by side with the bare worker (both at once on the server CPU),
-// and a second bare worker process is measured against the first as the edge is: the control.
+// and a second bare worker process is measured against the first as the edge is: the control. A
+// floor worker (the bare one, reading the token header and giving the edge's sold-out answer)
+// splits the edge's cost into what the API asks of any edge in workerd and the edge's own work.
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
 //                             [--concurrency 64] [--reject-concurrency 32] [--seconds 2]
@@ -144,6 +146,21 @@ async function startNginx(root) {
   return { port, stop, pid };
 }
 
+// The edge's answer to a buyer's reservation of the sold-out SKU, as the floor worker is to give
+// it: { status, headers, body } without the headers workerd writes itself.
+async function soldOutAnswer(port, token) {
+  const r = await http('POST', `http://127.0.0.1:${port}/v1/reservations`, {
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ order_id: 'floor-answer', items: [{ sku: SOLD_OUT_SKU, qty: 1 }] }),
+  });
+  if (r.status !== 409 || r.headers['x-stockgate-edge'] !== 'sold_out') {
+    throw new Error(`the edge's sold-out answer: ${r.status} ${r.text}`);
+  }
+  const headers = Object.fromEntries(Object.entries(r.headers)
+    .filter(([k]) => !['content-length', 'connection', 'keep-alive', 'date'].includes(k)));
+  return { status: r.status, headers, body: r.text };
+}
+
 async function sale(o, root, name, viaEdge) {
   const origin = await startOrigin(root, `origin-${name}`, {
     binary: o.origin, sku: SALE_SKU, stock: o.units,
@@ -232,6 +249,12 @@ async function main() {
     config: join(repoRoot, 'bench/bare_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
   });
   const bare = await bareWorker('bare');
+  // The floor: the bare worker plus what the API asks of any edge here, reading the token header
+  // and giving the edge's own sold-out answer (taken from the edge, so it is the same bytes).
+  const floor = await startWorkerd(root, 'floor', {
+    config: join(repoRoot, 'bench/floor_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
+    env: { STOCKGATE_FLOOR_ANSWER: JSON.stringify(await soldOutAnswer(edge.port, buyer)) },
+  });
   // The control: the same bare worker in a second process, measured against the first exactly as
   // the edge is. Any distance of its ratio from 1 is the measurement's own noise in this run.
   const bareAgain = await bareWorker('bare-again');
@@ -248,6 +271,8 @@ async function main() {
       status: 200, args: soldOut, token: buyer },
     bare_workerd_again: { label: 'control: a second bare workerd worker, the same requests',
       server: bareAgain, status: 200, args: soldOut, token: buyer },
+    floor_workerd: { label: 'floor: a worker that reads the token, with the edge\'s answer',
+      server: floor, status: 409, args: soldOut, token: buyer },
     edge_invalid: { label: 'edge: invalid body (400, local)', server: edge, status: 400,
       args: ['--invalid'], token: buyer },
     nginx_limit_req: { label: 'nginx limit_req (429)', server: nginx, status: 429,
@@ -258,6 +283,8 @@ async function main() {
       server: bare, status: 200, wrk: true, token: buyer },
     bare_workerd_again_wrk: { label: 'control: a second bare workerd worker, the same requests, by wrk',
       server: bareAgain, status: 200, wrk: true, token: buyer },
+    floor_workerd_wrk: { label: 'floor: a worker that reads the token, with the edge\'s answer, by wrk',
+      server: floor, status: 409, wrk: true, token: buyer },
   };
   // One side's load for `seconds` (the load tool: or `calls` requests when given), as a promise
   // of its load report.
@@ -285,9 +312,10 @@ async function main() {
   // are always next to each other in time; each round starts one group later and runs each group
   // the other way round from the last, so neither goes first more often.
   const bareOf = (n) => (sides[n].wrk ? 'bare_workerd_wrk' : 'bare_workerd');
-  const groups = [['edge_sold_out', 'bare_workerd', 'edge_invalid', 'bare_workerd_again'],
-    ['nginx_limit_req'],
-    ['edge_sold_out_wrk', 'bare_workerd_wrk', 'bare_workerd_again_wrk']];
+  const groups = [['edge_sold_out', 'bare_workerd', 'floor_workerd', 'edge_invalid',
+    'bare_workerd_again'],
+  ['nginx_limit_req'],
+  ['edge_sold_out_wrk', 'bare_workerd_wrk', 'floor_workerd_wrk', 'bare_workerd_again_wrk']];
   const names = Object.keys(sides);
   if (groups.flat().sort().join() !== [...names].sort().join()) throw new Error('groups != sides');
   // Warm each side, then the measured rounds.
@@ -315,6 +343,7 @@ async function main() {
   const edgeStats = await edge.stats();
   edge.stop();
   bare.stop();
+  floor.stop();
   bareAgain.stop();
   nginx.stop();
   origin.stop();
@@ -353,6 +382,13 @@ async function main() {
     reject[n].vs_bare_rounds = vs;
     reject[n].vs_bare = median(vs);
     reject[n].vs_bare_per_cpu = median(rounds[n].map((r, k) => perCpu(r) / perCpu(bare[k])));
+  }
+  // The edge's sold-out answer against the floor driven by the same tool, round by round as
+  // against the bare worker (they ran in the same group): what the edge's own work costs.
+  for (const n of ['edge_sold_out', 'edge_sold_out_wrk']) {
+    const floorRounds = rounds[sides[n].wrk ? 'floor_workerd_wrk' : 'floor_workerd'];
+    reject[n].vs_floor_rounds = rounds[n].map((r, k) => r.rps / floorRounds[k].rps);
+    reject[n].vs_floor = median(reject[n].vs_floor_rounds);
   }
   for (const n of pairs) {
     const vs = together[n].map(([side, bare]) => perCpu(side) / perCpu(bare));

@@ -114,7 +114,7 @@ export function http(method, url, { headers = {}, body } = {}) {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => ok({ status: res.statusCode, text }));
+      res.on('end', () => ok({ status: res.statusCode, headers: res.headers, text }));
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timed out`)));
     req.on('error', fail);

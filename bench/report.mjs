@@ -837,6 +837,18 @@ function edgeSection(args) {
       (controlOf('edge_sold_out_wrk') ? `, by wrk at ${controlSays('edge_sold_out_wrk')}` : '') +
       ': their distance from 1 is what this run\'s measurement alone moves a ratio.',
   ] : [];
+  // The floor (the bare worker reading the token header and giving the edge's sold-out answer)
+  // splits the sold-out ratio in two. Runs from before the floor have no such rows.
+  const floorText = reject.floor_workerd ? [
+    'The floor, the bare worker reading the token header and giving the edge\'s own sold-out',
+    `answer, came out at ${fmtRatio(ratio('floor_workerd'))} of the bare worker (by wrk`,
+    `${fmtRatio(ratio('floor_workerd_wrk'))}): what the API asks of any edge here costs that much`,
+    'in workerd. The edge\'s sold-out answer came out at',
+    `${fmtRatio(reject.edge_sold_out.vs_floor)} of the floor (by wrk`,
+    `${fmtRatio(reject.edge_sold_out_wrk.vs_floor)}; rounds`,
+    `${spread([...reject.edge_sold_out.vs_floor_rounds, ...reject.edge_sold_out_wrk.vs_floor_rounds])}):`,
+    'what its own work costs.',
+  ] : [];
   // Side by side, each server of a pair has the CPU about half the time; what that did to an
   // answer's cost, from the pairings of the sold-out sides (runs from before these fields:
   // nothing).
@@ -905,7 +917,10 @@ function edgeSection(args) {
       'edge side and its bare worker at the same time, both servers on the one server CPU and both',
       'loads on the load CPUs; the ratio is of their answers per server CPU second in that run,',
       'median over the rounds. The control rows are a second bare worker process, sent the same',
-      'requests and paired with the first exactly as the edge is. Every answer had the status',
+      'requests and paired with the first exactly as the edge is. The floor rows are the bare',
+      'worker plus what the API asks of any edge on this path: it reads the `Authorization` header',
+      'and answers with the edge\'s own sold-out answer, the same status, headers and bytes',
+      '(`bench/floor_worker`). Every answer had the status',
       'named in the row (checked, side by side too; nginx may pass one a minute).',
     ),
     '',
@@ -935,6 +950,7 @@ function edgeSection(args) {
       `invalid body: ${judged(ratio('edge_invalid'))}, ${goal('edge_invalid')}.`,
       `Rounds' ratios, all edge rows: ${spreadOf('vs_bare_rounds')}.`,
       ...controlText,
+      ...floorText,
       `Per server CPU second, sold out ${fmtRatio(cpuRatio('edge_sold_out'))}`,
       `(by wrk ${fmtRatio(cpuRatio('edge_sold_out_wrk'))}), invalid body`,
       `${fmtRatio(cpuRatio('edge_invalid'))}. Side by side: sold out`,
