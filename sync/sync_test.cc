@@ -33,6 +33,7 @@
 #include "sync/outbox.h"
 #include "sync/reconcile.h"
 #include "sync/sweeper.h"
+#include "tests/support/clock.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
@@ -58,11 +59,7 @@ std::string Id(std::string_view prefix, std::int64_t n) {
   return out;
 }
 
-std::int64_t RealNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+constexpr auto RealNowMs = testing::WallClockMs;
 
 // Random operations of every kind applied to the Redis store and the reference model alike, on
 // a simulated clock; each answer's code must agree.

@@ -26,6 +26,7 @@
 #include "origin/store/redis_pool.h"
 #include "sync/ingester.h"
 #include "sync/outbox.h"
+#include "tests/support/clock.h"
 #include "tests/support/mariadb_server.h"
 #include "tests/support/redis_server.h"
 
@@ -41,11 +42,7 @@ const char* const kSecret = "history-http-test-secret-history-http";
 // every ledger time is known exactly.
 constexpr std::int64_t kT0 = 1'795'459'607'123;
 
-std::int64_t RealNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+constexpr auto RealNowMs = testing::WallClockMs;
 
 // One expected history item.
 struct Event {

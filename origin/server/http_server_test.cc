@@ -26,6 +26,7 @@
 #include "origin/server/event_hub.h"
 #include "origin/store/redis_inventory_store.h"
 #include "origin/store/redis_pipeline.h"
+#include "tests/support/clock.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -35,11 +36,7 @@ namespace {
 using nlohmann::json;
 const char* const kSecret = "http-test-secret-http-test-secret-http";
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+constexpr auto NowMs = testing::WallClockMs;
 
 class OriginHttpTest : public ::testing::Test {
  protected:
