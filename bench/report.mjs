@@ -839,11 +839,17 @@ function edgeSection(args) {
   ] : [];
   // The floor (the bare worker reading the token header and giving the edge's sold-out answer)
   // splits the sold-out ratio in two. Runs from before the floor have no such rows.
+  const withinNoise = (key) => {
+    const control = controlOf(key);
+    return control && Math.abs(ratio(key) - 1) <= Math.abs(control.vs_bare - 1)
+      ? ', nearer 1 than its control' : '';
+  };
   const floorText = reject.floor_workerd ? [
     'The floor, the bare worker reading the token header and giving the edge\'s own sold-out',
-    `answer, came out at ${fmtRatio(ratio('floor_workerd'))} of the bare worker (by wrk`,
-    `${fmtRatio(ratio('floor_workerd_wrk'))}): what the API asks of any edge here costs that much`,
-    'in workerd. The edge\'s sold-out answer came out at',
+    `answer, came out at ${fmtRatio(ratio('floor_workerd'))} of the bare`,
+    `worker${withinNoise('floor_workerd')} (by wrk ${fmtRatio(ratio('floor_workerd_wrk'))}` +
+      `${withinNoise('floor_workerd_wrk')}):`,
+    'what the API asks of any edge here costs workerd. The edge\'s sold-out answer came out at',
     `${fmtRatio(reject.edge_sold_out.vs_floor)} of the floor (by wrk`,
     `${fmtRatio(reject.edge_sold_out_wrk.vs_floor)}; rounds`,
     `${spread([...reject.edge_sold_out.vs_floor_rounds, ...reject.edge_sold_out_wrk.vs_floor_rounds])}):`,
@@ -917,10 +923,14 @@ function edgeSection(args) {
       'edge side and its bare worker at the same time, both servers on the one server CPU and both',
       'loads on the load CPUs; the ratio is of their answers per server CPU second in that run,',
       'median over the rounds. The control rows are a second bare worker process, sent the same',
-      'requests and paired with the first exactly as the edge is. The floor rows are the bare',
-      'worker plus what the API asks of any edge on this path: it reads the `Authorization` header',
-      'and answers with the edge\'s own sold-out answer, the same status, headers and bytes',
-      '(`bench/floor_worker`). Every answer had the status',
+      'requests and paired with the first exactly as the edge is.',
+      ...(reject.floor_workerd ? [
+        'The floor rows are the bare worker plus what the API asks of any edge on this path: it',
+        'reads the `Authorization` header and answers with the edge\'s own sold-out answer, the',
+        'same status, headers and bytes (`bench/floor_worker`); each runs right before the edge\'s',
+        'sold-out side driven by the same tool.',
+      ] : []),
+      'Every answer had the status',
       'named in the row (checked, side by side too; nginx may pass one a minute).',
     ),
     '',
