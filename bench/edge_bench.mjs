@@ -308,9 +308,9 @@ async function main() {
   const drive = async (s, prefix, seconds, calls) =>
     (await driveTogether([s], prefix, seconds, calls))[0];
   // What each side is compared with: the bare worker driven by the same tool. A round runs the
-  // groups below one after the other, so a side's run and the bare worker's it is compared with
-  // are always next to each other in time; each round starts one group later and runs each group
-  // the other way round from the last, so neither goes first more often.
+  // groups below one after the other, so a side's run and the one it is compared with are at
+  // most two runs apart in time (the edge's sides next to theirs); each round starts one group
+  // later and runs each group the other way round from the last, so neither goes first more often.
   const bareOf = (n) => (sides[n].wrk ? 'bare_workerd_wrk' : 'bare_workerd');
   // The floor runs next to the edge's sold-out side, which it is compared with.
   const groups = [['floor_workerd', 'edge_sold_out', 'bare_workerd', 'edge_invalid',
@@ -373,13 +373,15 @@ async function main() {
       p99_ms: median(rs.map((r) => r.p99_ms)),
     };
   }
+  // Side `n`'s rate divided by side `other`'s, round by round (they ran in the same group).
+  const roundRatios = (n, other) => rounds[n].map((r, k) => r.rps / rounds[other][k].rps);
   // The ratio to the bare worker is taken round by round, each side's run against the bare
   // worker's run next to it in time, and the median of those is reported: the machine's speed
   // drifts over minutes, and the medians of each side's rounds alone compare different minutes.
   for (const n of names) {
     if (n === 'nginx_limit_req') continue;
     const bare = rounds[bareOf(n)];
-    const vs = rounds[n].map((r, k) => r.rps / bare[k].rps);
+    const vs = roundRatios(n, bareOf(n));
     reject[n].vs_bare_rounds = vs;
     reject[n].vs_bare = median(vs);
     reject[n].vs_bare_per_cpu = median(rounds[n].map((r, k) => perCpu(r) / perCpu(bare[k])));
@@ -387,8 +389,7 @@ async function main() {
   // The edge's sold-out answer against the floor driven by the same tool, round by round as
   // against the bare worker (they ran in the same group): what the edge's own work costs.
   for (const n of ['edge_sold_out', 'edge_sold_out_wrk']) {
-    const floorRounds = rounds[sides[n].wrk ? 'floor_workerd_wrk' : 'floor_workerd'];
-    reject[n].vs_floor_rounds = rounds[n].map((r, k) => r.rps / floorRounds[k].rps);
+    reject[n].vs_floor_rounds = roundRatios(n, sides[n].wrk ? 'floor_workerd_wrk' : 'floor_workerd');
     reject[n].vs_floor = median(reject[n].vs_floor_rounds);
   }
   for (const n of pairs) {

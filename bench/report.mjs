@@ -813,9 +813,13 @@ function edgeSection(args) {
   // from before the controls have no such rows.
   const controlOf = (key) => reject[key.endsWith('_wrk') ? 'bare_workerd_again_wrk'
     : 'bare_workerd_again'];
-  const goal = (key) => {
+  // How far this run's control for the key's tool came out from 1 (null for runs without one).
+  const noiseOf = (key) => {
     const control = controlOf(key);
-    const noise = control ? Math.abs(control.vs_bare - 1) : null;
+    return control ? Math.abs(control.vs_bare - 1) : null;
+  };
+  const goal = (key) => {
+    const noise = noiseOf(key);
     return `${ratio(key) >= 0.9 ? 'met' : '**not met**'}` +
       (noise !== null && Math.abs(ratio(key) - 0.9) <= noise
         ? ', nearer the goal than its control is to 1' : '');
@@ -832,7 +836,7 @@ function edgeSection(args) {
       `${fmtRatio(c.vs_bare_side_by_side)})`;
   };
   const controlText = controlOf('edge_sold_out') ? [
-    'The controls, a second bare worker process measured against the first exactly as the edge',
+    'The controls, a second bare worker process measured against the first as the edge',
     `is, came out by the load tool at ${controlSays('edge_sold_out')}` +
       (controlOf('edge_sold_out_wrk') ? `, by wrk at ${controlSays('edge_sold_out_wrk')}` : '') +
       ': their distance from 1 is what this run\'s measurement alone moves a ratio.',
@@ -840,9 +844,8 @@ function edgeSection(args) {
   // The floor (the bare worker reading the token header and giving the edge's sold-out answer)
   // splits the sold-out ratio in two. Runs from before the floor have no such rows.
   const withinNoise = (key) => {
-    const control = controlOf(key);
-    return control && Math.abs(ratio(key) - 1) <= Math.abs(control.vs_bare - 1)
-      ? ', nearer 1 than its control' : '';
+    const noise = noiseOf(key);
+    return noise !== null && Math.abs(ratio(key) - 1) <= noise ? ', nearer 1 than its control' : '';
   };
   const floorText = reject.floor_workerd ? [
     'The floor, the bare worker reading the token header and giving the edge\'s own sold-out',
@@ -914,8 +917,9 @@ function edgeSection(args) {
       `${ctx.server_cpu === null ? '' : `while the load generator ran on CPU ${ctx.load_cpus}`};`,
       `${ctx.reject_concurrency} connections, ${ctx.seconds} s per round,`,
       `${ctx.rounds} rounds, median shown. Each ratio to the bare worker is the median of its`,
-      'rounds\' ratios, each round of a side divided by the bare worker\'s round run right before or',
-      'after it (the machine\'s speed drifts over minutes; nginx is not paired so). The rows marked',
+      'rounds\' ratios, each round of a side divided by the bare worker\'s round run in the same',
+      'group, at most two runs away, the edge\'s sides right before or after it (the machine\'s',
+      'speed drifts over minutes; nginx is not paired so). The rows marked',
       '"by wrk" are driven by `wrk -t1` with `bench/wrk/reserve.lua` instead of the project\'s',
       'load tool, and compared with the bare worker driven by wrk. "Per server CPU-s" divides the',
       'answers of a round by the CPU time the server process used in it: what an answer costs the',
@@ -923,7 +927,7 @@ function edgeSection(args) {
       'edge side and its bare worker at the same time, both servers on the one server CPU and both',
       'loads on the load CPUs; the ratio is of their answers per server CPU second in that run,',
       'median over the rounds. The control rows are a second bare worker process, sent the same',
-      'requests and paired with the first exactly as the edge is.',
+      'requests and paired with the first as the edge is, in the same group of runs.',
       ...(reject.floor_workerd ? [
         'The floor rows are the bare worker plus what the API asks of any edge on this path: it',
         'reads the `Authorization` header and answers with the edge\'s own sold-out answer, the',
