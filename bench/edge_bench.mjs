@@ -6,10 +6,13 @@
 // and a second bare worker process is measured against the first as the edge is: the control. A
 // floor worker (the bare one, reading the token header and giving the edge's sold-out answer)
 // splits the edge's cost into what the API asks of any edge in workerd and the edge's own work.
+// The edge's sides, the floor and the control are also measured in turns with the bare worker:
+// one run of the load tool alternating between the two servers every --slice-ms.
 //
 //   node bench/edge_bench.mjs [--units 10000] [--requests 200000] [--clients 20000]
 //                             [--concurrency 64] [--reject-concurrency 32] [--seconds 2]
-//                             [--rounds 12] [--origin BIN] [--load BIN]
+//                             [--turn-seconds 4] [--slice-ms 250] [--rounds 12]
+//                             [--origin BIN] [--load BIN]
 //       JSON to stdout (bench/run keeps it as bench/results/edge.json)
 //   node bench/edge_bench.mjs --smoke
 //       a small sale and short reject runs: everything starts, answers and is counted right; no
@@ -51,13 +54,15 @@ function parseArgs(argv) {
     concurrency: 64,
     rejectConcurrency: 32,
     seconds: 2,
+    turnSeconds: 4,
+    sliceMs: 250,
     rounds: 12,
     origin: 'build/native/origin/stockgate-origin',
     load: 'build/native/bench/stockgate-origin-load',
   }, { script: import.meta.url, paths: ['origin', 'load'] });
   if (o.smoke) {
     Object.assign(o, { units: 100, requests: 2_000, clients: 200, concurrency: 8,
-      rejectConcurrency: 4, seconds: 0.5, rounds: 1 });
+      rejectConcurrency: 4, seconds: 0.5, turnSeconds: 1, sliceMs: 100, rounds: 1 });
   }
   o.resolvePaths();
   return o;
@@ -222,6 +227,8 @@ async function main() {
     concurrency: o.concurrency,
     reject_concurrency: o.rejectConcurrency,
     seconds: o.seconds,
+    turn_seconds: o.turnSeconds,
+    slice_ms: o.sliceMs,
     rounds: o.rounds,
   };
 
@@ -328,6 +335,25 @@ async function main() {
   // alike, so the report judges the goal one after the other and shows this beside it.
   const pairs = names.filter((n) => n.startsWith('edge_') || n.startsWith('bare_workerd_again'));
   const together = Object.fromEntries(pairs.map((n) => [n, []]));
+  // In turns: one run of the load tool sends a side's requests and the bare worker's in alternate
+  // slices of sliceMs (stockgate-origin-load --alternate-port), so the two meet the machine within
+  // a slice of each other and a drift of its speed over seconds falls on both alike. Which of the
+  // two has the first slice alternates from round to round.
+  const inTurnsSides = ['edge_sold_out', 'floor_workerd', 'edge_invalid', 'bare_workerd_again'];
+  const inTurns = Object.fromEntries(inTurnsSides.map((n) => [n, []]));
+  const driveInTurns = async (n, k) => {
+    const s = sides[n];
+    const b = sides.bare_workerd;
+    const [first, second] = k % 2 ? [s, b] : [b, s];
+    const r = await load(o, first.server.port, ['-c', c, '--duration', String(o.turnSeconds),
+      '--alternate-port', String(second.server.port), '--slice-ms', String(o.sliceMs),
+      '--expect-status', String(first.status), '--alternate-expect-status', String(second.status),
+      '--order-prefix', `a${k}${n}`, ...s.args], s.token, LOAD_CPUS);
+    const [side, bare] = k % 2 ? [r, r.alternate.report] : [r.alternate.report, r];
+    // Each slice pair's ratio, the side's slice over the bare worker's, whichever came first.
+    const slices = r.alternate.pair_ratios.map((x) => (k % 2 ? 1 / x : x));
+    return { side, bare, slices };
+  };
   for (let k = 0; k < o.rounds; k++) {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[(g + k) % groups.length];
@@ -338,6 +364,10 @@ async function main() {
     }
     for (const n of pairs) {
       together[n].push(await driveTogether([sides[n], sides[bareOf(n)]], `t${k}${n}`, o.seconds));
+      await turn();
+    }
+    for (const n of inTurnsSides) {
+      inTurns[n].push(await driveInTurns(n, k));
       await turn();
     }
   }
@@ -401,7 +431,28 @@ async function main() {
     reject[n].side_by_side_per_cpu_s = median(together[n].map(([side]) => perCpu(side)));
     reject[n].side_by_side_bare_per_cpu_s = median(together[n].map(([, bare]) => perCpu(bare)));
   }
+  // In turns: each round's ratio of answers (the two had the same time), their median, and the
+  // ratio of all rounds' answers together.
+  for (const n of inTurnsSides) {
+    const runs = inTurns[n];
+    const vs = runs.map(({ side, bare }) => side.rps / bare.rps);
+    reject[n].in_turns_rounds = vs;
+    reject[n].vs_bare_in_turns = median(vs);
+    reject[n].vs_bare_in_turns_pooled = runs.reduce((a, r) => a + r.side.ok, 0) /
+      Math.max(1, runs.reduce((a, r) => a + r.bare.ok, 0));
+    reject[n].in_turns_slices = runs.flatMap((r) => r.slices);
+  }
   const wrong = [];
+  for (const n of inTurnsSides) {
+    for (const { side, bare } of inTurns[n]) {
+      for (const [name, r] of [[n, side], ['bare_workerd', bare]]) {
+        if (r.requests !== r.ok) {
+          wrong.push(`${name} in turns: ${r.ok} of ${r.requests} as expected ` +
+            `(${JSON.stringify(r.statuses)})`);
+        }
+      }
+    }
+  }
   // Every answer of the side-by-side runs is checked as the others are.
   for (const n of pairs) {
     for (const [side, bare] of together[n]) {

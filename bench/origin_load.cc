@@ -7,10 +7,18 @@
 // validator refuses instead. --clients N spreads the requests over N X-Client-Id values. The
 // token (role service) comes from --token or STOCKGATE_BENCH_TOKEN; mint one with
 // `stockgate-origin token --role service --sub bench --ttl 3600`.
+//
+// With --alternate-port the same requests go to two servers in turns: the run is cut into slices
+// of --slice-ms, the even slices' requests go to --port and the odd ones' to --alternate-port, and
+// each answer counts for the slice its request was sent in. Two servers measured that way meet the
+// same machine within one slice of each other, so a slow minute of the machine falls on both
+// alike. The report is that of --port's requests, with "alternate" holding the same report for
+// --alternate-port's and the ratio of the two servers' rates over the run's whole pairs of slices.
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -50,18 +58,25 @@ struct Options {
   // "identity" asks for uncompressed answers; cpp-httplib's client would otherwise offer br and
   // gzip, and the server would compress every ~300-byte answer.
   std::string accept_encoding = "identity";
+  int alternate_port = 0;           // 0: one server only
+  int alternate_expect_status = 0;  // the alternate server's expected status; 0: expect_status
+  int slice_ms = 250;
 };
+
+// The two servers of a run: 0 is --port, 1 is --alternate-port (unused without it).
+constexpr int kTargets = 2;
 
 // What one connection saw.
 struct ConnectionResult {
   std::vector<std::int64_t> latency_ns;          // of every answered request, in send order
   std::map<std::string, std::int64_t> outcomes;  // HTTP status, or "transport:<error>"
   std::map<std::string, std::int64_t> edge;      // X-Stockgate-Edge values, when present
+  std::vector<std::int64_t> slice_ok;            // answers with the expected status by slice
 };
 
 // A keep-alive client to the origin, connected by one GET /healthz.
-std::unique_ptr<httplib::Client> Connect(const Options& o, std::string* error) {
-  auto client = std::make_unique<httplib::Client>(o.host, o.port);
+std::unique_ptr<httplib::Client> Connect(const Options& o, int port, std::string* error) {
+  auto client = std::make_unique<httplib::Client>(o.host, port);
   client->set_keep_alive(true);
   client->set_tcp_nodelay(true);
   const auto timeout = std::chrono::milliseconds(o.timeout_ms);
@@ -78,11 +93,20 @@ std::unique_ptr<httplib::Client> Connect(const Options& o, std::string* error) {
   return client;
 }
 
-// Waits for the start, then sends reservations on `client` until the run's request budget or
-// `deadline` (set before `start` opens) is reached.
-void RunConnection(const Options& o, int connection, httplib::Client& client,
-                   std::atomic<std::int64_t>& claimed, const Clock::time_point& deadline,
-                   std::latch& start, ConnectionResult& out) {
+// The status the server `target` should answer with.
+int ExpectedStatus(const Options& o, int target) {
+  return target == 1 && o.alternate_expect_status != 0 ? o.alternate_expect_status
+                                                       : o.expect_status;
+}
+
+// Waits for the start, then sends reservations until the run's request budget or `deadline` (set
+// with `started` before `start` opens) is reached: on clients[0] into out[0], or, with
+// --alternate-port, on the client of each slice's server into its result.
+void RunConnection(const Options& o, int connection,
+                   const std::array<httplib::Client*, kTargets>& clients,
+                   std::atomic<std::int64_t>& claimed, const Clock::time_point& started,
+                   const Clock::time_point& deadline, std::latch& start,
+                   const std::array<ConnectionResult*, kTargets>& out) {
   httplib::Headers headers = {{"Accept-Encoding", o.accept_encoding}};
   if (!o.token.empty()) headers.emplace("Authorization", "Bearer " + o.token);
   const std::string body_head =
@@ -92,8 +116,10 @@ void RunConnection(const Options& o, int connection, httplib::Client& client,
       (o.invalid ? R"(,"qty":0}],"ttl_seconds":)" : R"(,"qty":1}],"ttl_seconds":)") +
       std::to_string(o.ttl_seconds) + "}";
   if (o.requests > 0) {
-    out.latency_ns.reserve(static_cast<std::size_t>(o.requests / o.connections + 1));
+    out[0]->latency_ns.reserve(static_cast<std::size_t>(o.requests / o.connections + 1));
   }
+  const auto slice =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(o.slice_ms));
   start.wait();
 
   for (std::int64_t i = 0;; ++i) {
@@ -108,57 +134,39 @@ void RunConnection(const Options& o, int connection, httplib::Client& client,
       headers.erase("X-Client-Id");
       headers.emplace("X-Client-Id", std::move(id));
     }
-    const httplib::Result res = client.Post("/v1/reservations", headers, body, "application/json");
+    std::size_t slice_index = 0;
+    int target = 0;
+    if (o.alternate_port != 0) {
+      slice_index = static_cast<std::size_t>((sent - started) / slice);
+      target = static_cast<int>(slice_index % kTargets);
+    }
+    ConnectionResult& r = *out[static_cast<std::size_t>(target)];
+    const httplib::Result res = clients[static_cast<std::size_t>(target)]->Post(
+        "/v1/reservations", headers, body, "application/json");
     const auto answered = Clock::now();
     if (res) {
-      out.latency_ns.push_back(
+      r.latency_ns.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(answered - sent).count());
-      ++out.outcomes[std::to_string(res->status)];
+      ++r.outcomes[std::to_string(res->status)];
       if (res->has_header("X-Stockgate-Edge")) {
-        ++out.edge[res->get_header_value("X-Stockgate-Edge")];
+        ++r.edge[res->get_header_value("X-Stockgate-Edge")];
+      }
+      if (res->status == ExpectedStatus(o, target) && slice_index < r.slice_ok.size()) {
+        ++r.slice_ok[slice_index];
       }
     } else {
-      ++out.outcomes["transport:" + httplib::to_string(res.error())];
+      ++r.outcomes["transport:" + httplib::to_string(res.error())];
     }
   }
 }
 
-int Run(const Options& o) {
-  std::vector<ConnectionResult> results(static_cast<std::size_t>(o.connections));
-  std::vector<std::thread> threads;
-  std::atomic<std::int64_t> claimed{0};
-  // Connections are opened one at a time before the clock starts. cpp-httplib 0.11 listens with
-  // a backlog of 5: connecting all at once overflows the accept queue, and the measurement would
-  // then include 1 s SYN retransmits and reset connections rather than reservations.
-  std::vector<std::unique_ptr<httplib::Client>> clients;
-  for (int c = 0; c < o.connections; ++c) {
-    std::string error;
-    clients.push_back(Connect(o, &error));
-    if (!clients.back()) {
-      std::fprintf(stderr, "stockgate-origin-load: connection %d: %s\n", c, error.c_str());
-      return 1;
-    }
-  }
-  std::latch start(1);
-  Clock::time_point deadline;
-  for (int c = 0; c < o.connections; ++c) {
-    const auto i = static_cast<std::size_t>(c);
-    threads.emplace_back(
-        [&, c, i] { RunConnection(o, c, *clients[i], claimed, deadline, start, results[i]); });
-  }
-  const double cpu_before = CpuSeconds();
-  const Clock::time_point started = Clock::now();
-  deadline = started + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(o.duration_s));
-  start.count_down();
-  for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  const double cpu_seconds = CpuSeconds() - cpu_before;
-
+// The report of one server's requests from what every connection saw of it; `seconds` is the
+// time its requests were sent in.
+json Summarize(const std::vector<ConnectionResult>& results, int expect_status, double seconds) {
   std::vector<std::int64_t> latency;
   std::map<std::string, std::int64_t> outcomes;
   std::map<std::string, std::int64_t> edge;
-  for (auto& r : results) {
+  for (const auto& r : results) {
     latency.insert(latency.end(), r.latency_ns.begin(), r.latency_ns.end());
     for (const auto& [k, v] : r.outcomes) outcomes[k] += v;
     for (const auto& [k, v] : r.edge) edge[k] += v;
@@ -166,7 +174,7 @@ int Run(const Options& o) {
   std::sort(latency.begin(), latency.end());
   std::int64_t requests = 0;
   for (const auto& [k, v] : outcomes) requests += v;
-  const std::string expected = std::to_string(o.expect_status);
+  const std::string expected = std::to_string(expect_status);
   const std::int64_t ok = outcomes.count(expected) ? outcomes[expected] : 0;
   json errors = json::object();
   for (const auto& [k, v] : outcomes) {
@@ -181,9 +189,8 @@ int Run(const Options& o) {
   double mean_ms = 0;
   for (const auto ns : latency) mean_ms += static_cast<double>(ns) / 1e6;
   if (!latency.empty()) mean_ms /= static_cast<double>(latency.size());
-
-  const json report = {
-      {"connections", o.connections},
+  return {
+      {"connections", results.size()},
       {"requests", requests},
       {"ok", ok},
       {"errors", errors},
@@ -196,10 +203,93 @@ int Run(const Options& o) {
       {"p99_ms", QuantileMs(latency, 0.99)},
       {"mean_ms", mean_ms},
       {"max_ms", latency.empty() ? 0 : static_cast<double>(latency.back()) / 1e6},
-      {"client_cpu_seconds", cpu_seconds},
   };
+}
+
+// Answers with the expected status in slice `index`, over all connections.
+std::int64_t SliceOk(const std::vector<ConnectionResult>& results, std::size_t index) {
+  std::int64_t n = 0;
+  for (const auto& r : results) n += r.slice_ok[index];
+  return n;
+}
+
+int Run(const Options& o) {
+  const bool alternate = o.alternate_port != 0;
+  const int targets = alternate ? kTargets : 1;
+  const std::array<int, kTargets> ports = {o.port, o.alternate_port};
+  // Alternating runs whole pairs of slices, so each server is sent requests for the same time.
+  const auto pairs = static_cast<std::size_t>(o.duration_s * 1000 / (2.0 * o.slice_ms));
+  const double run_s =
+      alternate ? static_cast<double>(pairs) * 2 * o.slice_ms / 1000 : o.duration_s;
+  std::array<std::vector<ConnectionResult>, kTargets> results;
+  for (auto& per_target : results) {
+    per_target.resize(static_cast<std::size_t>(o.connections));
+    for (auto& r : per_target) r.slice_ok.assign(alternate ? 2 * pairs : 0, 0);
+  }
+  std::vector<std::thread> threads;
+  std::atomic<std::int64_t> claimed{0};
+  // Connections are opened one at a time before the clock starts. cpp-httplib 0.11 listens with
+  // a backlog of 5: connecting all at once overflows the accept queue, and the measurement would
+  // then include 1 s SYN retransmits and reset connections rather than reservations.
+  std::array<std::vector<std::unique_ptr<httplib::Client>>, kTargets> clients;
+  for (int t = 0; t < targets; ++t) {
+    for (int c = 0; c < o.connections; ++c) {
+      std::string error;
+      auto& list = clients[static_cast<std::size_t>(t)];
+      list.push_back(Connect(o, ports[static_cast<std::size_t>(t)], &error));
+      if (!list.back()) {
+        std::fprintf(stderr, "stockgate-origin-load: port %d, connection %d: %s\n",
+                     ports[static_cast<std::size_t>(t)], c, error.c_str());
+        return 1;
+      }
+    }
+  }
+  std::latch start(1);
+  Clock::time_point started;
+  Clock::time_point deadline;
+  for (int c = 0; c < o.connections; ++c) {
+    const auto i = static_cast<std::size_t>(c);
+    const std::array<httplib::Client*, kTargets> mine = {clients[0][i].get(),
+                                                         alternate ? clients[1][i].get() : nullptr};
+    const std::array<ConnectionResult*, kTargets> into = {&results[0][i], &results[1][i]};
+    threads.emplace_back(
+        [&, c, mine, into] { RunConnection(o, c, mine, claimed, started, deadline, start, into); });
+  }
+  const double cpu_before = CpuSeconds();
+  started = Clock::now();
+  deadline =
+      started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(run_s));
+  start.count_down();
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double cpu_seconds = CpuSeconds() - cpu_before;
+
+  json report = Summarize(results[0], o.expect_status, alternate ? run_s / 2 : seconds);
+  report["client_cpu_seconds"] = cpu_seconds;
+  bool all_expected = report["ok"] == report["requests"] && report["requests"] > 0;
+  if (alternate) {
+    json other = Summarize(results[1], ExpectedStatus(o, 1), run_s / 2);
+    all_expected = all_expected && other["ok"] == other["requests"] && other["requests"] > 0;
+    json pair_ratios = json::array();
+    for (std::size_t k = 0; k < pairs; ++k) {
+      const std::int64_t first = SliceOk(results[0], 2 * k);
+      pair_ratios.push_back(first > 0 ? static_cast<double>(SliceOk(results[1], 2 * k + 1)) /
+                                            static_cast<double>(first)
+                                      : 0.0);
+    }
+    const double rps0 = report["rps"];
+    const double rps1 = other["rps"];
+    report["alternate"] = {
+        {"port", o.alternate_port},
+        {"slice_ms", o.slice_ms},
+        {"pairs", pairs},
+        {"ratio", rps0 > 0 ? rps1 / rps0 : 0},
+        {"pair_ratios", pair_ratios},
+        {"report", other},
+    };
+  }
   std::printf("%s\n", report.dump().c_str());
-  return ok == requests && requests > 0 ? 0 : 1;
+  return all_expected ? 0 : 1;
 }
 
 }  // namespace
@@ -210,8 +300,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Drives POST /v1/reservations at a stockgate origin over keep-alive connections and prints "
       "JSON: requests, ok (answers with --expect-status), errors and statuses by status, edge "
-      "verdicts, seconds, rps (ok per second), answered_rps, p50_ms, p99_ms. Exits 1 unless "
-      "every request got --expect-status."};
+      "verdicts, seconds, rps (ok per second), answered_rps, p50_ms, p99_ms, and with "
+      "--alternate-port the same for the second server's turns under \"alternate\". Exits 1 "
+      "unless every request got its expected status."};
   app.add_option("--host", o.host, "Origin host")->capture_default_str();
   app.add_option("--port", o.port, "Origin port")->required()->check(CLI::Range(1, 65535));
   app.add_option("--connections,-c", o.connections, "Concurrent keep-alive connections")
@@ -247,9 +338,26 @@ int main(int argc, char** argv) {
                  "The status every request should get; ok and rps count it (default 201)")
       ->capture_default_str()
       ->check(CLI::Range(100, 599));
+  app.add_option("--alternate-port", o.alternate_port,
+                 "A second server: the run's slices go to --port and to this port in turns, and "
+                 "the report's \"alternate\" holds this server's report and the ratio of the rates")
+      ->check(CLI::Range(1, 65535));
+  app.add_option(
+         "--alternate-expect-status", o.alternate_expect_status,
+         "The status every request to --alternate-port should get (default --expect-status)")
+      ->check(CLI::Range(100, 599));
+  app.add_option("--slice-ms", o.slice_ms, "Length of each server's turn with --alternate-port")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
   CLI11_PARSE(app, argc, argv);
   if (o.requests == 0 && o.duration_s <= 0) {
     std::fprintf(stderr, "stockgate-origin-load: give --requests or --duration\n");
+    return 2;
+  }
+  if (o.alternate_port != 0 && (o.requests != 0 || o.duration_s * 1000 < 2.0 * o.slice_ms)) {
+    std::fprintf(stderr,
+                 "stockgate-origin-load: --alternate-port runs for --duration (at least two "
+                 "--slice-ms) and takes no --requests\n");
     return 2;
   }
   return stockgate::bench::Run(o);

@@ -803,7 +803,7 @@ function edgeSection(args) {
     `| ${r.label} | ${fmtRound(r.per_s)} | ${r.per_s_rounds.map(fmtRound).join(', ')} | ` +
     `${r.p50_ms.toFixed(2)} | ${r.p99_ms.toFixed(2)} | ${vsBare(r, 'vs_bare')} | ` +
     `${fmtRound(r.per_cpu_s)} | ${vsBare(r, 'vs_bare_per_cpu')} | ` +
-    `${vsBare(r, 'vs_bare_side_by_side')} | ` +
+    `${vsBare(r, 'vs_bare_side_by_side')} | ${vsBare(r, 'vs_bare_in_turns')} | ` +
     `${key.endsWith('_wrk') ? '' : fmtRatio(r.per_s / nginx)} |`;
   const ratio = (key) => reject[key].vs_bare;
   const cpuRatio = (key) => reject[key].vs_bare_per_cpu;
@@ -858,6 +858,24 @@ function edgeSection(args) {
     `${spread([...reject.edge_sold_out.vs_floor_rounds, ...reject.edge_sold_out_wrk.vs_floor_rounds])}):`,
     'what its own work costs.',
   ] : [];
+  // In turns: the load tool alternating between a side and the bare worker within one run (runs
+  // from before these fields: nothing).
+  const middleHalf = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const at = (q) => sorted[Math.round(q * (sorted.length - 1))];
+    return `${fmtRatio(at(0.25))}–${fmtRatio(at(0.75))}`;
+  };
+  const inTurnsOf = (key, name) => {
+    const r = reject[key];
+    return `${name} ${fmtRatio(r.vs_bare_in_turns)} (all rounds pooled ` +
+      `${judged(r.vs_bare_in_turns_pooled)}; slice pairs' middle half ${middleHalf(r.in_turns_slices)})`;
+  };
+  const inTurnsText = reject.edge_sold_out.vs_bare_in_turns === undefined ? [] : [
+    `In turns with the bare worker (the load tool, ${ctx.slice_ms} ms slices, one run of`,
+    `${ctx.turn_seconds} s per round):`,
+    `${inTurnsOf('edge_sold_out', 'sold out')}, ${inTurnsOf('edge_invalid', 'invalid body')},`,
+    `${inTurnsOf('floor_workerd', 'the floor')}, ${inTurnsOf('bare_workerd_again', 'the control')}.`,
+  ];
   // Side by side, each server of a pair has the CPU about half the time; what that did to an
   // answer's cost, from the pairings of the sold-out sides (runs from before these fields:
   // nothing).
@@ -928,6 +946,13 @@ function edgeSection(args) {
       'loads on the load CPUs; the ratio is of their answers per server CPU second in that run,',
       'median over the rounds. The control rows are a second bare worker process, sent the same',
       'requests and paired with the first as the edge is, in the same group of runs.',
+      ...(ctx.slice_ms === undefined ? [] : [
+        '"In turns": each round also ran the load tool once against each edge side (and the',
+        'floor and the control) together with the bare worker, sending the same requests to the',
+        `two in alternate slices of ${ctx.slice_ms} ms (\`stockgate-origin-load --alternate-port\`),`,
+        'so the two meet the machine within a slice of each other; the ratio is of their answers in',
+        'that run, median over the rounds, and which of the two had the first slice alternates.',
+      ]),
       ...(reject.floor_workerd ? [
         'The floor rows are the bare worker plus what the API asks of any edge on this path: it',
         'reads the `Authorization` header and answers with the edge\'s own sold-out answer, the',
@@ -938,8 +963,8 @@ function edgeSection(args) {
       'named in the row (checked, side by side too; nginx may pass one a minute).',
     ),
     '',
-    '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | per server CPU-s | ÷ bare workerd | ÷ bare workerd, side by side | ÷ nginx limit_req |',
-    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | per server CPU-s | ÷ bare workerd | ÷ bare workerd, side by side | ÷ bare workerd, in turns | ÷ nginx limit_req |',
+    '|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...Object.entries(reject).map(rejectRow),
     '',
     ...chart(args, 'bench-edge.svg', 'The sale through the edge and straight at the origin; the reject path', {
@@ -965,6 +990,7 @@ function edgeSection(args) {
       `Rounds' ratios, all edge rows: ${spreadOf('vs_bare_rounds')}.`,
       ...controlText,
       ...floorText,
+      ...inTurnsText,
       `Per server CPU second, sold out ${fmtRatio(cpuRatio('edge_sold_out'))}`,
       `(by wrk ${fmtRatio(cpuRatio('edge_sold_out_wrk'))}), invalid body`,
       `${fmtRatio(cpuRatio('edge_invalid'))}. Side by side: sold out`,
@@ -985,6 +1011,8 @@ function edgeSection(args) {
     `node bench/edge_bench.mjs --units ${ctx.units} --requests ${ctx.requests} ` +
       `--clients ${ctx.clients} --concurrency ${ctx.concurrency} ` +
       `--reject-concurrency ${ctx.reject_concurrency} --seconds ${ctx.seconds} ` +
+      (ctx.slice_ms === undefined ? ''
+        : `--turn-seconds ${ctx.turn_seconds} --slice-ms ${ctx.slice_ms} `) +
       `--rounds ${ctx.rounds} > bench/results/edge.json`,
     'node bench/report.mjs --edge bench/results/edge.json   # this section alone',
     '```',
