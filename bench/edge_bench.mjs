@@ -62,7 +62,7 @@ function parseArgs(argv) {
   }, { script: import.meta.url, paths: ['origin', 'load'] });
   if (o.smoke) {
     Object.assign(o, { units: 100, requests: 2_000, clients: 200, concurrency: 8,
-      rejectConcurrency: 4, seconds: 0.5, turnSeconds: 1, sliceMs: 100, rounds: 1 });
+      rejectConcurrency: 4, seconds: 0.5, turnSeconds: 1, sliceMs: 100, rounds: 2 });
   }
   o.resolvePaths();
   return o;
@@ -350,9 +350,11 @@ async function main() {
       '--expect-status', String(first.status), '--alternate-expect-status', String(second.status),
       '--order-prefix', `a${k}${n}`, ...s.args], s.token, LOAD_CPUS);
     const [side, bare] = k % 2 ? [r, r.alternate.report] : [r.alternate.report, r];
-    // Each slice pair's ratio, the side's slice over the bare worker's, whichever came first.
-    const slices = r.alternate.pair_ratios.map((x) => (k % 2 ? 1 / x : x));
-    return { side, bare, slices };
+    // Each slice pair's answers as [side, bare]; a pair in which either had none (the machine
+    // stalled for a slice) has no ratio and is counted apart.
+    const counts = r.alternate.pair_ok.map(([a, b]) => (k % 2 ? [a, b] : [b, a]));
+    const slices = counts.filter(([x, y]) => x > 0 && y > 0).map(([x, y]) => x / y);
+    return { side, bare, slices, stalled: counts.length - slices.length };
   };
   for (let k = 0; k < o.rounds; k++) {
     for (let g = 0; g < groups.length; g++) {
@@ -441,6 +443,7 @@ async function main() {
     reject[n].vs_bare_in_turns_pooled = runs.reduce((a, r) => a + r.side.ok, 0) /
       Math.max(1, runs.reduce((a, r) => a + r.bare.ok, 0));
     reject[n].in_turns_slices = runs.flatMap((r) => r.slices);
+    reject[n].in_turns_stalled_pairs = runs.reduce((a, r) => a + r.stalled, 0);
   }
   const wrong = [];
   for (const n of inTurnsSides) {

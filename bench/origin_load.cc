@@ -13,7 +13,9 @@
 // each answer counts for the slice its request was sent in. Two servers measured that way meet the
 // same machine within one slice of each other, so a slow minute of the machine falls on both
 // alike. The report is that of --port's requests, with "alternate" holding the same report for
-// --alternate-port's and the ratio of the two servers' rates over the run's whole pairs of slices.
+// --alternate-port's, the ratio of the two servers' rates over the run's whole pairs of slices,
+// and each pair's answers with the expected status ([--port's, --alternate-port's]). A request
+// still being answered when the turn changes is answered in the other server's slice.
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
@@ -60,8 +62,11 @@ struct Options {
   std::string accept_encoding = "identity";
   int alternate_port = 0;           // 0: one server only
   int alternate_expect_status = 0;  // the alternate server's expected status; 0: expect_status
-  int slice_ms = 250;
+  int slice_ms = 250;               // the length of each server's turn
 };
+
+// At most this many pairs of slices in one run (a counter each per connection and server).
+constexpr double kMaxPairs = 100'000;
 
 // The two servers of a run: 0 is --port, 1 is --alternate-port (unused without it).
 constexpr int kTargets = 2;
@@ -71,7 +76,7 @@ struct ConnectionResult {
   std::vector<std::int64_t> latency_ns;          // of every answered request, in send order
   std::map<std::string, std::int64_t> outcomes;  // HTTP status, or "transport:<error>"
   std::map<std::string, std::int64_t> edge;      // X-Stockgate-Edge values, when present
-  std::vector<std::int64_t> slice_ok;            // answers with the expected status by slice
+  std::vector<std::int64_t> pair_ok;             // answers with the expected status by pair
 };
 
 // A keep-alive client to the origin, connected by one GET /healthz.
@@ -151,8 +156,8 @@ void RunConnection(const Options& o, int connection,
       if (res->has_header("X-Stockgate-Edge")) {
         ++r.edge[res->get_header_value("X-Stockgate-Edge")];
       }
-      if (res->status == ExpectedStatus(o, target) && slice_index < r.slice_ok.size()) {
-        ++r.slice_ok[slice_index];
+      if (res->status == ExpectedStatus(o, target) && slice_index / kTargets < r.pair_ok.size()) {
+        ++r.pair_ok[slice_index / kTargets];
       }
     } else {
       ++r.outcomes["transport:" + httplib::to_string(res.error())];
@@ -206,10 +211,10 @@ json Summarize(const std::vector<ConnectionResult>& results, int expect_status, 
   };
 }
 
-// Answers with the expected status in slice `index`, over all connections.
-std::int64_t SliceOk(const std::vector<ConnectionResult>& results, std::size_t index) {
+// Answers with the expected status in pair `index` of slices, over all connections.
+std::int64_t PairOk(const std::vector<ConnectionResult>& results, std::size_t index) {
   std::int64_t n = 0;
-  for (const auto& r : results) n += r.slice_ok[index];
+  for (const auto& r : results) n += r.pair_ok[index];
   return n;
 }
 
@@ -218,13 +223,14 @@ int Run(const Options& o) {
   const int targets = alternate ? kTargets : 1;
   const std::array<int, kTargets> ports = {o.port, o.alternate_port};
   // Alternating runs whole pairs of slices, so each server is sent requests for the same time.
-  const auto pairs = static_cast<std::size_t>(o.duration_s * 1000 / (2.0 * o.slice_ms));
+  const auto pairs =
+      alternate ? static_cast<std::size_t>(o.duration_s * 1000 / (2.0 * o.slice_ms)) : 0;
   const double run_s =
       alternate ? static_cast<double>(pairs) * 2 * o.slice_ms / 1000 : o.duration_s;
   std::array<std::vector<ConnectionResult>, kTargets> results;
   for (auto& per_target : results) {
     per_target.resize(static_cast<std::size_t>(o.connections));
-    for (auto& r : per_target) r.slice_ok.assign(alternate ? 2 * pairs : 0, 0);
+    for (auto& r : per_target) r.pair_ok.assign(pairs, 0);
   }
   std::vector<std::thread> threads;
   std::atomic<std::int64_t> claimed{0};
@@ -270,22 +276,16 @@ int Run(const Options& o) {
   if (alternate) {
     json other = Summarize(results[1], ExpectedStatus(o, 1), run_s / 2);
     all_expected = all_expected && other["ok"] == other["requests"] && other["requests"] > 0;
-    json pair_ratios = json::array();
+    json pair_ok = json::array();
     for (std::size_t k = 0; k < pairs; ++k) {
-      const std::int64_t first = SliceOk(results[0], 2 * k);
-      pair_ratios.push_back(first > 0 ? static_cast<double>(SliceOk(results[1], 2 * k + 1)) /
-                                            static_cast<double>(first)
-                                      : 0.0);
+      pair_ok.push_back({PairOk(results[0], k), PairOk(results[1], k)});
     }
     const double rps0 = report["rps"];
     const double rps1 = other["rps"];
     report["alternate"] = {
-        {"port", o.alternate_port},
-        {"slice_ms", o.slice_ms},
-        {"pairs", pairs},
-        {"ratio", rps0 > 0 ? rps1 / rps0 : 0},
-        {"pair_ratios", pair_ratios},
-        {"report", other},
+        {"port", o.alternate_port}, {"slice_ms", o.slice_ms},
+        {"pairs", pairs},           {"ratio", rps0 > 0 ? rps1 / rps0 : 0},
+        {"pair_ok", pair_ok},       {"report", other},
     };
   }
   std::printf("%s\n", report.dump().c_str());
@@ -338,26 +338,34 @@ int main(int argc, char** argv) {
                  "The status every request should get; ok and rps count it (default 201)")
       ->capture_default_str()
       ->check(CLI::Range(100, 599));
-  app.add_option("--alternate-port", o.alternate_port,
-                 "A second server: the run's slices go to --port and to this port in turns, and "
-                 "the report's \"alternate\" holds this server's report and the ratio of the rates")
-      ->check(CLI::Range(1, 65535));
+  CLI::Option* alternate =
+      app.add_option(
+             "--alternate-port", o.alternate_port,
+             "A second server: the run's slices go to --port and to this port in turns, and "
+             "the report's \"alternate\" holds this server's report and the ratio of the rates")
+          ->check(CLI::Range(1, 65535));
   app.add_option(
          "--alternate-expect-status", o.alternate_expect_status,
          "The status every request to --alternate-port should get (default --expect-status)")
-      ->check(CLI::Range(100, 599));
+      ->check(CLI::Range(100, 599))
+      ->needs(alternate);
   app.add_option("--slice-ms", o.slice_ms, "Length of each server's turn with --alternate-port")
       ->capture_default_str()
-      ->check(CLI::Range(10, 60000));
+      ->check(CLI::Range(10, 60000))
+      ->needs(alternate);
   CLI11_PARSE(app, argc, argv);
   if (o.requests == 0 && o.duration_s <= 0) {
     std::fprintf(stderr, "stockgate-origin-load: give --requests or --duration\n");
     return 2;
   }
-  if (o.alternate_port != 0 && (o.requests != 0 || o.duration_s * 1000 < 2.0 * o.slice_ms)) {
+  if (o.alternate_port != 0 &&
+      (o.requests != 0 || o.alternate_port == o.port || o.duration_s * 1000 < 2.0 * o.slice_ms ||
+       o.duration_s * 1000 / (2.0 * o.slice_ms) > stockgate::bench::kMaxPairs)) {
     std::fprintf(stderr,
-                 "stockgate-origin-load: --alternate-port runs for --duration (at least two "
-                 "--slice-ms) and takes no --requests\n");
+                 "stockgate-origin-load: --alternate-port is another port than --port, runs for "
+                 "--duration (at least one and at most %.0f pairs of --slice-ms) and takes no "
+                 "--requests\n",
+                 stockgate::bench::kMaxPairs);
     return 2;
   }
   return stockgate::bench::Run(o);

@@ -860,21 +860,30 @@ function edgeSection(args) {
   ] : [];
   // In turns: the load tool alternating between a side and the bare worker within one run (runs
   // from before these fields: nothing).
+  // The middle half of the slice pairs' ratios (a pair without one has none: runs from before
+  // in_turns_stalled_pairs wrote it as null).
   const middleHalf = (xs) => {
-    const sorted = [...xs].sort((a, b) => a - b);
+    const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+    if (sorted.length === 0) return '–';
     const at = (q) => sorted[Math.round(q * (sorted.length - 1))];
     return `${fmtRatio(at(0.25))}–${fmtRatio(at(0.75))}`;
   };
   const inTurnsOf = (key, name) => {
     const r = reject[key];
-    return `${name} ${fmtRatio(r.vs_bare_in_turns)} (all rounds pooled ` +
-      `${judged(r.vs_bare_in_turns_pooled)}; slice pairs' middle half ${middleHalf(r.in_turns_slices)})`;
+    const stalled = r.in_turns_stalled_pairs
+      ? `, ${r.in_turns_stalled_pairs} with no answer on one side left out` : '';
+    return `${name} ${judged(r.vs_bare_in_turns)} (all rounds pooled ` +
+      `${judged(r.vs_bare_in_turns_pooled)}; slice pairs' middle half ` +
+      `${middleHalf(r.in_turns_slices)}${stalled})`;
   };
   const inTurnsText = reject.edge_sold_out.vs_bare_in_turns === undefined ? [] : [
     `In turns with the bare worker (the load tool, ${ctx.slice_ms} ms slices, one run of`,
     `${ctx.turn_seconds} s per round):`,
     `${inTurnsOf('edge_sold_out', 'sold out')}, ${inTurnsOf('edge_invalid', 'invalid body')},`,
-    `${inTurnsOf('floor_workerd', 'the floor')}, ${inTurnsOf('bare_workerd_again', 'the control')}.`,
+    `${inTurnsOf('floor_workerd', 'the floor')}, ${inTurnsOf('bare_workerd_again', 'the control')}:`,
+    'the control\'s distance from 1',
+    `(${fmtRatio(Math.abs(reject.bare_workerd_again.vs_bare_in_turns - 1))}) is what this pairing`,
+    'alone moves a ratio in this run.',
   ];
   // Side by side, each server of a pair has the CPU about half the time; what that did to an
   // answer's cost, from the pairings of the sold-out sides (runs from before these fields:
@@ -947,8 +956,8 @@ function edgeSection(args) {
       'median over the rounds. The control rows are a second bare worker process, sent the same',
       'requests and paired with the first as the edge is, in the same group of runs.',
       ...(ctx.slice_ms === undefined ? [] : [
-        '"In turns": each round also ran the load tool once against each edge side (and the',
-        'floor and the control) together with the bare worker, sending the same requests to the',
+        '"In turns": each round also ran the load tool once against each edge side it drives (and',
+        'the floor and the control) together with the bare worker, sending the same requests to the',
         `two in alternate slices of ${ctx.slice_ms} ms (\`stockgate-origin-load --alternate-port\`),`,
         'so the two meet the machine within a slice of each other; the ratio is of their answers in',
         'that run, median over the rounds, and which of the two had the first slice alternates.',
@@ -960,7 +969,7 @@ function edgeSection(args) {
         'sold-out side driven by the same tool.',
       ] : []),
       'Every answer had the status',
-      'named in the row (checked, side by side too; nginx may pass one a minute).',
+      'named in the row (checked, side by side and in turns too; nginx may pass one a minute).',
     ),
     '',
     '| side | answers/s (median) | rounds | p50 ms | p99 ms | ÷ bare workerd | per server CPU-s | ÷ bare workerd | ÷ bare workerd, side by side | ÷ bare workerd, in turns | ÷ nginx limit_req |',
