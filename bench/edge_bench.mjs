@@ -446,25 +446,23 @@ async function main() {
     reject[n].in_turns_stalled_pairs = runs.reduce((a, r) => a + r.stalled, 0);
   }
   const wrong = [];
-  for (const n of inTurnsSides) {
-    for (const { side, bare } of inTurns[n]) {
-      for (const [name, r] of [[n, side], ['bare_workerd', bare]]) {
-        if (r.requests !== r.ok) {
-          wrong.push(`${name} in turns: ${r.ok} of ${r.requests} as expected ` +
-            `(${JSON.stringify(r.statuses)})`);
-        }
-      }
+  // Every answer of the paired runs (side by side, in turns) is checked as the others are.
+  const checkPaired = (how, name, r) => {
+    if (r.requests !== r.ok) {
+      wrong.push(`${name} ${how}: ${r.ok} of ${r.requests} as expected ` +
+        `(${JSON.stringify(r.statuses)})`);
     }
-  }
-  // Every answer of the side-by-side runs is checked as the others are.
+  };
   for (const n of pairs) {
     for (const [side, bare] of together[n]) {
-      for (const [name, r] of [[n, side], [bareOf(n), bare]]) {
-        if (r.requests !== r.ok) {
-          wrong.push(`${name} side by side: ${r.ok} of ${r.requests} as expected ` +
-            `(${JSON.stringify(r.statuses)})`);
-        }
-      }
+      checkPaired('side by side', n, side);
+      checkPaired('side by side', bareOf(n), bare);
+    }
+  }
+  for (const n of inTurnsSides) {
+    for (const { side, bare } of inTurns[n]) {
+      checkPaired('in turns', n, side);
+      checkPaired('in turns', 'bare_workerd', bare);
     }
   }
   for (const [n, r] of Object.entries(reject)) {

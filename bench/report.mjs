@@ -858,8 +858,6 @@ function edgeSection(args) {
     `${spread([...reject.edge_sold_out.vs_floor_rounds, ...reject.edge_sold_out_wrk.vs_floor_rounds])}):`,
     'what its own work costs.',
   ] : [];
-  // In turns: the load tool alternating between a side and the bare worker within one run (runs
-  // from before these fields: nothing).
   // The middle half of the slice pairs' ratios (a pair without one has none: runs from before
   // in_turns_stalled_pairs wrote it as null).
   const middleHalf = (xs) => {
@@ -876,6 +874,8 @@ function edgeSection(args) {
       `${judged(r.vs_bare_in_turns_pooled)}; slice pairs' middle half ` +
       `${middleHalf(r.in_turns_slices)}${stalled})`;
   };
+  // In turns: the load tool alternating between a side and the bare worker within one run (runs
+  // from before these fields: nothing).
   const inTurnsText = reject.edge_sold_out.vs_bare_in_turns === undefined ? [] : [
     `In turns with the bare worker (the load tool, ${ctx.slice_ms} ms slices, one run of`,
     `${ctx.turn_seconds} s per round):`,
