@@ -165,12 +165,15 @@ test('Ctrl-C on the foreground form stops everything', async () => {
   const child = spawn(stack, ['up', '--dir', dir, '--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((ok) => child.on('exit', (code) => ok(code)));
   let out = '';
+  let err = '';
   child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', () => {});
-  for (let i = 0; i < 600 && !out.includes('stockgate is up'); i++) {
+  child.stderr.on('data', (d) => { err += d; });
+  // `up` bounds each of its own steps; on a loaded machine they can add up to minutes. The wait
+  // ends when it prints, or exits without printing (then its stderr says why).
+  for (let i = 0; i < 1800 && !out.includes('stockgate is up') && child.exitCode === null; i++) {
     await new Promise((ok) => setTimeout(ok, 100));
   }
-  assert.match(out, /stockgate is up/);
+  assert.match(out, /stockgate is up/, `up --foreground did not come up; its stderr:\n${err}`);
   const state = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8'));
   await new Promise((ok) => setTimeout(ok, 300));
   assert.equal(child.exitCode, null, 'the foreground form stays attached');
