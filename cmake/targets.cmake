@@ -15,10 +15,13 @@ endfunction()
 
 # stockgate_gtest(TARGET SOURCES files... LIBS libs... [TIMEOUT seconds])
 #   A googletest program whose tests ctest runs one by one (listed when ctest starts, so a
-#   program that fails to list its tests fails the run), with our warnings.
+#   program that fails to list its tests fails the run), with our warnings. Its own sources are
+#   compiled at -O1 in an optimised build: the code under test comes from our libraries at the
+#   build's level, and a test's own code built at -O3 cost a third more compile time for nothing.
 function(stockgate_gtest target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "TIMEOUT" "SOURCES;LIBS")
   add_executable(${target} ${arg_SOURCES})
+  target_compile_options(${target} PRIVATE $<$<CONFIG:Release>:-O1>)
   target_link_libraries(${target} PRIVATE
     ${arg_LIBS} stockgate::warnings GTest::gtest GTest::gtest_main)
   if(arg_TIMEOUT)
