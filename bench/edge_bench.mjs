@@ -22,28 +22,21 @@
 // workerd (npm), build/wasi/wasm/core.wasm, nginx.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import {
-  cleanups, freePort, http, logTail, median, onExit, originRequests, parseOptions, parseWrk,
-  processCpuMs, repoRoot, run, runAsync,
-  sleep,
-  startOrigin, startWorkerd, turn, versionOf,
+  cleanups, freePort, http, LOAD_CPUS, logTail, median, NPROC, onExit, originRequests,
+  parseOptions, parseWrk, pinned, processCpuMs, repoRoot, run, runAsync, SERVER_CPU, sleep,
+  soldOutAnswer, startOrigin, startWorkerd, turn, versionOf,
 } from './harness.mjs';
 
 const SALE_SKU = 1;
 const SOLD_OUT_SKU = 2;
 const log = (msg) => process.stderr.write(`edge_bench: ${msg}\n`);
 
-// The reject paths compare single-threaded servers. On a machine of two CPUs or more each of
-// them runs alone on the last CPU and the load generators on the others, so a load generator
-// never takes CPU from the server it measures and every side meets the same conditions.
-const NPROC = cpus().length;
-const SERVER_CPU = NPROC > 1 ? String(NPROC - 1) : null;
-const LOAD_CPUS = NPROC > 1 ? (NPROC > 2 ? `0-${NPROC - 2}` : '0') : null;
-const pinned = (cpuList, cmd, args) => (cpuList === null ? [cmd, args]
-  : ['taskset', ['-c', cpuList, cmd, ...args]]);
+// The reject paths compare single-threaded servers, each alone on SERVER_CPU with the load
+// generators on LOAD_CPUS (harness.mjs).
 
 function parseArgs(argv) {
   const o = parseOptions(argv, {
@@ -151,21 +144,6 @@ async function startNginx(root) {
   return { port, stop, pid };
 }
 
-// The edge's answer to a buyer's reservation of the sold-out SKU, as the floor worker is to give
-// it: { status, headers, body } without the headers workerd writes itself.
-async function soldOutAnswer(port, token) {
-  const r = await http('POST', `http://127.0.0.1:${port}/v1/reservations`, {
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ order_id: 'floor-answer', items: [{ sku: SOLD_OUT_SKU, qty: 1 }] }),
-  });
-  if (r.status !== 409 || r.headers['x-stockgate-edge'] !== 'sold_out') {
-    throw new Error(`the edge's sold-out answer: ${r.status} ${r.text}`);
-  }
-  const headers = Object.fromEntries(Object.entries(r.headers)
-    .filter(([k]) => !['content-length', 'connection', 'keep-alive', 'date'].includes(k)));
-  return { status: r.status, headers, body: r.text };
-}
-
 async function sale(o, root, name, viaEdge) {
   const origin = await startOrigin(root, `origin-${name}`, {
     binary: o.origin, sku: SALE_SKU, stock: o.units,
@@ -260,7 +238,7 @@ async function main() {
   // and giving the edge's own sold-out answer (taken from the edge, so it is the same bytes).
   const floor = await startWorkerd(root, 'floor', {
     config: join(repoRoot, 'bench/floor_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
-    env: { STOCKGATE_FLOOR_ANSWER: JSON.stringify(await soldOutAnswer(edge.port, buyer)) },
+    env: { STOCKGATE_FLOOR_ANSWER: JSON.stringify(await soldOutAnswer(edge.port, buyer, SOLD_OUT_SKU)) },
   });
   // The control: the same bare worker in a second process, measured against the first exactly as
   // the edge is. Any distance of its ratio from 1 is the measurement's own noise in this run.

@@ -5,6 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { cpus as machineCpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -138,6 +139,17 @@ export function parseOptions(argv, defaults, { paths = [], script } = {}) {
   };
   return o;
 }
+
+// Single-threaded servers measured against each other: on a machine of two CPUs or more each
+// runs alone on the last CPU and the load generators on the others, so a load generator never
+// takes CPU from the server it measures and every server meets the same conditions. null: no
+// pinning (one CPU).
+export const NPROC = machineCpus().length;
+export const SERVER_CPU = NPROC > 1 ? String(NPROC - 1) : null;
+export const LOAD_CPUS = NPROC > 1 ? (NPROC > 2 ? `0-${NPROC - 2}` : '0') : null;
+// [cmd, args] to spawn, run on cpuList when it is not null.
+export const pinned = (cpuList, cmd, args) => (cpuList === null ? [cmd, args]
+  : ['taskset', ['-c', cpuList, cmd, ...args]]);
 
 // --- CPU accounting ------------------------------------------------------------------------
 
@@ -322,7 +334,7 @@ export const DEMO_SITE = join(repoRoot, 'build/emscripten/web-demo/site');
 // not built).
 export async function startWorkerd(root, name, {
   config = EDGE_CONFIG, originPort = 1, env = {}, readyPath = '/_edge/stats', site, port: fixedPort,
-  readyTimeoutMs = 20_000, cpus = null,
+  readyTimeoutMs = 20_000, cpus = null, lineBuffered = false,
 } = {}) {
   const { default: workerd } = await import('workerd');
   const port = fixedPort ?? await freePort();
@@ -338,9 +350,14 @@ export async function startWorkerd(root, name, {
     }
     args.push('--directory-path', `site=${dir}`);
   }
-  // taskset execs workerd in its own process, so the pid is workerd's either way.
-  const [cmd, argv] = cpus === null ? [workerd.default, args]
-    : ['taskset', ['-c', cpus, workerd.default, ...args]];
+  // Imports that start with '/' are found from the repository's root, so a config written
+  // elsewhere can use ours (`import "/edge/config.capnp"`).
+  args.push('--import-path', repoRoot);
+  // taskset and stdbuf exec workerd in their own process, so the pid is workerd's either way.
+  // lineBuffered: workerd's stdout (V8's --trace-gc, for one) reaches the log a line at a time.
+  const line = lineBuffered ? ['stdbuf', '-oL'] : [];
+  const [cmd, ...argv] = [...(cpus === null ? [] : ['taskset', '-c', cpus]), ...line,
+    workerd.default, ...args];
   const child = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const stop = onExit(() => child.kill('SIGKILL'));
@@ -369,6 +386,21 @@ export async function startWorkerd(root, name, {
       await exited;
     },
   };
+}
+
+// The edge's answer to a buyer's reservation of `sku`, sold out, as the floor worker
+// (bench/floor_worker) is to give it: { status, headers, body } without the headers workerd writes itself.
+export async function soldOutAnswer(port, token, sku) {
+  const r = await http('POST', `http://127.0.0.1:${port}/v1/reservations`, {
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ order_id: 'floor-answer', items: [{ sku, qty: 1 }] }),
+  });
+  if (r.status !== 409 || r.headers['x-stockgate-edge'] !== 'sold_out') {
+    throw new Error(`the edge's sold-out answer: ${r.status} ${r.text}`);
+  }
+  const headers = Object.fromEntries(Object.entries(r.headers)
+    .filter(([k]) => !['content-length', 'connection', 'keep-alive', 'date'].includes(k)));
+  return { status: r.status, headers, body: r.text };
 }
 
 // One subscriber of an SSE stock feed (`GET /v1/events`) on its own connection. Resolves once
