@@ -236,9 +236,10 @@ async function main() {
   const bare = await bareWorker('bare');
   // The floor: the bare worker plus what the API asks of any edge here, reading the token header
   // and giving the edge's own sold-out answer (taken from the edge, so it is the same bytes).
+  const answer = await soldOutAnswer(edge.port, buyer, SOLD_OUT_SKU);
   const floor = await startWorkerd(root, 'floor', {
     config: join(repoRoot, 'bench/floor_worker/config.capnp'), readyPath: '/', cpus: SERVER_CPU,
-    env: { STOCKGATE_FLOOR_ANSWER: JSON.stringify(await soldOutAnswer(edge.port, buyer, SOLD_OUT_SKU)) },
+    env: { STOCKGATE_FLOOR_ANSWER: JSON.stringify(answer) },
   });
   // The control: the same bare worker in a second process, measured against the first exactly as
   // the edge is. Any distance of its ratio from 1 is the measurement's own noise in this run.

@@ -126,8 +126,9 @@ async function main() {
   for (let k = 0; k < o.passes; k++) {
     for (const n of names) {
       const p = await drive(n, `p${k}-${n}`, o.answers);
+      const share = `${(100 * p.gc_share).toFixed(1)}%`;
       log(`pass ${k} ${n}: ${p.full} full and ${p.scavenges} young collections, ` +
-        `${p.pause_ms.toFixed(0)} ms of ${p.cpu_ms.toFixed(0)} ms CPU (${(100 * p.gc_share).toFixed(1)}%)`);
+        `${p.pause_ms.toFixed(0)} ms of ${p.cpu_ms.toFixed(0)} ms CPU (${share})`);
       passes[n].push(p);
       await turn();
     }

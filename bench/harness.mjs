@@ -389,7 +389,8 @@ export async function startWorkerd(root, name, {
 }
 
 // The edge's answer to a buyer's reservation of `sku`, sold out, as the floor worker
-// (bench/floor_worker) is to give it: { status, headers, body } without the headers workerd writes itself.
+// (bench/floor_worker) is to give it: { status, headers, body } without the headers workerd
+// writes itself.
 export async function soldOutAnswer(port, token, sku) {
   const r = await http('POST', `http://127.0.0.1:${port}/v1/reservations`, {
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
