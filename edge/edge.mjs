@@ -172,6 +172,7 @@ export class Edge {
     // the gate).
     this.available = new Map();
     this.snapshotVersion = 0;
+    this.snapshotCursor = '0';
     this.snapshotAt = -Infinity;
     this.refreshing = null;
     this.cache = new Map(); // sku -> { at, status, body, headers }
@@ -202,7 +203,7 @@ export class Edge {
   async refresh() {
     const started = this.now();
     try {
-      const url = `http://origin/v1/snapshot?since=${this.snapshotVersion}`;
+      const url = `http://origin/v1/snapshot?since=${encodeURIComponent(this.snapshotCursor)}`;
       const r = await this.origin(new Request(url, {
         signal: AbortSignal.timeout(this.s.ORIGIN_TIMEOUT_MS),
       }));
@@ -212,10 +213,14 @@ export class Edge {
         // The origin's snapshot version went back (its Redis was rebuilt): start over.
         this.available.clear();
         this.snapshotVersion = 0;
+        this.snapshotCursor = '0';
         return this.refresh();
       }
       for (const { sku, available } of snap.items) this.available.set(sku, available);
       this.snapshotVersion = snap.version;
+      // Where the next delta starts: the cursor (one version per partition of the origin's
+      // store), or the version from an origin that answers none.
+      this.snapshotCursor = typeof snap.cursor === 'string' ? snap.cursor : String(snap.version);
       this.snapshotAt = started;
       // Every SKU's hint is renewed here, once per refresh: each opens a new admission window
       // with its budget, and a sold-out SKU keeps being answered locally.
@@ -353,6 +358,7 @@ export class Edge {
       cache_entries: this.cache.size,
       snapshot_skus: this.available.size,
       snapshot_version: this.snapshotVersion,
+      snapshot_cursor: this.snapshotCursor,
       snapshot_age_ms: Number.isFinite(this.snapshotAt) ? this.now() - this.snapshotAt : null,
       wasm_memory_bytes: this.core.memoryBytes(),
       feed,

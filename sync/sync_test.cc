@@ -1036,7 +1036,7 @@ void SyncTest::RunRebuildAfterFlushall() {
               work.model().GetReservation(r.order_id, at).reservation)
         << r.order_id;
   }
-  const store::SnapshotResult snap = store_->Snapshot(0, at);
+  const store::SnapshotResult snap = store_->Snapshot({}, at);
   EXPECT_EQ(snap.items.size(), skus.size());
   // The sale goes on from the restored state (retries, limits and idempotency keys included),
   // and the history continues after the restored one.

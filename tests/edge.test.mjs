@@ -451,3 +451,69 @@ describe('edge in workerd', () => {
     assert.ok(ok, 'reservations go through again');
   });
 });
+
+// An origin whose store has three partitions: the edge follows the snapshot feed by its cursor
+// (one version per partition), so every partition's sell-outs and restocks reach it as deltas.
+describe('edge in front of a partitioned origin', () => {
+  let o3;
+  let e3;
+  const put = async (sku, onHand) => {
+    const r = await fetch(`${o3.base}/v1/stock/${sku}`, {
+      method: 'PUT',
+      headers: { ...json, Authorization: `Bearer ${o3.adminToken}` },
+      body: JSON.stringify({ on_hand: onHand }),
+    });
+    assert.ok(r.status === 200 || r.status === 201, `PUT stock answered ${r.status}`);
+  };
+  // Status and edge tag of a reservation of one unit of `sku` through this edge.
+  const reserve = async (sku, client) => {
+    const r = await reserveVia(e3.base, client, reserveBody(sku), o3.serviceToken);
+    await r.arrayBuffer();
+    return `${r.status} ${r.headers.get('x-stockgate-edge')}`;
+  };
+  const until = async (what, fn) => {
+    for (let i = 0; i < 40; i++) {
+      if (await fn()) return;
+      await sleep(50);
+    }
+    assert.fail(what);
+  };
+
+  before(async () => {
+    o3 = await startOrigin(root, 'origin-p3', {
+      binary: originBin, sku: 30, stock: 1,
+      env: {
+        STOCKGATE_REDIS_PARTITIONS: '3', STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
+      },
+    });
+    e3 = await startWorkerd(root, 'edge-p3', {
+      originPort: o3.port,
+      env: { STOCKGATE_EDGE_TRUST_CLIENT_ID: '1', STOCKGATE_EDGE_CLIENT_RATE: '0',
+        STOCKGATE_EDGE_WINDOW_MS: '100', STOCKGATE_EDGE_FRESHNESS_MS: '500' },
+    });
+  });
+
+  after(() => {
+    e3?.stop();
+    o3?.stop();
+  });
+
+  test('sell-outs and restocks in every partition reach the edge', async () => {
+    const skus = [30, 31, 32]; // partitions 0, 1 and 2
+    for (const sku of skus) await put(sku, 1);
+    for (const sku of skus) assert.equal(await reserve(sku, `p3-${sku}`), '201 admitted');
+    for (const sku of skus) {
+      await until(`SKU ${sku} answered sold out at the edge`,
+        async () => (await reserve(sku, `p3-late-${sku}`)) === '409 sold_out');
+    }
+    const { snapshot_cursor: cursor } = await e3.stats();
+    assert.match(cursor, /^\d+\.\d+\.\d+$/, 'a version per partition');
+    // A restock in one partition reopens that SKU; the others stay sold out at the edge.
+    await put(31, 2);
+    await until('SKU 31 admitted again',
+      async () => (await reserve(31, 'p3-again')) === '201 admitted');
+    assert.equal(await reserve(30, 'p3-still'), '409 sold_out');
+    assert.equal(await reserve(32, 'p3-still'), '409 sold_out');
+    assert.notEqual((await e3.stats()).snapshot_cursor, cursor);
+  });
+});

@@ -892,26 +892,29 @@ void Api::Transition(const HttpRequest& r, std::string_view order_id, std::strin
 }
 
 void Api::Snapshot(const HttpRequest& r, std::int64_t now_ms, Respond respond) {
-  std::int64_t since = 0;
+  store::SnapshotCursor since;
   if (const auto it = r.query.find("since"); it != r.query.end()) {
-    const std::string& s = it->second;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), since);
-    if (ec != std::errc() || end != s.data() + s.size() || since < 0 || s.empty()) {
-      return respond(FromProblem(
-          {Code::kInvalidRequest, "since", "since must be a snapshot version: an integer >= 0"}));
+    auto cursor = store::ParseSnapshotCursor(it->second);
+    if (!cursor) {
+      return respond(FromProblem({Code::kInvalidRequest, "since",
+                                  "since must be the cursor of an earlier snapshot: integers >= 0 "
+                                  "joined by '.'"}));
     }
+    since = std::move(*cursor);
   }
-  store_.SnapshotAsync(
-      since, now_ms, [this, respond = std::move(respond)](store::SnapshotResult snap) {
-        if (snap.code != Code::kOk) {
-          return respond(Unavailable(snap.message, retry()));
-        }
-        json items = json::array();
-        for (const auto& item : snap.items) {
-          items.push_back({{"sku", item.sku}, {"available", item.available}});
-        }
-        respond(Json(200, {{"version", snap.version}, {"items", std::move(items)}}));
-      });
+  store_.SnapshotAsync(since, now_ms,
+                       [this, respond = std::move(respond)](store::SnapshotResult snap) {
+                         if (snap.code != Code::kOk) {
+                           return respond(Unavailable(snap.message, retry()));
+                         }
+                         json items = json::array();
+                         for (const auto& item : snap.items) {
+                           items.push_back({{"sku", item.sku}, {"available", item.available}});
+                         }
+                         respond(Json(200, {{"version", snap.version},
+                                            {"cursor", store::FormatSnapshotCursor(snap.cursor)},
+                                            {"items", std::move(items)}}));
+                       });
 }
 
 // Without a reader the history routes answer 503. The reader answers kOk or kUnavailable (503);

@@ -600,6 +600,9 @@ TEST_F(ApiTest, BadInputChangesNothing) {
   EXPECT_EQ(Call("GET", "/v1/stock", "", "", {{"skus", "1,x"}}).status, 400);
   EXPECT_EQ(Call("GET", "/v1/snapshot", "", "", {{"since", "-1"}}).status, 400);
   EXPECT_EQ(Call("GET", "/v1/snapshot", "", "", {{"since", "1e3"}}).status, 400);
+  for (const char* since : {"", "1.", "1..2", "a"}) {
+    EXPECT_EQ(Call("GET", "/v1/snapshot", "", "", {{"since", since}}).status, 400) << since;
+  }
 }
 
 // Batch reads answer found SKUs in request order and list the unknown ones.
@@ -621,8 +624,14 @@ TEST_F(ApiTest, Snapshot) {
   const json b = Body(Call("GET", "/v1/snapshot", ""));
   EXPECT_EQ(b["items"], json::parse(R"([{"sku":1,"available":5}])"));
   const auto v = b["version"].get<std::int64_t>();
+  EXPECT_EQ(b["cursor"], std::to_string(v)) << "one partition: the cursor is the version";
   EXPECT_EQ(Body(Call("GET", "/v1/snapshot", "", "", {{"since", std::to_string(v)}}))["items"],
             json::array());
+  EXPECT_EQ(Body(Call("GET", "/v1/snapshot", "", "",
+                      {{"since", b["cursor"].get<std::string>()}}))["items"],
+            json::array());
+  // A cursor of another length than the store's partitions: everything.
+  EXPECT_EQ(Body(Call("GET", "/v1/snapshot", "", "", {{"since", "1.2.3"}}))["items"], b["items"]);
 }
 
 // With the store unreachable every data route answers 503 with Retry-After, /readyz says so, and

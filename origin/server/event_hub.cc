@@ -99,7 +99,7 @@ std::string EventHub::Initial(std::uint64_t cursor) {
     std::lock_guard lock(mu_);
     seq = next_seq_;  // read before the store, so the picture holds at least the events before it
   }
-  const store::SnapshotResult snap = store_.Snapshot(0, clock_ms_());
+  const store::SnapshotResult snap = store_.Snapshot({}, clock_ms_());
   if (snap.code != core::Code::kOk) return {};
   std::string picture = StockEvent(snap);
   std::lock_guard lock(picture_mu_);
@@ -119,11 +119,13 @@ void EventHub::Publish(std::string event) {
 }
 
 void EventHub::Poll() {
-  std::int64_t since = -1;  // -1: not yet in sync; the first successful poll sends everything
-  // What was last sent per SKU: only changes go out, also from a store whose deltas are supersets
-  // (one of several partitions answers every SKU). Kept across resynchronisations, so that a
-  // SKU's low-stock state is announced when it flips, not again with every full picture (the
-  // pictures carry it).
+  // Where the last poll left off; none when not in sync, and the next poll sends everything.
+  std::optional<store::SnapshotCursor> since;
+  std::int64_t version = 0;  // the snapshot version of `since`
+  // What was last sent per SKU: only changes go out, also from a delta that is a superset (a
+  // partition rebuilt since the cursor answers every SKU it has). Kept across resynchronisations,
+  // so that a SKU's low-stock state is announced when it flips, not again with every full picture
+  // (the pictures carry it).
   std::unordered_map<std::int64_t, Seen> sent;
   std::int64_t low = 0;
   std::int64_t sold_out = 0;
@@ -135,18 +137,20 @@ void EventHub::Poll() {
         return;
       }
     }
-    const store::SnapshotResult snap = store_.Snapshot(since < 0 ? 0 : since, clock_ms_());
+    const store::SnapshotResult snap =
+        store_.Snapshot(since.value_or(store::SnapshotCursor{}), clock_ms_());
     if (snap.code != core::Code::kOk) {
-      since = -1;  // the store was unreachable: resynchronise fully once it answers again
+      since.reset();  // the store was unreachable: resynchronise fully once it answers again
       continue;
     }
     // A version that went backwards means the store was rebuilt; start over from everything.
-    if (snap.version < since) {
-      since = -1;
+    if (since && snap.version < version) {
+      since.reset();
       continue;
     }
-    const bool full = since < 0;
-    since = snap.version;
+    const bool full = !since;
+    since = snap.cursor;
+    version = snap.version;
     store::SnapshotResult changes;
     changes.version = snap.version;
     std::vector<const store::SnapshotItem*> flipped;

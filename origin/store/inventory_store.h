@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,11 +39,25 @@ struct SnapshotItem {
   friend bool operator==(const SnapshotItem&, const SnapshotItem&) = default;
 };
 
-// GET /v1/snapshot: SKUs changed after a snapshot version, with their available units.
+// A place in the snapshot feed: every partition's snapshot version, in partition order. A cursor
+// of another length than the store's partition count (the empty one above all) stands before
+// everything: the snapshot from it lists every SKU.
+using SnapshotCursor = std::vector<std::int64_t>;
+
+// A cursor's text in the API (`since` and `cursor` of /v1/snapshot): the versions in decimal,
+// joined by '.', so that with one partition it is the snapshot version itself.
+std::string FormatSnapshotCursor(const SnapshotCursor& cursor);
+// The cursor a text names, or nothing when it names none: 1 to kMaxPartitions integers from 0 to
+// 2^63-1 in plain decimal, joined by single dots.
+std::optional<SnapshotCursor> ParseSnapshotCursor(std::string_view text);
+
+// GET /v1/snapshot: SKUs changed after a cursor, with their available units.
 struct SnapshotResult {
   Code code = Code::kOk;
   std::string message;
-  std::int64_t version = 0;  // pass as `since` to get the next delta
+  // The sum of the partitions' versions: it goes back only when the store was rebuilt.
+  std::int64_t version = 0;
+  SnapshotCursor cursor;  // pass as `since` to get the next delta
   std::vector<SnapshotItem> items;
 };
 
@@ -73,7 +88,7 @@ class InventoryStore {
 
   virtual StockListResult GetStocks(const std::vector<std::int64_t>& skus, std::int64_t now_ms) = 0;
   virtual ReservationResult GetReservation(std::string_view order_id, std::int64_t now_ms) = 0;
-  virtual SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) = 0;
+  virtual SnapshotResult Snapshot(const SnapshotCursor& since, std::int64_t now_ms) = 0;
   // Expires every hold past its deadline (the sweeper's job; the other calls do it too).
   virtual ExpireResult ExpireDue(std::int64_t now_ms) = 0;
 
@@ -118,9 +133,9 @@ class InventoryStore {
                                    Done<ReservationResult> done) {
     done(GetReservation(order_id, now_ms));
   }
-  virtual void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+  virtual void SnapshotAsync(const SnapshotCursor& since, std::int64_t now_ms,
                              Done<SnapshotResult> done) {
-    done(Snapshot(since_version, now_ms));
+    done(Snapshot(since, now_ms));
   }
 };
 

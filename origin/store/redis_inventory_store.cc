@@ -203,6 +203,7 @@ SnapshotResult DecodeSnapshot(const CommandResult& r, const ScriptOp& op) {
   out.message = std::move(o.message);
   if (o.code != Code::kOk) return out;
   out.version = Int(o.body, "version");
+  out.cursor = {out.version};  // one partition's
   if (const json& items = Sub(o.body, "items"); items.is_array()) {
     for (const json& item : items) {
       out.items.push_back(
@@ -318,8 +319,12 @@ ScriptOp ReservationReadOp(std::string_view order_id, std::int64_t now_ms) {
   return Op("read", "", now_ms, {"reservation", std::string(order_id)});
 }
 
-ScriptOp SnapshotOp(std::int64_t since_version, std::int64_t now_ms) {
-  return Op("snapshot", "", now_ms, {std::to_string(since_version)});
+// Partition p's snapshot from its part of the cursor `since`: from its version there when the
+// cursor has a part for every partition of the store, else from 0 (everything).
+ScriptOp SnapshotOp(const SnapshotCursor& since, std::size_t p, std::size_t partitions,
+                    std::int64_t now_ms) {
+  const std::int64_t from = since.size() == partitions ? since[p] : 0;
+  return Op("snapshot", "", now_ms, {std::to_string(from)});
 }
 
 ScriptOp ClaimOp(const core::ReservationRequest& request, std::string_view actor,
@@ -636,10 +641,10 @@ ReservationResult RedisInventoryStore::GetReservation(std::string_view order_id,
     GetReservationAsync(order_id, now_ms, std::move(done_));
   });
 }
-SnapshotResult RedisInventoryStore::Snapshot(std::int64_t since_version, std::int64_t now_ms) {
-  if (config_.partitions == 1) return Wait(SnapshotOp(since_version, now_ms), &DecodeSnapshot);
+SnapshotResult RedisInventoryStore::Snapshot(const SnapshotCursor& since, std::int64_t now_ms) {
+  if (config_.partitions == 1) return Wait(SnapshotOp(since, 0, 1, now_ms), &DecodeSnapshot);
   return AwaitResult<SnapshotResult>(
-      [&](Done<SnapshotResult> done_) { SnapshotAsync(since_version, now_ms, std::move(done_)); });
+      [&](Done<SnapshotResult> done_) { SnapshotAsync(since, now_ms, std::move(done_)); });
 }
 ExpireResult RedisInventoryStore::ExpireDue(std::int64_t now_ms) {
   if (config_.partitions == 1) return Wait(Op("expire", "", now_ms, {}), &DecodeExpire);
@@ -724,34 +729,41 @@ void RedisInventoryStore::GetReservationAsync(std::string_view order_id, std::in
   }
   Async(ReservationReadOp(order_id, now_ms), &DecodeReservation, std::move(done));
 }
-void RedisInventoryStore::SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+void RedisInventoryStore::SnapshotAsync(const SnapshotCursor& since, std::int64_t now_ms,
                                         Done<SnapshotResult> done) {
   if (config_.partitions == 1) {
-    return Async(SnapshotOp(since_version, now_ms), &DecodeSnapshot, std::move(done));
+    return Async(SnapshotOp(since, 0, 1, now_ms), &DecodeSnapshot, std::move(done));
   }
-  // Several partitions: every partition's whole list (a superset of any delta, so a reader that
-  // applies it stays right), versioned by the sum of the partitions' versions, which only grows.
+  // Every partition answers its own delta; the answer's cursor holds their versions, its version
+  // their sum.
+  const auto partitions = static_cast<std::size_t>(config_.partitions);
   struct Gather {
     std::mutex mu;
-    int left = 0;
+    std::size_t left = 0;
     SnapshotResult out;
   };
   auto g = std::make_shared<Gather>();
-  g->left = config_.partitions;
-  for (int p = 0; p < config_.partitions; ++p) {
-    Async<SnapshotResult>(p, SnapshotOp(0, now_ms), &DecodeSnapshot, [g, done](SnapshotResult r) {
-      std::unique_lock lock(g->mu);
-      if (r.code != Code::kOk && g->out.code == Code::kOk) {
-        g->out.code = r.code;
-        g->out.message = r.message;
-      }
-      g->out.version += r.version;
-      g->out.items.insert(g->out.items.end(), r.items.begin(), r.items.end());
-      if (--g->left > 0) return;
-      lock.unlock();
-      if (g->out.code != Code::kOk) g->out.items.clear();
-      done(std::move(g->out));
-    });
+  g->left = partitions;
+  g->out.cursor.assign(partitions, 0);
+  for (std::size_t p = 0; p < partitions; ++p) {
+    Async<SnapshotResult>(static_cast<int>(p), SnapshotOp(since, p, partitions, now_ms),
+                          &DecodeSnapshot, [g, p, done](SnapshotResult r) {
+                            std::unique_lock lock(g->mu);
+                            if (r.code != Code::kOk && g->out.code == Code::kOk) {
+                              g->out.code = r.code;
+                              g->out.message = r.message;
+                            }
+                            g->out.version += r.version;
+                            g->out.cursor[p] = r.version;
+                            g->out.items.insert(g->out.items.end(), r.items.begin(), r.items.end());
+                            if (--g->left > 0) return;
+                            lock.unlock();
+                            if (g->out.code != Code::kOk) {
+                              g->out.items.clear();
+                              g->out.cursor.clear();
+                            }
+                            done(std::move(g->out));
+                          });
   }
 }
 void RedisInventoryStore::ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done) {

@@ -83,7 +83,7 @@ class RedisInventoryStore final : public InventoryStore {
                            std::string_view actor, std::int64_t now_ms) override;
   StockListResult GetStocks(const std::vector<std::int64_t>& skus, std::int64_t now_ms) override;
   ReservationResult GetReservation(std::string_view order_id, std::int64_t now_ms) override;
-  SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) override;
+  SnapshotResult Snapshot(const SnapshotCursor& since, std::int64_t now_ms) override;
   ExpireResult ExpireDue(std::int64_t now_ms) override;
 
   // Retention (lua/retire.lua): removes the records of orders that finished (confirmed, released,
@@ -117,7 +117,7 @@ class RedisInventoryStore final : public InventoryStore {
                       Done<StockListResult> done) override;
   void GetReservationAsync(std::string_view order_id, std::int64_t now_ms,
                            Done<ReservationResult> done) override;
-  void SnapshotAsync(std::int64_t since_version, std::int64_t now_ms,
+  void SnapshotAsync(const SnapshotCursor& since, std::int64_t now_ms,
                      Done<SnapshotResult> done) override;
   // With several partitions this one blocks its caller until the sweep is done.
   void ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done);

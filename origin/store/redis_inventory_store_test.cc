@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -143,6 +144,7 @@ class RedisStoreTest : public ::testing::Test {
   void RunBatchedReferenceModel();
   void RunHotSkuRace();
   void RunRetention();
+  void RunSnapshotDeltas();
 
   // The stream's outbox entries, decoded; every entry must decode.
   std::vector<OutboxEntry> Outbox() {
@@ -558,7 +560,7 @@ void RedisStoreTest::RunReferenceModel() {
         ASSERT_TRUE(got.reservation.has_value()) << at << " " << r.order_id;
         EXPECT_EQ(*got.reservation, r) << at;
       }
-      const SnapshotResult snap = store_->Snapshot(0, now);
+      const SnapshotResult snap = store_->Snapshot({}, now);
       ASSERT_EQ(snap.code, Code::kOk);
       std::vector<SnapshotItem> expected;
       for (const auto& s : all) expected.push_back({s.sku, s.available, s.low_stock_threshold});
@@ -1403,6 +1405,75 @@ void RedisStoreTest::RunRetention() {
 
 TEST_F(RedisStoreTest, RetentionRemovesFinishedOrdersOnly) { RunRetention(); }
 TEST_F(RedisPartitionedStoreTest, RetentionRemovesFinishedOrdersOnly) { RunRetention(); }
+
+// A snapshot from the last one's cursor lists only the SKUs changed since, whatever partition
+// they are in; a cursor of another length lists every SKU, and a cursor ahead of a partition's
+// version (a rebuild set it back) every SKU of that partition.
+void RedisStoreTest::RunSnapshotDeltas() {
+  const int partitions = StoreConfig().partitions;
+  auto skus = [](const SnapshotResult& r) {
+    std::vector<std::int64_t> out;
+    for (const SnapshotItem& item : r.items) out.push_back(item.sku);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  SetStocks({1, 2, 3, 4, 5, 6}, 5);
+  const SnapshotResult all = store_->Snapshot({}, kT0);
+  ASSERT_EQ(all.code, Code::kOk) << all.message;
+  EXPECT_EQ(skus(all), (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6}));
+  ASSERT_EQ(all.cursor.size(), static_cast<std::size_t>(partitions));
+  EXPECT_EQ(all.version, std::accumulate(all.cursor.begin(), all.cursor.end(), std::int64_t{0}));
+
+  const SnapshotResult none = store_->Snapshot(all.cursor, kT0);
+  EXPECT_TRUE(none.items.empty());
+  EXPECT_EQ(none.cursor, all.cursor);
+
+  core::AdjustmentRequest less;
+  less.delta = -1;
+  for (const std::int64_t sku : {4, 5}) {
+    less.request_id = Id("less-", sku);
+    ASSERT_EQ(store_->Adjust(sku, less, "admin", kT0 + 1).code, Code::kOk);
+  }
+  const SnapshotResult delta = store_->Snapshot(all.cursor, kT0 + 1);
+  EXPECT_EQ(skus(delta), (std::vector<std::int64_t>{4, 5}));
+  for (const SnapshotItem& item : delta.items) EXPECT_EQ(item.available, 4) << item.sku;
+  EXPECT_EQ(delta.version, all.version + 2);
+  EXPECT_TRUE(store_->Snapshot(delta.cursor, kT0 + 1).items.empty());
+
+  EXPECT_EQ(skus(store_->Snapshot(SnapshotCursor(partitions + 1, 0), kT0 + 1)), skus(all));
+  // One number far ahead: with one partition a version ahead of its own, else another length.
+  EXPECT_EQ(skus(store_->Snapshot({delta.version + 1'000'000}, kT0 + 1)), skus(all));
+
+  SnapshotCursor ahead = delta.cursor;
+  const int p = SkuPartition(1, partitions);
+  ahead[static_cast<std::size_t>(p)] += 1'000;
+  std::vector<std::int64_t> in_p;
+  for (const std::int64_t sku : {1, 2, 3, 4, 5, 6}) {
+    if (SkuPartition(sku, partitions) == p) in_p.push_back(sku);
+  }
+  EXPECT_EQ(skus(store_->Snapshot(ahead, kT0 + 1)), in_p);
+}
+
+// The cursor's text: versions joined by '.', and nothing else.
+TEST(SnapshotCursorTest, TextRoundTripsAndBadTextIsRefused) {
+  EXPECT_EQ(FormatSnapshotCursor({42}), "42");
+  EXPECT_EQ(FormatSnapshotCursor({17, 0, 30}), "17.0.30");
+  EXPECT_EQ(FormatSnapshotCursor({}), "");
+  EXPECT_EQ(ParseSnapshotCursor("42"), (SnapshotCursor{42}));
+  EXPECT_EQ(ParseSnapshotCursor("17.0.30"), (SnapshotCursor{17, 0, 30}));
+  EXPECT_EQ(ParseSnapshotCursor("9223372036854775807"), (SnapshotCursor{INT64_MAX}));
+  for (const char* bad : {"", ".", "1.", ".1", "1..2", "-1", "+1", "1e3", "a", "1.a", " 1", "1 ",
+                          "9223372036854775808", "1,2"}) {
+    EXPECT_FALSE(ParseSnapshotCursor(bad).has_value()) << bad;
+  }
+  std::string most = "0";
+  for (int i = 1; i < kMaxPartitions; ++i) most += ".0";
+  EXPECT_EQ(ParseSnapshotCursor(most)->size(), static_cast<std::size_t>(kMaxPartitions));
+  EXPECT_FALSE(ParseSnapshotCursor(most + ".0").has_value()) << "more parts than partitions";
+}
+
+TEST_F(RedisStoreTest, SnapshotDeltasFollowTheCursor) { RunSnapshotDeltas(); }
+TEST_F(RedisPartitionedStoreTest, SnapshotDeltasFollowTheCursor) { RunSnapshotDeltas(); }
 
 // The one script is embedded whole: the shared part, every operation and the driver.
 TEST(StockgateScriptTest, EmbedsEveryOperation) {

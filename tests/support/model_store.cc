@@ -61,14 +61,17 @@ store::StockListResult ModelStore::GetStocks(const std::vector<std::int64_t>& sk
   return out;
 }
 
-store::SnapshotResult ModelStore::Snapshot(std::int64_t since_version, std::int64_t now_ms) {
+store::SnapshotResult ModelStore::Snapshot(const store::SnapshotCursor& since,
+                                           std::int64_t now_ms) {
   if (unavailable_) return Down<store::SnapshotResult>();
   std::lock_guard lock(mu_);
   model_.ExpireDue(now_ms);
   store::SnapshotResult out;
-  // The model has no change index: its version is the ledger length and a delta lists every SKU.
+  // The model has no change index and one partition: its version is the ledger length and a
+  // delta lists every SKU.
   out.version = static_cast<std::int64_t>(model_.Ledger().size());
-  if (since_version < out.version) {
+  out.cursor = {out.version};
+  if (since.size() != 1 || since[0] != out.version) {
     for (const auto& s : model_.AllStock()) {
       out.items.push_back({s.sku, s.available, s.low_stock_threshold});
     }

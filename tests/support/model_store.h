@@ -35,7 +35,7 @@ class ModelStore final : public store::InventoryStore {
   store::StockListResult GetStocks(const std::vector<std::int64_t>& skus,
                                    std::int64_t now_ms) override;
   core::ReservationResult GetReservation(std::string_view order_id, std::int64_t now_ms) override;
-  store::SnapshotResult Snapshot(std::int64_t since_version, std::int64_t now_ms) override;
+  store::SnapshotResult Snapshot(const store::SnapshotCursor& since, std::int64_t now_ms) override;
   store::ExpireResult ExpireDue(std::int64_t now_ms) override;
 
  private:
