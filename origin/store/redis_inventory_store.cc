@@ -553,6 +553,32 @@ void RedisInventoryStore::Async(int partition, ScriptOp op, Decode<R> decode, Do
       [kept, decode, done = std::move(done)](CommandResult r) { done(decode(r, *kept)); });
 }
 
+template <class R>
+void RedisInventoryStore::FanOut(std::vector<PartitionCall> calls, Decode<R> decode,
+                                 Done<std::vector<R>> done) {
+  if (calls.empty()) return done({});
+  struct Gather {
+    std::mutex mu;
+    std::size_t left = 0;
+    std::vector<R> results;
+    Done<std::vector<R>> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = calls.size();
+  g->results.resize(calls.size());
+  g->done = std::move(done);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    Async<R>(calls[i].partition, std::move(calls[i].op), decode, [g, i](R r) {
+      {
+        std::lock_guard lock(g->mu);
+        g->results[i] = std::move(r);
+        if (--g->left > 0) return;
+      }
+      g->done(std::move(g->results));
+    });
+  }
+}
+
 namespace {
 // Runs an asynchronous form and waits for its result (every store call ends within the client's
 // bounds, so this wait is bounded too).
@@ -737,34 +763,22 @@ void RedisInventoryStore::SnapshotAsync(const SnapshotCursor& since, std::int64_
   // Every partition answers its own delta; the answer's cursor holds their versions, its version
   // their sum.
   const auto partitions = static_cast<std::size_t>(config_.partitions);
-  struct Gather {
-    std::mutex mu;
-    std::size_t left = 0;
-    SnapshotResult out;
-  };
-  auto g = std::make_shared<Gather>();
-  g->left = partitions;
-  g->out.cursor.assign(partitions, 0);
+  std::vector<PartitionCall> calls;
   for (std::size_t p = 0; p < partitions; ++p) {
-    Async<SnapshotResult>(static_cast<int>(p), SnapshotOp(since, p, partitions, now_ms),
-                          &DecodeSnapshot, [g, p, done](SnapshotResult r) {
-                            std::unique_lock lock(g->mu);
-                            if (r.code != Code::kOk && g->out.code == Code::kOk) {
-                              g->out.code = r.code;
-                              g->out.message = r.message;
-                            }
-                            g->out.version += r.version;
-                            g->out.cursor[p] = r.version;
-                            g->out.items.insert(g->out.items.end(), r.items.begin(), r.items.end());
-                            if (--g->left > 0) return;
-                            lock.unlock();
-                            if (g->out.code != Code::kOk) {
-                              g->out.items.clear();
-                              g->out.cursor.clear();
-                            }
-                            done(std::move(g->out));
-                          });
+    calls.push_back({static_cast<int>(p), SnapshotOp(since, p, partitions, now_ms)});
   }
+  FanOut<SnapshotResult>(std::move(calls), &DecodeSnapshot,
+                         [done = std::move(done)](std::vector<SnapshotResult> parts) {
+                           SnapshotResult out;
+                           for (SnapshotResult& part : parts) {
+                             if (part.code != Code::kOk) return done(std::move(part));
+                             out.version += part.version;
+                             out.cursor.push_back(part.version);
+                             std::move(part.items.begin(), part.items.end(),
+                                       std::back_inserter(out.items));
+                           }
+                           done(std::move(out));
+                         });
 }
 void RedisInventoryStore::ExpireDueAsync(std::int64_t now_ms, Done<ExpireResult> done) {
   if (config_.partitions > 1) return done(ExpireDueSpanning(now_ms));
@@ -804,8 +818,6 @@ struct RedisInventoryStore::Placed {
   std::string actor;
   std::int64_t now_ms = 0;
   std::vector<OrderPart> parts;
-  std::mutex mu;
-  std::size_t left = 0;
   std::vector<Routed> results;  // one per part
 };
 
@@ -819,20 +831,15 @@ void RedisInventoryStore::ReserveSpanning(const core::ReservationRequest& reques
   placed->actor = std::string(actor);
   placed->now_ms = now_ms;
   placed->parts = SplitByPartition(request.items, config_.partitions);
-  placed->left = placed->parts.size();
-  placed->results.resize(placed->parts.size());
-  for (std::size_t i = 0; i < placed->parts.size(); ++i) {
-    Async<Routed>(placed->parts[i].partition,
-                  PartOp(request, placed->parts[i].items, actor, now_ms), &DecodeRouted,
-                  [this, placed, i, done](Routed r) {
-                    {
-                      std::lock_guard lock(placed->mu);
-                      placed->results[i] = std::move(r);
-                      if (--placed->left > 0) return;
-                    }
-                    ClaimSpanning(placed, done);
-                  });
+  std::vector<PartitionCall> calls;
+  for (const OrderPart& part : placed->parts) {
+    calls.push_back({part.partition, PartOp(request, part.items, actor, now_ms)});
   }
+  FanOut<Routed>(std::move(calls), &DecodeRouted,
+                 [this, placed, done = std::move(done)](std::vector<Routed> results) {
+                   placed->results = std::move(results);
+                   ClaimSpanning(placed, done);
+                 });
 }
 
 void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
@@ -881,14 +888,10 @@ void RedisInventoryStore::ClaimSpanning(std::shared_ptr<Placed> placed,
 void RedisInventoryStore::AbortParts(std::string order_id, std::string actor, std::int64_t now_ms,
                                      std::string reason, std::vector<int> partitions,
                                      std::function<void()> then) {
-  if (partitions.empty()) return then();
-  auto left = std::make_shared<std::atomic<std::size_t>>(partitions.size());
-  for (const int p : partitions) {
-    Async<ReservationResult>(p, AbortOp(order_id, actor, now_ms, reason), &DecodeReservation,
-                             [left, then](ReservationResult) {
-                               if (left->fetch_sub(1) == 1) then();
-                             });
-  }
+  std::vector<PartitionCall> calls;
+  for (const int p : partitions) calls.push_back({p, AbortOp(order_id, actor, now_ms, reason)});
+  FanOut<ReservationResult>(std::move(calls), &DecodeReservation,
+                            [then = std::move(then)](std::vector<ReservationResult>) { then(); });
 }
 
 void RedisInventoryStore::SettleParts(const core::ReservationView& order,
@@ -896,30 +899,25 @@ void RedisInventoryStore::SettleParts(const core::ReservationView& order,
                                       std::int64_t now_ms, std::string_view reason,
                                       std::function<void()> then) {
   if (partitions.empty()) return then();
-  struct Count {
-    std::atomic<std::size_t> left;
-    std::atomic<bool> failed{false};
-  };
-  auto count = std::make_shared<Count>();
-  count->left = partitions.size();
+  std::vector<PartitionCall> calls;
+  for (const int p : partitions) calls.push_back({p, SettleOp(order, actor, now_ms, reason)});
   const std::string status(core::ReservationStatusName(order.status));
   const bool decision = order.status != core::ReservationStatus::kReserved;
-  for (const int p : partitions) {
-    Async<ReservationResult>(p, SettleOp(order, actor, now_ms, reason), &DecodeReservation,
-                             [this, count, then, decision, status, order_id = order.order_id,
-                              now_ms](ReservationResult r) {
-                               if (r.code != Code::kOk) count->failed = true;
-                               if (count->left.fetch_sub(1) != 1) return;
-                               // Every part follows this decision: home may forget it, unless a
-                               // later one was made meanwhile (else the sweeper tries again).
-                               if (decision && !count->failed) {
-                                 Async<ReservationResult>(
-                                     Home(order_id), Op("settled", "", now_ms, {order_id, status}),
-                                     &DecodeReservation, [](ReservationResult) {});
-                               }
-                               then();
-                             });
-  }
+  FanOut<ReservationResult>(
+      std::move(calls), &DecodeReservation,
+      [this, then = std::move(then), decision, status, order_id = order.order_id,
+       now_ms](std::vector<ReservationResult> results) {
+        // Every part follows this decision: home may forget it, unless a later one was made
+        // meanwhile (else the sweeper tries again).
+        const bool all =
+            std::all_of(results.begin(), results.end(),
+                        [](const ReservationResult& r) { return r.code == Code::kOk; });
+        if (decision && all) {
+          Async<ReservationResult>(Home(order_id), Op("settled", "", now_ms, {order_id, status}),
+                                   &DecodeReservation, [](ReservationResult) {});
+        }
+        then();
+      });
 }
 
 // Starts at the order's home: an order of its own is answered there; a single part elsewhere is
@@ -961,39 +959,30 @@ void RedisInventoryStore::GetStocksSpanning(const std::vector<std::int64_t>& sku
     where.emplace_back(SkuPartition(sku, config_.partitions), list.size());
     list.push_back(sku);
   }
-  struct Gather {
-    std::mutex mu;
-    int left = 0;
-    std::vector<StockListResult> parts;
-  };
-  auto g = std::make_shared<Gather>();
-  g->parts.resize(by_partition.size());
-  for (const auto& list : by_partition) g->left += list.empty() ? 0 : 1;
-  if (g->left == 0) return done(StockListResult{});
+  std::vector<PartitionCall> calls;
+  std::vector<std::size_t> call_of(by_partition.size());  // per partition: its call's index
   for (std::size_t p = 0; p < by_partition.size(); ++p) {
     if (by_partition[p].empty()) continue;
-    Async<StockListResult>(
-        static_cast<int>(p), StocksOp(by_partition[p], now_ms), &DecodeStockList,
-        [g, p, where, done](StockListResult r) {
-          {
-            std::lock_guard lock(g->mu);
-            g->parts[p] = std::move(r);
-            if (--g->left > 0) return;
-          }
-          StockListResult out;
-          for (const StockListResult& part : g->parts) {
-            if (part.code != Code::kOk) {
-              out.code = part.code;
-              out.message = part.message;
-              return done(std::move(out));
-            }
-          }
-          for (const auto& [partition, index] : where) {
-            out.items.push_back(g->parts[static_cast<std::size_t>(partition)].items[index]);
-          }
-          done(std::move(out));
-        });
+    call_of[p] = calls.size();
+    calls.push_back({static_cast<int>(p), StocksOp(by_partition[p], now_ms)});
   }
+  FanOut<StockListResult>(
+      std::move(calls), &DecodeStockList,
+      [where = std::move(where), call_of = std::move(call_of),
+       done = std::move(done)](std::vector<StockListResult> parts) {
+        StockListResult out;
+        for (const StockListResult& part : parts) {
+          if (part.code != Code::kOk) {
+            out.code = part.code;
+            out.message = part.message;
+            return done(std::move(out));
+          }
+        }
+        for (const auto& [partition, index] : where) {
+          out.items.push_back(parts[call_of[static_cast<std::size_t>(partition)]].items[index]);
+        }
+        done(std::move(out));
+      });
 }
 
 // The sweeper over several partitions: each partition's due holds, then every part whose deadline

@@ -150,6 +150,15 @@ class RedisInventoryStore final : public InventoryStore {
   void Async(ScriptOp op, Decode<R> decode, Done<R> done) {
     Async(0, std::move(op), decode, std::move(done));
   }
+  // A call of one script operation in one partition.
+  struct PartitionCall {
+    int partition = 0;
+    ScriptOp op;
+  };
+  // Runs every call at once; `done` gets their results, in the calls' order, once the last one
+  // has answered (at once for no call).
+  template <class R>
+  void FanOut(std::vector<PartitionCall> calls, Decode<R> decode, Done<std::vector<R>> done);
 
   // Orders and SKUs over several partitions (partitions > 1).
   struct Placed;
