@@ -207,6 +207,13 @@ export class Edge {
       const r = await this.origin(new Request(url, {
         signal: AbortSignal.timeout(this.s.ORIGIN_TIMEOUT_MS),
       }));
+      if (r.status === 400 && this.snapshotCursor !== '0') {
+        // An origin that does not take this cursor (one from before cursors, during an
+        // upgrade): start over from everything, which every origin takes.
+        await r.arrayBuffer();
+        this.snapshotCursor = '0';
+        return this.refresh();
+      }
       if (r.status !== 200) throw new Error(`snapshot answered ${r.status}`);
       const snap = await r.json();
       if (snap.version < this.snapshotVersion) {

@@ -437,7 +437,9 @@ core::Result<RebuildReport> Rebuild(store::RedisClient& redis, const std::string
   // sequence numbers after that; lua/common.lua).
   const store::StreamId last_id = store::StreamId::FromPacked(last_event);
   for (int p = 0; p < partitions; ++p) {
-    if (const core::Status finish = store::FinishRestore(redis, prefix, last_id, p); !finish) {
+    if (const core::Status finish =
+            store::FinishRestore(redis, prefix, last_id, now_ms, p, partitions);
+        !finish) {
       return failed(finish.code(), "finish: " + finish.error());
     }
   }

@@ -553,6 +553,9 @@ TEST_F(SyncPartitionedTest, DrainsChecksAndRebuildsEveryPartition) {
   SyncProcess mismatch(two);
   mismatch.Start();
   EXPECT_EQ(mismatch.Wait(), 2) << "a keyspace keeps its partition count";
+  // A reader of the snapshot feed, up to date when Redis loses its data.
+  const store::SnapshotResult before = store_->Snapshot({}, work.now());
+  ASSERT_EQ(before.cursor.size(), static_cast<std::size_t>(Partitions()));
 
   FlushAll();
   const core::Result<RebuildReport> rebuilt =
@@ -560,6 +563,8 @@ TEST_F(SyncPartitionedTest, DrainsChecksAndRebuildsEveryPartition) {
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.error();
   for (const std::string& w : rebuilt->warnings) ADD_FAILURE() << w;
   ExpectMatchesModel(work.model(), work.now());
+  // Its cursor lists every SKU of every partition again.
+  EXPECT_EQ(store_->Snapshot(before.cursor, work.now()).items.size(), before.items.size());
   {
     SyncProcess sync(SyncArgs({"--sweep-interval-ms", "0"}));
     sync.Start();
@@ -995,7 +1000,11 @@ TEST_F(SyncClusterTest, RebuildAfterFlushallRestoresExactState) { RunRebuildAfte
 
 void SyncTest::RunRebuildAfterFlushall() {
   Workload work(*store_, 9);
-  work.Run(1500);
+  work.Run(750);
+  // A reader of the snapshot feed that last polled halfway through the sale.
+  const store::SnapshotResult halfway = store_->Snapshot({}, work.now());
+  ASSERT_EQ(halfway.code, core::Code::kOk);
+  work.Run(750);
   Ingester ingester(*outbox_, mysql_, FastIngest("a"), RealNowMs);
   DrainWith(ingester);
   ExpectMirrorsModel(work.model());
@@ -1038,6 +1047,11 @@ void SyncTest::RunRebuildAfterFlushall() {
   }
   const store::SnapshotResult snap = store_->Snapshot({}, at);
   EXPECT_EQ(snap.items.size(), skus.size());
+  // The reader's cursor from before the loss lists every SKU again, whatever order they were
+  // restored in, and the version is past any from before the loss.
+  EXPECT_EQ(store_->Snapshot(halfway.cursor, at).items.size(), skus.size());
+  EXPECT_GT(snap.version, halfway.version + (std::int64_t{1} << 39));
+  EXPECT_TRUE(store_->Snapshot(snap.cursor, at).items.empty());
   // The sale goes on from the restored state (retries, limits and idempotency keys included),
   // and the history continues after the restored one.
   Ingester after(*outbox_, mysql_, FastIngest("b"), RealNowMs);

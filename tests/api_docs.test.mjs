@@ -110,6 +110,11 @@ test('the spec bounds are the constants of core/requests.h', () => {
   assert.equal(params.PageSize.schema.default, h.kDefaultPageSize);
   assert.equal(params.Page.schema.maximum, a.kMaxHistoryPage);
   assert.equal(params.SummarySkus.schema.maxItems, k.kMaxSkusPerRead);
+  // A snapshot cursor has a part per partition, at most the store's kMaxPartitions.
+  const { kMaxPartitions } = coreConstants('origin/store/keyspace.h', ['kMaxPartitions']);
+  assert.equal(params.Since.schema.pattern,
+    `^[0-9]{1,19}(\\.[0-9]{1,19}){0,${kMaxPartitions - 1}}$`);
+  assert.equal(schemas.Snapshot.properties.cursor.pattern, params.Since.schema.pattern);
   assert.equal(schemas.HistoryPage.properties.items.maxItems, h.kMaxPageSize);
   assert.equal(a.kMaxQueryTimeMs, Date.parse('9999-12-31T23:59:59.999Z'));
   const tooLarge = spec.components.responses.PayloadTooLarge.description;

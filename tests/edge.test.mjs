@@ -12,7 +12,7 @@
 // (STOCKGATE_ORIGIN_BIN, default build/native/origin/stockgate-origin) and npm's workerd.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -452,6 +452,14 @@ describe('edge in workerd', () => {
   });
 });
 
+// An edge for the snapshot feed's tests: X-Client-Id trusted, no client limit, the snapshot polled
+// every `windowMs`.
+const feedEdge = (name, originPort, windowMs) => startWorkerd(root, name, {
+  originPort,
+  env: { STOCKGATE_EDGE_TRUST_CLIENT_ID: '1', STOCKGATE_EDGE_CLIENT_RATE: '0',
+    STOCKGATE_EDGE_WINDOW_MS: String(windowMs), STOCKGATE_EDGE_FRESHNESS_MS: '500' },
+});
+
 // An origin whose store has three partitions: the edge follows the snapshot feed by its cursor
 // (one version per partition), so every partition's sell-outs and restocks reach it as deltas.
 describe('edge in front of a partitioned origin', () => {
@@ -486,11 +494,7 @@ describe('edge in front of a partitioned origin', () => {
         STOCKGATE_REDIS_PARTITIONS: '3', STOCKGATE_RATE_LIMITS_RESERVATIONS_RATE_PER_SECOND: '0',
       },
     });
-    e3 = await startWorkerd(root, 'edge-p3', {
-      originPort: o3.port,
-      env: { STOCKGATE_EDGE_TRUST_CLIENT_ID: '1', STOCKGATE_EDGE_CLIENT_RATE: '0',
-        STOCKGATE_EDGE_WINDOW_MS: '100', STOCKGATE_EDGE_FRESHNESS_MS: '500' },
-    });
+    e3 = await feedEdge('edge-p3', o3.port, 100);
   });
 
   after(() => {
@@ -515,5 +519,56 @@ describe('edge in front of a partitioned origin', () => {
     assert.equal(await reserve(30, 'p3-still'), '409 sold_out');
     assert.equal(await reserve(32, 'p3-still'), '409 sold_out');
     assert.notEqual((await e3.stats()).snapshot_cursor, cursor);
+  });
+});
+
+// An origin that does not take the cursor it is given (an origin from before cursors, behind the
+// same address during an upgrade, answers 400): the edge starts over from everything at once,
+// and its snapshot keeps working.
+describe('edge in front of an origin that refuses its cursor', () => {
+  let fake;
+  let e;
+  const seen = [];
+  before(async () => {
+    fake = createServer((req, res) => {
+      const since = new URL(req.url, 'http://x').searchParams.get('since');
+      if (!req.url.startsWith('/v1/snapshot')) {
+        res.writeHead(404).end();
+        return;
+      }
+      seen.push(since);
+      if (since.includes('.')) {
+        res.writeHead(400, json).end('{"error":{"code":"invalid_request","message":"since"}}');
+        return;
+      }
+      res.writeHead(200, json).end(JSON.stringify({
+        version: 10, cursor: '4.3.3', items: [{ sku: 5, available: 0 }],
+      }));
+    });
+    await new Promise((ok) => fake.listen(0, '127.0.0.1', ok));
+    cleanups.unshift(() => fake.close());
+    e = await feedEdge('edge-refused', fake.address().port, 50);
+  });
+
+  after(() => {
+    e?.stop();
+    fake?.close();
+  });
+
+  test('a refused cursor is dropped for a whole snapshot', async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await reserveVia(e.base, `refused-${i}`, reserveBody(5));
+      assert.equal(r.status, 409);
+      assert.equal(r.headers.get('x-stockgate-edge'), 'sold_out');
+      await r.arrayBuffer();
+      await sleep(60);
+    }
+    assert.ok(seen.includes('4.3.3'), `cursors sent: ${seen.join(' ')}`);
+    const stats = await e.stats();
+    assert.equal(stats.snapshot_failures, 0);
+    // Each refusal was followed by a whole snapshot.
+    seen.forEach((since, i) => {
+      if (since === '4.3.3' && i + 1 < seen.length) assert.equal(seen[i + 1], '0');
+    });
   });
 });

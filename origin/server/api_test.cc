@@ -617,7 +617,9 @@ TEST_F(ApiTest, BatchRead) {
   EXPECT_EQ(Call("GET", "/v1/stock", "").status, 400);
 }
 
-// The snapshot lists available units per SKU and a version to ask for deltas with.
+// The snapshot lists available units per SKU and a version and cursor to ask for deltas with.
+// (Behind this API is the model store, whose deltas list everything; the Redis store's deltas
+// per partition are tested in redis_inventory_store_test.cc.)
 TEST_F(ApiTest, Snapshot) {
   Stock(1, 7);
   Service("POST", "/v1/reservations", R"({"order_id":"s","items":[{"sku":1,"qty":2}]})");

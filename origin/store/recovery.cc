@@ -257,7 +257,13 @@ core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreB
 }
 
 core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event,
-                           int partition) {
+                           std::int64_t now_ms, int partition, int partitions) {
+  if (core::Status restored =
+          Answer(RunOp(redis, prefix, {"restored", now_ms, "rebuild", {}}, partition, partitions),
+                 "restored");
+      !restored) {
+    return restored;
+  }
   const std::string ledger = LedgerKey(prefix, partition);
   const CommandResult group = redis.Command({"XGROUP", "CREATE", ledger, "sync", "0", "MKSTREAM"});
   if (!group.ok()) return group.failure();

@@ -1,6 +1,6 @@
 -- batch.lua: the driver, the last part of stockgate.lua. Runs the operations of one batch in the
 -- order given, each as a transaction of its own (see atomically in common.lua), then writes what
--- they changed (flush). Every operation but audit, compensate, restore, retire, forget and drop
+-- they changed (flush). Every operation but audit, compensate, restore(d), retire, forget and drop
 -- first expires the holds due at its own NOW, so each answers exactly as if it had run alone at its
 -- time.
 -- KEYS[1] the partition's key prefix (see common.lua). ARGV[1] the partition's cluster slot, or
@@ -35,8 +35,8 @@ if ARGV[2] ~= '' then
   local high, bits = string.match(ARGV[2], '^(%d+):(%d+)$')
   ID_BLOCK = { high = tonumber(high), bits = tonumber(bits) }
 end
-local UNEXPIRED = { audit = true, compensate = true, restore = true, retire = true, forget = true,
-  drop = true }
+local UNEXPIRED = { audit = true, compensate = true, restore = true, restored = true,
+  retire = true, forget = true, drop = true }
 local answers = {}
 local i = 4
 for k = 1, tonumber(ARGV[3]) do

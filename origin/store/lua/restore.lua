@@ -17,8 +17,8 @@ function OPS.restore(a)
     redis.call('HSET', stock_key(s.sku), 'on_hand', n(s.on_hand), 'reserved', n(s.reserved), 'sold',
       n(s.sold), 'version', n(s.version), 'limit', n(s.limit), 'updated_at', n(s.updated_at), 'low',
       n(s.low or 0))
-    -- The snapshot version counts SKU changes, so it ends as the sum of the versions: where it was
-    -- before the loss, and edges polling with an older `since` get every SKU again.
+    -- The snapshot version counts SKU changes, so it ends as the sum of the versions; restored
+    -- ends the rebuild (below).
     redis.call('ZADD', CHANGES, redis.call('INCRBY', SNAPVER, s.version), s.sku)
   end
   -- Finished records go back into P:finished, for retention to find them again.
@@ -55,4 +55,17 @@ function OPS.restore(a)
   end
   return answer('ok', 'restored', { stocks = #(doc.stocks or {}),
     reservations = #(doc.reservations or {}) })
+end
+
+-- restored: the end of a rebuild of the partition, once every batch is in. The snapshot version
+-- jumps by REBUILT_STEP (2^40), past any version a reader could hold from before the loss, and
+-- every SKU is marked changed at the new version: a reader passing a cursor from before the loss
+-- gets every SKU of the partition again, not only those the rebuild happened to restore last.
+-- Answers JSON {code, message, version, skus}.
+local REBUILT_STEP = 1099511627776
+function OPS.restored()
+  local version = redis.call('INCRBY', SNAPVER, REBUILT_STEP)
+  local skus = redis.call('ZRANGE', CHANGES, 0, -1)
+  for _, sku in ipairs(skus) do redis.call('ZADD', CHANGES, version, sku) end
+  return answer('ok', 'restored', { version = version, skus = #skus })
 end
