@@ -94,7 +94,17 @@ AdmissionGate::SkuState* AdmissionGate::Sku(std::int64_t sku, std::int64_t now_m
 }
 
 bool AdmissionGate::Fresh(const SkuState& s, std::int64_t now_ms) const {
-  return s.hint_ms >= 0 && now_ms - s.hint_ms <= config_.max_hint_age_ms;
+  if (s.hint_ms < 0) return false;
+  // As fresh as the hint itself, or as the last confirmation of its run of deltas.
+  const std::int64_t seen =
+      s.hint_ms >= confirmed_since_ms_ ? std::max(s.hint_ms, confirmed_ms_) : s.hint_ms;
+  return now_ms - seen <= config_.max_hint_age_ms;
+}
+
+double AdmissionGate::Budget(std::int64_t available) const {
+  return config_.admit_multiple > 0
+             ? std::ceil(static_cast<double>(available) * config_.admit_multiple)
+             : 0;
 }
 
 Decision AdmissionGate::Limited(std::string limited_by, std::int64_t retry_after_ms) const {
@@ -142,6 +152,11 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
   Decision sold_out;
   for (const Item& item : request.items) {
     SkuState* s = Sku(item.sku, now_ms);
+    if (s->hint_ms >= 0 && now_ms - s->window_ms >= config_.window_ms) {
+      // The next admission window, with the latest hint's budget.
+      s->window_ms = now_ms;
+      s->budget = Budget(s->available);
+    }
     states.push_back(s);
     if (Fresh(*s, now_ms) && item.qty > s->available) {
       sold_out.fail_items.push_back({item.sku, item.qty, s->available});
@@ -159,7 +174,7 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
     const TakeResult peek = s->bucket.Peek(now_ms);
     if (!peek.allowed) bucket_wait = std::max(bucket_wait, peek.retry_after_ms);
     if (config_.admit_multiple > 0 && Fresh(*s, now_ms) && s->budget < 1) {
-      const std::int64_t window_end = s->hint_ms + config_.window_ms;
+      const std::int64_t window_end = s->window_ms + config_.window_ms;
       window_wait =
           std::max(window_wait, window_end > now_ms ? window_end - now_ms : config_.window_ms);
     }
@@ -177,9 +192,13 @@ void AdmissionGate::SetAvailable(std::int64_t sku, std::int64_t available, std::
   SkuState* s = Sku(sku, now_ms);
   s->hint_ms = now_ms;
   s->available = std::max<std::int64_t>(0, available);
-  s->budget = config_.admit_multiple > 0
-                  ? std::ceil(static_cast<double>(s->available) * config_.admit_multiple)
-                  : 0;
+  s->window_ms = now_ms;
+  s->budget = Budget(s->available);
+}
+
+void AdmissionGate::ConfirmHints(std::int64_t now_ms, std::int64_t since_ms) {
+  confirmed_ms_ = now_ms;
+  confirmed_since_ms_ = since_ms;
 }
 
 }  // namespace stockgate::core

@@ -3,6 +3,7 @@
 // buckets, the latest stock snapshot does not show it sold out, and the SKU has not yet used its
 // admission budget for the current snapshot window (a bounded multiple of `available`). Snapshot
 // hints older than max_hint_age_ms are ignored, so a stale feed fails open to the origin's verdict.
+// A feed of deltas hands over only the SKUs that changed and confirms the others (ConfirmHints).
 #ifndef STOCKGATE_CORE_ADMISSION_GATE_H_
 #define STOCKGATE_CORE_ADMISSION_GATE_H_
 
@@ -68,8 +69,15 @@ class AdmissionGate {
   // Any other request: the client's bucket only.
   Decision AdmitClient(std::string_view client_key, std::int64_t now_ms);
 
-  // A snapshot says `available` units of sku at now_ms. Starts a new admission window for it.
+  // A snapshot says `available` units of sku at now_ms. Starts a new admission window for it;
+  // later windows start by themselves, each window_ms after the last, with the budget of the
+  // latest hint.
   void SetAvailable(std::int64_t sku, std::int64_t available, std::int64_t now_ms);
+  // A snapshot (a delta) taken at now_ms changed no SKU it did not hand over through SetAvailable:
+  // every hint set at or after since_ms (the start of the run of deltas it belongs to) counts as
+  // fresh as now_ms. Hints from before since_ms (an earlier run: the feed started over) age as
+  // they are and are ignored once older than max_hint_age_ms.
+  void ConfirmHints(std::int64_t now_ms, std::int64_t since_ms);
 
   std::uint32_t client_entries() const { return clients_.size(); }
   std::uint32_t sku_entries() const { return skus_.size(); }
@@ -80,15 +88,19 @@ class AdmissionGate {
     TokenBucket bucket;
     std::int64_t hint_ms = -1;  // when the snapshot value arrived; -1: none
     std::int64_t available = 0;
-    double budget = 0;  // admissions left in the current window
+    std::int64_t window_ms = 0;  // when the current admission window started
+    double budget = 0;           // admissions left in the current window
   };
 
   SkuState* Sku(std::int64_t sku, std::int64_t now_ms);
   Decision AdmitParsed(const ReservationRequest& request, std::int64_t now_ms);
   bool Fresh(const SkuState& s, std::int64_t now_ms) const;
+  double Budget(std::int64_t available) const;
   Decision Limited(std::string limited_by, std::int64_t retry_after_ms) const;
 
   AdmissionConfig config_;
+  std::int64_t confirmed_ms_ = -1;        // ConfirmHints' now_ms; -1: never
+  std::int64_t confirmed_since_ms_ = -1;  // and its since_ms
   BoundedTable<TokenBucket> clients_;
   BoundedTable<SkuState> skus_;
 };

@@ -93,6 +93,46 @@ TEST_F(AdmissionGateTest, WindowBudgetBoundsAdmissions) {
   EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 250).verdict, Verdict::kRateLimited);
 }
 
+// Windows go on by themselves, each with the budget of the latest hint: a feed of deltas need
+// not hand over a SKU that did not change to give it its next window.
+TEST_F(AdmissionGateTest, WindowsOpenByThemselves) {
+  AdmissionGate gate(config_);
+  gate.SetAvailable(1, 1, now_ms_);
+  gate.ConfirmHints(now_ms_, now_ms_);
+  auto admitted_in = [&](std::int64_t at) {
+    int n = 0;
+    for (int i = 0; i < 10; ++i) {
+      if (gate.AdmitReservation("c", Body(1, 1), at).verdict == Verdict::kAdmit) ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(admitted_in(now_ms_ + 10), 2);
+  EXPECT_EQ(admitted_in(now_ms_ + 249), 0);
+  EXPECT_EQ(admitted_in(now_ms_ + 250), 2) << "the next window";
+  EXPECT_EQ(admitted_in(now_ms_ + 400), 0) << "still that window";
+  EXPECT_EQ(admitted_in(now_ms_ + 500), 2);
+}
+
+// A delta confirms the hints it did not change: they stay fresh past max_hint_age_ms while the
+// deltas keep coming, and age again once they stop. Hints from before the run of deltas (the feed
+// started over since) are not confirmed.
+TEST_F(AdmissionGateTest, ConfirmedHintsStayFresh) {
+  AdmissionGate gate(config_);
+  gate.SetAvailable(1, 0, now_ms_);        // an earlier run's hint
+  gate.SetAvailable(2, 0, now_ms_ + 100);  // this run's, from its whole snapshot
+  for (std::int64_t t = now_ms_ + 100; t <= now_ms_ + 3'000; t += 250) {
+    gate.ConfirmHints(t, now_ms_ + 100);  // deltas with no change
+    EXPECT_EQ(gate.AdmitReservation("c", Body(2, 1), t).verdict, Verdict::kSoldOut) << t;
+  }
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 3'000).verdict, Verdict::kAdmit)
+      << "not confirmed: older than max_hint_age_ms";
+  // The deltas stop (the origin is down): the confirmed hint ages from the last confirmation.
+  EXPECT_EQ(gate.AdmitReservation("c", Body(2, 1), now_ms_ + 2'850 + 1'000).verdict,
+            Verdict::kSoldOut);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(2, 1), now_ms_ + 2'850 + 1'001).verdict,
+            Verdict::kAdmit);
+}
+
 // A restock seen in a snapshot reopens a sold-out SKU at once.
 TEST_F(AdmissionGateTest, RestockReopens) {
   AdmissionGate gate(config_);

@@ -173,6 +173,7 @@ export class Edge {
     this.available = new Map();
     this.snapshotVersion = 0;
     this.snapshotCursor = '0';
+    this.snapshotRunSince = 0; // when the whole snapshot the current deltas follow was taken
     this.snapshotAt = -Infinity;
     this.refreshing = null;
     this.cache = new Map(); // sku -> { at, status, body, headers }
@@ -217,21 +218,28 @@ export class Edge {
       if (r.status !== 200) throw new Error(`snapshot answered ${r.status}`);
       const snap = await r.json();
       if (snap.version < this.snapshotVersion) {
-        // The origin's snapshot version went back (its Redis was rebuilt): start over.
+        // The origin's snapshot version went back (its keyspace was emptied): start over.
         this.available.clear();
         this.snapshotVersion = 0;
         this.snapshotCursor = '0';
         return this.refresh();
       }
-      for (const { sku, available } of snap.items) this.available.set(sku, available);
+      // A whole snapshot starts a new run of deltas: hints from before it are not confirmed by
+      // the deltas that follow (the gate lets them age).
+      if (this.snapshotCursor === '0') this.snapshotRunSince = started;
+      // Only what changed reaches the gate (each SKU handed over opens a new admission window
+      // with its budget; later windows open by themselves); the delta confirms the rest, so a
+      // sold-out SKU keeps being answered locally at a cost that does not grow with the catalog.
+      for (const { sku, available } of snap.items) {
+        this.available.set(sku, available);
+        this.gate.setAvailable(sku, available, started);
+      }
+      this.gate.confirmHints(started, this.snapshotRunSince);
       this.snapshotVersion = snap.version;
       // Where the next delta starts: the cursor (one version per partition of the origin's
       // store), or the version from an origin that answers none.
       this.snapshotCursor = typeof snap.cursor === 'string' ? snap.cursor : String(snap.version);
       this.snapshotAt = started;
-      // Every SKU's hint is renewed here, once per refresh: each opens a new admission window
-      // with its budget, and a sold-out SKU keeps being answered locally.
-      for (const [sku, available] of this.available) this.gate.setAvailable(sku, available, started);
     } catch {
       this.stats.snapshot_failures++;
     }

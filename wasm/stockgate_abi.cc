@@ -31,7 +31,8 @@ using stockgate::core::Problem;
 using stockgate::core::RequestKind;
 using stockgate::core::Verdict;
 
-constexpr std::int32_t kAbiVersion = 2;    // 2: stockgate_result_body_serial
+// 2: stockgate_result_body_serial; 3: stockgate_gate_confirm_hints
+constexpr std::int32_t kAbiVersion = 3;
 constexpr std::int32_t kBadArgument = -1;  // returned by calls whose arguments are unusable
 constexpr int kMaxGates = 16;
 
@@ -166,6 +167,18 @@ std::int32_t stockgate_gate_set_available(std::int32_t handle, double sku, doubl
   }
   gate->SetAvailable(static_cast<std::int64_t>(sku), static_cast<std::int64_t>(available),
                      static_cast<std::int64_t>(now_ms));
+  return 0;
+}
+
+// A snapshot delta taken at now_ms confirmed every hint set since since_ms that it did not change
+// (AdmissionGate::ConfirmHints). Returns 0 or kBadArgument.
+SG_EXPORT(stockgate_gate_confirm_hints)
+std::int32_t stockgate_gate_confirm_hints(std::int32_t handle, double now_ms, double since_ms) {
+  AdmissionGate* gate = Gate(handle);
+  if (gate == nullptr || !(since_ms <= now_ms) || !(since_ms >= -9e15) || !(now_ms <= 9e15)) {
+    return kBadArgument;
+  }
+  gate->ConfirmHints(static_cast<std::int64_t>(now_ms), static_cast<std::int64_t>(since_ms));
   return 0;
 }
 

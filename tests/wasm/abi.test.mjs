@@ -18,7 +18,7 @@ test('core.wasm imports only the documented WASI calls', () => {
 
 for (const [flavor, core] of Object.entries(flavors)) {
   test(`${flavor}: ABI version and code table`, () => {
-    assert.equal(core.abiVersion, 2);
+    assert.equal(core.abiVersion, 3);
     assert.equal(core.codeName(6), 'insufficient_stock');
     assert.equal(core.httpStatus(6), 409);
     assert.equal(core.httpStatus(12), 429);
@@ -51,6 +51,22 @@ for (const [flavor, core] of Object.entries(flavors)) {
     });
     gate.setAvailable(1, 5, t + 500);
     assert.equal(gate.admitReservation('c', body(1, 1), t + 500).verdict, 'admitted');
+    gate.free();
+  });
+
+  test(`${flavor}: confirmed hints stay fresh while deltas come; windows open by themselves`, () => {
+    const gate = core.newGate({ clientRate: 0, admitMultiple: 2, windowMs: 250, maxHintAgeMs: 1000 });
+    const t = 20_000_000;
+    gate.setAvailable(1, 0, t - 5000); // a hint from before the feed started over
+    gate.setAvailable(2, 0, t);
+    gate.setAvailable(3, 1, t);
+    for (let at = t; at <= t + 3000; at += 250) gate.confirmHints(at, t);
+    assert.equal(gate.admitReservation('c', body(2, 1), t + 3000).verdict, 'sold_out');
+    assert.equal(gate.admitReservation('c', body(1, 1), t + 3000).verdict, 'admitted');
+    // SKU 3 has one unit: two admissions per window, window after window, unhanded.
+    const window = (at) => [0, 1, 2].map(() => gate.admitReservation('c', body(3, 1), at).verdict);
+    assert.deepEqual(window(t + 3000), ['admitted', 'admitted', 'rate_limited']);
+    assert.deepEqual(window(t + 3250), ['admitted', 'admitted', 'rate_limited']);
     gate.free();
   });
 
@@ -170,7 +186,12 @@ for (const [flavor, core] of Object.entries(flavors)) {
     assert.throws(() => gate.setAvailable(2 ** 53, 1, 1), RangeError);
     assert.throws(() => gate.setAvailable(1, -1, 1), RangeError);
     assert.throws(() => gate.setAvailable(1, NaN, 1), RangeError);
+    assert.throws(() => gate.confirmHints(1, 2), RangeError, 'since after now');
+    assert.throws(() => gate.confirmHints(NaN, 1), RangeError);
+    assert.throws(() => gate.confirmHints(1, NaN), RangeError);
+    gate.confirmHints(2, 1);
     gate.free();
+    assert.throws(() => gate.confirmHints(2, 1), RangeError, 'a freed gate');
     assert.throws(() => gate.admitClient('c', 1), RangeError);
     // Unicode client ids and bodies cross the boundary intact.
     const g2 = core.newGate({ clientRate: 1, clientBurst: 1 });

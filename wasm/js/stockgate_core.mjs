@@ -70,6 +70,7 @@ export class StockgateCore {
       'stockgate_abi_version', 'stockgate_alloc', 'stockgate_free', 'stockgate_code_name',
       'stockgate_code_http_status', 'stockgate_max_body_bytes', 'stockgate_validate',
       'stockgate_gate_new', 'stockgate_gate_free', 'stockgate_gate_set_available',
+      'stockgate_gate_confirm_hints',
       'stockgate_gate_admit_reservation', 'stockgate_gate_admit_client', 'stockgate_gate_stat',
       'stockgate_result_code', 'stockgate_result_verdict', 'stockgate_result_retry_after_ms',
       'stockgate_result_field_ptr', 'stockgate_result_field_len', 'stockgate_result_message_ptr',
@@ -254,6 +255,14 @@ export class Gate {
   setAvailable(sku, available, nowMs) {
     if (this._f.gate_set_available(this.handle, sku, available, nowMs) !== 0) {
       throw new RangeError(`setAvailable refused sku ${sku} available ${available}`);
+    }
+  }
+
+  // A snapshot delta taken at nowMs changed no SKU it did not hand to setAvailable: every hint set
+  // since sinceMs (when this run of deltas started) counts as fresh as nowMs.
+  confirmHints(nowMs, sinceMs) {
+    if (this._f.gate_confirm_hints(this.handle, nowMs, sinceMs) !== 0) {
+      throw new RangeError(`confirmHints refused now ${nowMs} since ${sinceMs}`);
     }
   }
 
