@@ -151,7 +151,11 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
   states.reserve(request.items.size());
   Decision sold_out;
   for (const Item& item : request.items) {
-    SkuState* s = Sku(item.sku, now_ms);
+    // Without a SKU limit only a snapshot value makes an entry (SetAvailable): requests for SKUs
+    // the feed never named (made-up ones above all) must not push out the values it did.
+    SkuState* s = config_.sku.unlimited() ? skus_.Find(static_cast<std::uint64_t>(item.sku))
+                                          : Sku(item.sku, now_ms);
+    if (s == nullptr) continue;  // no value and no limit: the origin decides
     if (s->hint_ms >= 0 && now_ms - s->window_ms >= config_.window_ms) {
       // The next admission window, with the latest hint's budget.
       s->window_ms = now_ms;
@@ -190,10 +194,20 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
 
 void AdmissionGate::SetAvailable(std::int64_t sku, std::int64_t available, std::int64_t now_ms) {
   SkuState* s = Sku(sku, now_ms);
-  s->hint_ms = now_ms;
+  // A value older than the one held (an answer that was on its way while a later snapshot
+  // arrived) changes nothing.
+  if (s->hint_ms > now_ms) return;
+  const double before = Budget(s->available);
   s->available = std::max<std::int64_t>(0, available);
-  s->window_ms = now_ms;
-  s->budget = Budget(s->available);
+  if (s->hint_ms < 0 || now_ms - s->window_ms >= config_.window_ms) {
+    s->window_ms = now_ms;
+    s->budget = Budget(s->available);
+  } else {
+    // Within the current window its budget moves by the change: a restock reopens admission at
+    // once, and a value handed over again does not renew the window's budget.
+    s->budget = std::max(0.0, s->budget + Budget(s->available) - before);
+  }
+  s->hint_ms = now_ms;
 }
 
 void AdmissionGate::ConfirmHints(std::int64_t now_ms, std::int64_t since_ms) {

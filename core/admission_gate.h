@@ -69,9 +69,10 @@ class AdmissionGate {
   // Any other request: the client's bucket only.
   Decision AdmitClient(std::string_view client_key, std::int64_t now_ms);
 
-  // A snapshot says `available` units of sku at now_ms. Starts a new admission window for it;
-  // later windows start by themselves, each window_ms after the last, with the budget of the
-  // latest hint.
+  // A snapshot says `available` units of sku at now_ms. The SKU's first value starts its first
+  // admission window; later windows start by themselves, each window_ms after the last, with the
+  // budget of the latest value, and a value within a window moves that window's budget by the
+  // change. A value older than the one held is ignored.
   void SetAvailable(std::int64_t sku, std::int64_t available, std::int64_t now_ms);
   // A snapshot (a delta) taken at now_ms changed no SKU it did not hand over through SetAvailable:
   // every hint set at or after since_ms (the start of the run of deltas it belongs to) counts as
@@ -82,6 +83,7 @@ class AdmissionGate {
   std::uint32_t client_entries() const { return clients_.size(); }
   std::uint32_t sku_entries() const { return skus_.size(); }
   std::uint64_t client_evictions() const { return clients_.evictions(); }
+  std::uint64_t sku_evictions() const { return skus_.evictions(); }
 
  private:
   struct SkuState {

@@ -198,8 +198,45 @@ TEST_F(AdmissionGateTest, BudgetOff) {
 TEST_F(AdmissionGateTest, SkuTableBounded) {
   config_.sku_capacity = 500;
   AdmissionGate gate(config_);
-  for (int i = 1; i <= 50'000; ++i) gate.AdmitReservation("c", Body(i, 1), now_ms_);
+  for (int i = 1; i <= 50'000; ++i) gate.SetAvailable(i, 1, now_ms_);
   EXPECT_EQ(gate.sku_entries(), 500u);
+  EXPECT_EQ(gate.sku_evictions(), 49'500u);
+  config_.sku = {100, 10};  // with a SKU limit, every SKU asked for has its bucket
+  AdmissionGate limited(config_);
+  for (int i = 1; i <= 50'000; ++i) limited.AdmitReservation("c", Body(i, 1), now_ms_);
+  EXPECT_EQ(limited.sku_entries(), 500u);
+}
+
+// Without a SKU limit, requests for SKUs the feed never named make no entries, so a flood of
+// made-up SKUs cannot push a sold-out SKU's value out of the table.
+TEST_F(AdmissionGateTest, MadeUpSkusDoNotEvictValues) {
+  config_.sku_capacity = 500;
+  AdmissionGate gate(config_);
+  gate.SetAvailable(1, 0, now_ms_);
+  for (int i = 2; i <= 50'000; ++i) {
+    ASSERT_EQ(gate.AdmitReservation("c", Body(i, 1), now_ms_).verdict, Verdict::kAdmit);
+  }
+  EXPECT_EQ(gate.sku_entries(), 1u);
+  EXPECT_EQ(gate.sku_evictions(), 0u);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_).verdict, Verdict::kSoldOut);
+}
+
+// A value older than the one held is ignored (an origin answer that was on its way while a later
+// snapshot arrived); within a window a new value moves the budget by the change, so handing the
+// same value over again does not renew it.
+TEST_F(AdmissionGateTest, OlderValuesAndRepeatsChangeNothing) {
+  AdmissionGate gate(config_);
+  gate.SetAvailable(1, 5, now_ms_ + 100);
+  gate.SetAvailable(1, 0, now_ms_ + 50);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 100).verdict, Verdict::kAdmit);
+  for (int i = 0; i < 9; ++i) gate.AdmitReservation("c", Body(1, 1), now_ms_ + 110);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 120).limited_by, "sku_window");
+  gate.SetAvailable(1, 5, now_ms_ + 200);  // the same value again, in the same window
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 200).limited_by, "sku_window");
+  gate.SetAvailable(1, 6, now_ms_ + 210);  // one more unit: two more admissions this window
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 210).verdict, Verdict::kAdmit);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 210).verdict, Verdict::kAdmit);
+  EXPECT_EQ(gate.AdmitReservation("c", Body(1, 1), now_ms_ + 210).verdict, Verdict::kRateLimited);
 }
 
 }  // namespace

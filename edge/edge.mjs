@@ -168,8 +168,8 @@ export class Edge {
     this.verified = new Map(); // Authorization header text -> { key: `sub:<sub>`, exp }
     this.rejectionInits = new Map(); // see rejectionInit
     this.admitted = core.verdictNames.indexOf('admitted'); // the gate's verdict for "let through"
-    // The snapshot feed: available units per SKU as of snapshotAt (each refresh hands them all to
-    // the gate).
+    // The snapshot feed: available units per SKU as of snapshotAt (each refresh hands the gate
+    // what changed).
     this.available = new Map();
     this.snapshotVersion = 0;
     this.snapshotCursor = '0';
@@ -227,14 +227,14 @@ export class Edge {
       // A whole snapshot starts a new run of deltas: hints from before it are not confirmed by
       // the deltas that follow (the gate lets them age).
       if (this.snapshotCursor === '0') this.snapshotRunSince = started;
-      // Only what changed reaches the gate (each SKU handed over opens a new admission window
-      // with its budget; later windows open by themselves); the delta confirms the rest, so a
-      // sold-out SKU keeps being answered locally at a cost that does not grow with the catalog.
+      // Only what changed reaches the gate (admission windows open by themselves); the delta
+      // confirms the rest, so a sold-out SKU keeps being answered locally at a cost that does not
+      // grow with the catalog.
       for (const { sku, available } of snap.items) {
         this.available.set(sku, available);
         this.gate.setAvailable(sku, available, started);
       }
-      this.gate.confirmHints(started, this.snapshotRunSince);
+      this.gate.confirmHints(started, Math.min(this.snapshotRunSince, started));
       this.snapshotVersion = snap.version;
       // Where the next delta starts: the cursor (one version per partition of the origin's
       // store), or the version from an origin that answers none.
@@ -369,6 +369,7 @@ export class Edge {
       ...this.stats,
       client_entries: gate.clientEntries,
       sku_entries: gate.skuEntries,
+      sku_evictions: gate.skuEvictions,
       client_evictions: gate.clientEvictions,
       cache_entries: this.cache.size,
       snapshot_skus: this.available.size,
@@ -626,7 +627,8 @@ export class Edge {
         const e = JSON.parse(text).error;
         if (e?.code === 'insufficient_stock' && Array.isArray(e.fail_items)) {
           for (const f of e.fail_items) {
-            this.available.set(f.sku, f.available);
+            // Not over a snapshot taken since this request began (the gate ignores it then too).
+            if (now >= this.snapshotAt) this.available.set(f.sku, f.available);
             this.gate.setAvailable(f.sku, f.available, now);
           }
         }

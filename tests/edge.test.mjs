@@ -519,6 +519,11 @@ describe('edge in front of a partitioned origin', () => {
     assert.equal(await reserve(30, 'p3-still'), '409 sold_out');
     assert.equal(await reserve(32, 'p3-still'), '409 sold_out');
     assert.notEqual((await e3.stats()).snapshot_cursor, cursor);
+    // Deltas that do not name the sold-out SKUs confirm their values: still answered at the edge
+    // well past FRESHNESS_MS (500 ms) after their last change.
+    await sleep(1200);
+    assert.equal(await reserve(30, 'p3-later'), '409 sold_out');
+    assert.equal(await reserve(32, 'p3-later'), '409 sold_out');
   });
 });
 
@@ -570,5 +575,69 @@ describe('edge in front of an origin that refuses its cursor', () => {
     seen.forEach((since, i) => {
       if (since === '4.3.3' && i + 1 < seen.length) assert.equal(seen[i + 1], '0');
     });
+  });
+});
+
+// A catalog larger than the gate's SKU table (TABLE_CAPACITY): the SKUs a buyer asks for stay
+// answered at the edge, though the deltas name none of them after the first snapshot; one the
+// table let go comes back with the origin's first 409 for it.
+describe('edge with more SKUs than its table holds', () => {
+  let fake;
+  let e;
+  let forwarded = 0;
+  before(async () => {
+    fake = createServer((req, res) => {
+      if (req.url.startsWith('/v1/snapshot')) {
+        const since = new URL(req.url, 'http://x').searchParams.get('since');
+        const items = since === '0'
+          ? Array.from({ length: 150 }, (_, i) => ({ sku: i + 1, available: 0 })) : [];
+        res.writeHead(200, json).end(JSON.stringify({ version: 150, cursor: '150', items }));
+        return;
+      }
+      let text = '';
+      req.on('data', (c) => { text += c; });
+      req.on('end', () => {
+        forwarded++;
+        const sku = JSON.parse(text).items[0].sku;
+        res.writeHead(409, json).end(JSON.stringify({ error: {
+          code: 'insufficient_stock', message: 'not enough stock for 1 item(s)',
+          fail_items: [{ sku, requested: 1, available: 0 }] } }));
+      });
+    });
+    await new Promise((ok) => fake.listen(0, '127.0.0.1', ok));
+    cleanups.unshift(() => fake.close());
+    e = await startWorkerd(root, 'edge-small-table', {
+      originPort: fake.address().port,
+      env: { STOCKGATE_EDGE_TRUST_CLIENT_ID: '1', STOCKGATE_EDGE_CLIENT_RATE: '0',
+        STOCKGATE_EDGE_WINDOW_MS: '50', STOCKGATE_EDGE_FRESHNESS_MS: '300',
+        STOCKGATE_EDGE_TABLE_CAPACITY: '100' },
+    });
+  });
+
+  after(() => {
+    e?.stop();
+    fake?.close();
+  });
+
+  test('asked-for SKUs stay answered locally', async () => {
+    const tags = async (sku, n) => {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const r = await reserveVia(e.base, `table-${sku}-${i}`, reserveBody(sku));
+        assert.equal(r.status, 409);
+        out.push(r.headers.get('x-stockgate-edge'));
+        await r.arrayBuffer();
+        await sleep(100);
+      }
+      return out;
+    };
+    // SKU 1 was handed first, so the full table let it go; SKU 150 was handed last.
+    const first = await tags(1, 12);
+    assert.ok(first.slice(1).every((t) => t === 'sold_out'), first.join(' '));
+    assert.ok((await tags(150, 12)).every((t) => t === 'sold_out'));
+    assert.ok(forwarded <= 1, `${forwarded} forwarded`);
+    const stats = await e.stats();
+    assert.ok(stats.sku_evictions >= 50, JSON.stringify(stats));
+    assert.equal(stats.snapshot_failures, 0);
   });
 });

@@ -202,7 +202,8 @@ std::int32_t stockgate_gate_admit_client(std::int32_t handle, double now_ms, con
   return SetResult(gate->AdmitClient(View(client, client_len), static_cast<std::int64_t>(now_ms)));
 }
 
-// Gate counters for metrics and tests: 0 client entries, 1 SKU entries, 2 client evictions.
+// Gate counters for metrics and tests: 0 client entries, 1 SKU entries, 2 client evictions,
+// 3 SKU evictions.
 SG_EXPORT(stockgate_gate_stat) double stockgate_gate_stat(std::int32_t handle, std::int32_t which) {
   const AdmissionGate* gate = Gate(handle);
   if (gate == nullptr) return -1;
@@ -213,6 +214,8 @@ SG_EXPORT(stockgate_gate_stat) double stockgate_gate_stat(std::int32_t handle, s
       return gate->sku_entries();
     case 2:
       return static_cast<double>(gate->client_evictions());
+    case 3:
+      return static_cast<double>(gate->sku_evictions());
     default:
       return -1;
   }

@@ -24,7 +24,7 @@ std::optional<SnapshotCursor> ParseSnapshotCursor(std::string_view text) {
     if (p == end || *p < '0' || *p > '9' || out.size() == kMaxPartitions) return std::nullopt;
     std::int64_t v = 0;
     const auto [next, ec] = std::from_chars(p, end, v);
-    if (ec != std::errc()) return std::nullopt;
+    if (ec != std::errc() || next - p > 19) return std::nullopt;  // as the API's pattern says
     out.push_back(v);
     if (next == end) return out;
     if (*next != '.') return std::nullopt;

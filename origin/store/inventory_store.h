@@ -48,7 +48,7 @@ using SnapshotCursor = std::vector<std::int64_t>;
 // joined by '.', so that with one partition it is the snapshot version itself.
 std::string FormatSnapshotCursor(const SnapshotCursor& cursor);
 // The cursor a text names, or nothing when it names none: 1 to kMaxPartitions integers from 0 to
-// 2^63-1 in plain decimal, joined by single dots.
+// 2^63-1 in plain decimal (at most 19 digits), joined by single dots.
 std::optional<SnapshotCursor> ParseSnapshotCursor(std::string_view text);
 
 // GET /v1/snapshot: SKUs changed after a cursor, with their available units.

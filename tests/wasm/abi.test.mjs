@@ -68,6 +68,13 @@ for (const [flavor, core] of Object.entries(flavors)) {
     assert.deepEqual(window(t + 3000), ['admitted', 'admitted', 'rate_limited']);
     assert.deepEqual(window(t + 3250), ['admitted', 'admitted', 'rate_limited']);
     gate.free();
+    // The SKU table's evictions are counted (its least capacity is one reservation's items).
+    const small = core.newGate({ clientRate: 0, skuCapacity: 100 });
+    for (let sku = 1; sku <= 150; sku++) small.setAvailable(sku, 0, t);
+    assert.equal(small.stats().skuEntries, 100);
+    assert.equal(small.skuEvictions(), 50);
+    assert.equal(small.stats().skuEvictions, 50);
+    small.free();
   });
 
   test(`${flavor}: the verdict-only calls and last*() read the same decision`, () => {

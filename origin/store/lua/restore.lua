@@ -58,14 +58,24 @@ function OPS.restore(a)
 end
 
 -- restored: the end of a rebuild of the partition, once every batch is in. The snapshot version
--- jumps by REBUILT_STEP (2^40), past any version a reader could hold from before the loss, and
--- every SKU is marked changed at the new version: a reader passing a cursor from before the loss
--- gets every SKU of the partition again, not only those the rebuild happened to restore last.
--- Answers JSON {code, message, version, skus}.
+-- jumps by REBUILT_STEP (2^40) and every SKU is marked changed at the new version, so a reader
+-- passing a cursor from before the loss gets every SKU of the partition again, not only those the
+-- rebuild happened to restore last. The jump puts the version past any from before the loss when
+-- the keyspace had not been rebuilt before; after an earlier rebuild it can land below one (the
+-- partition's version may grow slower than its SKUs' versions), and a reader whose version goes
+-- back starts over. Answers JSON {code, message, version, skus}.
 local REBUILT_STEP = 1099511627776
 function OPS.restored()
   local version = redis.call('INCRBY', SNAPVER, REBUILT_STEP)
   local skus = redis.call('ZRANGE', CHANGES, 0, -1)
-  for _, sku in ipairs(skus) do redis.call('ZADD', CHANGES, version, sku) end
+  local args = {}
+  for i, sku in ipairs(skus) do
+    args[#args + 1] = version
+    args[#args + 1] = sku
+    if #args == 1000 or i == #skus then
+      redis.call('ZADD', CHANGES, unpack(args))
+      args = {}
+    end
+  end
   return answer('ok', 'restored', { version = version, skus = #skus })
 end
