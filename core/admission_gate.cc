@@ -101,6 +101,13 @@ bool AdmissionGate::Fresh(const SkuState& s, std::int64_t now_ms) const {
   return now_ms - seen <= config_.max_hint_age_ms;
 }
 
+bool AdmissionGate::NextWindow(SkuState* s, std::int64_t now_ms) const {
+  if (s->hint_ms >= 0 && now_ms - s->window_start_ms < config_.window_ms) return false;
+  s->window_start_ms = now_ms;
+  s->budget = Budget(s->available);
+  return true;
+}
+
 double AdmissionGate::Budget(std::int64_t available) const {
   return config_.admit_multiple > 0
              ? std::ceil(static_cast<double>(available) * config_.admit_multiple)
@@ -156,11 +163,7 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
     SkuState* s = config_.sku.unlimited() ? skus_.Find(static_cast<std::uint64_t>(item.sku))
                                           : Sku(item.sku, now_ms);
     if (s == nullptr) continue;  // no value and no limit: the origin decides
-    if (s->hint_ms >= 0 && now_ms - s->window_ms >= config_.window_ms) {
-      // The next admission window, with the latest hint's budget.
-      s->window_ms = now_ms;
-      s->budget = Budget(s->available);
-    }
+    NextWindow(s, now_ms);
     states.push_back(s);
     if (Fresh(*s, now_ms) && item.qty > s->available) {
       sold_out.fail_items.push_back({item.sku, item.qty, s->available});
@@ -178,7 +181,7 @@ Decision AdmissionGate::AdmitParsed(const ReservationRequest& request, std::int6
     const TakeResult peek = s->bucket.Peek(now_ms);
     if (!peek.allowed) bucket_wait = std::max(bucket_wait, peek.retry_after_ms);
     if (config_.admit_multiple > 0 && Fresh(*s, now_ms) && s->budget < 1) {
-      const std::int64_t window_end = s->window_ms + config_.window_ms;
+      const std::int64_t window_end = s->window_start_ms + config_.window_ms;
       window_wait =
           std::max(window_wait, window_end > now_ms ? window_end - now_ms : config_.window_ms);
     }
@@ -199,10 +202,7 @@ void AdmissionGate::SetAvailable(std::int64_t sku, std::int64_t available, std::
   if (s->hint_ms > now_ms) return;
   const double before = Budget(s->available);
   s->available = std::max<std::int64_t>(0, available);
-  if (s->hint_ms < 0 || now_ms - s->window_ms >= config_.window_ms) {
-    s->window_ms = now_ms;
-    s->budget = Budget(s->available);
-  } else {
+  if (!NextWindow(s, now_ms)) {
     // Within the current window its budget moves by the change: a restock reopens admission at
     // once, and a value handed over again does not renew the window's budget.
     s->budget = std::max(0.0, s->budget + Budget(s->available) - before);

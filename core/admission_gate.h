@@ -90,14 +90,17 @@ class AdmissionGate {
     TokenBucket bucket;
     std::int64_t hint_ms = -1;  // when the snapshot value arrived; -1: none
     std::int64_t available = 0;
-    std::int64_t window_ms = 0;  // when the current admission window started
-    double budget = 0;           // admissions left in the current window
+    std::int64_t window_start_ms = 0;  // when the current admission window started
+    double budget = 0;                 // admissions left in the current window
   };
 
   SkuState* Sku(std::int64_t sku, std::int64_t now_ms);
   Decision AdmitParsed(const ReservationRequest& request, std::int64_t now_ms);
   bool Fresh(const SkuState& s, std::int64_t now_ms) const;
   double Budget(std::int64_t available) const;
+  // Opens the SKU's next admission window, with its value's budget, when it has no value yet or
+  // its window is over; returns whether it did.
+  bool NextWindow(SkuState* s, std::int64_t now_ms) const;
   Decision Limited(std::string limited_by, std::int64_t retry_after_ms) const;
 
   AdmissionConfig config_;

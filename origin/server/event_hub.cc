@@ -123,9 +123,9 @@ void EventHub::Poll() {
   std::optional<store::SnapshotCursor> since;
   std::int64_t version = 0;  // the snapshot version of `since`
   // What was last sent per SKU: only changes go out, also from a delta that is a superset (a
-  // partition rebuilt since the cursor answers every SKU it has). Kept across resynchronisations,
-  // so that a SKU's low-stock state is announced when it flips, not again with every full picture
-  // (the pictures carry it).
+  // partition emptied or rebuilt since the cursor answers every SKU it has). Kept across
+  // resynchronisations, so that a SKU's low-stock state is announced when it flips, not again with
+  // every full picture (the pictures carry it).
   std::unordered_map<std::int64_t, Seen> sent;
   std::int64_t low = 0;
   std::int64_t sold_out = 0;
@@ -143,7 +143,8 @@ void EventHub::Poll() {
       since.reset();  // the store was unreachable: resynchronise fully once it answers again
       continue;
     }
-    // A version that went backwards means the store was rebuilt; start over from everything.
+    // A version that went backwards means the keyspace was emptied (or rebuilt after an earlier
+    // rebuild); start over from everything.
     if (since && snap.version < version) {
       since.reset();
       continue;

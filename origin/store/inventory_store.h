@@ -55,7 +55,8 @@ std::optional<SnapshotCursor> ParseSnapshotCursor(std::string_view text);
 struct SnapshotResult {
   Code code = Code::kOk;
   std::string message;
-  // The sum of the partitions' versions: it goes back only when the store was rebuilt.
+  // The sum of the partitions' versions. It goes back when the keyspace was emptied (or rebuilt
+  // after an earlier rebuild; lua/restore.lua): a reader then starts over.
   std::int64_t version = 0;
   SnapshotCursor cursor;  // pass as `since` to get the next delta
   std::vector<SnapshotItem> items;

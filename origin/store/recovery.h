@@ -103,8 +103,8 @@ core::Status CheckPartitionCount(RedisClient& redis, std::string_view prefix, in
 core::Status KeyspaceIsEmpty(RedisClient& redis, std::string_view prefix, int partitions = 1);
 core::Status Restore(RedisClient& redis, std::string_view prefix, const RestoreBatch& batch,
                      std::int64_t now_ms, int partition = 0, int partitions = 1);
-// Ends the partition's rebuild: moves its snapshot version past any from before the loss, with
-// every SKU changed there (lua/restore.lua, restored), so a reader's older cursor lists them all;
+// Ends the partition's rebuild: sets its snapshot version 2^40 past the restored sum, with every
+// SKU changed there (lua/restore.lua, restored), so a reader's older cursor lists them all;
 // creates the partition's stream and the sync group if missing and moves the stream's last id to
 // `last_event`, so that ids of new events sort after the restored history's.
 core::Status FinishRestore(RedisClient& redis, std::string_view prefix, StreamId last_event,

@@ -321,13 +321,8 @@ export class Gate {
       clientEntries: this._f.gate_stat(this.handle, 0),
       skuEntries: this._f.gate_stat(this.handle, 1),
       clientEvictions: this._f.gate_stat(this.handle, 2),
-      skuEvictions: this.skuEvictions(),
+      skuEvictions: this._f.gate_stat(this.handle, 3),
     };
-  }
-
-  // SKU values the gate's table has let go so far (least recently used, past its capacity).
-  skuEvictions() {
-    return this._f.gate_stat(this.handle, 3);
   }
 
   free() {

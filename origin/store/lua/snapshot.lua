@@ -1,6 +1,6 @@
 -- snapshot.lua: GET /v1/snapshot, the edge's feed. Expires due holds first, then lists
 -- {sku, available} for every SKU changed after snapshot version `since` (the argument; "" or "0":
--- all SKUs; a version ahead of this partition's, which a rebuild set back: all SKUs too). What
+-- all SKUs; a version ahead of this partition's, its keyspace emptied since: all SKUs too). What
 -- the batch changed so far is flushed first, so the version covers it.
 -- Answers JSON {code, version, items:[{sku, available, low_stock_threshold?}]} (the threshold only
 -- where it is set, to keep the edge's feed small); version is what to pass as `since` next.
